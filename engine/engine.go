@@ -1,0 +1,291 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/tierflow/tierflow/rules"
+)
+
+// Engine evaluates one compiled rule set. It is safe for concurrent use.
+type Engine struct {
+	rs    *rules.RuleSet
+	vars  []rules.Vars
+	facts []factSlot
+	pool  sync.Pool
+}
+
+// factSlot maps a fact some expression reads to its place in a facts row.
+type factSlot struct {
+	name  string
+	index int
+}
+
+// New prepares an engine for rs.
+func New(rs *rules.RuleSet) *Engine {
+	e := &Engine{rs: rs}
+	for _, s := range rs.Segmentations {
+		e.vars = append(e.vars, rules.VarsFor(s.Name))
+	}
+	used := map[string]bool{}
+	eachExpr(rs, func(x *rules.Expr) {
+		for _, r := range x.Reads {
+			used[r] = true
+		}
+	})
+	for i, f := range rs.Facts.Fields {
+		if used[f.Name] {
+			e.facts = append(e.facts, factSlot{name: f.Name, index: i})
+		}
+	}
+	e.pool.New = func() any { return e.newWorker() }
+	return e
+}
+
+// RuleSet returns the rule set the engine evaluates.
+func (e *Engine) RuleSet() *rules.RuleSet { return e.rs }
+
+func eachExpr(rs *rules.RuleSet, fn func(*rules.Expr)) {
+	for _, s := range rs.Segmentations {
+		for _, seg := range s.Segments {
+			if seg.When != nil {
+				fn(seg.When)
+			}
+		}
+	}
+	for _, a := range rs.Actions {
+		if a.When != nil {
+			fn(a.When)
+		}
+		for _, p := range a.Payload {
+			if p.Expr != nil {
+				fn(p.Expr)
+			}
+		}
+	}
+}
+
+// worker is one goroutine's scratch space: the expression environment,
+// reused from customer to customer, and a VM. Neither is safe to share.
+type worker struct {
+	e       *Engine
+	env     map[string]any
+	vm      vm.VM
+	asOf    time.Time
+	asOfAny any
+	rank    []int
+}
+
+func (e *Engine) newWorker() *worker {
+	w := &worker{e: e, env: make(map[string]any, len(e.facts)+1+6*len(e.vars))}
+	w.rank = make([]int, len(e.vars))
+	return w
+}
+
+// Evaluate evaluates one customer at asOf.
+func (e *Engine) Evaluate(asOf time.Time, c *Customer) *Result {
+	res := &Result{}
+	e.EvaluateInto(asOf, c, res)
+	return res
+}
+
+// EvaluateInto is Evaluate writing into res, reusing its slices, for
+// loops over many customers.
+func (e *Engine) EvaluateInto(asOf time.Time, c *Customer, res *Result) {
+	w := e.pool.Get().(*worker)
+	w.eval(asOf, c, res, nil)
+	e.pool.Put(w)
+}
+
+// Explain evaluates one customer like Evaluate and records why each
+// segment and action came out as it did.
+func (e *Engine) Explain(asOf time.Time, c *Customer) *Trace {
+	tr := &Trace{Key: c.Key, AsOf: asOf, Result: &Result{}}
+	w := e.newWorker()
+	w.eval(asOf, c, tr.Result, tr)
+	return tr
+}
+
+func days(from, to time.Time) int {
+	if from.IsZero() {
+		return 0
+	}
+	return rules.DaysBetween(from, to)
+}
+
+func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
+	e := w.e
+	rs := e.rs
+	res.reset(len(rs.Segmentations))
+	if !asOf.Equal(w.asOf) || w.asOfAny == nil {
+		w.asOf, w.asOfAny = asOf, asOf
+	}
+	env := w.env
+	env[rules.AsOfVar] = w.asOfAny
+	for _, f := range e.facts {
+		var v any
+		if f.index < len(c.Facts) {
+			v = c.Facts[f.index]
+		}
+		env[f.name] = v
+	}
+	for i, s := range rs.Segmentations {
+		prev := c.State.segment(i)
+		v := e.vars[i]
+		env[v.Previous] = prev.Segment
+		rank := s.SegmentIndex(prev.Segment) + 1
+		env[v.PreviousRank] = rank
+		env[v.DaysInPrevious] = days(prev.Since, asOf)
+	}
+	for _, i := range rs.EvalOrder {
+		w.decide(i, asOf, c, res, tr)
+	}
+	for i := range rs.Actions {
+		w.action(i, asOf, c, res, tr)
+	}
+}
+
+// errNullCondition reports a condition that produced null, which happens
+// when it is a nullable bool fact on its own.
+var errNullCondition = errors.New("condition is null, not true or false (use coalesce(x, false))")
+
+func (w *worker) condition(x *rules.Expr) (bool, error) {
+	out, err := w.vm.Run(x.Program, w.env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, errNullCondition
+	}
+	return b, nil
+}
+
+func (w *worker) decide(si int, asOf time.Time, c *Customer, res *Result, tr *Trace) {
+	s := w.e.rs.Segmentations[si]
+	prev := c.State.segment(si)
+	prevIdx := s.SegmentIndex(prev.Segment)
+	d := &res.Segments[si]
+	d.Previous = prev.Segment
+	var st *SegmentationTrace
+	if tr != nil {
+		st = tr.segmentation(s, prev)
+	}
+
+	matched := -1
+	for k, seg := range s.Segments {
+		if seg.Fallback {
+			matched = k
+			st.fallback(seg)
+			break
+		}
+		ok, err := w.condition(seg.When)
+		st.tried(seg, ok, err, w.env)
+		if err != nil {
+			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: seg.When.Field, Err: err})
+			d.Assignment = prev
+			d.Reason = ReasonError
+			if prevIdx < 0 {
+				d.Assignment = Assignment{}
+			}
+			w.setNew(si, prevIdx, d.Assignment.Since, asOf)
+			st.decided(s, d)
+			return
+		}
+		if ok {
+			matched = k
+			break
+		}
+	}
+
+	chosen, reason := matched, ReasonMatched
+	if s.Segments[matched].Fallback {
+		reason = ReasonFallback
+	}
+	var pending time.Time
+	if prevIdx >= 0 && matched != prevIdx {
+		cur := s.Segments[prevIdx]
+		if matched > prevIdx && cur.DowngradeGrace > 0 {
+			pending = prev.PendingSince
+			if pending.IsZero() || pending.After(asOf) {
+				pending = asOf
+			}
+			if asOf.Sub(pending) < cur.DowngradeGrace {
+				chosen, reason = prevIdx, ReasonGrace
+			} else {
+				pending = time.Time{}
+			}
+		}
+		if chosen != prevIdx && cur.MinStay > 0 && asOf.Sub(prev.Since) < cur.MinStay {
+			chosen, reason = prevIdx, ReasonMinStay
+		}
+	}
+	d.Segment = s.Segments[chosen].Name
+	d.Matched = s.Segments[matched].Name
+	d.Reason = reason
+	d.Since = asOf
+	if chosen == prevIdx {
+		d.Since = prev.Since
+		d.PendingSince = pending
+	}
+	w.setNew(si, chosen, d.Since, asOf)
+	st.decided(s, d)
+}
+
+// setNew publishes a segmentation's new state to the expressions that
+// read it (segments that depend on it, and actions).
+func (w *worker) setNew(si, idx int, since, asOf time.Time) {
+	v := w.e.vars[si]
+	name := ""
+	if idx >= 0 {
+		name = w.e.rs.Segmentations[si].Segments[idx].Name
+	}
+	w.env[v.Segment] = name
+	w.env[v.Rank] = idx + 1
+	w.env[v.DaysIn] = days(since, asOf)
+}
+
+func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Trace) {
+	a := w.e.rs.Actions[ai]
+	var at *ActionTrace
+	if tr != nil {
+		at = tr.action(a)
+	}
+	ok, err := w.condition(a.When)
+	at.evaluated(a.When, ok, err, w.env)
+	if err != nil {
+		res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: a.When.Field, Err: err})
+		return
+	}
+	if !ok {
+		return
+	}
+	if last := c.State.lastAction(ai); a.Cooldown > 0 && !last.IsZero() && asOf.Sub(last) < a.Cooldown {
+		at.cooldown(last, a.Cooldown)
+		return
+	}
+	var payload map[string]any
+	if len(a.Payload) > 0 {
+		payload = make(map[string]any, len(a.Payload))
+	}
+	for _, p := range a.Payload {
+		if p.Expr == nil {
+			payload[p.Name] = p.Value
+			continue
+		}
+		v, err := w.vm.Run(p.Expr.Program, w.env)
+		if err != nil {
+			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: p.Expr.Field, Err: err})
+			at.failed(fmt.Errorf("payload %s: %w", p.Name, err))
+			return
+		}
+		payload[p.Name] = v
+	}
+	q := QueuedAction{Name: a.Name, Priority: a.Priority, Due: asOf.Add(a.Delay), Payload: payload}
+	res.Actions = append(res.Actions, q)
+	at.fired(q)
+}

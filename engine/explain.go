@@ -1,0 +1,189 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tierflow/tierflow/rules"
+)
+
+// Trace explains one customer's evaluation: each segmentation's rules in
+// the order they were tried, and each action's outcome.
+type Trace struct {
+	Key           string
+	AsOf          time.Time
+	Segmentations []*SegmentationTrace // in evaluation order
+	Actions       []*ActionTrace       // in file order
+	Result        *Result
+}
+
+// Outcome is the result of one rule in a trace.
+type Outcome string
+
+// Outcomes of a traced rule.
+const (
+	OutcomeTrue       Outcome = "true"
+	OutcomeFalse      Outcome = "false"
+	OutcomeError      Outcome = "error"
+	OutcomeFallback   Outcome = "fallback"
+	OutcomeFired      Outcome = "fired"
+	OutcomeCooldown   Outcome = "cooldown"
+	OutcomeNotReached Outcome = "not reached"
+)
+
+// FactValue is a fact a rule read and its value for the customer.
+type FactValue struct {
+	Name  string
+	Value any
+}
+
+// RuleTrace is one segment's condition as tried for the customer.
+type RuleTrace struct {
+	Segment string
+	Label   string
+	When    string
+	Outcome Outcome
+	Error   string
+	Reads   []FactValue
+}
+
+// SegmentationTrace explains one segmentation's decision.
+type SegmentationTrace struct {
+	Name     string
+	Label    string
+	Previous Assignment
+	Tried    []RuleTrace
+	Decision Decision
+	// Note explains stickiness or an error, in words.
+	Note string
+}
+
+// ActionTrace explains why an action fired or did not.
+type ActionTrace struct {
+	Name    string
+	Label   string
+	When    string
+	Outcome Outcome
+	// Why says in words why the action did not fire, when it did not.
+	Why    string
+	Reads  []FactValue
+	Queued *QueuedAction
+}
+
+func (t *Trace) segmentation(s *rules.Segmentation, prev Assignment) *SegmentationTrace {
+	st := &SegmentationTrace{Name: s.Name, Label: s.Label, Previous: prev}
+	t.Segmentations = append(t.Segmentations, st)
+	return st
+}
+
+func (t *Trace) action(a *rules.Action) *ActionTrace {
+	at := &ActionTrace{Name: a.Name, Label: a.Label, When: a.When.Source}
+	t.Actions = append(t.Actions, at)
+	return at
+}
+
+func reads(x *rules.Expr, env map[string]any) []FactValue {
+	out := make([]FactValue, len(x.Reads))
+	for i, name := range x.Reads {
+		out[i] = FactValue{Name: name, Value: env[name]}
+	}
+	return out
+}
+
+// The methods below are no-ops on a nil receiver, so evaluation calls
+// them unconditionally and pays nothing when not explaining.
+
+func (st *SegmentationTrace) tried(seg *rules.Segment, ok bool, err error, env map[string]any) {
+	if st == nil {
+		return
+	}
+	rt := RuleTrace{Segment: seg.Name, Label: seg.Label, When: seg.When.Source, Outcome: OutcomeFalse, Reads: reads(seg.When, env)}
+	switch {
+	case err != nil:
+		rt.Outcome, rt.Error = OutcomeError, err.Error()
+	case ok:
+		rt.Outcome = OutcomeTrue
+	}
+	st.Tried = append(st.Tried, rt)
+}
+
+func (st *SegmentationTrace) fallback(seg *rules.Segment) {
+	if st == nil {
+		return
+	}
+	st.Tried = append(st.Tried, RuleTrace{Segment: seg.Name, Label: seg.Label, Outcome: OutcomeFallback})
+}
+
+func (st *SegmentationTrace) decided(s *rules.Segmentation, d *Decision) {
+	if st == nil {
+		return
+	}
+	st.Decision = *d
+	for _, seg := range s.Segments[len(st.Tried):] {
+		st.Tried = append(st.Tried, RuleTrace{Segment: seg.Name, Label: seg.Label, When: whenSource(seg), Outcome: OutcomeNotReached})
+	}
+	switch d.Reason {
+	case ReasonMinStay:
+		st.Note = fmt.Sprintf("%s matched, but min_stay keeps the customer in %s (there since %s)", d.Matched, d.Segment, day(d.Since))
+	case ReasonGrace:
+		st.Note = fmt.Sprintf("%s matched, but downgrade_grace keeps the customer in %s (pending since %s)", d.Matched, d.Segment, day(d.PendingSince))
+	case ReasonError:
+		if d.Segment == "" {
+			st.Note = "a condition failed, and the customer had no previous segment: left unassigned"
+		} else {
+			st.Note = "a condition failed: the previous segment " + d.Segment + " is kept"
+		}
+	}
+}
+
+func whenSource(seg *rules.Segment) string {
+	if seg.When == nil {
+		return ""
+	}
+	return seg.When.Source
+}
+
+func day(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.Format("2006-01-02")
+}
+
+func (at *ActionTrace) evaluated(x *rules.Expr, ok bool, err error, env map[string]any) {
+	if at == nil {
+		return
+	}
+	at.Reads = reads(x, env)
+	switch {
+	case err != nil:
+		at.Outcome, at.Why = OutcomeError, err.Error()
+	case !ok:
+		at.Outcome, at.Why = OutcomeFalse, "condition is false"
+	default:
+		at.Outcome = OutcomeTrue
+	}
+}
+
+func (at *ActionTrace) cooldown(last time.Time, cooldown time.Duration) {
+	if at == nil {
+		return
+	}
+	at.Outcome = OutcomeCooldown
+	at.Why = fmt.Sprintf("cooldown: last queued %s, not again before %s", day(last), day(last.Add(cooldown)))
+}
+
+func (at *ActionTrace) failed(err error) {
+	if at == nil {
+		return
+	}
+	at.Outcome, at.Why = OutcomeError, err.Error()
+}
+
+func (at *ActionTrace) fired(q QueuedAction) {
+	if at == nil {
+		return
+	}
+	at.Outcome, at.Why = OutcomeFired, ""
+	at.Queued = &q
+}

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+)
+
+// Customer is one customer's input to an evaluation.
+type Customer struct {
+	// Key identifies the customer; it appears in rule errors.
+	Key string
+	// Facts holds the values of the rule set's facts in schema order
+	// (rules.Schema.Fields), typed as rules.Field.Coerce returns them.
+	// Missing trailing values are null.
+	Facts []any
+	// State is what tierflow remembered from the previous run.
+	State State
+}
+
+// State is a customer's state before a run.
+type State struct {
+	// Segments holds the previous assignment per segmentation, indexed like
+	// RuleSet.Segmentations. A nil slice or an empty Segment means the
+	// customer had no segment there yet.
+	Segments []Assignment
+	// LastActions holds when each action was last queued for the
+	// customer, indexed like RuleSet.Actions. Zero means never.
+	LastActions []time.Time
+}
+
+func (s *State) segment(i int) Assignment {
+	if i < len(s.Segments) {
+		return s.Segments[i]
+	}
+	return Assignment{}
+}
+
+func (s *State) lastAction(i int) time.Time {
+	if i < len(s.LastActions) {
+		return s.LastActions[i]
+	}
+	return time.Time{}
+}
+
+// Assignment is a customer's segment in one segmentation.
+type Assignment struct {
+	Segment string
+	// Since is when the customer entered Segment.
+	Since time.Time
+	// PendingSince, when set, is when the customer's conditions first
+	// pointed to a lower segment while a downgrade grace period kept them
+	// in Segment.
+	PendingSince time.Time
+}
+
+// Reason says how a segment was decided.
+type Reason uint8
+
+// Reasons for a decision.
+const (
+	// ReasonMatched: the segment's condition was the first to hold.
+	ReasonMatched Reason = iota + 1
+	// ReasonFallback: no condition held; the fallback segment applies.
+	ReasonFallback
+	// ReasonMinStay: another segment matched, but the customer has not
+	// been in the current one for its min_stay yet.
+	ReasonMinStay
+	// ReasonGrace: a lower segment matched, but the current segment's
+	// downgrade_grace has not run out.
+	ReasonGrace
+	// ReasonError: a condition failed at runtime; the previous segment is
+	// kept (or none, for a new customer).
+	ReasonError
+)
+
+var reasonNames = [...]string{"", "matched", "fallback", "min_stay", "downgrade_grace", "error"}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", r)
+}
+
+// Decision is the outcome of one segmentation for one customer.
+type Decision struct {
+	Assignment
+	// Previous is the segment before the run, "" if none.
+	Previous string
+	Reason   Reason
+	// Matched is the segment whose condition matched (or the fallback),
+	// which differs from Segment when stickiness held the customer.
+	Matched string
+}
+
+// Changed reports whether the customer moves to another segment.
+func (d *Decision) Changed() bool { return d.Segment != d.Previous }
+
+// QueuedAction is an action to queue for the customer.
+type QueuedAction struct {
+	Name     string
+	Priority int
+	Due      time.Time
+	Payload  map[string]any
+}
+
+// RuleError is a rule that failed at runtime for one customer, such as a
+// null compared with a number.
+type RuleError struct {
+	Key string
+	// Rule is the field path of the failing expression, such as
+	// "segmentations.value_tier.segments.vip.when".
+	Rule string
+	Err  error
+}
+
+func (e *RuleError) Error() string {
+	return fmt.Sprintf("customer %s: %s: %v", e.Key, e.Rule, e.Err)
+}
+
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// Result is the outcome of evaluating one customer.
+type Result struct {
+	// Segments holds the decision per segmentation, indexed like
+	// RuleSet.Segmentations.
+	Segments []Decision
+	Actions  []QueuedAction
+	Errors   []RuleError
+}
+
+// Changed reports whether any segment changed or any action is queued.
+func (r *Result) Changed() bool {
+	if len(r.Actions) > 0 {
+		return true
+	}
+	for i := range r.Segments {
+		if r.Segments[i].Changed() {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Result) reset(n int) {
+	if cap(r.Segments) >= n {
+		r.Segments = r.Segments[:n]
+		clear(r.Segments)
+	} else {
+		r.Segments = make([]Decision, n)
+	}
+	clear(r.Actions)
+	r.Actions = r.Actions[:0]
+	clear(r.Errors)
+	r.Errors = r.Errors[:0]
+}

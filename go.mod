@@ -1,0 +1,13 @@
+module github.com/tierflow/tierflow
+
+go 1.26.8
+
+require (
+	github.com/agnivade/levenshtein v1.2.2
+	github.com/expr-lang/expr v1.17.8
+	github.com/lib/pq v1.12.3
+	github.com/mattn/go-runewidth v0.0.31
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require github.com/clipperhouse/uax29/v2 v2.2.0 // indirect

@@ -1,0 +1,168 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/agnivade/levenshtein"
+	"github.com/mattn/go-runewidth"
+)
+
+// Pos is a position in a rule file. Line and Col are 1-based; a zero Line
+// means the position is unknown.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+func (p Pos) String() string {
+	switch {
+	case p.Line == 0:
+		return p.File
+	case p.Col == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	default:
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	}
+}
+
+// Severity tells errors, which stop a rule set from loading, from warnings,
+// which do not.
+type Severity int
+
+// Severities of a diagnostic.
+const (
+	SeverityError Severity = iota
+	SeverityWarning
+)
+
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
+}
+
+// Diagnostic is one problem found in a rule file.
+type Diagnostic struct {
+	Pos      Pos
+	Severity Severity
+	// Field is the dotted path of the field at fault, such as
+	// "segmentations.value_tier.segments.vip.when".
+	Field string
+	// Message says what is wrong; Hint, when set, says how to fix it.
+	Message string
+	Hint    string
+	// Snippet is the offending source line with a caret under Pos.Col.
+	Snippet string
+}
+
+func (d Diagnostic) String() string {
+	var b strings.Builder
+	b.WriteString(d.Pos.String())
+	b.WriteString(": ")
+	if d.Severity == SeverityWarning {
+		b.WriteString("warning: ")
+	}
+	if d.Field != "" {
+		b.WriteString(d.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(d.Message)
+	if d.Hint != "" {
+		b.WriteString(" (")
+		b.WriteString(d.Hint)
+		b.WriteString(")")
+	}
+	if d.Snippet != "" {
+		b.WriteString("\n")
+		b.WriteString(d.Snippet)
+	}
+	return b.String()
+}
+
+// Error makes a Diagnostic usable as an error.
+func (d Diagnostic) Error() string { return d.String() }
+
+// ErrorList holds every error found while loading one or more rule files.
+// It is returned as an error when at least one diagnostic is an error.
+type ErrorList []Diagnostic
+
+func (l ErrorList) Error() string {
+	parts := make([]string, len(l))
+	for i, d := range l {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// sortDiagnostics orders diagnostics by file, line and column so output is
+// stable and reads top to bottom.
+func sortDiagnostics(ds []Diagnostic) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].Pos, ds[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}
+
+// snippet renders line (1-based) of src with a caret under col (1-based,
+// counted in runes), aligned for wide characters such as 客户.
+func snippet(src []byte, line, col int) string {
+	if line <= 0 {
+		return ""
+	}
+	lines := strings.Split(string(src), "\n")
+	if line > len(lines) {
+		return ""
+	}
+	text := strings.TrimRight(strings.ReplaceAll(lines[line-1], "\t", " "), "\r")
+	if strings.TrimSpace(text) == "" {
+		return ""
+	}
+	num := fmt.Sprintf("%4d | ", line)
+	gutter := strings.Repeat(" ", len(num)-2) + "| "
+	pad := 0
+	if col > 1 {
+		runes := []rune(text)
+		if col-1 > len(runes) {
+			col = len(runes) + 1
+		}
+		pad = runewidth.StringWidth(string(runes[:col-1]))
+	}
+	return num + text + "\n" + gutter + strings.Repeat(" ", pad) + "^"
+}
+
+// suggest returns a "did you mean" hint naming the candidate closest to
+// name, or "" when none is close enough to be a likely typo.
+func suggest(name string, candidates []string) string {
+	best, bestDist := "", 0
+	for _, c := range candidates {
+		d := levenshtein.ComputeDistance(strings.ToLower(name), strings.ToLower(c))
+		if best == "" || d < bestDist || (d == bestDist && c < best) {
+			best, bestDist = c, d
+		}
+	}
+	limit := len([]rune(name))/3 + 1
+	if best == "" || bestDist > limit {
+		return ""
+	}
+	return fmt.Sprintf("did you mean %q?", best)
+}
+
+// oneOf lists allowed names for a hint when no close match exists.
+func oneOf(candidates []string) string {
+	if len(candidates) == 0 {
+		return ""
+	}
+	sorted := append([]string(nil), candidates...)
+	sort.Strings(sorted)
+	return "expected one of: " + strings.Join(sorted, ", ")
+}

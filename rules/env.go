@@ -1,0 +1,66 @@
+package rules
+
+import (
+	"time"
+)
+
+// Limits bound what one rule file may contain, so that an untrusted or
+// mistaken file cannot make loading or evaluation arbitrarily expensive.
+const (
+	MaxFileBytes        = 1 << 20
+	MaxExprBytes        = 4096
+	MaxExprNodes        = 400
+	MaxSegmentations    = 64
+	MaxSegments         = 256
+	MaxActions          = 256
+	MaxPayloadFields    = 32
+	MaxParams           = 512
+	MaxFacts            = 1024
+	MaxTestCases        = 10000
+	maxTestFactsPerCase = MaxFacts
+)
+
+// AsOfVar is the name expressions use for the run's as-of time.
+const AsOfVar = "as_of"
+
+// Vars names the variables through which expressions see one
+// segmentation's state. The engine sets them for every customer; rule
+// authors reach them through segment.X, previous.X and the helper
+// functions, never by these names.
+type Vars struct {
+	Segment, Previous, Rank, PreviousRank, DaysIn, DaysInPrevious string
+}
+
+// VarsFor returns the variable names of the segmentation called name.
+func VarsFor(segmentation string) Vars {
+	return Vars{
+		Segment:        "segment." + segmentation,
+		Previous:       "previous." + segmentation,
+		Rank:           "rank." + segmentation,
+		PreviousRank:   "previous_rank." + segmentation,
+		DaysIn:         "days_in." + segmentation,
+		DaysInPrevious: "days_in_previous." + segmentation,
+	}
+}
+
+// typedEnv builds the environment expressions are checked against: every
+// fact with a value of its Go type, the as-of time, and each
+// segmentation's state variables.
+func typedEnv(schema *Schema, segs []*Segmentation) map[string]any {
+	env := map[string]any{AsOfVar: time.Time{}}
+	if schema != nil {
+		for _, f := range schema.Fields {
+			env[f.Name] = f.Type.zero()
+		}
+	}
+	for _, s := range segs {
+		v := VarsFor(s.Name)
+		env[v.Segment] = ""
+		env[v.Previous] = ""
+		env[v.Rank] = 0
+		env[v.PreviousRank] = 0
+		env[v.DaysIn] = 0
+		env[v.DaysInPrevious] = 0
+	}
+	return env
+}

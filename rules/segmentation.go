@@ -1,0 +1,261 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// rawSegmentation keeps the YAML nodes of a segmentation between parsing
+// its structure and compiling its conditions, which needs every
+// segmentation's name first.
+type rawSegmentation struct {
+	seg      *Segmentation
+	node     *yaml.Node
+	field    string
+	segments []rawSegment
+}
+
+type rawSegment struct {
+	seg   *Segment
+	when  *yaml.Node
+	node  *yaml.Node
+	field string
+	// src is the compiled condition's canonical text, for lint.
+	compiled *compiled
+}
+
+type rawAction struct {
+	act      *Action
+	node     *yaml.Node
+	field    string
+	when     *yaml.Node
+	payload  []pair
+	compiled *compiled
+}
+
+var (
+	segmentationKeys = []string{"name", "label", "description", "segments"}
+	segmentKeys      = []string{"name", "label", "description", "when", "fallback", "min_stay", "downgrade_grace"}
+	actionKeys       = []string{"name", "label", "description", "when", "cooldown", "delay", "priority", "payload"}
+)
+
+// itemField names list item i by its name when it has a valid one.
+func itemField(list string, i int, item *yaml.Node) string {
+	if item != nil && item.Kind == yaml.MappingNode {
+		for k := 0; k+1 < len(item.Content); k += 2 {
+			if key, v := item.Content[k], item.Content[k+1]; key.Value == "name" && v.Kind == yaml.ScalarNode && validName(v.Value) {
+				return list + "." + v.Value
+			}
+		}
+	}
+	return fmt.Sprintf("%s[%d]", list, i)
+}
+
+func (l *loader) segmentations(n *yaml.Node) []*rawSegmentation {
+	items := l.seq(n, "segmentations")
+	if len(items) > MaxSegmentations {
+		l.errorf(n, "segmentations", "", "%d segmentations; the limit is %d", len(items), MaxSegmentations)
+		return nil
+	}
+	var out []*rawSegmentation
+	seen := map[string]int{}
+	for i, item := range items {
+		field := itemField("segmentations", i, item)
+		m := l.mapping(item, field, segmentationKeys...)
+		seg := &Segmentation{Pos: l.pos(item), index: map[string]int{}, Fallback: -1}
+		if nn := l.required(m, item, field, "name", "e.g. name: value_tier"); nn != nil {
+			seg.Name = l.name(nn, join(field, "name"))
+		}
+		if seg.Name != "" {
+			if line, dup := seen[seg.Name]; dup {
+				l.errorf(m["name"], join(field, "name"), fmt.Sprintf("the first is on line %d", line), "segmentation %q is defined twice", seg.Name)
+				continue
+			}
+			seen[seg.Name] = item.Line
+		}
+		seg.Label = l.str(m["label"], join(field, "label"))
+		raw := &rawSegmentation{seg: seg, node: item, field: field}
+		raw.segments = l.segments(raw, l.required(m, item, field, "segments", "list the segments, highest rank first, ending with a fallback"))
+		out = append(out, raw)
+	}
+	return out
+}
+
+func (l *loader) segments(raw *rawSegmentation, n *yaml.Node) []rawSegment {
+	seg := raw.seg
+	listField := join(raw.field, "segments")
+	items := l.seq(n, listField)
+	if n != nil && len(items) == 0 {
+		l.errorf(n, listField, "add at least a fallback segment", "segmentation has no segments")
+		return nil
+	}
+	if len(items) > MaxSegments {
+		l.errorf(n, listField, "", "%d segments; the limit is %d", len(items), MaxSegments)
+		return nil
+	}
+	var out []rawSegment
+	for i, item := range items {
+		field := itemField(listField, i, item)
+		m := l.mapping(item, field, segmentKeys...)
+		s := &Segment{Rank: len(out) + 1, Pos: l.pos(item)}
+		if nn := l.required(m, item, field, "name", "e.g. name: vip"); nn != nil {
+			s.Name = l.name(nn, join(field, "name"))
+		}
+		if _, dup := seg.index[s.Name]; dup && s.Name != "" {
+			l.errorf(m["name"], join(field, "name"), "", "segment %q is defined twice in %s", s.Name, seg.Name)
+			continue
+		}
+		s.Label = l.str(m["label"], join(field, "label"))
+		if fb := m["fallback"]; fb != nil {
+			s.Fallback = l.boolean(fb, join(field, "fallback"))
+		}
+		if d := m["min_stay"]; d != nil {
+			s.MinStay = l.duration(d, join(field, "min_stay"))
+		}
+		if d := m["downgrade_grace"]; d != nil {
+			s.DowngradeGrace = l.duration(d, join(field, "downgrade_grace"))
+		}
+		when := m["when"]
+		switch {
+		case s.Fallback && when != nil:
+			l.errorf(when, join(field, "when"), "remove when: the fallback takes every customer no earlier segment matched", "the fallback segment cannot have a condition")
+		case s.Fallback && seg.Fallback >= 0:
+			l.errorf(m["fallback"], join(field, "fallback"), fmt.Sprintf("%q is already the fallback", seg.Segments[seg.Fallback].Name), "a segmentation has exactly one fallback segment")
+		case s.Fallback:
+			seg.Fallback = len(out)
+		case when == nil:
+			l.errorf(item, join(field, "when"), "give a condition, or mark the segment `fallback: true`", "segment has no condition")
+		}
+		if s.Name != "" {
+			seg.index[s.Name] = len(out)
+		}
+		seg.Segments = append(seg.Segments, s)
+		out = append(out, rawSegment{seg: s, when: when, node: item, field: field})
+	}
+	if len(out) > 0 && seg.Fallback < 0 {
+		l.errorf(n, listField, "add a last segment with `fallback: true` for customers no condition matches", "segmentation %q has no fallback segment", seg.Name)
+	}
+	if seg.Fallback >= 0 && seg.Fallback != len(out)-1 {
+		l.errorf(out[seg.Fallback].node, out[seg.Fallback].field, "move it to the end of the list", "the fallback segment must be the last one: segments after it could never match")
+	}
+	return out
+}
+
+func (l *loader) compileSegmentations(c *exprCompiler, raws []*rawSegmentation) {
+	for _, raw := range raws {
+		for i := range raw.segments {
+			rs := &raw.segments[i]
+			if rs.when == nil {
+				continue
+			}
+			cp := c.compile(rs.when, join(rs.field, "when"), kindCondition)
+			if cp == nil {
+				continue
+			}
+			rs.compiled = cp
+			rs.seg.When = cp.expr
+			for _, ref := range cp.newRefs {
+				if ref == raw.seg.Name {
+					l.errorf(rs.when, join(rs.field, "when"), fmt.Sprintf("read previous.%s or days_in_previous(%q) instead", ref, ref), "a segment's condition cannot read the new segment of its own segmentation %q", ref)
+					continue
+				}
+				if !contains(raw.seg.DependsOn, ref) {
+					raw.seg.DependsOn = append(raw.seg.DependsOn, ref)
+				}
+			}
+		}
+	}
+}
+
+func (l *loader) actions(n *yaml.Node) []*rawAction {
+	items := l.seq(n, "actions")
+	if len(items) > MaxActions {
+		l.errorf(n, "actions", "", "%d actions; the limit is %d", len(items), MaxActions)
+		return nil
+	}
+	var out []*rawAction
+	seen := map[string]int{}
+	for i, item := range items {
+		field := itemField("actions", i, item)
+		m := l.mapping(item, field, actionKeys...)
+		a := &Action{Pos: l.pos(item)}
+		if nn := l.required(m, item, field, "name", "e.g. name: winback_call"); nn != nil {
+			a.Name = l.name(nn, join(field, "name"))
+		}
+		if a.Name != "" {
+			if line, dup := seen[a.Name]; dup {
+				l.errorf(m["name"], join(field, "name"), fmt.Sprintf("the first is on line %d", line), "action %q is defined twice", a.Name)
+				continue
+			}
+			seen[a.Name] = item.Line
+		}
+		a.Label = l.str(m["label"], join(field, "label"))
+		if d := m["cooldown"]; d != nil {
+			a.Cooldown = l.duration(d, join(field, "cooldown"))
+		}
+		if d := m["delay"]; d != nil {
+			a.Delay = l.duration(d, join(field, "delay"))
+		}
+		if p := m["priority"]; p != nil {
+			a.Priority = l.integer(p, join(field, "priority"))
+		}
+		ra := &rawAction{act: a, node: item, field: field, when: l.required(m, item, field, "when", "e.g. when: entered(\"lifecycle\", \"at_risk\")")}
+		ra.payload = l.pairs(m["payload"], join(field, "payload"))
+		if len(ra.payload) > MaxPayloadFields {
+			l.errorf(m["payload"], join(field, "payload"), "", "%d payload fields; the limit is %d", len(ra.payload), MaxPayloadFields)
+			ra.payload = nil
+		}
+		out = append(out, ra)
+	}
+	return out
+}
+
+func (l *loader) compileActions(c *exprCompiler, raws []*rawAction) []*Action {
+	out := make([]*Action, 0, len(raws))
+	for _, ra := range raws {
+		if ra.when != nil {
+			if cp := c.compile(ra.when, join(ra.field, "when"), kindCondition); cp != nil {
+				ra.compiled = cp
+				ra.act.When = cp.expr
+			}
+		}
+		for _, p := range ra.payload {
+			field := join(ra.field, "payload."+p.Key)
+			if !validName(p.Key) {
+				l.errorf(p.KeyN, field, "use lower-case letters, digits and _", "%q is not a valid payload field name", p.Key)
+				continue
+			}
+			if pf, ok := l.payloadField(c, p, field); ok {
+				ra.act.Payload = append(ra.act.Payload, pf)
+			}
+		}
+		out = append(out, ra.act)
+	}
+	return out
+}
+
+// payloadField compiles one payload entry: a value starting with "=" is an
+// expression, anything else is a constant.
+func (l *loader) payloadField(c *exprCompiler, p pair, field string) (PayloadField, bool) {
+	pf := PayloadField{Name: p.Key}
+	if p.Value.Kind != yaml.ScalarNode {
+		l.errorf(p.Value, field, "write a single value, or an expression starting with =", "payload values must be single values")
+		return pf, false
+	}
+	if src, isExpr := strings.CutPrefix(p.Value.Value, "="); isExpr && p.Value.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+		cp := c.compileSource(p.Value, src, 1, field, kindValue)
+		if cp == nil {
+			return pf, false
+		}
+		pf.Expr = cp.expr
+		return pf, true
+	}
+	v, ok := l.paramValue(p.Value, field)
+	if !ok {
+		return pf, false
+	}
+	pf.Value = v
+	return pf, true
+}

@@ -1,0 +1,202 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	testKeys     = []string{"name", "as_of", "facts", "previous", "last_actions", "expect"}
+	expectKeys   = []string{"segments", "actions"}
+	previousKeys = []string{"segment", "since", "pending_since"}
+)
+
+// TestFileSuffix marks a file of test cases for the rule file of the same
+// base name: retail_test.yaml holds tests for retail.yaml.
+const TestFileSuffix = "_test"
+
+// tests decodes a list of test cases, checking names against the rule set.
+func (l *loader) tests(n *yaml.Node, rs *RuleSet, field string) []*TestCase {
+	items := l.seq(n, field)
+	if len(items) > MaxTestCases {
+		l.errorf(n, field, "", "%d test cases; the limit is %d", len(items), MaxTestCases)
+		return nil
+	}
+	var out []*TestCase
+	for i, item := range items {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		m := l.mapping(item, f, testKeys...)
+		tc := &TestCase{Pos: l.pos(item)}
+		if nn := l.required(m, item, f, "name", "e.g. name: big spender becomes vip"); nn != nil {
+			tc.Name = l.str(nn, join(f, "name"))
+			f = fmt.Sprintf("%s[%q]", field, tc.Name)
+		}
+		if nn := l.required(m, item, f, "as_of", "e.g. as_of: 2024-06-30"); nn != nil {
+			tc.AsOf = l.timestamp(nn, join(f, "as_of"))
+		}
+		tc.Facts = l.testFacts(m["facts"], rs, join(f, "facts"))
+		tc.Previous = l.testPrevious(m["previous"], rs, join(f, "previous"))
+		tc.LastActions = map[string]time.Time{}
+		for _, p := range l.pairs(m["last_actions"], join(f, "last_actions")) {
+			if l.actionName(p.KeyN, rs, join(f, "last_actions")) {
+				tc.LastActions[p.Key] = l.timestamp(p.Value, join(f, "last_actions."+p.Key))
+			}
+		}
+		if nn := l.required(m, item, f, "expect", "e.g. expect: {segments: {value_tier: vip}, actions: []}"); nn != nil {
+			tc.Expect = l.expectation(nn, rs, join(f, "expect"))
+		}
+		out = append(out, tc)
+	}
+	return out
+}
+
+func (l *loader) testFacts(n *yaml.Node, rs *RuleSet, field string) map[string]any {
+	facts := map[string]any{}
+	for _, p := range l.pairs(n, field) {
+		f, _, ok := rs.Facts.Lookup(p.Key)
+		if !ok {
+			hint := suggest(p.Key, rs.Facts.Names())
+			l.errorf(p.KeyN, join(field, p.Key), hint, "unknown fact %q", p.Key)
+			continue
+		}
+		var raw any
+		if !isNull(p.Value) {
+			if p.Value.Kind != yaml.ScalarNode {
+				l.errorf(p.Value, join(field, p.Key), "", "a fact is a single value")
+				continue
+			}
+			raw = p.Value.Value
+			if p.Value.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+				_ = p.Value.Decode(&raw)
+			}
+		}
+		v, err := f.Coerce(raw)
+		if err != nil {
+			l.errorf(p.Value, join(field, p.Key), "", "%v", err)
+			continue
+		}
+		facts[p.Key] = v
+	}
+	return facts
+}
+
+func (l *loader) testPrevious(n *yaml.Node, rs *RuleSet, field string) map[string]PreviousSegment {
+	out := map[string]PreviousSegment{}
+	for _, p := range l.pairs(n, field) {
+		f := join(field, p.Key)
+		s := l.segmentationName(p.KeyN, rs, field)
+		if s == nil {
+			continue
+		}
+		var prev PreviousSegment
+		segNode := p.Value
+		if p.Value.Kind == yaml.MappingNode {
+			m := l.mapping(p.Value, f, previousKeys...)
+			segNode = l.required(m, p.Value, f, "segment", "e.g. segment: vip")
+			if t := m["since"]; t != nil {
+				prev.Since = l.timestamp(t, join(f, "since"))
+			}
+			if t := m["pending_since"]; t != nil {
+				prev.PendingSince = l.timestamp(t, join(f, "pending_since"))
+			}
+		}
+		if segNode == nil {
+			continue
+		}
+		prev.Segment = l.str(segNode, f)
+		if prev.Segment != "" && s.SegmentIndex(prev.Segment) < 0 {
+			l.errorf(segNode, f, suggest(prev.Segment, segmentNames(s)), "segmentation %q has no segment %q", s.Name, prev.Segment)
+			continue
+		}
+		out[p.Key] = prev
+	}
+	return out
+}
+
+func (l *loader) segmentationName(n *yaml.Node, rs *RuleSet, field string) *Segmentation {
+	s, _ := rs.Segmentation(n.Value)
+	if s == nil {
+		names := make([]string, len(rs.Segmentations))
+		for i, x := range rs.Segmentations {
+			names[i] = x.Name
+		}
+		l.errorf(n, join(field, n.Value), suggest(n.Value, names), "unknown segmentation %q", n.Value)
+	}
+	return s
+}
+
+func (l *loader) actionName(n *yaml.Node, rs *RuleSet, field string) bool {
+	if a, _ := rs.Action(n.Value); a != nil {
+		return true
+	}
+	names := make([]string, len(rs.Actions))
+	for i, a := range rs.Actions {
+		names[i] = a.Name
+	}
+	l.errorf(n, join(field, n.Value), suggest(n.Value, names), "unknown action %q", n.Value)
+	return false
+}
+
+func (l *loader) expectation(n *yaml.Node, rs *RuleSet, field string) Expectation {
+	var e Expectation
+	m := l.mapping(n, field, expectKeys...)
+	if sn := m["segments"]; sn != nil {
+		e.Segments = map[string]string{}
+		for _, p := range l.pairs(sn, join(field, "segments")) {
+			s := l.segmentationName(p.KeyN, rs, join(field, "segments"))
+			if s == nil {
+				continue
+			}
+			name := l.str(p.Value, join(field, "segments."+p.Key))
+			if s.SegmentIndex(name) < 0 {
+				l.errorf(p.Value, join(field, "segments."+p.Key), suggest(name, segmentNames(s)), "segmentation %q has no segment %q", s.Name, name)
+				continue
+			}
+			e.Segments[p.Key] = name
+		}
+	}
+	if an, ok := m["actions"]; ok {
+		e.ActionsSet = true
+		e.Actions = []ExpectedAction{}
+		for i, item := range l.seq(an, join(field, "actions")) {
+			f := fmt.Sprintf("%s.actions[%d]", field, i)
+			var ea ExpectedAction
+			nameNode := item
+			if item.Kind == yaml.MappingNode {
+				am := l.mapping(item, f, "name", "payload")
+				nameNode = l.required(am, item, f, "name", "e.g. name: winback_call")
+				if pn := am["payload"]; pn != nil {
+					ea.Payload = map[string]any{}
+					for _, p := range l.pairs(pn, join(f, "payload")) {
+						if v, ok := l.paramValue(p.Value, join(f, "payload."+p.Key)); ok {
+							ea.Payload[p.Key] = v
+						}
+					}
+				}
+			}
+			if nameNode == nil || !l.actionName(nameNode, rs, f) {
+				continue
+			}
+			ea.Name = nameNode.Value
+			e.Actions = append(e.Actions, ea)
+		}
+	}
+	return e
+}
+
+// loadTestFile adds the cases of a sibling test file.
+func loadTestFile(parent *loader, ts *TestSource, rs *RuleSet) []*TestCase {
+	l := &loader{file: ts.File, src: ts.Src}
+	defer func() { parent.diags = append(parent.diags, l.diags...) }()
+	root := l.parseYAML(ts.Src)
+	if root == nil {
+		return nil
+	}
+	m := l.mapping(root, "", "ruleset", "tests")
+	if n := m["ruleset"]; n != nil && n.Value != rs.Name {
+		l.errorf(n, "ruleset", fmt.Sprintf("this file sits beside rule set %q", rs.Name), "test file names rule set %q", n.Value)
+	}
+	return l.tests(l.required(m, root, "", "tests", "list test cases under tests:"), rs, "tests")
+}

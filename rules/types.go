@@ -1,0 +1,201 @@
+package rules
+
+import (
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// RuleSet is one compiled rule file: its parameters, facts schema,
+// segmentations, follow-up actions and test cases. It is immutable once
+// compiled and safe for concurrent use.
+type RuleSet struct {
+	// Name identifies the rule set in state tables, logs and output.
+	Name        string
+	Label       string
+	Description string
+	// Key is the name of the facts column that identifies a customer.
+	Key string
+	// File is the path the rule set was loaded from; Hash is the hex
+	// SHA-256 of its bytes, recorded with every run.
+	File string
+	Hash string
+
+	Params []Param
+	Facts  *Schema
+	// Segmentations are in file order; EvalOrder lists their indexes in
+	// dependency order, so a segmentation is evaluated after every
+	// segmentation whose new segment it reads.
+	Segmentations []*Segmentation
+	EvalOrder     []int
+	Actions       []*Action
+	Tests         []*TestCase
+
+	// Warnings are problems that do not stop the rule set from running.
+	Warnings []Diagnostic
+}
+
+// Segmentation returns the segmentation called name and its index, or
+// (nil, -1).
+func (rs *RuleSet) Segmentation(name string) (*Segmentation, int) {
+	for i, s := range rs.Segmentations {
+		if s.Name == name {
+			return s, i
+		}
+	}
+	return nil, -1
+}
+
+// Action returns the action called name and its index, or (nil, -1).
+func (rs *RuleSet) Action(name string) (*Action, int) {
+	for i, a := range rs.Actions {
+		if a.Name == name {
+			return a, i
+		}
+	}
+	return nil, -1
+}
+
+// Param is a named constant that rules read as params.NAME.
+type Param struct {
+	Name  string
+	Value any // int, float64, string, bool or []any of those
+	Pos   Pos
+}
+
+// Segmentation is one dimension of classification. Every customer is in
+// exactly one of its segments.
+type Segmentation struct {
+	Name  string
+	Label string
+	// Segments are in rank order: the first is the highest rank and is
+	// tried first. Exactly one segment is the fallback.
+	Segments []*Segment
+	// Fallback is the index of the fallback segment.
+	Fallback int
+	// DependsOn names the segmentations whose new segment this one reads.
+	DependsOn []string
+	Pos       Pos
+
+	index map[string]int
+}
+
+// SegmentIndex returns the index (rank-1) of the segment called name, or -1.
+func (s *Segmentation) SegmentIndex(name string) int {
+	if i, ok := s.index[name]; ok {
+		return i
+	}
+	return -1
+}
+
+// DisplayLabel returns the label, or the name when there is no label.
+func (s *Segmentation) DisplayLabel() string { return orName(s.Label, s.Name) }
+
+// Segment is one class within a segmentation.
+type Segment struct {
+	Name  string
+	Label string
+	// Rank is 1 for the first (highest) segment, 2 for the next, and so on.
+	Rank int
+	// When is nil for the fallback segment.
+	When     *Expr
+	Fallback bool
+	// MinStay keeps a customer in the segment for at least this long after
+	// entering it, whatever the conditions say.
+	MinStay time.Duration
+	// DowngradeGrace keeps a customer whose conditions now point to a
+	// lower-ranked segment in this one until they have pointed lower for
+	// this long.
+	DowngradeGrace time.Duration
+	Pos            Pos
+}
+
+// DisplayLabel returns the label, or the name when there is no label.
+func (s *Segment) DisplayLabel() string { return orName(s.Label, s.Name) }
+
+// Action is a follow-up rule: when its condition holds for a customer, the
+// action is queued for that customer.
+type Action struct {
+	Name  string
+	Label string
+	When  *Expr
+	// Cooldown suppresses the action for a customer it was queued for less
+	// than this long ago.
+	Cooldown time.Duration
+	// Delay makes the action due this long after the run's as-of time.
+	Delay time.Duration
+	// Priority orders work for consumers: lower numbers first.
+	Priority int
+	Payload  []PayloadField
+	Pos      Pos
+}
+
+// DisplayLabel returns the label, or the name when there is no label.
+func (a *Action) DisplayLabel() string { return orName(a.Label, a.Name) }
+
+// PayloadField is one field of an action's payload: a constant Value, or
+// an Expr evaluated for each customer (written with a leading "=").
+type PayloadField struct {
+	Name  string
+	Value any
+	Expr  *Expr
+}
+
+// Expr is a compiled expression with the source it came from.
+type Expr struct {
+	Source  string
+	Program *vm.Program
+	// Reads lists the facts the expression reads, in first-use order,
+	// for explanations.
+	Reads []string
+	// Field is the dotted path of the expression in the rule file.
+	Field string
+	Pos   Pos
+}
+
+// TestCase is one rule test: facts, previous state and an as-of time in,
+// expected segments and actions out.
+type TestCase struct {
+	Name string
+	AsOf time.Time
+	// Facts holds the customer's facts by name, already converted to the
+	// schema's types. Facts the case leaves out are zero, or null when the
+	// field is nullable.
+	Facts map[string]any
+	// Previous holds the customer's previous segment per segmentation.
+	Previous map[string]PreviousSegment
+	// LastActions holds when each action was last queued for the customer.
+	LastActions map[string]time.Time
+	Expect      Expectation
+	Pos         Pos
+}
+
+// PreviousSegment is a test case's previous assignment in one segmentation.
+type PreviousSegment struct {
+	Segment      string
+	Since        time.Time
+	PendingSince time.Time
+}
+
+// Expectation is what a test case expects. A nil map or slice is not
+// checked; an empty Actions slice expects that no action is queued.
+type Expectation struct {
+	Segments map[string]string
+	Actions  []ExpectedAction
+	// ActionsSet is true when the case lists actions, even an empty list.
+	ActionsSet bool
+}
+
+// ExpectedAction names an action a test expects, with an optional subset
+// of payload fields that must match.
+type ExpectedAction struct {
+	Name    string
+	Payload map[string]any
+}
+
+func orName(label, name string) string {
+	if label != "" {
+		return label
+	}
+	return name
+}
