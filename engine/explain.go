@@ -126,7 +126,8 @@ func (st *SegmentationTrace) decided(s *rules.Segmentation, d *Decision) {
 	case ReasonMinStay:
 		st.Note = fmt.Sprintf("%s matched, but min_stay keeps the customer in %s (there since %s)", d.Matched, d.Segment, day(d.Since))
 	case ReasonGrace:
-		st.Note = fmt.Sprintf("%s matched, but downgrade_grace keeps the customer in %s (pending since %s)", d.Matched, d.Segment, day(d.PendingSince))
+		grace := s.Segments[s.SegmentIndex(d.Segment)].DowngradeGrace
+		st.Note = fmt.Sprintf("%s matched, but downgrade_grace keeps the customer in %s: pending since %s, moves on %s unless they requalify", d.Matched, d.Segment, day(d.PendingSince), day(d.PendingSince.Add(grace)))
 	case ReasonError:
 		if d.Segment == "" {
 			st.Note = "a condition failed, and the customer had no previous segment: left unassigned"

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Exit codes, shared by every command. They follow terraform's
+// -detailed-exitcode so CI can tell "changes" from "failed".
+const (
+	exitOK      = 0
+	exitFailure = 1 // errors, failed tests, usage mistakes
+	exitChanges = 2 // plan: the run would change something
+)
+
+// app holds what commands need from the outside world, so tests can run
+// commands in-process with their own writers and clock.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// now is read only at the edge, to default an as-of time; evaluation
+	// itself never sees the clock.
+	now func() time.Time
+}
+
+func newApp(stdout, stderr io.Writer) *app {
+	return &app{stdout: stdout, stderr: stderr, getenv: os.Getenv, now: time.Now}
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, a *app, args []string) int
+}
+
+func commands() []command {
+	return []command{
+		{"check", "validate rule files and report every error with its position", runCheck},
+		{"test", "run the test cases rule files carry, with rule coverage", runTest},
+		{"explain", "show, rule by rule, how customers are classified", runExplain},
+		{"version", "print the version", runVersion},
+	}
+}
+
+const mainUsage = `tierflow classifies customers with rule files reviewed like code, and
+queues the follow-ups each class needs.
+
+Usage:
+  tierflow <command> [flags] [arguments]
+
+Commands:
+%s
+Examples:
+  tierflow check examples                       validate every rule file under examples/
+  tierflow test --min-coverage 90 examples      run the rule tests, fail below 90%% coverage
+  tierflow explain --facts customer.yaml examples/retail/retail.yaml
+
+Run 'tierflow <command> --help' for a command's flags and more examples.
+Rule files are documented in docs/rules.md.
+`
+
+func (a *app) usage(w io.Writer) {
+	var b strings.Builder
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, mainUsage, b.String())
+}
+
+func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		a.usage(a.stderr)
+		return exitFailure
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			return a.run(ctx, []string{args[1], "--help"})
+		}
+		a.usage(a.stdout)
+		return exitOK
+	case "-v", "-version", "--version":
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, a, args[1:])
+		}
+	}
+	fmt.Fprintf(a.stderr, "tierflow: unknown command %q\n\n", name)
+	a.usage(a.stderr)
+	return exitFailure
+}
+
+// flagSet makes a FlagSet whose --help prints usage (a text with
+// examples) and the flags to stdout.
+func (a *app) flagSet(name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("tierflow "+name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), strings.TrimLeft(usage, "\n"))
+		fmt.Fprintln(fs.Output(), "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags that may come before or after positional arguments
+// (`tierflow test examples --min-coverage 80`) and returns the
+// positional ones. ok is false when the command should exit with code.
+func (a *app) parse(fs *flag.FlagSet, args []string) (positional []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(a.stdout)
+				fs.Usage()
+				return nil, exitOK, false
+			}
+			return nil, exitFailure, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, 0, true
+		}
+		if rest[0] == "--" {
+			return append(positional, rest[1:]...), 0, true
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+func (a *app) errorf(format string, args ...any) int {
+	fmt.Fprintf(a.stderr, "tierflow: "+format+"\n", args...)
+	return exitFailure
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func runVersion(_ context.Context, a *app, _ []string) int {
+	fmt.Fprintf(a.stdout, "tierflow %s\n", version)
+	return exitOK
+}

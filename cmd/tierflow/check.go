@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/tierflow/tierflow/rules"
+)
+
+const checkUsage = `
+Usage: tierflow check [flags] PATH...
+
+Validates rule files: YAML structure, names, types of every expression,
+segmentation dependencies, and test cases. Every error in every file is
+reported at once, with file:line:column and a hint. Warnings point at
+rules that load but are probably mistakes (a segment that can never match,
+an unused parameter). PATH may be a file or a directory, searched
+recursively for YAML files with a top-level "ruleset:" key.
+
+Exit status: 0 when there are no errors, 1 otherwise (or with --strict,
+when there are warnings).
+
+Examples:
+  tierflow check examples/retail/retail.yaml
+  tierflow check rules/                  # every rule file under rules/
+  tierflow check --strict rules/         # in CI: warnings fail too
+`
+
+func runCheck(_ context.Context, a *app, args []string) int {
+	fs := a.flagSet("check", checkUsage)
+	strict := fs.Bool("strict", false, "treat warnings as errors")
+	paths, code, ok := a.parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(paths) == 0 {
+		return a.errorf("check: name at least one rule file or directory (e.g. tierflow check rules/)")
+	}
+	loaded := rules.LoadFiles(paths, rules.Options{})
+	errs, warns := printDiagnostics(a.stderr, loaded.Diagnostics)
+	for _, rs := range loaded.RuleSets {
+		fmt.Fprintf(a.stdout, "ok  %s  %s (%d segmentations, %d actions, %d tests)\n",
+			rs.File, rs.Name, len(rs.Segmentations), len(rs.Actions), len(rs.Tests))
+	}
+	fmt.Fprintf(a.stdout, "%d rule set(s) ok, %s, %s\n", len(loaded.RuleSets), plural(errs, "error"), plural(warns, "warning"))
+	if errs > 0 || (*strict && warns > 0) {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// printDiagnostics writes diagnostics, a blank line between each, and
+// counts errors and warnings.
+func printDiagnostics(w io.Writer, ds []rules.Diagnostic) (errs, warns int) {
+	for _, d := range ds {
+		fmt.Fprintln(w, d.String())
+		fmt.Fprintln(w)
+		if d.Severity == rules.SeverityWarning {
+			warns++
+		} else {
+			errs++
+		}
+	}
+	return errs, warns
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
