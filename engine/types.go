@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/expr-lang/expr/file"
 )
 
 // Customer is one customer's input to an evaluation.
@@ -115,7 +118,22 @@ type RuleError struct {
 }
 
 func (e *RuleError) Error() string {
-	return fmt.Sprintf("customer %s: %s: %v", e.Key, e.Rule, e.Err)
+	return fmt.Sprintf("customer %s: %s: %s", e.Key, e.Rule, e.Message())
+}
+
+// Message is the error's text without expr's in-expression position and
+// snippet; Rule already says which expression failed.
+func (e *RuleError) Message() string {
+	var fe *file.Error
+	if errors.As(e.Err, &fe) {
+		if fe.Message != "" {
+			return fe.Message
+		}
+		if fe.Prev != nil {
+			return fe.Prev.Error()
+		}
+	}
+	return e.Err.Error()
 }
 
 func (e *RuleError) Unwrap() error { return e.Err }

@@ -35,6 +35,22 @@ var functions = []expr.Option{
 		}
 		return monthsBetween(a, b), nil
 	}, new(func(time.Time, time.Time) int)),
+	// days_since(t) and months_since(t) are rewritten at compile time to
+	// take the as-of time as a second argument (see macroVisitor).
+	expr.Function("days_since", func(p ...any) (any, error) {
+		a, b, err := twoTimes("days_since", p)
+		if err != nil {
+			return nil, err
+		}
+		return daysBetween(a, b), nil
+	}, new(func(time.Time, time.Time) int)),
+	expr.Function("months_since", func(p ...any) (any, error) {
+		a, b, err := twoTimes("months_since", p)
+		if err != nil {
+			return nil, err
+		}
+		return monthsBetween(a, b), nil
+	}, new(func(time.Time, time.Time) int)),
 	expr.Function("year", func(p ...any) (any, error) {
 		t, ok := p[0].(time.Time)
 		if !ok {

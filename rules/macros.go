@@ -52,8 +52,8 @@ func (v *macroVisitor) Visit(node *ast.Node) {
 			return
 		}
 		if v.c.schema != nil {
-			if _, _, ok := v.c.schema.Lookup(n.Value); ok && !contains(v.reads, n.Value) {
-				v.reads = append(v.reads, n.Value)
+			if _, _, ok := v.c.schema.Lookup(n.Value); ok {
+				v.read(n.Value)
 			}
 		}
 	case *ast.MemberNode:
@@ -71,6 +71,13 @@ func (v *macroVisitor) Visit(node *ast.Node) {
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok && contains(macroNames, id.Value) {
 			v.macro(node, id.Value, n)
 		}
+	}
+}
+
+// read records a value the expression reads, for explanations.
+func (v *macroVisitor) read(name string) {
+	if !contains(v.reads, name) {
+		v.reads = append(v.reads, name)
 	}
 }
 
@@ -98,10 +105,12 @@ func (v *macroVisitor) member(node *ast.Node, n *ast.MemberNode) {
 	case "segment":
 		if s := v.segmentation(n, prop.Value); s != nil {
 			v.newRef(s.Name)
+			v.read(VarsFor(s.Name).Segment)
 			ast.Patch(node, &ast.IdentifierNode{Value: VarsFor(s.Name).Segment})
 		}
 	case "previous":
 		if s := v.segmentation(n, prop.Value); s != nil {
+			v.read(VarsFor(s.Name).Previous)
 			ast.Patch(node, &ast.IdentifierNode{Value: VarsFor(s.Name).Previous})
 		}
 	}
@@ -177,12 +186,8 @@ func (v *macroVisitor) macro(node *ast.Node, fn string, call *ast.CallNode) {
 	}
 	switch fn {
 	case "days_since", "months_since":
-		target := "days_between"
-		if fn == "months_since" {
-			target = "months_between"
-		}
 		ast.Patch(node, &ast.CallNode{
-			Callee:    &ast.IdentifierNode{Value: target},
+			Callee:    &ast.IdentifierNode{Value: fn},
 			Arguments: []ast.Node{call.Arguments[0], &ast.IdentifierNode{Value: AsOfVar}},
 		})
 		return

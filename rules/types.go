@@ -145,8 +145,8 @@ type PayloadField struct {
 type Expr struct {
 	Source  string
 	Program *vm.Program
-	// Reads lists the facts the expression reads, in first-use order,
-	// for explanations.
+	// Reads lists the facts, and the segment.X and previous.X variables,
+	// that the expression reads, in first-use order, for explanations.
 	Reads []string
 	// Field is the dotted path of the expression in the rule file.
 	Field string

@@ -40,8 +40,8 @@ func runCheck(_ context.Context, a *app, args []string) int {
 	loaded := rules.LoadFiles(paths, rules.Options{})
 	errs, warns := printDiagnostics(a.stderr, loaded.Diagnostics)
 	for _, rs := range loaded.RuleSets {
-		fmt.Fprintf(a.stdout, "ok  %s  %s (%d segmentations, %d actions, %d tests)\n",
-			rs.File, rs.Name, len(rs.Segmentations), len(rs.Actions), len(rs.Tests))
+		fmt.Fprintf(a.stdout, "ok  %s  %s (%s, %s, %s)\n", rs.File, rs.Name,
+			plural(len(rs.Segmentations), "segmentation"), plural(len(rs.Actions), "action"), plural(len(rs.Tests), "test case"))
 	}
 	fmt.Fprintf(a.stdout, "%d rule set(s) ok, %s, %s\n", len(loaded.RuleSets), plural(errs, "error"), plural(warns, "warning"))
 	if errs > 0 || (*strict && warns > 0) {

@@ -108,7 +108,7 @@ func runExplain(_ context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stdout, "customer %s, rule set %s, as of %s\n\n", tr.Key, labelled(rs.Name, rs.Label), formatValue(tr.AsOf))
 		printTrace(a.stdout, rs, tr)
 		for _, re := range tr.Result.Errors {
-			fmt.Fprintf(a.stdout, "error: %s: %v\n", re.Rule, re.Err)
+			fmt.Fprintf(a.stdout, "error: %s: %s\n", re.Rule, re.Message())
 		}
 	}
 	return exitOK

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ func formatValue(v any) string {
 	case string:
 		return fmt.Sprintf("%q", x)
 	case float64:
-		return fmt.Sprintf("%g", x)
+		return strconv.FormatFloat(x, 'f', -1, 64)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {

@@ -51,11 +51,14 @@ func runTest(_ context.Context, a *app, args []string) int {
 	loaded := rules.LoadFiles(paths, rules.Options{})
 	errs, _ := printDiagnostics(a.stderr, loaded.Diagnostics)
 	failed := errs > 0
-	total, passed := 0, 0
+	total, passed, sets := 0, 0, 0
 	for _, rs := range loaded.RuleSets {
 		if filter != nil {
-			rs = withTests(rs, filter)
+			if rs = withTests(rs, filter); len(rs.Tests) == 0 {
+				continue
+			}
 		}
+		sets++
 		rep := ruletest.Run(rs)
 		for i := range rep.Cases {
 			cr := &rep.Cases[i]
@@ -83,7 +86,7 @@ func runTest(_ context.Context, a *app, args []string) int {
 		cov := rep.CoveragePercent()
 		fmt.Fprintf(a.stdout, "%-4s %s: %d/%d cases passed, rule coverage %.0f%% (%d rules)\n",
 			status, rs.Name, len(rep.Cases)-rep.Failed(), len(rep.Cases), cov, len(rep.Coverage))
-		if un := rep.Uncovered(); len(un) > 0 {
+		if un := rep.Uncovered(); len(un) > 0 && filter == nil {
 			fmt.Fprintf(a.stdout, "     never matched by a case: %s\n", strings.Join(un, ", "))
 		}
 		if *minCoverage > 0 && cov < *minCoverage && filter == nil {
@@ -91,7 +94,7 @@ func runTest(_ context.Context, a *app, args []string) int {
 			failed = true
 		}
 	}
-	fmt.Fprintf(a.stdout, "%d/%d cases passed in %d rule set(s)\n", passed, total, len(loaded.RuleSets))
+	fmt.Fprintf(a.stdout, "%d/%d cases passed in %s\n", passed, total, plural(sets, "rule set"))
 	if failed {
 		return exitFailure
 	}

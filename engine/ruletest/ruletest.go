@@ -136,7 +136,7 @@ func Run(rs *rules.RuleSet) *Report {
 func compare(rs *rules.RuleSet, tc *rules.TestCase, res *engine.Result) []string {
 	var fails []string
 	for _, e := range res.Errors {
-		fails = append(fails, fmt.Sprintf("rule error in %s: %v", e.Rule, e.Err))
+		fails = append(fails, fmt.Sprintf("rule error in %s: %s", e.Rule, e.Message()))
 	}
 	for _, name := range sortedKeys(tc.Expect.Segments) {
 		want := tc.Expect.Segments[name]
