@@ -1,0 +1,348 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// Column is one column of a facts source, with the fact type it maps to.
+type Column struct {
+	Name     string
+	DBType   string
+	Type     rules.Type
+	Nullable bool
+	// Mappable is false for column types rules cannot read.
+	Mappable bool
+}
+
+// columnType maps PostgreSQL type names (as database/sql reports them)
+// to fact types.
+func columnType(dbType string) (rules.Type, bool) {
+	switch strings.ToUpper(dbType) {
+	case "NUMERIC", "FLOAT4", "FLOAT8", "MONEY":
+		return rules.TypeNumber, true
+	case "INT2", "INT4", "INT8":
+		return rules.TypeInteger, true
+	case "TEXT", "VARCHAR", "BPCHAR", "CHAR", "NAME", "UUID", "CITEXT":
+		return rules.TypeString, true
+	case "BOOL":
+		return rules.TypeBool, true
+	case "DATE", "TIMESTAMP", "TIMESTAMPTZ":
+		return rules.TypeTime, true
+	}
+	return 0, false
+}
+
+// SourceColumns describes the columns the rule set's facts source returns,
+// without reading any rows.
+func (s *Store) SourceColumns(ctx context.Context, rs *rules.RuleSet) ([]Column, error) {
+	src, err := s.source(rs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT * FROM ("+src+") AS src LIMIT 0")
+	if err != nil {
+		return nil, fmt.Errorf("facts source of %s: %w", rs.Name, s.redact(err))
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, s.redact(err)
+	}
+	out := make([]Column, len(types))
+	for i, t := range types {
+		ft, ok := columnType(t.DatabaseTypeName())
+		// lib/pq cannot tell nullability; every column may be null.
+		out[i] = Column{Name: t.Name(), DBType: t.DatabaseTypeName(), Type: ft, Nullable: true, Mappable: ok}
+	}
+	return out, nil
+}
+
+// SourceSchema derives a facts schema from the source's columns (all but
+// the key), for rule files that declare no facts.
+func (s *Store) SourceSchema(ctx context.Context, rs *rules.RuleSet) (*rules.Schema, error) {
+	cols, err := s.SourceColumns(ctx, rs)
+	if err != nil {
+		return nil, err
+	}
+	var fields []rules.Field
+	for _, c := range cols {
+		if c.Name == rs.Key || !c.Mappable {
+			continue
+		}
+		fields = append(fields, rules.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable})
+	}
+	return rules.NewSchema(fields)
+}
+
+// CheckSource verifies that the source returns the key and every fact
+// the rules read, with compatible types. It returns one message per
+// problem, naming the column and how to fix it.
+func (s *Store) CheckSource(ctx context.Context, rs *rules.RuleSet) ([]string, error) {
+	cols, err := s.SourceColumns(ctx, rs)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]Column{}
+	for _, c := range cols {
+		byName[c.Name] = c
+	}
+	var problems []string
+	if _, ok := byName[rs.Key]; !ok {
+		problems = append(problems, fmt.Sprintf("the source has no key column %q: select it, or set key: in the rule file", rs.Key))
+	}
+	for _, f := range rs.Facts.Fields {
+		c, ok := byName[f.Name]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("fact %q (%s): the source has no column %q; add it to the query (e.g. `... AS %s`)", f.Name, f.Type, f.Name, f.Name))
+		case !c.Mappable:
+			problems = append(problems, fmt.Sprintf("fact %q (%s): column type %s cannot be read by rules; cast it in the query", f.Name, f.Type, c.DBType))
+		case !compatible(f.Type, c.Type):
+			problems = append(problems, fmt.Sprintf("fact %q is declared %s, but the source column is %s (%s); change the declaration or cast the column", f.Name, f.Type, c.Type, c.DBType))
+		}
+	}
+	return problems, nil
+}
+
+func compatible(want, got rules.Type) bool {
+	return want == got || (want == rules.TypeNumber && got == rules.TypeInteger)
+}
+
+// castFor is the SQL cast that makes a source column arrive in the Go
+// type the engine expects.
+func castFor(t rules.Type) string {
+	switch t {
+	case rules.TypeNumber:
+		return "float8"
+	case rules.TypeInteger:
+		return "int8"
+	case rules.TypeBool:
+		return "bool"
+	case rules.TypeTime:
+		return "timestamptz"
+	}
+	return "text"
+}
+
+// snapshotQuery selects every customer's key, facts, previous segments
+// and, for actions with a cooldown, when each was last queued.
+func (s *Store) snapshotQuery(rs *rules.RuleSet, where string) (string, error) {
+	src, err := s.source(rs)
+	if err != nil {
+		return "", err
+	}
+	key := "src." + quoteIdent(rs.Key) + "::text"
+	var sel, joins []string
+	sel = append(sel, key)
+	for _, f := range rs.Facts.Fields {
+		sel = append(sel, fmt.Sprintf("src.%s::%s", quoteIdent(f.Name), castFor(f.Type)))
+	}
+	for i, seg := range rs.Segmentations {
+		a := fmt.Sprintf("a%d", i)
+		sel = append(sel, a+".segment", a+".since", a+".pending_since")
+		joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ruleset = %s AND %s.segmentation = %s AND %s.customer_key = %s",
+			s.table("assignments"), a, a, quoteLiteral(rs.Name), a, quoteLiteral(seg.Name), a, key))
+	}
+	for i, act := range rs.Actions {
+		if act.Cooldown == 0 {
+			continue
+		}
+		l := fmt.Sprintf("l%d", i)
+		sel = append(sel, l+".queued_at")
+		joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ruleset = %s AND %s.action = %s AND %s.customer_key = %s",
+			s.table("action_last"), l, l, quoteLiteral(rs.Name), l, quoteLiteral(act.Name), l, key))
+	}
+	q := fmt.Sprintf("SELECT %s\nFROM (%s) AS src\n%s", strings.Join(sel, ", "), src, strings.Join(joins, "\n"))
+	if where != "" {
+		q += "\nWHERE " + key + " = " + where
+	}
+	return q, nil
+}
+
+// snapshot is a read-only, repeatable-read transaction on one connection.
+type snapshot struct {
+	s       *Store
+	rs      *rules.RuleSet
+	conn    *sql.Conn
+	tx      *sql.Tx
+	initial bool
+}
+
+// Snapshot opens a consistent, read-only view of facts and state. The
+// transaction is READ ONLY, so a plan cannot write even through a bug.
+func (s *Store) Snapshot(ctx context.Context, rs *rules.RuleSet) (jobs.Snapshot, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, s.redact(err)
+	}
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		conn.Close()
+		return nil, s.redact(err)
+	}
+	snap := &snapshot{s: s, rs: rs, conn: conn, tx: tx}
+	var any bool
+	err = tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+s.table("assignments")+" WHERE ruleset = $1)", rs.Name).Scan(&any)
+	if err != nil {
+		snap.Close()
+		return nil, s.redact(err)
+	}
+	snap.initial = !any
+	return snap, nil
+}
+
+func (sn *snapshot) Initial() bool { return sn.initial }
+
+func (sn *snapshot) Close() error {
+	_ = sn.tx.Rollback()
+	return sn.conn.Close()
+}
+
+func (sn *snapshot) Count(ctx context.Context) (int64, error) {
+	src, err := sn.s.source(sn.rs)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = sn.tx.QueryRowContext(ctx, "SELECT count(*) FROM ("+src+") AS src").Scan(&n)
+	return n, sn.s.redact(err)
+}
+
+func (sn *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
+	q, err := sn.s.snapshotQuery(sn.rs, "")
+	if err != nil {
+		return err
+	}
+	rows, err := sn.tx.QueryContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read facts of %s: %w", sn.rs.Name, sn.s.redact(err))
+	}
+	defer rows.Close()
+	sc := newScanner(sn.rs)
+	for {
+		batch := make([]engine.Customer, 0, batchSize)
+		for len(batch) < batchSize && rows.Next() {
+			c, err := sc.scan(rows)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, c)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read facts of %s: %w", sn.rs.Name, sn.s.redact(err))
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := fn(batch); err != nil {
+			return err
+		}
+		if len(batch) < batchSize {
+			return nil
+		}
+	}
+}
+
+// Customer reads one customer's facts and state, for explain.
+func (s *Store) Customer(ctx context.Context, rs *rules.RuleSet, key string) (*engine.Customer, error) {
+	q, err := s.snapshotQuery(rs, "$1")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, q, key)
+	if err != nil {
+		return nil, s.redact(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, s.redact(err)
+		}
+		return nil, fmt.Errorf("no customer %q in the facts source of %s", key, rs.Name)
+	}
+	c, err := newScanner(rs).scan(rows)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// scanner turns snapshot rows into engine customers, reusing its scan
+// destinations from row to row.
+type scanner struct {
+	rs      *rules.RuleSet
+	dest    []any
+	vals    []any
+	cooling []int // indexes of actions with a cooldown, in query order
+}
+
+func newScanner(rs *rules.RuleSet) *scanner {
+	sc := &scanner{rs: rs}
+	for i, a := range rs.Actions {
+		if a.Cooldown > 0 {
+			sc.cooling = append(sc.cooling, i)
+		}
+	}
+	n := 1 + len(rs.Facts.Fields) + 3*len(rs.Segmentations) + len(sc.cooling)
+	sc.vals = make([]any, n)
+	sc.dest = make([]any, n)
+	for i := range sc.vals {
+		sc.dest[i] = &sc.vals[i]
+	}
+	return sc
+}
+
+func (sc *scanner) scan(rows *sql.Rows) (engine.Customer, error) {
+	if err := rows.Scan(sc.dest...); err != nil {
+		return engine.Customer{}, fmt.Errorf("read facts of %s: %w", sc.rs.Name, err)
+	}
+	v := sc.vals
+	key, _ := v[0].(string)
+	c := engine.Customer{Key: key, Facts: make([]any, len(sc.rs.Facts.Fields))}
+	i := 1
+	for k, f := range sc.rs.Facts.Fields {
+		fv, err := f.Coerce(v[i])
+		if err != nil {
+			// A null in a fact not declared nullable, or a bad value: the
+			// customer keeps it as null and its rules fail visibly.
+			fv = nil
+		}
+		c.Facts[k] = fv
+		i++
+	}
+	c.State.Segments = make([]engine.Assignment, len(sc.rs.Segmentations))
+	for k := range sc.rs.Segmentations {
+		seg, _ := v[i].(string)
+		since, _ := v[i+1].(time.Time)
+		pending, _ := v[i+2].(time.Time)
+		c.State.Segments[k] = engine.Assignment{Segment: seg, Since: since.UTC(), PendingSince: utcOrZero(pending)}
+		i += 3
+	}
+	if len(sc.cooling) > 0 {
+		c.State.LastActions = make([]time.Time, len(sc.rs.Actions))
+		for _, ai := range sc.cooling {
+			t, _ := v[i].(time.Time)
+			c.State.LastActions[ai] = utcOrZero(t)
+			i++
+		}
+	}
+	return c, nil
+}
+
+func utcOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}

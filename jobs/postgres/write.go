@@ -1,0 +1,233 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// applyTx is an apply's write transaction on one connection. Changes are
+// streamed with COPY into a temporary staging table while evaluation runs,
+// then merged into the state tables with set-based statements at Commit.
+type applyTx struct {
+	s    *Store
+	rs   *rules.RuleSet
+	run  jobs.RunInfo
+	conn *sql.Conn
+	tx   *sql.Tx
+	copy *sql.Stmt
+	done bool
+}
+
+// lockKey derives the advisory lock of a rule set from its schema and
+// name, so two stores in different schemas do not block each other.
+const lockSQL = `SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2))`
+
+const stageSQL = `CREATE TEMP TABLE tierflow_stage (
+    kind          char(1)     NOT NULL, -- 'a' assignment, 'q' queued action
+    name          text        NOT NULL, -- segmentation or action
+    customer_key  text        NOT NULL,
+    segment       text,
+    since         timestamptz,
+    pending_since timestamptz,
+    matched       text,
+    reason        text,
+    prev_segment  text,
+    payload       jsonb,
+    priority      integer,
+    due_at        timestamptz,
+    idem_key      text
+) ON COMMIT DROP`
+
+const copySQL = `COPY tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key) FROM STDIN`
+
+// BeginApply opens the write transaction and takes the rule set's
+// transaction-scoped advisory lock: it is released at commit or rollback,
+// or when the connection dies with the process, and cannot expire under
+// a live run. It works through poolers in transaction mode.
+func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunInfo) (jobs.ApplyTx, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, s.redact(err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, s.redact(err)
+	}
+	a := &applyTx{s: s, rs: rs, run: run, conn: conn, tx: tx}
+	var locked bool
+	if err := tx.QueryRowContext(ctx, lockSQL, "tierflow:"+s.schema, rs.Name).Scan(&locked); err != nil {
+		a.Rollback()
+		return nil, s.redact(err)
+	}
+	if !locked {
+		a.Rollback()
+		return nil, jobs.ErrLocked
+	}
+	if _, err := tx.ExecContext(ctx, stageSQL); err != nil {
+		a.Rollback()
+		return nil, s.redact(err)
+	}
+	if a.copy, err = tx.PrepareContext(ctx, copySQL); err != nil {
+		a.Rollback()
+		return nil, s.redact(err)
+	}
+	return a, nil
+}
+
+// IdempotencyKey identifies one action for one customer at one as-of
+// time; the queue's unique constraint on it makes a retried apply queue
+// each action exactly once.
+func IdempotencyKey(ruleset, action, customer string, asOf time.Time) string {
+	return fmt.Sprintf("%s/%s/%s/%s", ruleset, action, customer, asOf.UTC().Format(time.RFC3339Nano))
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
+	for _, ev := range batch {
+		c, res := ev.Customer, ev.Result
+		for i, d := range res.Segments {
+			if d.Segment == "" {
+				continue
+			}
+			var prev = c.State.Segments[i]
+			if d.Segment == prev.Segment && d.Since.Equal(prev.Since) && d.PendingSince.Equal(prev.PendingSince) {
+				continue
+			}
+			since := d.Since
+			if since.IsZero() {
+				since = a.run.AsOf
+			}
+			if _, err := a.copy.ExecContext(ctx, "a", a.rs.Segmentations[i].Name, c.Key, d.Segment, since,
+				nullTime(d.PendingSince), d.Matched, d.Reason.String(), nullString(prev.Segment), nil, nil, nil, nil); err != nil {
+				return fmt.Errorf("stage assignments: %w", a.s.redact(err))
+			}
+		}
+		for _, q := range res.Actions {
+			payload, err := json.Marshal(q.Payload)
+			if err != nil {
+				return fmt.Errorf("action %s for customer %s: payload is not JSON: %w", q.Name, c.Key, err)
+			}
+			if q.Payload == nil {
+				payload = []byte("{}")
+			}
+			if _, err := a.copy.ExecContext(ctx, "q", q.Name, c.Key, nil, nil, nil, nil, nil, nil, string(payload), q.Priority, q.Due,
+				IdempotencyKey(a.rs.Name, q.Name, c.Key, a.run.AsOf)); err != nil {
+				return fmt.Errorf("stage actions: %w", a.s.redact(err))
+			}
+		}
+	}
+	return nil
+}
+
+func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
+	if _, err := a.copy.ExecContext(ctx); err != nil {
+		return fmt.Errorf("stage: %w", a.s.redact(err))
+	}
+	if err := a.copy.Close(); err != nil {
+		return a.s.redact(err)
+	}
+	detail, err := json.Marshal(sum.Detail)
+	if err != nil {
+		return err
+	}
+	rs, run, asOf := a.rs.Name, a.run.ID, a.run.AsOf
+	stmts := []struct {
+		what string
+		sql  string
+		args []any
+	}{
+		{"analyze staging", `ANALYZE tierflow_stage`, nil},
+		{"write assignments", `INSERT INTO ` + a.s.table("assignments") + ` AS t (ruleset, segmentation, customer_key, segment, since, pending_since, reason, run_id)
+			SELECT $1, name, customer_key, segment, since, pending_since, reason, $2 FROM tierflow_stage WHERE kind = 'a'
+			ON CONFLICT (ruleset, segmentation, customer_key) DO UPDATE
+			SET segment = EXCLUDED.segment, since = EXCLUDED.since, pending_since = EXCLUDED.pending_since,
+			    reason = EXCLUDED.reason, run_id = EXCLUDED.run_id`, []any{rs, run}},
+		{"write history", `INSERT INTO ` + a.s.table("history") + ` (ruleset, segmentation, customer_key, from_segment, to_segment, matched, reason, as_of, run_id)
+			SELECT $1, name, customer_key, prev_segment, segment, matched, reason, $2, $3 FROM tierflow_stage
+			WHERE kind = 'a' AND prev_segment IS DISTINCT FROM segment`, []any{rs, asOf, run}},
+		{"queue actions", `INSERT INTO ` + a.s.table("actions") + ` (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id)
+			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3 FROM tierflow_stage WHERE kind = 'q'
+			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},
+		{"record cooldowns", `INSERT INTO ` + a.s.table("action_last") + ` AS t (ruleset, action, customer_key, queued_at)
+			SELECT $1, name, customer_key, $2 FROM tierflow_stage WHERE kind = 'q'
+			ON CONFLICT (ruleset, action, customer_key) DO UPDATE SET queued_at = greatest(t.queued_at, EXCLUDED.queued_at)`, []any{rs, asOf}},
+		{"close abandoned runs", `UPDATE ` + a.s.table("runs") + ` SET status = 'abandoned', finished_at = $3
+			WHERE ruleset = $1 AND status = 'running' AND id <> $2`, []any{rs, run, sum.Finished}},
+		{"record run", `UPDATE ` + a.s.table("runs") + ` SET status = $2, finished_at = $3, customers = $4, changed = $5,
+			actions = $6, errors = $7, detail = $8 WHERE id = $1`,
+			[]any{run, string(sum.Status), sum.Finished, sum.Customers, sum.Changed, sum.Actions, sum.Errors, string(detail)}},
+	}
+	for _, st := range stmts {
+		if _, err := a.tx.ExecContext(ctx, st.sql, st.args...); err != nil {
+			return fmt.Errorf("%s: %w", st.what, a.s.redact(err))
+		}
+	}
+	if err := a.tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", a.s.redact(err))
+	}
+	a.done = true
+	return a.conn.Close()
+}
+
+func (a *applyTx) Rollback() error {
+	if a.done {
+		return nil
+	}
+	a.done = true
+	if a.copy != nil {
+		_ = a.copy.Close()
+	}
+	_ = a.tx.Rollback()
+	return a.conn.Close()
+}
+
+// StartRun records a run as running, outside any apply transaction, so
+// that a run that dies is visible afterwards.
+func (s *Store) StartRun(ctx context.Context, run jobs.RunInfo, kind string) (int64, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := s.db.QueryRowContext(ctx, `INSERT INTO `+s.table("runs")+` (ruleset, rules_hash, kind, as_of, status, started_at)
+		VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id`, run.RuleSet, run.RulesHash, kind, run.AsOf, run.Started).Scan(&id)
+	return id, s.redact(err)
+}
+
+// FinishRun records the outcome of a run that wrote no state.
+func (s *Store) FinishRun(ctx context.Context, id int64, sum jobs.RunSummary) error {
+	var detail any
+	if sum.Detail != nil {
+		b, err := json.Marshal(sum.Detail)
+		if err != nil {
+			return err
+		}
+		detail = string(b)
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE `+s.table("runs")+` SET status = $2, finished_at = $3, customers = $4,
+		changed = $5, actions = $6, errors = $7, detail = $8, error = $9 WHERE id = $1`,
+		id, string(sum.Status), sum.Finished, sum.Customers, sum.Changed, sum.Actions, sum.Errors, detail, nullString(sum.Error))
+	return s.redact(err)
+}

@@ -1,0 +1,136 @@
+package jobs
+
+import (
+	"sort"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+)
+
+// ReportFormatVersion is the version of the PlanReport JSON schema
+// (docs/plan-json.md). It changes only when a field changes meaning or
+// is removed; new fields may appear in any version.
+const ReportFormatVersion = 1
+
+// PlanReport is a plan in the shape tierflow prints and stores: stable,
+// documented JSON for machines, and the source of the terminal text.
+type PlanReport struct {
+	FormatVersion int                  `json:"format_version"`
+	Mode          string               `json:"mode"` // "plan" or "apply"
+	Status        string               `json:"status,omitempty"`
+	RuleSet       string               `json:"ruleset"`
+	RuleSetLabel  string               `json:"ruleset_label,omitempty"`
+	RulesHash     string               `json:"rules_hash"`
+	AsOf          time.Time            `json:"as_of"`
+	Initial       bool                 `json:"initial"`
+	Customers     int                  `json:"customers"`
+	Changed       int                  `json:"changed"`
+	ActionsTotal  int                  `json:"actions_total"`
+	Segmentations []SegmentationReport `json:"segmentations"`
+	Actions       []ActionReport       `json:"actions"`
+	Errors        ErrorReport          `json:"errors"`
+	Samples       []SampleReport       `json:"samples"`
+	Guard         GuardReport          `json:"guard"`
+}
+
+// SegmentationReport is one segmentation's moves and segment sizes.
+type SegmentationReport struct {
+	Name     string          `json:"name"`
+	Label    string          `json:"label,omitempty"`
+	Moved    int             `json:"moved"`
+	Segments []SegmentReport `json:"segments"`
+	Moves    []MoveReport    `json:"moves"`
+}
+
+// SegmentReport is one segment's size before and after the run.
+type SegmentReport struct {
+	Name   string `json:"name"`
+	Label  string `json:"label,omitempty"`
+	Before int    `json:"before"`
+	After  int    `json:"after"`
+}
+
+// MoveReport counts customers moving from one segment to another; an
+// empty From means customers with no segment yet.
+type MoveReport struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Count int    `json:"count"`
+}
+
+// ActionReport counts one action's queued items.
+type ActionReport struct {
+	Name  string `json:"name"`
+	Label string `json:"label,omitempty"`
+	Count int    `json:"count"`
+}
+
+// ErrorReport summarises rule errors.
+type ErrorReport struct {
+	Customers int            `json:"customers"`
+	ByRule    map[string]int `json:"by_rule"`
+	Examples  []ErrorExample `json:"examples"`
+}
+
+// ErrorExample is one customer's rule error.
+type ErrorExample struct {
+	Customer string `json:"customer"`
+	Rule     string `json:"rule"`
+	Message  string `json:"message"`
+}
+
+// SampleReport is one customer who moves.
+type SampleReport struct {
+	Customer     string `json:"customer"`
+	Segmentation string `json:"segmentation"`
+	From         string `json:"from"`
+	To           string `json:"to"`
+	Reason       string `json:"reason"`
+}
+
+// NewPlanReport converts an engine plan into a report.
+func NewPlanReport(p *engine.Plan, mode string, asOf time.Time, initial bool) *PlanReport {
+	rs := p.RuleSet
+	r := &PlanReport{
+		FormatVersion: ReportFormatVersion,
+		Mode:          mode,
+		RuleSet:       rs.Name,
+		RuleSetLabel:  rs.Label,
+		RulesHash:     rs.Hash,
+		AsOf:          asOf,
+		Initial:       initial,
+		Customers:     p.Customers,
+		Changed:       p.Changed,
+		ActionsTotal:  p.TotalActions(),
+		Errors:        ErrorReport{Customers: p.Errors, ByRule: p.ErrorsByRule, Examples: []ErrorExample{}},
+		Samples:       []SampleReport{},
+	}
+	for i, sp := range p.Segmentations {
+		s := rs.Segmentations[i]
+		sr := SegmentationReport{Name: sp.Name, Label: sp.Label, Moved: sp.Moved(), Moves: []MoveReport{}}
+		for k, seg := range s.Segments {
+			sr.Segments = append(sr.Segments, SegmentReport{Name: seg.Name, Label: seg.Label, Before: sp.Before[k+1], After: sp.After[k+1]})
+		}
+		if n := sp.Before[len(sp.Before)-1]; n > 0 {
+			sr.Segments = append(sr.Segments, SegmentReport{Name: "(removed)", Before: n})
+		}
+		for _, m := range sp.MovesList() {
+			sr.Moves = append(sr.Moves, MoveReport(m))
+		}
+		r.Segmentations = append(r.Segmentations, sr)
+	}
+	for i, a := range rs.Actions {
+		r.Actions = append(r.Actions, ActionReport{Name: a.Name, Label: a.Label, Count: p.Actions[i]})
+	}
+	for _, e := range p.ErrorExamples {
+		r.Errors.Examples = append(r.Errors.Examples, ErrorExample{Customer: e.Key, Rule: e.Rule, Message: e.Message()})
+	}
+	for _, s := range p.Samples {
+		r.Samples = append(r.Samples, SampleReport{Customer: s.Key, Segmentation: s.Segmentation, From: s.From, To: s.To, Reason: s.Reason.String()})
+	}
+	sort.SliceStable(r.Samples, func(i, j int) bool { return r.Samples[i].Customer < r.Samples[j].Customer })
+	return r
+}
+
+// HasChanges reports whether the plan would change anything.
+func (r *PlanReport) HasChanges() bool { return r.Changed > 0 || r.ActionsTotal > 0 }

@@ -1,0 +1,278 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// Options configure one run.
+type Options struct {
+	// AsOf is the time the run evaluates at. It is truncated to whole
+	// microseconds, the precision stores keep.
+	AsOf time.Time
+	// Workers evaluating in parallel; 0 means one per CPU.
+	Workers int
+	// BatchSize is the number of customers read and written at a time;
+	// 0 means 1000.
+	BatchSize int
+	Guard     Guard
+	// InitialActions queues actions on a rule set's first run. Off by
+	// default: on the first run every customer "enters" a segment, and
+	// transition actions would fire for the whole customer base.
+	InitialActions bool
+	// Progress, when set, is called after each batch with the number of
+	// customers evaluated so far and the total (-1 if unknown). It is
+	// called from several goroutines.
+	Progress func(done, total int64)
+	// Now reads the clock for run start and finish times only; evaluation
+	// uses AsOf. Defaults to time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) normalize() {
+	o.AsOf = o.AsOf.UTC().Truncate(time.Microsecond)
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Outcome is what a plan or apply found and did.
+type Outcome struct {
+	Report *PlanReport
+	// RunID is the apply's run record, 0 for a plan.
+	RunID int64
+}
+
+// ErrBlocked wraps the refusal of a guard; the Outcome's report says why.
+var ErrBlocked = errors.New("apply blocked by a guard")
+
+// ErrTooManyRuleErrors is returned when more customers failed a rule than
+// Guard.MaxErrorRate allows.
+var ErrTooManyRuleErrors = errors.New("too many customers failed a rule")
+
+// Plan evaluates rs against the store's current facts and state and
+// reports what an apply would change. It writes nothing.
+func Plan(ctx context.Context, store Store, rs *rules.RuleSet, opts Options) (*Outcome, error) {
+	opts.normalize()
+	snap, err := store.Snapshot(ctx, rs)
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close()
+	plan, err := evaluate(ctx, snap, rs, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep := NewPlanReport(plan, "plan", opts.AsOf, snap.Initial())
+	rep.Guard = opts.Guard.check(plan, snap.Initial())
+	return &Outcome{Report: rep}, nil
+}
+
+// Apply evaluates rs like Plan and, unless a guard refuses, writes the
+// changed assignments, their history and the queued actions, and records
+// the run, all in one transaction.
+func Apply(ctx context.Context, store Store, rs *rules.RuleSet, opts Options) (*Outcome, error) {
+	opts.normalize()
+	rec, _ := store.(RunRecorder)
+	info := RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: opts.AsOf, Started: opts.Now()}
+	if rec != nil {
+		id, err := rec.StartRun(ctx, info, "apply")
+		if err != nil {
+			return nil, err
+		}
+		info.ID = id
+	}
+	out := &Outcome{RunID: info.ID}
+	finish := func(s RunSummary) {
+		if rec != nil && info.ID != 0 {
+			s.Finished = opts.Now()
+			// The run's context may be cancelled; record the outcome anyway.
+			_ = rec.FinishRun(context.WithoutCancel(ctx), info.ID, s)
+		}
+	}
+
+	tx, err := store.BeginApply(ctx, rs, info)
+	if err != nil {
+		status := StatusFailed
+		if errors.Is(err, ErrLocked) {
+			status = StatusSkipped
+		}
+		finish(RunSummary{Status: status, Error: err.Error()})
+		return out, err
+	}
+	defer tx.Rollback()
+
+	snap, err := store.Snapshot(ctx, rs)
+	if err != nil {
+		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
+		return out, err
+	}
+	defer snap.Close()
+	plan, err := evaluate(ctx, snap, rs, opts, tx.Stage)
+	if err != nil {
+		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
+		return out, err
+	}
+	rep := NewPlanReport(plan, "apply", opts.AsOf, snap.Initial())
+	rep.Guard = opts.Guard.check(plan, snap.Initial())
+	out.Report = rep
+	summary := RunSummary{Customers: plan.Customers, Changed: plan.Changed, Actions: plan.TotalActions(), Errors: plan.Errors, Detail: rep}
+	if rep.Guard.ErrorRateExceeded {
+		summary.Status, summary.Error = StatusFailed, rep.Guard.Reasons[len(rep.Guard.Reasons)-1]
+		finish(summary)
+		return out, fmt.Errorf("%w: %s", ErrTooManyRuleErrors, summary.Error)
+	}
+	if rep.Guard.Blocked {
+		summary.Status, summary.Error = StatusBlocked, joinReasons(rep.Guard.Reasons)
+		finish(summary)
+		return out, fmt.Errorf("%w: %s", ErrBlocked, summary.Error)
+	}
+	summary.Status, summary.Finished = StatusSucceeded, opts.Now()
+	if err := tx.Commit(ctx, summary); err != nil {
+		finish(RunSummary{Status: StatusFailed, Error: err.Error(), Detail: rep})
+		return out, err
+	}
+	rep.Status = string(StatusSucceeded)
+	return out, nil
+}
+
+// evaluate streams every customer of snap through the engine on
+// opts.Workers goroutines, aggregating a plan; when stage is set, the
+// customers whose state changes are passed to it from one goroutine.
+func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Options, stage func(context.Context, []Evaluated) error) (*engine.Plan, error) {
+	total := int64(-1)
+	if opts.Progress != nil {
+		if n, err := snap.Count(ctx); err == nil {
+			total = n
+		}
+	}
+	e := engine.New(rs)
+	initial := snap.Initial()
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan []engine.Customer, opts.Workers)
+	staged := make(chan []Evaluated, opts.Workers)
+	plans := make([]*engine.Plan, opts.Workers)
+	var done atomic.Int64
+
+	g.Go(func() error {
+		defer close(batches)
+		return snap.Stream(gctx, opts.BatchSize, func(b []engine.Customer) error {
+			select {
+			case batches <- b:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	var workers sync.WaitGroup
+	for i := range plans {
+		p := engine.NewPlan(rs)
+		plans[i] = p
+		workers.Add(1)
+		g.Go(func() error {
+			defer workers.Done()
+			var scratch engine.Result
+			for b := range batches {
+				var changed []Evaluated
+				for j := range b {
+					c := &b[j]
+					e.EvaluateInto(opts.AsOf, c, &scratch)
+					if initial && !opts.InitialActions {
+						scratch.Actions = scratch.Actions[:0]
+					}
+					p.Add(c.Key, &scratch)
+					if stage != nil && needsWrite(c, &scratch) {
+						changed = append(changed, Evaluated{Customer: c, Result: clone(&scratch)})
+					}
+				}
+				if n := done.Add(int64(len(b))); opts.Progress != nil {
+					opts.Progress(n, total)
+				}
+				if len(changed) == 0 {
+					continue
+				}
+				select {
+				case staged <- changed:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	go func() {
+		workers.Wait()
+		close(staged)
+	}()
+	g.Go(func() error {
+		for b := range staged {
+			if stage == nil {
+				continue
+			}
+			if err := stage(gctx, b); err != nil {
+				// Drain so workers blocked on send can see the cancellation.
+				go func() {
+					for range staged {
+					}
+				}()
+				return err
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	plan := plans[0]
+	for _, p := range plans[1:] {
+		plan.Merge(p)
+	}
+	return plan, nil
+}
+
+// needsWrite reports whether a customer's stored state must change: a
+// segment, its since or pending-since date, or an action to queue.
+func needsWrite(c *engine.Customer, res *engine.Result) bool {
+	if len(res.Actions) > 0 {
+		return true
+	}
+	for i := range res.Segments {
+		d := &res.Segments[i]
+		if d.Segment == "" {
+			continue
+		}
+		var prev engine.Assignment
+		if i < len(c.State.Segments) {
+			prev = c.State.Segments[i]
+		}
+		if d.Segment != prev.Segment || !d.Since.Equal(prev.Since) || !d.PendingSince.Equal(prev.PendingSince) {
+			return true
+		}
+	}
+	return false
+}
+
+func clone(r *engine.Result) *engine.Result {
+	return &engine.Result{
+		Segments: append([]engine.Decision(nil), r.Segments...),
+		Actions:  append([]engine.QueuedAction(nil), r.Actions...),
+		Errors:   append([]engine.RuleError(nil), r.Errors...),
+	}
+}
