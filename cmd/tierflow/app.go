@@ -45,6 +45,11 @@ func commands() []command {
 		{"check", "validate rule files and report every error with its position", runCheck},
 		{"test", "run the test cases rule files carry, with rule coverage", runTest},
 		{"explain", "show, rule by rule, how customers are classified", runExplain},
+		{"migrate", "create or upgrade tierflow's schema in the database", runMigrate},
+		{"plan", "show what an apply would change, writing nothing", runPlan},
+		{"apply", "reclassify customers and queue actions, in one transaction", runApply},
+		{"history", "list a customer's recorded moves", runHistory},
+		{"actions", "list the action queue", runActions},
 		{"version", "print the version", runVersion},
 	}
 }

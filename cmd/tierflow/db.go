@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// dbFlags are the flags every database command shares.
+type dbFlags struct {
+	config  *string
+	ruleset *string
+}
+
+func addDBFlags(fs *flag.FlagSet) dbFlags {
+	return dbFlags{
+		config:  fs.String("config", "", "config `file` (default ./tierflow.yaml); the database URL comes from $"+defaultURLEnv+" or the config's url_file, never from a flag"),
+		ruleset: fs.String("ruleset", "", "only the rule set with this `name` (default: every rule set in the config)"),
+	}
+}
+
+// configured is a rule set from the config, compiled, with its settings.
+type configured struct {
+	rs  *rules.RuleSet
+	cfg *ruleSetConfig
+}
+
+// openDB loads the config, connects, and compiles the configured rule
+// sets (all, or the one --ruleset names). Rule files that declare no facts
+// get their schema from the facts source's columns.
+func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *postgres.Store, []configured, error) {
+	cfg, err := loadConfig(*f.config)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	url, err := cfg.databaseURL(a.getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	heads := make([]ruleHead, len(cfg.RuleSets))
+	sources := map[string]postgres.Source{}
+	for i, r := range cfg.RuleSets {
+		h, err := readRuleHead(cfg.rulesPath(r))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		heads[i] = h
+		sources[h.Ruleset] = postgres.Source{Query: r.Source}
+	}
+	store, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: cfg.Database.Schema, Sources: sources})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var sets []configured
+	for i := range cfg.RuleSets {
+		r, h := &cfg.RuleSets[i], heads[i]
+		if *f.ruleset != "" && h.Ruleset != *f.ruleset {
+			continue
+		}
+		var opts rules.Options
+		if !h.hasFacts {
+			key := h.Key
+			if key == "" {
+				key = "customer_id"
+			}
+			schema, err := store.SourceSchema(ctx, &rules.RuleSet{Name: h.Ruleset, Key: key})
+			if err != nil {
+				store.Close()
+				return nil, nil, nil, err
+			}
+			opts.Schema = schema
+		}
+		loaded := rules.LoadFiles([]string{cfg.rulesPath(*r)}, opts)
+		if errs, _ := printDiagnostics(a.stderr, onlyErrors(loaded.Diagnostics)); errs > 0 {
+			store.Close()
+			return nil, nil, nil, fmt.Errorf("%s has errors; fix them first (tierflow check)", cfg.rulesPath(*r))
+		}
+		for _, rs := range loaded.RuleSets {
+			sets = append(sets, configured{rs: rs, cfg: r})
+		}
+	}
+	if len(sets) == 0 {
+		store.Close()
+		if *f.ruleset != "" {
+			return nil, nil, nil, fmt.Errorf("no rule set %q in the config's rulesets", *f.ruleset)
+		}
+		return nil, nil, nil, fmt.Errorf("the config lists no rulesets: add `rulesets: [{rules: FILE, source: QUERY}]` to %s", defaultConfigFile)
+	}
+	return cfg, store, sets, nil
+}
+
+// ruleHead is what a rule file says about itself before compiling.
+type ruleHead struct {
+	Ruleset  string     `yaml:"ruleset"`
+	Key      string     `yaml:"key"`
+	Facts    *yaml.Node `yaml:"facts"`
+	hasFacts bool
+}
+
+func readRuleHead(path string) (ruleHead, error) {
+	var h ruleHead
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return h, fmt.Errorf("config: %w", err)
+	}
+	if err := yaml.Unmarshal(src, &h); err != nil || h.Ruleset == "" {
+		return h, fmt.Errorf("%s: not a rule file (no `ruleset:`); run tierflow check %s", path, path)
+	}
+	h.hasFacts = h.Facts != nil
+	return h, nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/rules"
+)
+
+const planUsage = `
+Usage: tierflow plan [flags]
+
+Evaluates the configured rule sets against the database and reports what
+an apply would change, without writing anything: it runs in a READ ONLY
+transaction. For each segmentation, a table of segment sizes before and
+after and the moves between segments; the actions that would be queued;
+rule errors with examples; sample customers who move; and whether a guard
+would block the apply.
+
+Exit status (like terraform plan -detailed-exitcode): 0 no changes,
+2 changes, 1 error.
+
+The database URL comes from $TIERFLOW_DATABASE_URL (or the config's
+database.url_file); rule sets and their facts sources from tierflow.yaml.
+
+Examples:
+  tierflow plan                                  # every configured rule set, as of today
+  tierflow plan --ruleset retail --as-of 2024-07-01
+  tierflow plan --json > plan.json               # machine-readable (docs/plan-json.md)
+`
+
+const applyUsage = `
+Usage: tierflow apply [flags]
+
+Evaluates the configured rule sets like plan, then writes, in one
+transaction: the changed assignments, their history, the queued actions
+and the run record. A killed apply leaves the previous state untouched; an
+apply repeated with the same data and as-of time changes nothing and
+queues no action twice. Two applies of one rule set never run at once:
+the second ends with "already running".
+
+Guards refuse to write (exit 1) when more than guard.max_moved of the
+customers would change segment (default 20%), more than guard.max_actions
+actions would be queued, or more than guard.max_error_rate of customers
+fail a rule. The first run of a rule set assigns everyone and is not
+limited by max_moved; it queues no actions unless the rule set's
+initial_actions is true in the config.
+
+Examples:
+  tierflow apply
+  tierflow apply --ruleset retail --as-of 2024-07-01
+  tierflow apply --allow-large-change            # after checking the plan: a big change is intended
+`
+
+func runPlan(ctx context.Context, a *app, args []string) int {
+	return a.runPlanOrApply(ctx, "plan", planUsage, args)
+}
+
+func runApply(ctx context.Context, a *app, args []string) int {
+	return a.runPlanOrApply(ctx, "apply", applyUsage, args)
+}
+
+func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []string) int {
+	fs := a.flagSet(mode, usage)
+	df := addDBFlags(fs)
+	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339; default: today, UTC midnight)")
+	asJSON := fs.Bool("json", false, "print the report as JSON (docs/plan-json.md)")
+	allowLarge := false
+	if mode == "apply" {
+		fs.BoolVar(&allowLarge, "allow-large-change", false, "lift the max_moved and max_actions guards for this run")
+	}
+	quiet := fs.Bool("quiet", false, "no progress output")
+	if _, code, ok := a.parse(fs, args); !ok {
+		return code
+	}
+	asOf := a.now().UTC().Truncate(24 * time.Hour)
+	if *asOfFlag != "" {
+		t, err := rules.ParseTime(*asOfFlag)
+		if err != nil {
+			return a.errorf("%s: --as-of: %v", mode, err)
+		}
+		asOf = t
+	}
+	cfg, store, sets, err := a.openDB(ctx, df)
+	if err != nil {
+		return a.errorf("%s: %v", mode, err)
+	}
+	defer store.Close()
+
+	changes, failed := false, false
+	var reports []*jobs.PlanReport
+	for _, set := range sets {
+		opts := jobs.Options{AsOf: asOf, Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Now: a.now}
+		opts.Guard.AllowLarge = allowLarge
+		var prog *progress
+		if !*quiet {
+			prog = a.newProgress(set.rs.Name)
+			opts.Progress = prog.update
+		}
+		var out *jobs.Outcome
+		if mode == "plan" {
+			out, err = jobs.Plan(ctx, store, set.rs, opts)
+		} else {
+			out, err = jobs.Apply(ctx, store, set.rs, opts)
+		}
+		prog.finish()
+		if out != nil && out.Report != nil {
+			reports = append(reports, out.Report)
+			if !*asJSON {
+				printPlan(a.stdout, out.Report)
+			}
+			if out.Report.HasChanges() {
+				changes = true
+			}
+		}
+		switch {
+		case errors.Is(err, jobs.ErrLocked):
+			fmt.Fprintf(a.stderr, "tierflow: apply %s: already running: another apply of this rule set holds its lock; this run was recorded as skipped\n", set.rs.Name)
+			failed = true
+		case err != nil:
+			fmt.Fprintf(a.stderr, "tierflow: %s %s: %s\n", mode, set.rs.Name, store.Redact(err.Error()))
+			failed = true
+		case mode == "apply" && !*asJSON:
+			fmt.Fprintf(a.stdout, "applied %s as run %d\n\n", set.rs.Name, out.RunID)
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(reports); err != nil {
+			return a.errorf("%s: %v", mode, err)
+		}
+	}
+	switch {
+	case failed:
+		return exitFailure
+	case changes && mode == "plan":
+		return exitChanges
+	}
+	return exitOK
+}
