@@ -18,6 +18,11 @@ rules that load but are probably mistakes (a segment that can never match,
 an unused parameter). PATH may be a file or a directory, searched
 recursively for YAML files with a top-level "ruleset:" key.
 
+With --db, check also connects to the configured database (tierflow.yaml)
+and verifies that each rule set's facts source returns the key and every
+fact the rules read, with a compatible type; rule files that declare no
+facts are checked against the source's own column types.
+
 Exit status: 0 when there are no errors, 1 otherwise (or with --strict,
 when there are warnings).
 
@@ -25,14 +30,20 @@ Examples:
   tierflow check examples/retail/retail.yaml
   tierflow check rules/                  # every rule file under rules/
   tierflow check --strict rules/         # in CI: warnings fail too
+  tierflow check --db                    # the configured rule sets against the database
 `
 
-func runCheck(_ context.Context, a *app, args []string) int {
+func runCheck(ctx context.Context, a *app, args []string) int {
 	fs := a.flagSet("check", checkUsage)
 	strict := fs.Bool("strict", false, "treat warnings as errors")
+	db := fs.Bool("db", false, "also check the configured rule sets' facts sources in the database")
+	df := addDBFlags(fs)
 	paths, code, ok := a.parse(fs, args)
 	if !ok {
 		return code
+	}
+	if *db {
+		return a.checkDB(ctx, df)
 	}
 	if len(paths) == 0 {
 		return a.errorf("check: name at least one rule file or directory (e.g. tierflow check rules/)")
@@ -70,4 +81,32 @@ func plural(n int, word string) string {
 		return fmt.Sprintf("1 %s", word)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// checkDB checks every configured rule set against its facts source.
+func (a *app) checkDB(ctx context.Context, df dbFlags) int {
+	_, store, sets, err := a.openDB(ctx, df)
+	if err != nil {
+		return a.errorf("check: %v", err)
+	}
+	defer store.Close()
+	failed := false
+	for _, set := range sets {
+		problems, err := store.CheckSource(ctx, set.rs)
+		if err != nil {
+			return a.errorf("check: %s", store.Redact(err.Error()))
+		}
+		if len(problems) == 0 {
+			fmt.Fprintf(a.stdout, "ok  %s: the facts source provides the key and all %s\n", set.rs.Name, plural(len(set.rs.Facts.Fields), "fact"))
+			continue
+		}
+		failed = true
+		for _, p := range problems {
+			fmt.Fprintf(a.stderr, "%s: %s: %s\n", set.rs.File, set.rs.Name, p)
+		}
+	}
+	if failed {
+		return exitFailure
+	}
+	return exitOK
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 const explainUsage = `
 Usage: tierflow explain --facts FILE [flags] RULES
+       tierflow explain --customer KEY [--ruleset NAME] [--config FILE]
 
 Shows how each customer in FILE is classified by the rule set in RULES (a
 rule file, or a directory holding one rule set; pick one with --ruleset
@@ -35,25 +35,34 @@ rule test case:
 The as-of time is the --as-of flag, else the customer's as_of, else today
 (UTC). Evaluation never reads the clock itself.
 
+Without --facts, explain reads the customer's facts and previous state
+from the database of the config (tierflow.yaml), for each configured rule
+set or the one --ruleset names.
+
 Examples:
   tierflow explain --facts customer.yaml examples/retail/retail.yaml
   tierflow explain --facts customers.json --customer 42 --as-of 2024-07-01 rules/
   tierflow explain --facts customer.yaml --json examples/retail   # machine-readable trace
+  tierflow explain --customer 42                 # from the database, as of today
 `
 
-func runExplain(_ context.Context, a *app, args []string) int {
+func runExplain(ctx context.Context, a *app, args []string) int {
 	fs := a.flagSet("explain", explainUsage)
 	factsPath := fs.String("facts", "", "YAML or JSON `file` with the customer(s) to explain (required)")
 	only := fs.String("customer", "", "explain only the customer with this `key`")
 	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339)")
-	ruleset := fs.String("ruleset", "", "the rule set to use when RULES holds several")
+	df := addDBFlags(fs)
+	ruleset := df.ruleset
 	asJSON := fs.Bool("json", false, "print the traces as JSON")
 	paths, code, ok := a.parse(fs, args)
 	if !ok {
 		return code
 	}
+	if *factsPath == "" && *only != "" && len(paths) == 0 {
+		return a.explainFromDB(ctx, df, *only, *asOfFlag, *asJSON)
+	}
 	if *factsPath == "" || len(paths) == 0 {
-		return a.errorf("explain: give --facts FILE and the rule file (see tierflow explain --help)")
+		return a.errorf("explain: give --facts FILE and the rule file, or --customer KEY to read from the database (see tierflow explain --help)")
 	}
 	rs, code, ok := a.loadOne(paths, *ruleset)
 	if !ok {
@@ -93,13 +102,12 @@ func runExplain(_ context.Context, a *app, args []string) int {
 	if len(traces) == 0 {
 		return a.errorf("explain: no customer %q in %s", *only, *factsPath)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(traces); err != nil {
-			return a.errorf("explain: %v", err)
-		}
-		return exitOK
+	return a.printTraces(rs, traces, *asJSON)
+}
+
+func (a *app) printTraces(rs *rules.RuleSet, traces []*engine.Trace, asJSON bool) int {
+	if asJSON {
+		return a.writeJSON(traces)
 	}
 	for i, tr := range traces {
 		if i > 0 {
@@ -109,6 +117,33 @@ func runExplain(_ context.Context, a *app, args []string) int {
 		printTrace(a.stdout, rs, tr)
 		for _, re := range tr.Result.Errors {
 			fmt.Fprintf(a.stdout, "error: %s: %s\n", re.Rule, re.Message())
+		}
+	}
+	return exitOK
+}
+
+// explainFromDB explains one customer with facts and state read from the
+// configured database.
+func (a *app) explainFromDB(ctx context.Context, df dbFlags, key, asOfFlag string, asJSON bool) int {
+	asOf, err := a.asOf(time.Time{}, asOfFlag)
+	if err != nil {
+		return a.errorf("explain: --as-of: %v", err)
+	}
+	_, store, sets, err := a.openDB(ctx, df)
+	if err != nil {
+		return a.errorf("explain: %v", err)
+	}
+	defer store.Close()
+	for i, set := range sets {
+		c, err := store.Customer(ctx, set.rs, key)
+		if err != nil {
+			return a.errorf("explain: %s", store.Redact(err.Error()))
+		}
+		if i > 0 && !asJSON {
+			fmt.Fprintln(a.stdout)
+		}
+		if code := a.printTraces(set.rs, []*engine.Trace{engine.New(set.rs).Explain(asOf, c)}, asJSON); code != exitOK {
+			return code
 		}
 	}
 	return exitOK
