@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/tierflow/tierflow/rules"
@@ -14,9 +15,28 @@ import (
 // Engine evaluates one compiled rule set. It is safe for concurrent use.
 type Engine struct {
 	rs    *rules.RuleSet
-	vars  []rules.Vars
+	segs  []segVars
 	facts []factSlot
 	pool  sync.Pool
+}
+
+// segVars holds what evaluation writes into the environment for one
+// segmentation. Vars names only the state variables some expression
+// reads; the others are "" and never written, which spares a map write
+// (and often an allocation) per variable per customer. Names holds the
+// segment names boxed once, so publishing a segment does not allocate.
+type segVars struct {
+	rules.Vars
+	names []any
+}
+
+// name returns segment idx's boxed name, or other when idx is -1 (no
+// segment, or one the rules no longer define).
+func (sv *segVars) name(idx int, other string) any {
+	if idx >= 0 {
+		return sv.names[idx]
+	}
+	return other
 }
 
 // factSlot maps a fact some expression reads to its place in a facts row.
@@ -28,17 +48,30 @@ type factSlot struct {
 // New prepares an engine for rs.
 func New(rs *rules.RuleSet) *Engine {
 	e := &Engine{rs: rs}
-	for _, s := range rs.Segmentations {
-		e.vars = append(e.vars, rules.VarsFor(s.Name))
-	}
-	used := map[string]bool{}
+	// read holds every name some expression reads: those its Reads
+	// lists for explanations, and every identifier its program loads.
+	read := identifiers{}
 	eachExpr(rs, func(x *rules.Expr) {
 		for _, r := range x.Reads {
-			used[r] = true
+			read[r] = true
 		}
+		node := x.Program.Node()
+		ast.Walk(&node, read)
 	})
+	for _, s := range rs.Segmentations {
+		sv := segVars{Vars: rules.VarsFor(s.Name), names: make([]any, len(s.Segments))}
+		for _, name := range []*string{&sv.Segment, &sv.Previous, &sv.Rank, &sv.PreviousRank, &sv.DaysIn, &sv.DaysInPrevious} {
+			if !read[*name] {
+				*name = ""
+			}
+		}
+		for k, seg := range s.Segments {
+			sv.names[k] = seg.Name
+		}
+		e.segs = append(e.segs, sv)
+	}
 	for i, f := range rs.Facts.Fields {
-		if used[f.Name] {
+		if read[f.Name] {
 			e.facts = append(e.facts, factSlot{name: f.Name, index: i})
 		}
 	}
@@ -69,6 +102,16 @@ func eachExpr(rs *rules.RuleSet, fn func(*rules.Expr)) {
 	}
 }
 
+// identifiers collects the names of the identifiers in expression trees:
+// every variable a compiled program loads from the environment.
+type identifiers map[string]bool
+
+func (ids identifiers) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok {
+		ids[id.Value] = true
+	}
+}
+
 // worker is one goroutine's scratch space: the expression environment,
 // reused from customer to customer, and a VM. Neither is safe to share.
 type worker struct {
@@ -77,12 +120,14 @@ type worker struct {
 	vm      vm.VM
 	asOf    time.Time
 	asOfAny any
-	rank    []int
+	// prevIdx holds the current customer's previous segment index per
+	// segmentation, -1 for none.
+	prevIdx []int
 }
 
 func (e *Engine) newWorker() *worker {
-	w := &worker{e: e, env: make(map[string]any, len(e.facts)+1+6*len(e.vars))}
-	w.rank = make([]int, len(e.vars))
+	w := &worker{e: e, env: make(map[string]any, len(e.facts)+1+6*len(e.segs))}
+	w.prevIdx = make([]int, len(e.segs))
 	return w
 }
 
@@ -121,11 +166,13 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	e := w.e
 	rs := e.rs
 	res.reset(len(rs.Segmentations))
-	if !asOf.Equal(w.asOf) || w.asOfAny == nil {
-		w.asOf, w.asOfAny = asOf, asOf
-	}
 	env := w.env
-	env[rules.AsOfVar] = w.asOfAny
+	// The boxed as-of is cached per worker; the cache key includes the
+	// location, since year(as_of) and month(as_of) depend on it.
+	if !asOf.Equal(w.asOf) || asOf.Location() != w.asOf.Location() || w.asOfAny == nil {
+		w.asOf, w.asOfAny = asOf, asOf
+		env[rules.AsOfVar] = w.asOfAny
+	}
 	for _, f := range e.facts {
 		var v any
 		if f.index < len(c.Facts) {
@@ -135,11 +182,18 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	}
 	for i, s := range rs.Segmentations {
 		prev := c.State.segment(i)
-		v := e.vars[i]
-		env[v.Previous] = prev.Segment
-		rank := s.SegmentIndex(prev.Segment) + 1
-		env[v.PreviousRank] = rank
-		env[v.DaysInPrevious] = days(prev.Since, asOf)
+		idx := s.SegmentIndex(prev.Segment)
+		w.prevIdx[i] = idx
+		sv := &e.segs[i]
+		if sv.Previous != "" {
+			env[sv.Previous] = sv.name(idx, prev.Segment)
+		}
+		if sv.PreviousRank != "" {
+			env[sv.PreviousRank] = idx + 1
+		}
+		if sv.DaysInPrevious != "" {
+			env[sv.DaysInPrevious] = days(prev.Since, asOf)
+		}
 	}
 	for _, i := range rs.EvalOrder {
 		w.decide(i, asOf, c, res, tr)
@@ -168,7 +222,7 @@ func (w *worker) condition(x *rules.Expr) (bool, error) {
 func (w *worker) decide(si int, asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	s := w.e.rs.Segmentations[si]
 	prev := c.State.segment(si)
-	prevIdx := s.SegmentIndex(prev.Segment)
+	prevIdx := w.prevIdx[si]
 	d := &res.Segments[si]
 	d.Previous = prev.Segment
 	var st *SegmentationTrace
@@ -239,14 +293,16 @@ func (w *worker) decide(si int, asOf time.Time, c *Customer, res *Result, tr *Tr
 // setNew publishes a segmentation's new state to the expressions that
 // read it (segments that depend on it, and actions).
 func (w *worker) setNew(si, idx int, since, asOf time.Time) {
-	v := w.e.vars[si]
-	name := ""
-	if idx >= 0 {
-		name = w.e.rs.Segmentations[si].Segments[idx].Name
+	sv := &w.e.segs[si]
+	if sv.Segment != "" {
+		w.env[sv.Segment] = sv.name(idx, "")
 	}
-	w.env[v.Segment] = name
-	w.env[v.Rank] = idx + 1
-	w.env[v.DaysIn] = days(since, asOf)
+	if sv.Rank != "" {
+		w.env[sv.Rank] = idx + 1
+	}
+	if sv.DaysIn != "" {
+		w.env[sv.DaysIn] = days(since, asOf)
+	}
 }
 
 func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Trace) {

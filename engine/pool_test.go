@@ -14,11 +14,12 @@ import (
 var retailAsOf = date("2024-07-01")
 
 // retailPool generates n customers for the retail rule set from seed:
-// spend spread over four orders of magnitude, some never ordering (null
+// spend spread over five orders of magnitude, some never ordering (null
 // last_order_at), and previous state for most of them. About three in
 // four previous assignments are what the rules would decide anyway, as
 // in a real run where most customers do not move; the rest are random,
-// some with a pending downgrade; one in ten customers is new.
+// some with a pending downgrade; one in ten customers has no previous
+// state at all.
 func retailPool(rs *rules.RuleSet, n int, seed int64) []*engine.Customer {
 	r := rand.New(rand.NewSource(seed))
 	e := engine.New(rs)
@@ -29,14 +30,20 @@ func retailPool(rs *rules.RuleSet, n int, seed int64) []*engine.Customer {
 	pool := make([]*engine.Customer, n)
 	for i := range pool {
 		spend := math.Round(math.Exp(r.Float64()*12)*100) / 100 // 1 .. ~160k
-		prevSpend := spend * (0.2 + r.Float64()*1.6)
+		prevSpend := spend * (0.3 + r.Float64()*2.2)            // below half of it for about one in four
 		if r.Intn(10) == 0 {
 			prevSpend = 0
 		}
 		first := dayBefore(3000)
+		// Most customers ordered recently; about one in six over a year
+		// ago; one in ten never.
 		var last any
 		if r.Intn(10) != 0 {
-			last = first.Add(time.Duration(r.Int63n(int64(retailAsOf.Sub(first)) + 1)))
+			t := retailAsOf.Add(-time.Duration(r.ExpFloat64()*200*24) * time.Hour)
+			if t.Before(first) {
+				t = first
+			}
+			last = t
 		}
 		row, err := rs.Facts.Row(map[string]any{
 			"spend_12m":      spend,
