@@ -14,7 +14,10 @@ import (
 
 // Engine evaluates one compiled rule set. It is safe for concurrent use.
 type Engine struct {
-	rs    *rules.RuleSet
+	rs *rules.RuleSet
+	// fast decides segmentations and action conditions in one VM run
+	// each; nil when it could not be built (evaluation is then rule by rule).
+	fast  *rules.FastPath
 	segs  []segVars
 	facts []factSlot
 	pool  sync.Pool
@@ -48,6 +51,9 @@ type factSlot struct {
 // New prepares an engine for rs.
 func New(rs *rules.RuleSet) *Engine {
 	e := &Engine{rs: rs}
+	if fp, err := rs.CompileFastPath(); err == nil {
+		e.fast = fp
+	}
 	// read holds every name some expression reads: those its Reads
 	// lists for explanations, and every identifier its program loads.
 	read := identifiers{}
@@ -198,8 +204,18 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	for _, i := range rs.EvalOrder {
 		w.decide(i, asOf, c, res, tr)
 	}
+	mask := -1
+	if tr == nil && e.fast != nil && e.fast.Actions != nil {
+		// One VM run evaluates every action's condition into a bit mask;
+		// on an error, each action is evaluated alone to report it.
+		if out, err := w.vm.Run(e.fast.Actions, env); err == nil {
+			if m, ok := out.(int); ok {
+				mask = m
+			}
+		}
+	}
 	for i := range rs.Actions {
-		w.action(i, asOf, c, res, tr)
+		w.action(i, asOf, c, res, tr, mask)
 	}
 }
 
@@ -231,7 +247,19 @@ func (w *worker) decide(si int, asOf time.Time, c *Customer, res *Result, tr *Tr
 	}
 
 	matched := -1
+	if tr == nil && w.e.fast != nil {
+		// One VM run decides the segmentation; on an error, fall through
+		// to rule-by-rule evaluation, which reports the failing rule.
+		if out, err := w.vm.Run(w.e.fast.Segmentations[si], w.env); err == nil {
+			if i, ok := out.(int); ok {
+				matched = i
+			}
+		}
+	}
 	for k, seg := range s.Segments {
+		if matched >= 0 {
+			break
+		}
 		if seg.Fallback {
 			matched = k
 			st.fallback(seg)
@@ -305,13 +333,21 @@ func (w *worker) setNew(si, idx int, since, asOf time.Time) {
 	}
 }
 
-func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Trace) {
+// action decides one action. mask holds every action's condition as bits
+// when the fast path computed them, or -1.
+func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Trace, mask int) {
 	a := w.e.rs.Actions[ai]
 	var at *ActionTrace
 	if tr != nil {
 		at = tr.action(a)
 	}
-	ok, err := w.condition(a.When)
+	var ok bool
+	var err error
+	if mask >= 0 {
+		ok = mask&(1<<ai) != 0
+	} else {
+		ok, err = w.condition(a.When)
+	}
 	at.evaluated(a.When, ok, err, w.env)
 	if err != nil {
 		res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: a.When.Field, Err: err})

@@ -124,6 +124,10 @@ func (l *loader) parseYAML(src []byte) *yaml.Node {
 		return nil
 	}
 	root := doc.Content[0]
+	if isNull(root) { // "---", "~" or "null" alone
+		l.report(SeverityError, Pos{File: l.file, Line: 1}, "", "start with `ruleset: NAME`; see docs/rules.md", "file is empty")
+		return nil
+	}
 	l.rejectAliases(root)
 	if l.failed() {
 		return nil
@@ -221,10 +225,12 @@ func (l *loader) facts(n *yaml.Node, key string) *Schema {
 			f.Label = l.str(m["label"], join(field, "label"))
 		}
 		if typeNode == nil {
+			l.brokenFact(p.Key)
 			continue
 		}
 		s, ok := l.scalar(typeNode, field)
 		if !ok {
+			l.brokenFact(p.Key)
 			continue
 		}
 		if base, found := strings.CutSuffix(s, "?"); found {
@@ -238,6 +244,7 @@ func (l *loader) facts(n *yaml.Node, key string) *Schema {
 				hint = oneOf(names) + "; add ? for nullable, e.g. time?"
 			}
 			l.errorf(typeNode, field, hint, "unknown type %q", s)
+			l.brokenFact(p.Key)
 			continue
 		}
 		f.Type = t
@@ -249,6 +256,13 @@ func (l *loader) facts(n *yaml.Node, key string) *Schema {
 		return nil
 	}
 	return schema
+}
+
+func (l *loader) brokenFact(name string) {
+	if l.brokenFacts == nil {
+		l.brokenFacts = map[string]bool{}
+	}
+	l.brokenFacts[name] = true
 }
 
 // reserved names cannot be facts because expressions use them.

@@ -113,31 +113,43 @@ func sortDiagnostics(ds []Diagnostic) {
 	})
 }
 
-// snippet renders line (1-based) of src with a caret under col (1-based,
-// counted in runes), aligned for wide characters such as 客户.
-func snippet(src []byte, line, col int) string {
-	if line <= 0 {
+// snippetRunes bounds how much of a long line a snippet shows: a window
+// around the caret, so that one huge line cannot make every diagnostic on
+// it huge.
+const snippetRunes = 120
+
+// snippet renders text, line number line of a file, with a caret under
+// col (1-based, counted in runes; 0 points at the first non-blank
+// character), aligned for wide characters such as 客户.
+func snippet(text []rune, line, col int) string {
+	indent := 0
+	for indent < len(text) && (text[indent] == ' ' || text[indent] == '\t') {
+		indent++
+	}
+	if indent == len(text) {
 		return ""
 	}
-	lines := strings.Split(string(src), "\n")
-	if line > len(lines) {
-		return ""
+	if col < 1 {
+		col = indent + 1
 	}
-	text := strings.TrimRight(strings.ReplaceAll(lines[line-1], "\t", " "), "\r")
-	if strings.TrimSpace(text) == "" {
-		return ""
+	col = min(col, len(text)+1)
+	from, to := 0, len(text)
+	prefix, suffix := "", ""
+	if len(text) > snippetRunes {
+		from = max(0, min(col-1-snippetRunes/2, len(text)-snippetRunes))
+		to = from + snippetRunes
+		if from > 0 {
+			prefix = "..."
+		}
+		if to < len(text) {
+			suffix = "..."
+		}
 	}
+	shown := strings.ReplaceAll(string(text[from:to]), "\t", " ")
+	pad := runewidth.StringWidth(prefix + strings.ReplaceAll(string(text[from:col-1]), "\t", " "))
 	num := fmt.Sprintf("%4d | ", line)
 	gutter := strings.Repeat(" ", len(num)-2) + "| "
-	pad := 0
-	if col > 1 {
-		runes := []rune(text)
-		if col-1 > len(runes) {
-			col = len(runes) + 1
-		}
-		pad = runewidth.StringWidth(string(runes[:col-1]))
-	}
-	return num + text + "\n" + gutter + strings.Repeat(" ", pad) + "^"
+	return num + prefix + shown + suffix + "\n" + gutter + strings.Repeat(" ", pad) + "^"
 }
 
 // suggest returns a "did you mean" hint naming the candidate closest to
@@ -155,6 +167,15 @@ func suggest(name string, candidates []string) string {
 		return ""
 	}
 	return fmt.Sprintf("did you mean %q?", best)
+}
+
+// nearOrOneOf returns a "did you mean" hint for name, or else the list of
+// candidates.
+func nearOrOneOf(name string, candidates []string) string {
+	if h := suggest(name, candidates); h != "" {
+		return h
+	}
+	return oneOf(candidates)
 }
 
 // oneOf lists allowed names for a hint when no close match exists.

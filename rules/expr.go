@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker/nature"
 	"github.com/expr-lang/expr/file"
 	"gopkg.in/yaml.v3"
 )
@@ -81,7 +84,11 @@ func (c *exprCompiler) compile(node *yaml.Node, field string, kind exprKind) *co
 // compileSource compiles src, which starts shift runes into node's value.
 func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, field string, kind exprKind) *compiled {
 	if strings.TrimSpace(src) == "" {
-		c.l.errorf(node, field, "write a condition such as `spend_12m >= params.vip_spend`", "expression is empty")
+		hint := "write a condition such as `spend_12m >= params.vip_spend`"
+		if kind == kindValue {
+			hint = "write an expression after =, such as =segment.value_tier"
+		}
+		c.l.errorf(node, field, hint, "expression is empty")
 		return nil
 	}
 	if len(src) > MaxExprBytes {
@@ -89,14 +96,14 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 		return nil
 	}
 	v := &macroVisitor{c: c, src: src}
-	opts := append([]expr.Option{expr.Patch(v)}, c.options...)
+	opts := append([]expr.Option{expr.Patch(v), expr.Patch(recheckCalls{})}, c.options...)
 	if kind == kindCondition {
 		opts = append(opts, expr.AsBool())
 	}
 	program, err := expr.Compile(src, opts...)
 	if len(v.errs) > 0 {
 		for _, e := range v.errs {
-			c.reportExprError(node, field, src, shift, e.loc, e.msg, e.hint)
+			c.reportExprError(node, field, shift, e.loc, e.msg, e.hint)
 		}
 		return nil
 	}
@@ -131,14 +138,65 @@ func (c *exprCompiler) reportCompileError(node *yaml.Node, field, src string, sh
 		}
 	}
 	if name, found := strings.CutPrefix(msg, "unknown name "); found {
+		if c.l.brokenFacts[name] {
+			return // the fact's declaration has an error of its own
+		}
 		msg = fmt.Sprintf("unknown name %q", name)
-		hint = c.nameHint(name)
+		hint = c.nameHint(name, calledAt(src, loc.From, name))
 	}
 	if got, found := strings.CutPrefix(msg, "expected bool, but got "); found && kind == kindCondition {
-		msg = fmt.Sprintf("a condition must be true or false, but this is a %s", got)
+		got = goTypeNames.ReplaceAllStringFunc(got, ruleTypeName)
+		msg = fmt.Sprintf("a condition must be true or false, but this is %s %s", article(got), got)
 		hint = "compare it, e.g. `spend_12m >= 100`"
 	}
-	c.reportExprError(node, field, src, shift, loc, goTypeNames.ReplaceAllStringFunc(msg, ruleTypeName), hint)
+	switch {
+	case strings.Contains(msg, "exceeds maximum allowed nodes"):
+		msg = fmt.Sprintf("expression is too complex: it has more than %d parts", MaxExprNodes)
+		hint = "split it into simpler segments or params"
+		loc = file.Location{}
+	case msg == "unexpected token EOF":
+		msg = "expression ends too early"
+		hint = "something is missing at the end, such as a closing bracket or a value after an operator"
+	case msg == `unexpected token Operator("=")`:
+		hint = "to compare, write == (two equals signs)"
+	}
+	c.reportExprError(node, field, shift, loc, goTypeNames.ReplaceAllStringFunc(msg, ruleTypeName), hint)
+}
+
+// recheckCalls clears the result type expr's checker caches on call
+// nodes. expr type-checks the tree before running patchers and, on its
+// final check, trusts a call's cached type without checking the arguments
+// again (see expr-lang/expr#478), so an unknown name such as now() or
+// today inside days_between(...) would compile. expr walks visitors that
+// have Reset and ShouldRepeat after its last pre-check, just before the
+// final one.
+type recheckCalls struct{}
+
+func (recheckCalls) Visit(node *ast.Node) {
+	if call, ok := (*node).(*ast.CallNode); ok {
+		call.SetNature(nature.Nature{})
+	}
+}
+
+func (recheckCalls) Reset()             {}
+func (recheckCalls) ShouldRepeat() bool { return false }
+
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// calledAt reports whether name, found at rune offset at in src, is
+// followed by "(", that is, called as a function.
+func calledAt(src string, at int, name string) bool {
+	runes := []rune(src)
+	if at < 0 || at+len([]rune(name)) > len(runes) {
+		return false
+	}
+	rest := strings.TrimLeft(string(runes[at+len([]rune(name)):]), " \t\n")
+	return strings.HasPrefix(rest, "(")
 }
 
 // goTypeNames finds Go type names in expr's messages, which rule authors
@@ -159,8 +217,9 @@ func ruleTypeName(goName string) string {
 	return "any"
 }
 
-// nameHint suggests a fix for an unknown name in an expression.
-func (c *exprCompiler) nameHint(name string) string {
+// nameHint suggests a fix for an unknown name in an expression: a near
+// function name when the name is called, else a near fact name.
+func (c *exprCompiler) nameHint(name string, called bool) string {
 	switch name {
 	case "params":
 		return "write params.NAME"
@@ -169,76 +228,122 @@ func (c *exprCompiler) nameHint(name string) string {
 	case "now", "today", "date":
 		return "rules cannot read the clock; use as_of, days_since(t) or days_between(a, b)"
 	}
-	var names []string
-	if c.schema != nil {
-		names = append(names, c.schema.Names()...)
+	if called {
+		if h := suggest(name, append(append([]string(nil), functionNames...), macroNames...)); h != "" {
+			return h
+		}
+		return "see the functions in docs/rules.md"
 	}
-	names = append(names, AsOfVar)
-	names = append(names, functionNames...)
-	names = append(names, macroNames...)
-	if h := suggest(name, names); h != "" {
+	var facts []string
+	if c.schema != nil {
+		facts = c.schema.Names()
+	}
+	near := append(append([]string{AsOfVar}, facts...), sortedKeys(c.l.brokenFacts)...)
+	if h := suggest(name, near); h != "" {
 		return h
 	}
-	if c.schema != nil {
-		return "facts are: " + strings.Join(c.schema.Names(), ", ")
+	if len(facts) > 0 {
+		return "facts are: " + strings.Join(facts, ", ")
 	}
 	return ""
 }
 
-// reportExprError reports an error at loc (rune offsets into src), mapped
-// to its line and column in the rule file.
-func (c *exprCompiler) reportExprError(node *yaml.Node, field, src string, shift int, loc file.Location, msg, hint string) {
-	p := exprPos(c.l, node, src, loc.From)
-	if p.Line == node.Line {
-		p.Col += shift
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	c.l.report(SeverityError, p, field, hint, "%s", msg)
+	sort.Strings(keys)
+	return keys
 }
 
-// exprPos maps a rune offset inside an expression to a file position. It
-// is exact for one-line expressions, quoted or not, and for literal
-// blocks (|); for folded text it points at the right line's start.
-func exprPos(l *loader, node *yaml.Node, src string, offset int) Pos {
-	line, col := 0, 0
-	for i, r := range []rune(src) {
-		if i == offset {
-			break
-		}
-		if r == '\n' {
-			line++
-			col = 0
-		} else {
-			col++
-		}
-	}
+// reportExprError reports an error at loc (rune offsets into the
+// expression, which starts shift runes into node's value), mapped to its
+// line and column in the rule file.
+func (c *exprCompiler) reportExprError(node *yaml.Node, field string, shift int, loc file.Location, msg, hint string) {
+	c.l.report(SeverityError, exprPos(c.l, node, shift+loc.From), field, hint, "%s", msg)
+}
+
+// exprPos maps a rune offset inside node's value to a file position. It
+// walks the source from where the value starts, matching the value's runes
+// to the source's and skipping what YAML took out: indentation, line
+// breaks folded into spaces, and quote escapes. That makes it exact for
+// plain, quoted, literal (|) and folded (>) text, on one line or many.
+// If the walk gets lost it returns the node's own position.
+func exprPos(l *loader, node *yaml.Node, offset int) Pos {
 	p := l.pos(node)
-	switch node.Style {
-	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
-		if line == 0 {
-			p.Col += 1 + col
-		} else {
-			p.Line += line
-			p.Col = 1
-		}
-	case yaml.LiteralStyle, yaml.FoldedStyle:
-		p.Line += 1 + line
-		p.Col = 1 + indentOf(l.src, p.Line) + col
-	default:
-		if line == 0 {
-			p.Col += col
-		} else {
-			p.Line += line
-			p.Col = 1 + indentOf(l.src, p.Line)
-		}
+	if line, col, ok := sourcePos(l, node, offset); ok {
+		p.Line, p.Col = line, col
 	}
 	return p
 }
 
-func indentOf(src []byte, line int) int {
-	lines := strings.Split(string(src), "\n")
-	if line < 1 || line > len(lines) {
-		return 0
+func sourcePos(l *loader, node *yaml.Node, offset int) (int, int, bool) {
+	w := &sourceWalker{l: l, line: node.Line, col: node.Column, text: l.lineRunes(node.Line)}
+	switch node.Style {
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		w.col++ // the opening quote
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		w.col = len(w.text) + 1 // the text starts on the line after | or >
 	}
-	text := lines[line-1]
-	return len(text) - len(strings.TrimLeft(text, " "))
+	value := []rune(node.Value)
+	offset = min(max(offset, 0), len(value))
+	isSpace := func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
+	for i := 0; ; {
+		r, ok := w.peek()
+		if !ok {
+			return 0, 0, false
+		}
+		if i == offset {
+			if i < len(value) && !isSpace(value[i]) && isSpace(r) {
+				w.next() // indentation before the target
+				continue
+			}
+			return w.line, w.col, true
+		}
+		switch {
+		case r == value[i]:
+			w.next()
+			i++
+		case isSpace(r):
+			w.next()
+		case isSpace(value[i]):
+			i++ // a line break YAML folded, or an escaped \n
+		case r == '\\' || r == '\'':
+			w.next() // the first character of an escape
+		default:
+			return 0, 0, false
+		}
+	}
+}
+
+// sourceWalker reads the source rune by rune, tracking the line and the
+// column (in runes, as yaml.v3 counts them).
+type sourceWalker struct {
+	l         *loader
+	line, col int
+	text      []rune // the current line
+}
+
+// peek returns the rune at the current position, '\n' at a line's end.
+func (w *sourceWalker) peek() (rune, bool) {
+	switch {
+	case w.col < 1 || w.line < 1:
+		return 0, false
+	case w.col <= len(w.text):
+		return w.text[w.col-1], true
+	case w.col == len(w.text)+1 && w.line < w.l.lineCount():
+		return '\n', true
+	}
+	return 0, false
+}
+
+func (w *sourceWalker) next() {
+	if w.col <= len(w.text) {
+		w.col++
+		return
+	}
+	w.line++
+	w.col = 1
+	w.text = w.l.lineRunes(w.line)
 }

@@ -27,6 +27,15 @@ func TestErrorsGolden(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no files in testdata/errors")
 	}
+	goldens, err := filepath.Glob(filepath.Join("testdata", "errors", "*.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range goldens {
+		if _, err := os.Stat(strings.TrimSuffix(g, ".golden") + ".yaml"); err != nil {
+			t.Errorf("%s has no rule file beside it; remove it", g)
+		}
+	}
 	for _, path := range files {
 		if rules.TestFileFor(path) == "" {
 			continue // a sibling test file, compiled with its rule file

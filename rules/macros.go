@@ -71,6 +71,12 @@ func (v *macroVisitor) Visit(node *ast.Node) {
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok && contains(macroNames, id.Value) {
 			v.macro(node, id.Value, n)
 		}
+		// is_null(x) is x == nil without the cost of a function call.
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == "is_null" && len(n.Arguments) == 1 {
+			out := &ast.BinaryNode{Operator: "==", Left: n.Arguments[0], Right: &ast.NilNode{}}
+			ast.Patch(node, out)
+			out.Right.SetLocation(n.Location())
+		}
 	}
 }
 

@@ -103,8 +103,8 @@ func (l *loader) segments(raw *rawSegmentation, n *yaml.Node) []rawSegment {
 		if nn := l.required(m, item, field, "name", "e.g. name: vip"); nn != nil {
 			s.Name = l.name(nn, join(field, "name"))
 		}
-		if _, dup := seg.index[s.Name]; dup && s.Name != "" {
-			l.errorf(m["name"], join(field, "name"), "", "segment %q is defined twice in %s", s.Name, seg.Name)
+		if first, dup := seg.index[s.Name]; dup && s.Name != "" {
+			l.errorf(m["name"], join(field, "name"), fmt.Sprintf("the first is on line %d", seg.Segments[first].Pos.Line), "segment %q is defined twice in %s", s.Name, seg.Name)
 			continue
 		}
 		s.Label = l.str(m["label"], join(field, "label"))
@@ -118,9 +118,11 @@ func (l *loader) segments(raw *rawSegmentation, n *yaml.Node) []rawSegment {
 			s.DowngradeGrace = l.duration(d, join(field, "downgrade_grace"))
 		}
 		when := m["when"]
-		switch {
-		case s.Fallback && when != nil:
+		if s.Fallback && when != nil {
 			l.errorf(when, join(field, "when"), "remove when: the fallback takes every customer no earlier segment matched", "the fallback segment cannot have a condition")
+			when = nil
+		}
+		switch {
 		case s.Fallback && seg.Fallback >= 0:
 			l.errorf(m["fallback"], join(field, "fallback"), fmt.Sprintf("%q is already the fallback", seg.Segments[seg.Fallback].Name), "a segmentation has exactly one fallback segment")
 		case s.Fallback:

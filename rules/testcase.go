@@ -57,7 +57,7 @@ func (l *loader) testFacts(n *yaml.Node, rs *RuleSet, field string) map[string]a
 	for _, p := range l.pairs(n, field) {
 		f, _, ok := rs.Facts.Lookup(p.Key)
 		if !ok {
-			hint := suggest(p.Key, rs.Facts.Names())
+			hint := nearOrOneOf(p.Key, rs.Facts.Names())
 			l.errorf(p.KeyN, join(field, p.Key), hint, "unknown fact %q", p.Key)
 			continue
 		}
@@ -107,7 +107,7 @@ func (l *loader) testPrevious(n *yaml.Node, rs *RuleSet, field string) map[strin
 		}
 		prev.Segment = l.str(segNode, f)
 		if prev.Segment != "" && s.SegmentIndex(prev.Segment) < 0 {
-			l.errorf(segNode, f, suggest(prev.Segment, segmentNames(s)), "segmentation %q has no segment %q", s.Name, prev.Segment)
+			l.errorf(segNode, f, nearOrOneOf(prev.Segment, segmentNames(s)), "segmentation %q has no segment %q", s.Name, prev.Segment)
 			continue
 		}
 		out[p.Key] = prev
@@ -122,7 +122,7 @@ func (l *loader) segmentationName(n *yaml.Node, rs *RuleSet, field string) *Segm
 		for i, x := range rs.Segmentations {
 			names[i] = x.Name
 		}
-		l.errorf(n, join(field, n.Value), suggest(n.Value, names), "unknown segmentation %q", n.Value)
+		l.errorf(n, join(field, n.Value), nearOrOneOf(n.Value, names), "unknown segmentation %q", n.Value)
 	}
 	return s
 }
@@ -135,7 +135,11 @@ func (l *loader) actionName(n *yaml.Node, rs *RuleSet, field string) bool {
 	for i, a := range rs.Actions {
 		names[i] = a.Name
 	}
-	l.errorf(n, join(field, n.Value), suggest(n.Value, names), "unknown action %q", n.Value)
+	hint := nearOrOneOf(n.Value, names)
+	if len(names) == 0 {
+		hint = "the rule set has no actions"
+	}
+	l.errorf(n, join(field, n.Value), hint, "unknown action %q", n.Value)
 	return false
 }
 
@@ -151,7 +155,7 @@ func (l *loader) expectation(n *yaml.Node, rs *RuleSet, field string) Expectatio
 			}
 			name := l.str(p.Value, join(field, "segments."+p.Key))
 			if s.SegmentIndex(name) < 0 {
-				l.errorf(p.Value, join(field, "segments."+p.Key), suggest(name, segmentNames(s)), "segmentation %q has no segment %q", s.Name, name)
+				l.errorf(p.Value, join(field, "segments."+p.Key), nearOrOneOf(name, segmentNames(s)), "segmentation %q has no segment %q", s.Name, name)
 				continue
 			}
 			e.Segments[p.Key] = name

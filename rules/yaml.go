@@ -16,6 +16,13 @@ type loader struct {
 	file  string
 	src   []byte
 	diags []Diagnostic
+	// brokenFacts names facts whose declaration has an error, so that
+	// expressions reading them do not add a second, misleading one.
+	brokenFacts map[string]bool
+	// lines is src split into lines and runes caches some of them as
+	// runes, for snippets and expression positions.
+	lines []string
+	runes map[int][]rune
 }
 
 func (l *loader) pos(n *yaml.Node) Pos {
@@ -32,8 +39,33 @@ func (l *loader) report(sev Severity, p Pos, field, hint, format string, args ..
 		Field:    field,
 		Message:  fmt.Sprintf(format, args...),
 		Hint:     hint,
-		Snippet:  snippet(l.src, p.Line, p.Col),
+		Snippet:  snippet(l.lineRunes(p.Line), p.Line, p.Col),
 	})
+}
+
+// lineCount returns the number of lines in the source.
+func (l *loader) lineCount() int {
+	if l.lines == nil {
+		l.lines = strings.Split(string(l.src), "\n")
+	}
+	return len(l.lines)
+}
+
+// lineRunes returns line n (1-based) of the source as runes, without its
+// line break, or nil when there is no such line.
+func (l *loader) lineRunes(n int) []rune {
+	if n < 1 || n > l.lineCount() {
+		return nil
+	}
+	if r, ok := l.runes[n]; ok {
+		return r
+	}
+	if l.runes == nil {
+		l.runes = map[int][]rune{}
+	}
+	r := []rune(strings.TrimSuffix(l.lines[n-1], "\r"))
+	l.runes[n] = r
+	return r
 }
 
 func (l *loader) errorf(n *yaml.Node, field, hint, format string, args ...any) {
