@@ -37,6 +37,8 @@ type Options struct {
 	// Now reads the clock for run start and finish times only; evaluation
 	// uses AsOf. Defaults to time.Now.
 	Now func() time.Time
+	// Slot is the scheduled time that triggered the run, if any.
+	Slot time.Time
 }
 
 func (o *Options) normalize() {
@@ -90,7 +92,7 @@ func Plan(ctx context.Context, store Store, rs *rules.RuleSet, opts Options) (*O
 func Apply(ctx context.Context, store Store, rs *rules.RuleSet, opts Options) (*Outcome, error) {
 	opts.normalize()
 	rec, _ := store.(RunRecorder)
-	info := RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: opts.AsOf, Started: opts.Now()}
+	info := RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: opts.AsOf, Slot: opts.Slot, Started: opts.Now()}
 	if rec != nil {
 		id, err := rec.StartRun(ctx, info, "apply")
 		if err != nil {

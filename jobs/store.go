@@ -55,7 +55,10 @@ type RunInfo struct {
 	RuleSet   string
 	RulesHash string
 	AsOf      time.Time
-	Started   time.Time
+	// Slot is the scheduled time that triggered the run; zero for a run
+	// started by hand.
+	Slot    time.Time
+	Started time.Time
 }
 
 // Evaluated is one customer's input and outcome.

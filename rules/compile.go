@@ -20,6 +20,11 @@ type Options struct {
 	// Tests, when non-nil, is a sibling test file's content (see
 	// TestFileFor); its cases are added to the rule set's own.
 	Tests *TestSource
+	// ValidateSchedule, when set, checks a rule set's schedule (a cron
+	// spec and a time zone name) and says what is wrong with it. The rules
+	// package reads no cron syntax itself; the caller plugs in its
+	// scheduler's parser.
+	ValidateSchedule func(cron, timezone string) error
 }
 
 // TestSource is a separate file of test cases for a rule set.
@@ -28,7 +33,7 @@ type TestSource struct {
 	Src  []byte
 }
 
-var topKeys = []string{"ruleset", "label", "description", "key", "params", "facts", "segmentations", "actions", "tests"}
+var topKeys = []string{"ruleset", "label", "description", "key", "schedule", "params", "facts", "segmentations", "actions", "tests"}
 
 // Compile decodes, validates and compiles one rule file. file names the
 // file in diagnostics. On failure the error is an ErrorList holding every
@@ -66,6 +71,7 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 		rs.Key = l.name(n, "key")
 	}
 	rs.Params = l.params(top["params"])
+	rs.Schedule = l.schedule(top["schedule"], opts.ValidateSchedule)
 	rs.Facts = l.facts(top["facts"], rs.Key)
 	if rs.Facts == nil {
 		rs.Facts = opts.Schema

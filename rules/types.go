@@ -21,6 +21,10 @@ type RuleSet struct {
 	File string
 	Hash string
 
+	// Schedule is when `tierflow serve` runs the rule set; nil when the
+	// rule set has none.
+	Schedule *Schedule
+
 	Params []Param
 	Facts  *Schema
 	// Segmentations are in file order; EvalOrder lists their indexes in
@@ -54,6 +58,14 @@ func (rs *RuleSet) Action(name string) (*Action, int) {
 		}
 	}
 	return nil, -1
+}
+
+// Schedule says when a rule set runs by itself: a standard five-field
+// cron spec ("0 2 * * *") in an explicit time zone ("Asia/Shanghai").
+type Schedule struct {
+	Cron     string
+	Timezone string
+	Pos      Pos
 }
 
 // Param is a named constant that rules read as params.NAME.

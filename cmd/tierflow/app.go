@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -123,12 +124,20 @@ func (a *app) flagSet(name, usage string) *flag.FlagSet {
 // positional ones. ok is false when the command should exit with code.
 func (a *app) parse(fs *flag.FlagSet, args []string) (positional []string, code int, ok bool) {
 	for {
-		if err := fs.Parse(args); err != nil {
+		// The flag package prints usage itself, on --help too; hold its
+		// output back so that help goes to stdout only, and errors to
+		// stderr.
+		var msg bytes.Buffer
+		fs.SetOutput(&msg)
+		err := fs.Parse(args)
+		fs.SetOutput(a.stderr)
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.SetOutput(a.stdout)
 				fs.Usage()
 				return nil, exitOK, false
 			}
+			a.stderr.Write(msg.Bytes()) //nolint:errcheck
 			return nil, exitFailure, false
 		}
 		rest := fs.Args()
@@ -151,7 +160,20 @@ func (a *app) errorf(format string, args ...any) int {
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func runVersion(_ context.Context, a *app, _ []string) int {
+const versionUsage = `
+Usage: tierflow version
+
+Prints tierflow's version.
+
+Examples:
+  tierflow version
+  tierflow --version
+`
+
+func runVersion(_ context.Context, a *app, args []string) int {
+	if _, code, ok := a.parse(a.flagSet("version", versionUsage), args); !ok {
+		return code
+	}
 	fmt.Fprintf(a.stdout, "tierflow %s\n", version)
 	return exitOK
 }

@@ -211,8 +211,11 @@ func (s *Store) StartRun(ctx context.Context, run jobs.RunInfo, kind string) (in
 		return 0, err
 	}
 	var id int64
-	err := s.db.QueryRowContext(ctx, `INSERT INTO `+s.table("runs")+` (ruleset, rules_hash, kind, as_of, status, started_at)
-		VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id`, run.RuleSet, run.RulesHash, kind, run.AsOf, run.Started).Scan(&id)
+	if !run.Slot.IsZero() {
+		kind = "scheduled"
+	}
+	err := s.db.QueryRowContext(ctx, `INSERT INTO `+s.table("runs")+` (ruleset, rules_hash, kind, as_of, slot, status, started_at)
+		VALUES ($1, $2, $3, $4, $5, 'running', $6) RETURNING id`, run.RuleSet, run.RulesHash, kind, run.AsOf, nullTime(run.Slot), run.Started).Scan(&id)
 	return id, s.redact(err)
 }
 

@@ -1,0 +1,40 @@
+package rules
+
+import (
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// schedule decodes the optional schedule block:
+//
+//	schedule:
+//	  cron: "0 2 * * *"
+//	  timezone: Asia/Shanghai
+func (l *loader) schedule(n *yaml.Node, validate func(cron, tz string) error) *Schedule {
+	if n == nil {
+		return nil
+	}
+	m := l.mapping(n, "schedule", "cron", "timezone")
+	cronNode := l.required(m, n, "schedule", "cron", `e.g. cron: "0 2 * * *" for 02:00 every day`)
+	tzNode := m["timezone"]
+	s := &Schedule{Timezone: "UTC", Pos: l.pos(n)}
+	if cronNode != nil {
+		s.Cron = strings.TrimSpace(l.str(cronNode, "schedule.cron"))
+		s.Pos = l.pos(cronNode)
+	}
+	if tzNode != nil {
+		s.Timezone = strings.TrimSpace(l.str(tzNode, "schedule.timezone"))
+	}
+	if cronNode == nil || validate == nil || s.Cron == "" {
+		return s
+	}
+	if err := validate(s.Cron, s.Timezone); err != nil {
+		at, field := cronNode, "schedule.cron"
+		if tzNode != nil && strings.Contains(err.Error(), "time zone") {
+			at, field = tzNode, "schedule.timezone"
+		}
+		l.errorf(at, field, "cron is five fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"; timezone is an IANA name such as Asia/Shanghai", "%v", err)
+	}
+	return s
+}
