@@ -49,6 +49,8 @@ func commands() []command {
 		{"migrate", "create or upgrade tierflow's schema in the database", runMigrate},
 		{"plan", "show what an apply would change, writing nothing", runPlan},
 		{"apply", "reclassify customers and queue actions, in one transaction", runApply},
+		{"serve", "run the rule sets on their schedules, as a service", runServe},
+		{"runs", "list recent runs and their outcomes", runRuns},
 		{"history", "list a customer's recorded moves", runHistory},
 		{"actions", "list the action queue", runActions},
 		{"version", "print the version", runVersion},

@@ -48,7 +48,7 @@ func runCheck(ctx context.Context, a *app, args []string) int {
 	if len(paths) == 0 {
 		return a.errorf("check: name at least one rule file or directory (e.g. tierflow check rules/)")
 	}
-	loaded := rules.LoadFiles(paths, rules.Options{})
+	loaded := rules.LoadFiles(paths, ruleOptions())
 	errs, warns := printDiagnostics(a.stderr, loaded.Diagnostics)
 	for _, rs := range loaded.RuleSets {
 		fmt.Fprintf(a.stdout, "ok  %s  %s (%s, %s, %s)\n", rs.File, rs.Name,

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/rules"
 )
 
 // defaultConfigFile is read when --config is not given and it exists.
@@ -32,9 +34,37 @@ type config struct {
 		Schema  string `yaml:"schema"`
 	} `yaml:"database"`
 	Guard    guardConfig     `yaml:"guard"`
+	Serve    serveConfig     `yaml:"serve"`
 	RuleSets []ruleSetConfig `yaml:"rulesets"`
 
 	dir string // the config file's directory; relative paths start there
+}
+
+// serveConfig configures `tierflow serve`.
+type serveConfig struct {
+	// Listen is the address of /healthz, /readyz and /metrics; default
+	// 127.0.0.1:9090 (loopback only).
+	Listen string `yaml:"listen"`
+	// StartingDeadline is how late a missed slot may still run; default 1h.
+	StartingDeadline string `yaml:"starting_deadline"`
+	// ShutdownTimeout bounds how long SIGTERM waits for a run to stop;
+	// default 30s.
+	ShutdownTimeout string `yaml:"shutdown_timeout"`
+}
+
+func (s serveConfig) durations() (deadline, shutdown time.Duration, err error) {
+	deadline, shutdown = time.Hour, 30*time.Second
+	if s.StartingDeadline != "" {
+		if deadline, err = rules.ParseDuration(s.StartingDeadline); err != nil {
+			return 0, 0, fmt.Errorf("serve.starting_deadline: %w", err)
+		}
+	}
+	if s.ShutdownTimeout != "" {
+		if shutdown, err = rules.ParseDuration(s.ShutdownTimeout); err != nil {
+			return 0, 0, fmt.Errorf("serve.shutdown_timeout: %w", err)
+		}
+	}
+	return deadline, shutdown, nil
 }
 
 type guardConfig struct {
@@ -95,6 +125,9 @@ func (c *config) validate(path string) error {
 	}
 	if c.Database.URLEnv != "" && c.Database.URLFile != "" {
 		problems = append(problems, "database: set url_env or url_file, not both")
+	}
+	if _, _, err := c.Serve.durations(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if _, err := c.Guard.apply(jobs.DefaultGuard); err != nil {
 		problems = append(problems, "guard."+err.Error())

@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/rules"
 )
@@ -63,27 +64,16 @@ func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *postgres.Store, 
 		if *f.ruleset != "" && h.Ruleset != *f.ruleset {
 			continue
 		}
-		var opts rules.Options
-		if !h.hasFacts {
-			key := h.Key
-			if key == "" {
-				key = "customer_id"
-			}
-			schema, err := store.SourceSchema(ctx, &rules.RuleSet{Name: h.Ruleset, Key: key})
-			if err != nil {
-				store.Close()
-				return nil, nil, nil, err
-			}
-			opts.Schema = schema
+		rs, diags, err := compileConfigured(ctx, store, cfg, r, h)
+		if err != nil {
+			store.Close()
+			return nil, nil, nil, err
 		}
-		loaded := rules.LoadFiles([]string{cfg.rulesPath(*r)}, opts)
-		if errs, _ := printDiagnostics(a.stderr, onlyErrors(loaded.Diagnostics)); errs > 0 {
+		if errs, _ := printDiagnostics(a.stderr, onlyErrors(diags)); errs > 0 {
 			store.Close()
 			return nil, nil, nil, fmt.Errorf("%s has errors; fix them first (tierflow check)", cfg.rulesPath(*r))
 		}
-		for _, rs := range loaded.RuleSets {
-			sets = append(sets, configured{rs: rs, cfg: r})
-		}
+		sets = append(sets, configured{rs: rs, cfg: r})
 	}
 	if len(sets) == 0 {
 		store.Close()
@@ -93,6 +83,35 @@ func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *postgres.Store, 
 		return nil, nil, nil, fmt.Errorf("the config lists no rulesets: add `rulesets: [{rules: FILE, source: QUERY}]` to %s", defaultConfigFile)
 	}
 	return cfg, store, sets, nil
+}
+
+// compileConfigured compiles a configured rule file. A file that declares
+// no facts gets its schema from its facts source's columns. Diagnostics
+// come back for the caller to print or log; rs is nil when there are
+// errors.
+func compileConfigured(ctx context.Context, store *postgres.Store, cfg *config, r *ruleSetConfig, h ruleHead) (*rules.RuleSet, []rules.Diagnostic, error) {
+	opts := ruleOptions()
+	if !h.hasFacts {
+		key := h.Key
+		if key == "" {
+			key = "customer_id"
+		}
+		schema, err := store.SourceSchema(ctx, &rules.RuleSet{Name: h.Ruleset, Key: key})
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Schema = schema
+	}
+	loaded := rules.LoadFiles([]string{cfg.rulesPath(*r)}, opts)
+	if loaded.Err() != nil || len(loaded.RuleSets) == 0 {
+		return nil, loaded.Diagnostics, nil
+	}
+	return loaded.RuleSets[0], loaded.Diagnostics, nil
+}
+
+// ruleOptions are the options every command compiles rule files with.
+func ruleOptions() rules.Options {
+	return rules.Options{ValidateSchedule: jobs.ValidateSchedule}
 }
 
 // ruleHead is what a rule file says about itself before compiling.

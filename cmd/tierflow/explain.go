@@ -163,7 +163,7 @@ func (a *app) asOf(flagValue time.Time, entry string) (time.Time, error) {
 
 // loadOne loads the rule files and picks one rule set.
 func (a *app) loadOne(paths []string, name string) (*rules.RuleSet, int, bool) {
-	loaded := rules.LoadFiles(paths, rules.Options{})
+	loaded := rules.LoadFiles(paths, ruleOptions())
 	if errs, _ := printDiagnostics(a.stderr, onlyErrors(loaded.Diagnostics)); errs > 0 {
 		return nil, exitFailure, false
 	}

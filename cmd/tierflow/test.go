@@ -48,7 +48,7 @@ func runTest(_ context.Context, a *app, args []string) int {
 		}
 		filter = re
 	}
-	loaded := rules.LoadFiles(paths, rules.Options{})
+	loaded := rules.LoadFiles(paths, ruleOptions())
 	errs, _ := printDiagnostics(a.stderr, loaded.Diagnostics)
 	failed := errs > 0
 	total, passed, sets := 0, 0, 0

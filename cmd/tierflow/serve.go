@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/term"
+
+	"github.com/tierflow/tierflow/jobs"
+)
+
+const serveUsage = `
+Usage: tierflow serve [flags]
+
+Runs as a long-lived service that applies each configured rule set on the
+schedule its rule file declares (schedule: {cron: "0 2 * * *", timezone:
+Asia/Shanghai}), for systemd or Kubernetes. Several replicas may run
+against one database: each scheduled slot is claimed in the database, so
+it runs exactly once, and two runs of one rule set never overlap. A slot
+missed while no replica was up runs once on start if it is within
+serve.starting_deadline (default 1h); older missed slots are recorded as
+missed and logged as errors.
+
+Rule files are re-read when they change and on SIGHUP; a file that fails
+check is rejected with its errors logged, and the last good version keeps
+running. SIGTERM or SIGINT cancels a run in progress (nothing is
+half-applied) and exits within serve.shutdown_timeout (default 30s).
+
+HTTP on serve.listen (default 127.0.0.1:9090): /healthz (the process is
+up), /readyz (rules loaded and the database reachable), /metrics
+(Prometheus). Logs are JSON lines when stderr is not a terminal.
+
+Examples:
+  tierflow serve
+  tierflow serve --config /etc/tierflow/tierflow.yaml --listen 0.0.0.0:9090
+`
+
+func runServe(ctx context.Context, a *app, args []string) int {
+	fs := a.flagSet("serve", serveUsage)
+	df := addDBFlags(fs)
+	listen := fs.String("listen", "", "`address` for /healthz, /readyz and /metrics (default serve.listen, else 127.0.0.1:9090)")
+	if _, code, ok := a.parse(fs, args); !ok {
+		return code
+	}
+	logger := a.logger()
+	cfg, store, sets, err := a.openDB(ctx, df)
+	if err != nil {
+		return a.errorf("serve: %v", err)
+	}
+	defer store.Close()
+	deadline, shutdown, err := cfg.Serve.durations()
+	if err != nil {
+		return a.errorf("serve: %v", err)
+	}
+	addr := *listen
+	if addr == "" {
+		addr = cfg.Serve.Listen
+	}
+	if addr == "" {
+		addr = "127.0.0.1:9090"
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newMetrics(reg)
+	host, _ := os.Hostname()
+	sched := &jobs.Scheduler{
+		Store: store, Slots: store, StartingDeadline: deadline, Logger: logger, Observer: m,
+		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()),
+	}
+	for _, set := range sets {
+		if set.rs.Schedule == nil {
+			return a.errorf("serve: rule set %s has no schedule: add `schedule: {cron: \"0 2 * * *\", timezone: UTC}` to %s", set.rs.Name, set.rs.File)
+		}
+		if err := sched.Set(set.rs, runOptions(cfg, set)); err != nil {
+			return a.errorf("serve: %v", err)
+		}
+		logger.Info("rule set scheduled", "ruleset", set.rs.Name, "cron", set.rs.Schedule.Cron, "timezone", set.rs.Schedule.Timezone, "rules_hash", set.rs.Hash)
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return a.errorf("serve: listen on %s: %v", addr, err)
+	}
+	var ready atomic.Bool
+	srv := &http.Server{Handler: healthMux(reg, &ready, store.DB().PingContext), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server stopped", "error", err.Error())
+		}
+	}()
+	logger.Info("serving", "listen", ln.Addr().String(), "rulesets", len(sets), "starting_deadline", deadline.String())
+
+	// Runs get a context of their own, cancelled on shutdown.
+	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRuns()
+	rl := &reloader{cfg: cfg, store: store, sched: sched, logger: logger, metrics: m, sets: sets}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		sched.Start(runCtx) // catches up on missed slots first
+		ready.Store(true)
+	}()
+	go func() {
+		defer wg.Done()
+		rl.watch(runCtx)
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			logger.Info("SIGHUP: reloading rule files")
+			rl.reloadAll(runCtx)
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	logger.Info("shutting down: cancelling any run in progress", "timeout", shutdown.String())
+	ready.Store(false)
+	cancelRuns()
+	stopCtx, cancel := context.WithTimeout(context.Background(), shutdown)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-stopCtx.Done():
+	}
+	if err := sched.Stop(stopCtx); err != nil {
+		logger.Error("a run did not stop in time; exiting anyway (the database rolls it back)", "error", err.Error())
+	}
+	_ = srv.Shutdown(stopCtx)
+	logger.Info("stopped")
+	return exitOK
+}
+
+// runOptions are the options of every run of a configured rule set.
+func runOptions(cfg *config, set configured) jobs.Options {
+	return jobs.Options{Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions}
+}
+
+// healthMux serves /healthz, /readyz and /metrics.
+func healthMux(reg *prometheus.Registry, ready *atomic.Bool, ping func(context.Context) error) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready: starting or stopping", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ping(ctx); err != nil {
+			http.Error(w, "not ready: database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// logger returns a structured logger on stderr: JSON lines when stderr is
+// not a terminal (for log collectors), text otherwise.
+func (a *app) logger() *slog.Logger {
+	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return slog.New(slog.NewTextHandler(a.stderr, nil))
+	}
+	return slog.New(slog.NewJSONHandler(a.stderr, nil))
+}
