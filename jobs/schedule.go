@@ -19,6 +19,10 @@ type Schedule interface {
 // named IANA time zone. The zone is validated before cron sees anything,
 // and a spec may not carry its own TZ= prefix: robfig/cron v3 panics on
 // some malformed TZ= specs, and the zone belongs in its own field.
+//
+// Slots follow the zone's wall clock through daylight-saving changes
+// (see wallClock): each wall-clock time fires once, and a time the clock
+// skips fires as much later as the clock jumped.
 func ParseSchedule(spec, timezone string) (Schedule, error) {
 	spec = strings.TrimSpace(spec)
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
@@ -36,9 +40,50 @@ func ParseSchedule(spec, timezone string) (Schedule, error) {
 		return nil, err
 	}
 	if s, ok := sched.(*cron.SpecSchedule); ok {
-		s.Location = loc
+		s.Location = time.UTC
 	}
-	return sched, nil
+	return wallClock{inner: sched, loc: loc}, nil
+}
+
+// wallClock evaluates a cron schedule on the wall clock of loc. robfig/cron
+// v3.0.1 evaluates in the zone itself, which skips a slot whose time the
+// clock jumps over (02:30 on a spring-forward night: the day is lost) and
+// fires twice for a time the clock repeats (01:30 on a fall-back night).
+// wallClock runs the schedule on a clock without daylight saving (wall
+// time written as UTC) and maps each wall time back into loc: a skipped
+// time moves later by the size of the jump (02:30 becomes 03:30), and a
+// repeated time fires at its first occurrence, once.
+type wallClock struct {
+	inner cron.Schedule
+	loc   *time.Location
+}
+
+func (w wallClock) Next(t time.Time) time.Time {
+	wall := asWall(t.In(w.loc))
+	for i := 0; i < 4; i++ {
+		nw := w.inner.Next(wall)
+		if nw.IsZero() {
+			return nw
+		}
+		n := time.Date(nw.Year(), nw.Month(), nw.Day(), nw.Hour(), nw.Minute(), nw.Second(), nw.Nanosecond(), w.loc)
+		if got := asWall(n.In(w.loc)); !got.Equal(nw) {
+			// nw falls in a gap the clock jumps over: run as much later
+			// as the clock jumped (02:30 becomes 03:30).
+			n = n.Add(nw.Sub(got))
+		}
+		if n.After(t) {
+			return n
+		}
+		// The wall time repeats (fall back) and its first occurrence is
+		// already past: it has fired; move on.
+		wall = nw
+	}
+	return time.Time{}
+}
+
+// asWall writes t's wall-clock reading as a UTC time.
+func asWall(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 }
 
 // parseCron parses spec, turning any panic inside the parser into an

@@ -154,7 +154,7 @@ func (s *Scheduler) Start(ctx context.Context) {
 	s.cron = cron.New(
 		cron.WithLocation(time.UTC),
 		cron.WithLogger(logger),
-		cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)),
+		cron.WithChain(jobChain(logger)...),
 	)
 	names := make([]string, 0, len(s.entries))
 	for name, e := range s.entries {
@@ -326,6 +326,14 @@ func statusOf(err error) Status {
 		return StatusBlocked
 	}
 	return StatusFailed
+}
+
+// jobChain wraps every cron job: SkipIfStillRunning outside, Recover
+// inside. robfig/cron v3.0.1's SkipIfStillRunning puts its token back only
+// when the job returns normally, so with Recover outside it a panic would
+// keep the token and the job would be skipped forever.
+func jobChain(logger cron.Logger) []cron.JobWrapper {
+	return []cron.JobWrapper{cron.SkipIfStillRunning(logger), cron.Recover(logger)}
 }
 
 // cronLogger adapts slog to cron's logger.
