@@ -72,6 +72,10 @@ type entry struct {
 // maxCatchUp bounds how many missed slots one catch-up walks through.
 const maxCatchUp = 10000
 
+// raceWindow is how soon after a slot a tick that finds it already
+// claimed records that it lost the slot to another replica.
+const raceWindow = 5 * time.Minute
+
 func (s *Scheduler) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -224,6 +228,12 @@ func (s *Scheduler) tick(ctx context.Context, name string, e *entry) error {
 		}
 	}
 	if len(due) == 0 {
+		// Another replica may have claimed the current slot a moment ago:
+		// try it anyway, so that losing the race is recorded as a skipped
+		// run rather than passing unseen.
+		if cur, ok := SlotAtOrBefore(e.sched, now, raceWindow); ok && found && cur.Equal(last) {
+			_, _ = s.RunSlot(ctx, name, cur)
+		}
 		return nil
 	}
 	latest := due[len(due)-1]

@@ -73,6 +73,14 @@ func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunI
 		a.Rollback()
 		return nil, jobs.ErrLocked
 	}
+	// Holding the lock proves that no earlier run of the rule set is still
+	// writing: any left 'running' died. Close them now, outside the
+	// transaction, so that even a blocked or failed apply does.
+	if _, err := s.db.ExecContext(ctx, `UPDATE `+s.table("runs")+` SET status = 'abandoned', finished_at = $3
+		WHERE ruleset = $1 AND status = 'running' AND id < $2`, rs.Name, run.ID, run.Started); err != nil {
+		a.Rollback()
+		return nil, fmt.Errorf("close abandoned runs: %w", s.redact(err))
+	}
 	if _, err := tx.ExecContext(ctx, stageSQL); err != nil {
 		a.Rollback()
 		return nil, s.redact(err)
@@ -174,8 +182,6 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 		{"record cooldowns", `INSERT INTO ` + a.s.table("action_last") + ` AS t (ruleset, action, customer_key, queued_at)
 			SELECT $1, name, customer_key, $2 FROM tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (ruleset, action, customer_key) DO UPDATE SET queued_at = greatest(t.queued_at, EXCLUDED.queued_at)`, []any{rs, asOf}},
-		{"close abandoned runs", `UPDATE ` + a.s.table("runs") + ` SET status = 'abandoned', finished_at = $3
-			WHERE ruleset = $1 AND status = 'running' AND id <> $2`, []any{rs, run, sum.Finished}},
 		{"record run", `UPDATE ` + a.s.table("runs") + ` SET status = $2, finished_at = $3, customers = $4, changed = $5,
 			actions = $6, errors = $7, detail = $8 WHERE id = $1`,
 			[]any{run, string(sum.Status), sum.Finished, sum.Customers, sum.Changed, sum.Actions, sum.Errors, string(detail)}},
