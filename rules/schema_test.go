@@ -284,3 +284,16 @@ func TestNewSchemaErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTimeExportFormats(t *testing.T) {
+	want := time.Date(2024, 6, 30, 2, 0, 0, 0, time.UTC)
+	for _, s := range []string{
+		"2024-06-30T02:00:00Z", "2024-06-30T10:00:00+08:00", "2024-06-30 02:00:00+00", "2024-06-30 04:00:00+02",
+		"2024-06-30 02:00:00.000000+00", "2024-06-30 02:00:00", "2024-06-30T02:00:00", "2024-06-30 02:00:00Z",
+	} {
+		got, err := rules.ParseTime(s)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+}

@@ -27,10 +27,23 @@ Exit status (like terraform plan -detailed-exitcode): 0 no changes,
 The database URL comes from $TIERFLOW_DATABASE_URL (or the config's
 database.url_file); rule sets and their facts sources from tierflow.yaml.
 
+Previewing a rule change (for pull requests; see docs/ci.md): with
+--baseline REF, plan evaluates the rules at REF (a git revision or a
+directory) and the rules in the working tree on the same facts and
+previous state, and reports only what the change causes: per
+segmentation, customers classified differently (baseline -> proposed),
+actions gained and lost, how many customers each rule matches before and
+after, new rule errors, and sample customers with both explanations.
+Facts come from the configured database (read-only transaction), or from
+a CSV / JSON Lines file with --facts for CI without database access.
+Exit status: 0 no effect, 2 effect, 1 error or a --max-* limit crossed.
+
 Examples:
   tierflow plan                                  # every configured rule set, as of today
   tierflow plan --ruleset retail --as-of 2024-07-01
   tierflow plan --json > plan.json               # machine-readable (docs/plan-json.md)
+  tierflow plan --baseline origin/main --format markdown > preview.md
+  tierflow plan --baseline origin/main --facts facts.csv --max-moved 5% --max-actions winback_call=200 rules/
 `
 
 const applyUsage = `
@@ -74,7 +87,16 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		fs.BoolVar(&allowLarge, "allow-large-change", false, "lift the max_moved and max_actions guards for this run")
 	}
 	quiet := fs.Bool("quiet", false, "no progress output")
-	if _, code, ok := a.parse(fs, args); !ok {
+	var pf previewFlags
+	if mode == "plan" {
+		pf.baseline = fs.String("baseline", "", "preview a rule change: compare with the rules at this git `revision` or directory")
+		pf.facts = fs.String("facts", "", "read facts from this CSV or JSON Lines `file` instead of the database (no previous state)")
+		pf.format = fs.String("format", "text", "output `format`: text, markdown (for a pull-request comment) or json")
+		pf.maxMoved = fs.String("max-moved", "", "with --baseline: fail (exit 1) when more than this `share` of customers is treated differently, e.g. 5%")
+		fs.Var(&pf.maxActions, "max-actions", "with --baseline: fail when more than `N` customers gain or lose an action; ACTION=N limits one action (repeatable)")
+	}
+	paths, code, ok := a.parse(fs, args)
+	if !ok {
 		return code
 	}
 	asOf := a.now().UTC().Truncate(24 * time.Hour)
@@ -84,6 +106,15 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 			return a.errorf("%s: --as-of: %v", mode, err)
 		}
 		asOf = t
+	}
+	if mode == "plan" && (*pf.baseline != "" || *pf.facts != "" || len(paths) > 0) {
+		if *asJSON {
+			*pf.format = "json"
+		}
+		return a.runPreview(ctx, pf, df, paths, asOf, *quiet)
+	}
+	if len(paths) > 0 {
+		return a.errorf("%s: rule files come from the config's rulesets; %q is not a flag", mode, paths[0])
 	}
 	cfg, store, sets, err := a.openDB(ctx, df)
 	if err != nil {

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/factsfile"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// previewFlags are plan's flags for previews of a rule change.
+type previewFlags struct {
+	baseline   *string
+	facts      *string
+	format     *string
+	maxMoved   *string
+	maxActions listFlag
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func (p previewFlags) limits() (jobs.DiffLimits, error) {
+	var l jobs.DiffLimits
+	if *p.maxMoved != "" {
+		v, err := parseShare(*p.maxMoved)
+		if err != nil {
+			return l, fmt.Errorf("--max-moved: %w", err)
+		}
+		l.MaxMovedShare = v
+	}
+	for _, spec := range p.maxActions {
+		name, num, found := strings.Cut(spec, "=")
+		if !found {
+			name, num = "", spec
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(num))
+		if err != nil || n < 0 {
+			return l, fmt.Errorf("--max-actions %q: write a number (a total) or ACTION=NUMBER", spec)
+		}
+		if l.MaxActions == nil {
+			l.MaxActions = map[string]int{}
+		}
+		l.MaxActions[strings.TrimSpace(name)] = n
+	}
+	return l, nil
+}
+
+// runPreview is plan with --baseline and/or --facts: it evaluates the
+// rule files on a facts file or the configured database, and with a
+// baseline reports only what the rule change causes.
+func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths []string, asOf time.Time, quiet bool) int {
+	limits, err := pf.limits()
+	if err != nil {
+		return a.errorf("plan: %v", err)
+	}
+	type target struct {
+		rs    *rules.RuleSet
+		store jobs.Store
+		opts  jobs.Options
+	}
+	var targets []target
+	closeStore := func() {}
+	if *pf.facts != "" {
+		fstore, err := factsfile.Open(*pf.facts)
+		if err != nil {
+			return a.errorf("plan: %v", err)
+		}
+		if len(paths) == 0 {
+			cfg, err := loadConfig(*df.config)
+			if err != nil {
+				return a.errorf("plan: %v", err)
+			}
+			for _, r := range cfg.RuleSets {
+				paths = append(paths, cfg.rulesPath(r))
+			}
+		}
+		if len(paths) == 0 {
+			return a.errorf("plan: name the rule files to preview (e.g. tierflow plan --facts facts.csv --baseline origin/main rules/)")
+		}
+		loaded := rules.LoadFiles(paths, ruleOptions())
+		if errs, _ := printDiagnostics(a.stderr, onlyErrors(loaded.Diagnostics)); errs > 0 {
+			return exitFailure
+		}
+		for _, rs := range loaded.RuleSets {
+			if *df.ruleset == "" || rs.Name == *df.ruleset {
+				targets = append(targets, target{rs: rs, store: fstore, opts: jobs.Options{AsOf: asOf, Now: a.now}})
+			}
+		}
+	} else {
+		cfg, store, sets, err := a.openDB(ctx, df)
+		if err != nil {
+			return a.errorf("plan: %v", err)
+		}
+		closeStore = func() { store.Close() }
+		for _, set := range sets {
+			o := runOptions(cfg, set)
+			o.AsOf, o.Now = asOf, a.now
+			targets = append(targets, target{rs: set.rs, store: store, opts: o})
+		}
+	}
+	defer closeStore()
+	if len(targets) == 0 {
+		return a.errorf("plan: no rule set to preview")
+	}
+
+	effect, failed := false, false
+	var diffs []*jobs.DiffReport
+	var plans []*jobs.PlanReport
+	for _, t := range targets {
+		var prog *progress
+		if !quiet {
+			prog = a.newProgress(t.rs.Name)
+			t.opts.Progress = prog.update
+		}
+		if *pf.baseline == "" {
+			out, err := jobs.Plan(ctx, t.store, t.rs, t.opts)
+			prog.finish()
+			if err != nil {
+				fmt.Fprintf(a.stderr, "tierflow: plan %s: %v\n", t.rs.Name, err)
+				failed = true
+				continue
+			}
+			plans = append(plans, out.Report)
+			effect = effect || out.Report.HasChanges()
+			continue
+		}
+		base, err := baselineFor(*pf.baseline, t.rs)
+		if err != nil {
+			prog.finish()
+			fmt.Fprintf(a.stderr, "tierflow: plan %s: %v\n", t.rs.Name, err)
+			failed = true
+			continue
+		}
+		rep, err := jobs.PlanDiff(ctx, t.store, base, t.rs, t.opts, limits)
+		prog.finish()
+		if err != nil {
+			fmt.Fprintf(a.stderr, "tierflow: plan %s: %v\n", t.rs.Name, err)
+			failed = true
+			continue
+		}
+		rep.Baseline = *pf.baseline
+		diffs = append(diffs, rep)
+		effect = effect || rep.HasEffect()
+		if rep.Limits.Crossed {
+			failed = true
+			for _, r := range rep.Limits.Reasons {
+				fmt.Fprintf(a.stderr, "tierflow: plan %s: limit crossed: %s\n", t.rs.Name, r)
+			}
+		}
+	}
+	switch *pf.format {
+	case "json":
+		if diffs != nil {
+			a.writeJSON(diffs)
+		} else {
+			a.writeJSON(plans)
+		}
+	case "markdown", "md":
+		for _, d := range diffs {
+			fmt.Fprint(a.stdout, markdownDiff(d, maxMarkdownBytes))
+		}
+		for _, p := range plans {
+			printPlan(a.stdout, p)
+		}
+	default:
+		for _, d := range diffs {
+			printDiff(a.stdout, d)
+		}
+		for _, p := range plans {
+			printPlan(a.stdout, p)
+		}
+	}
+	switch {
+	case failed:
+		return exitFailure
+	case effect:
+		return exitChanges
+	}
+	return exitOK
+}
