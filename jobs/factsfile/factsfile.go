@@ -66,9 +66,9 @@ type snapshot struct {
 	f  *os.File
 }
 
-func (sn *snapshot) Initial() bool                       { return true }
+func (sn *snapshot) Initial() bool                        { return true }
 func (sn *snapshot) Count(context.Context) (int64, error) { return -1, nil }
-func (sn *snapshot) Close() error                        { return sn.f.Close() }
+func (sn *snapshot) Close() error                         { return sn.f.Close() }
 
 // rowError is one bad row.
 type rowError struct {
@@ -98,12 +98,12 @@ func (sn *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.
 
 // emitter batches customers and collects row errors.
 type emitter struct {
-	sn      *snapshot
-	size    int
-	batch   []engine.Customer
-	errs    []rowError
-	nErrs   int
-	fn      func([]engine.Customer) error
+	sn    *snapshot
+	size  int
+	batch []engine.Customer
+	errs  []rowError
+	nErrs int
+	fn    func([]engine.Customer) error
 }
 
 func (e *emitter) fail(line int, format string, args ...any) {
