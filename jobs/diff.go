@@ -3,7 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -52,21 +52,9 @@ func PlanDiff(ctx context.Context, store Store, baseline, proposed *rules.RuleSe
 	// previous state): both sides are treated alike, so the difference is
 	// still what the rule change causes.
 	g, gctx := errgroup.WithContext(ctx)
-	batches := make(chan []engine.Customer, opts.Workers)
-	g.Go(func() error {
-		defer close(batches)
-		return snap.Stream(gctx, opts.BatchSize, func(b []engine.Customer) error {
-			select {
-			case batches <- b:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		})
-	})
+	batches := stream(gctx, g, snap, opts)
 	diffs := make([]*engine.Diff, opts.Workers)
-	var mu sync.Mutex
-	var done int64
+	var done atomic.Int64
 	for i := range diffs {
 		d := engine.NewDiff(baseline, proposed)
 		diffs[i] = d
@@ -83,11 +71,7 @@ func PlanDiff(ctx context.Context, store Store, baseline, proposed *rules.RuleSe
 					}
 					d.Add(c.Key, bp, &after)
 				}
-				if opts.Progress != nil {
-					mu.Lock()
-					done += int64(len(b))
-					n := done
-					mu.Unlock()
+				if n := done.Add(int64(len(b))); opts.Progress != nil {
 					opts.Progress(n, total)
 				}
 			}
@@ -133,35 +117,18 @@ func unionOf(baseline, proposed *rules.RuleSet) (*union, error) {
 			return nil, fmt.Errorf("the change renames the key column from %q to %q; preview it against the database instead", baseline.Key, proposed.Key)
 		}
 		u.base = &layout{}
-		for _, f := range baseline.Facts.Fields {
-			i := indexOf(len(fields), func(k int) bool { return fields[k].Name == f.Name })
-			if i < 0 {
-				i = len(fields)
-				fields = append(fields, f)
-			}
-			u.base.facts = append(u.base.facts, i)
-		}
-		for _, s := range baseline.Segmentations {
-			i := indexOf(len(segs), func(k int) bool { return segs[k].Name == s.Name })
-			if i < 0 {
-				i = len(segs)
-				segs = append(segs, s)
-			}
-			u.base.segs = append(u.base.segs, i)
-		}
-		for _, a := range baseline.Actions {
-			i := indexOf(len(acts), func(k int) bool { return acts[k].Name == a.Name })
-			if i < 0 {
-				i = len(acts)
-				acts = append(acts, a)
-			} else if a.Cooldown > acts[i].Cooldown {
+		fields, u.base.facts = mergeByName(fields, baseline.Facts.Fields, func(f rules.Field) string { return f.Name }, nil)
+		segs, u.base.segs = mergeByName(segs, baseline.Segmentations, func(s *rules.Segmentation) string { return s.Name }, nil)
+		acts, u.base.acts = mergeByName(acts, baseline.Actions, func(a *rules.Action) string { return a.Name },
+			func(have, b *rules.Action) *rules.Action {
+				if b.Cooldown <= have.Cooldown {
+					return have
+				}
 				// Read the last-queued time if either side needs it.
-				cp := *acts[i]
-				cp.Cooldown = a.Cooldown
-				acts[i] = &cp
-			}
-			u.base.acts = append(u.base.acts, i)
-		}
+				cp := *have
+				cp.Cooldown = b.Cooldown
+				return &cp
+			})
 	}
 	schema, err := rules.NewSchema(fields)
 	if err != nil {
@@ -171,13 +138,27 @@ func unionOf(baseline, proposed *rules.RuleSet) (*union, error) {
 	return u, nil
 }
 
-func indexOf(n int, match func(int) bool) int {
-	for i := 0; i < n; i++ {
-		if match(i) {
-			return i
-		}
+// mergeByName appends to have the items of add it lacks, by name, and
+// returns where each item of add sits in the result. When both have an
+// item, merge (if set) chooses the one to keep.
+func mergeByName[T any](have, add []T, name func(T) string, merge func(have, add T) T) ([]T, []int) {
+	at := make(map[string]int, len(have))
+	for i, x := range have {
+		at[name(x)] = i
 	}
-	return -1
+	idx := make([]int, len(add))
+	for k, x := range add {
+		i, ok := at[name(x)]
+		switch {
+		case !ok:
+			i = len(have)
+			have = append(have, x)
+		case merge != nil:
+			have[i] = merge(have[i], x)
+		}
+		idx[k] = i
+	}
+	return have, idx
 }
 
 // side returns the customer as one side's rule set expects it.

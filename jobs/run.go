@@ -167,22 +167,10 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	e := engine.New(rs)
 	initial := snap.Initial()
 	g, gctx := errgroup.WithContext(ctx)
-	batches := make(chan []engine.Customer, opts.Workers)
+	batches := stream(gctx, g, snap, opts)
 	staged := make(chan []Evaluated, opts.Workers)
 	plans := make([]*engine.Plan, opts.Workers)
 	var done atomic.Int64
-
-	g.Go(func() error {
-		defer close(batches)
-		return snap.Stream(gctx, opts.BatchSize, func(b []engine.Customer) error {
-			select {
-			case batches <- b:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		})
-	})
 	var workers sync.WaitGroup
 	for i := range plans {
 		p := engine.NewPlan(rs)
@@ -247,6 +235,24 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 		plan.Merge(p)
 	}
 	return plan, nil
+}
+
+// stream reads snap in batches on a goroutine of g. The channel closes
+// when the snapshot is read, or early when ctx (g's context) is cancelled.
+func stream(ctx context.Context, g *errgroup.Group, snap Snapshot, opts Options) <-chan []engine.Customer {
+	batches := make(chan []engine.Customer, opts.Workers)
+	g.Go(func() error {
+		defer close(batches)
+		return snap.Stream(ctx, opts.BatchSize, func(b []engine.Customer) error {
+			select {
+			case batches <- b:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	})
+	return batches
 }
 
 // needsWrite reports whether a customer's stored state must change: a
