@@ -43,6 +43,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"init", "start a project: a config, a starter rule set and its tests", runInit},
 		{"check", "validate rule files and report every error with its position", runCheck},
 		{"test", "run the test cases rule files carry, with rule coverage", runTest},
 		{"explain", "show, rule by rule, how customers are classified", runExplain},
@@ -53,6 +54,7 @@ func commands() []command {
 		{"runs", "list recent runs and their outcomes", runRuns},
 		{"history", "list a customer's recorded moves", runHistory},
 		{"actions", "list the action queue", runActions},
+		{"gen", "generate realistic demo customer facts (CSV, JSON Lines, PostgreSQL)", runGen},
 		{"version", "print the version", runVersion},
 	}
 }

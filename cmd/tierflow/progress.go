@@ -64,7 +64,7 @@ func (p *progress) update(done, total int64) {
 		p.printed = true
 		return
 	}
-	attrs := []any{"ruleset", p.name, "done", done, "per_second", int(rate)}
+	attrs := []any{"task", p.name, "done", done, "per_second", int(rate)}
 	if total > 0 {
 		attrs = append(attrs, "total", total)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tierflow/tierflow/jobs"
 )
@@ -346,5 +347,28 @@ func TestDeadRunMarkedAbandoned(t *testing.T) {
 	}
 	if status != "abandoned" || otherStatus != "running" {
 		t.Fatalf("after a blocked apply the dead run is %q (want abandoned), another rule set's run %q (want running)", status, otherStatus)
+	}
+}
+
+// TestDateFactsReadAsUTC: a date column means UTC midnight whatever the
+// role's time zone, so days_since does not drift by a day.
+func TestDateFactsReadAsUTC(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t, 1)
+	var db string
+	if err := s.DB().QueryRow(`SELECT current_database()`).Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, s, `ALTER DATABASE "`+db+`" SET timezone TO 'Asia/Shanghai'`)
+	exec(t, s, `UPDATE customer_facts SET first_order_at = '2019-07-01'`)
+	s.DB().SetMaxIdleConns(0) // new connections pick up the database's time zone
+	c, err := s.Customer(ctx, retail(t), "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, i, _ := retail(t).Facts.Lookup("first_order_at")
+	if got := c.Facts[i].(time.Time); !got.Equal(time.Date(2019, 7, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("first_order_at = %v, want 2019-07-01 00:00 UTC", got)
 	}
 }

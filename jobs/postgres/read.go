@@ -167,6 +167,10 @@ func (s *Store) snapshotQuery(rs *rules.RuleSet, where string) (string, error) {
 	return q, nil
 }
 
+// utcSQL makes casts of date and timestamp facts to timestamptz use UTC
+// for the rest of the transaction.
+const utcSQL = `SET LOCAL TIME ZONE 'UTC'`
+
 // snapshot is a read-only, repeatable-read transaction on one connection.
 type snapshot struct {
 	s       *Store
@@ -192,6 +196,12 @@ func (s *Store) Snapshot(ctx context.Context, rs *rules.RuleSet) (jobs.Snapshot,
 		return nil, s.redact(err)
 	}
 	snap := &snapshot{s: s, rs: rs, conn: conn, tx: tx}
+	// Facts are cast to timestamptz; a date or timestamp column is read as
+	// UTC midnight (or UTC time), whatever the role's default time zone.
+	if _, err := tx.ExecContext(ctx, utcSQL); err != nil {
+		snap.Close()
+		return nil, s.redact(err)
+	}
 	var any bool
 	err = tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+s.table("assignments")+" WHERE ruleset = $1)", rs.Name).Scan(&any)
 	if err != nil {
@@ -260,7 +270,15 @@ func (s *Store) Customer(ctx context.Context, rs *rules.RuleSet, key string) (*e
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, q, key)
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, s.redact(err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if _, err := tx.ExecContext(ctx, utcSQL); err != nil {
+		return nil, s.redact(err)
+	}
+	rows, err := tx.QueryContext(ctx, q, key)
 	if err != nil {
 		return nil, s.redact(err)
 	}
