@@ -1,0 +1,26 @@
+// Package sqlite is tierflow's embedded store: facts and state in one
+// local SQLite file, through a pure-Go driver (modernc.org/sqlite, no
+// cgo), for use without a database server. It implements the jobs.Store
+// interfaces with the same behaviours as jobs/postgres, the production
+// store and the reference: the conformance suite in jobs/storetest runs
+// against both.
+//
+// Facts come from a configured SQL query (or table or view name) on the
+// file itself. tierflow's tables (runs, assignments, history, actions,
+// action_last, slots) are created by embedded, versioned migrations in
+// the SQLite dialect; times are stored as text, RFC 3339 in UTC with
+// six fractional digits (2024-07-01T00:00:00.000000Z), which sorts as
+// time does; JSON is text.
+//
+// Concurrency. The file is in WAL mode: readers never wait for the
+// writer. A plan reads in one read transaction on a connection with
+// PRAGMA query_only, so it sees one consistent state and cannot write.
+// An apply takes its rule set's lock (an OS file lock next to the
+// database, released when the apply ends or its process dies), stages
+// its changes in a temporary table, which locks nothing, and merges them
+// in one BEGIN IMMEDIATE transaction at commit: SQLite's journal makes
+// that all or nothing, even if the process is killed. A second apply of
+// the same rule set gets jobs.ErrLocked at once; applies of different
+// rule sets run side by side and take turns only to commit, waiting up
+// to Config.BusyTimeout for the write lock.
+package sqlite

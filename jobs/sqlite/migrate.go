@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the embedded migrations in version order. Their
+// versions and names match the PostgreSQL store's.
+func Migrations() []Migration {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		panic(err) // embedded at build time; cannot fail
+	}
+	var out []Migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			panic("sqlite: bad migration file name " + name)
+		}
+		src, _ := fs.ReadFile(migrationFiles, "migrations/"+name)
+		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(src)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out
+}
+
+// LatestVersion is the schema version this build needs.
+func LatestVersion() int {
+	ms := Migrations()
+	return ms[len(ms)-1].Version
+}
+
+const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+) STRICT`
+
+// Migrate applies pending migrations, each in its own write transaction.
+// SQLite's single writer serializes concurrent migrates; each one reads
+// the version again inside its transaction, so every migration is applied
+// once. With dryRun it only reports what it would apply.
+func (s *Store) Migrate(ctx context.Context, dryRun bool) (*MigrationStatus, error) {
+	st, err := s.MigrationStatus(ctx)
+	if err != nil || dryRun {
+		return st, err
+	}
+	for _, m := range st.Pending {
+		if err := s.migrate(ctx, m); err != nil {
+			return st, err
+		}
+		st.Current = max(st.Current, m.Version)
+	}
+	st.Pending = nil
+	return st, nil
+}
+
+func (s *Store) migrate(ctx context.Context, m Migration) error {
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: waits for other migrates
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if _, err := tx.ExecContext(ctx, migrationsTable); err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	if current >= m.Version {
+		return nil // another migrate applied it meanwhile
+	}
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+		m.Version, m.Name, formatTime(time.Now())); err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %s: commit: %w", m.Name, err)
+	}
+	return nil
+}
+
+// MigrationStatus reports the applied and pending migrations.
+func (s *Store) MigrationStatus(ctx context.Context) (*MigrationStatus, error) {
+	return migrationStatus(ctx, s.ro)
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func migrationStatus(ctx context.Context, q queryer) (*MigrationStatus, error) {
+	st := &MigrationStatus{Latest: LatestVersion()}
+	var exists bool
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')`).Scan(&exists)
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		if err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&st.Current); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range Migrations() {
+		if m.Version > st.Current {
+			st.Pending = append(st.Pending, m)
+		}
+	}
+	return st, nil
+}
+
+func (s *Store) checkSchema(ctx context.Context) error {
+	return s.checkSchemaWith(ctx, s.ro)
+}
+
+func (s *Store) checkSchemaWith(ctx context.Context, q queryer) error {
+	st, err := migrationStatus(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read the schema version of %s: %w", s.path, err)
+	}
+	if st.Current != st.Latest {
+		return &ErrSchemaOutdated{Schema: s.path, Current: st.Current, Latest: st.Latest}
+	}
+	return nil
+}

@@ -1,0 +1,4 @@
+-- PostgreSQL's migration 0003 pins the planner's estimate of distinct
+-- customer keys. SQLite needs nothing: with no statistics (no ANALYZE),
+-- its planner looks every snapshot join up by primary key. The version
+-- is kept so that both stores number their schemas alike.

@@ -1,0 +1,124 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// History returns a customer's moves, oldest first; ruleset "" means all.
+func (s *Store) History(ctx context.Context, ruleset, customer string) ([]HistoryEntry, error) {
+	rows, err := s.ro.QueryContext(ctx, `SELECT id, ruleset, segmentation, from_segment, to_segment, matched, reason, as_of, run_id
+		FROM main.history WHERE customer_key = $1 AND ($2 = '' OR ruleset = $2) ORDER BY id`, customer, ruleset)
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	defer rows.Close()
+	var out []HistoryEntry
+	for rows.Next() {
+		var h HistoryEntry
+		var from sql.NullString
+		var asOf string
+		if err := rows.Scan(&h.ID, &h.RuleSet, &h.Segmentation, &from, &h.To, &h.Matched, &h.Reason, &asOf, &h.RunID); err != nil {
+			return nil, fmt.Errorf("read history: %w", err)
+		}
+		h.From = stringPtr(from)
+		if h.AsOf, err = parseTime(asOf); err != nil {
+			return nil, fmt.Errorf("read history: %w", err)
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// Actions lists queued actions, most urgent first.
+func (s *Store) Actions(ctx context.Context, f ActionFilter) ([]QueuedAction, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	rows, err := s.ro.QueryContext(ctx, `SELECT id, ruleset, action, customer_key, payload, priority, status, created_at, due_at,
+			attempts, last_error, run_id, idempotency_key
+		FROM main.actions
+		WHERE ($1 = '' OR ruleset = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR customer_key = $3) AND ($4 = '' OR status = $4)
+		ORDER BY priority, due_at, id LIMIT $5`, f.RuleSet, f.Action, f.Customer, f.Status, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("read actions: %w", err)
+	}
+	defer rows.Close()
+	var out []QueuedAction
+	for rows.Next() {
+		var q QueuedAction
+		var payload, created, due string
+		var lastErr sql.NullString
+		if err := rows.Scan(&q.ID, &q.RuleSet, &q.Action, &q.Customer, &payload, &q.Priority, &q.Status, &created, &due,
+			&q.Attempts, &lastErr, &q.RunID, &q.Idempotent); err != nil {
+			return nil, fmt.Errorf("read actions: %w", err)
+		}
+		q.Payload = json.RawMessage(payload)
+		q.LastError = stringPtr(lastErr)
+		if q.CreatedAt, err = parseTime(created); err != nil {
+			return nil, fmt.Errorf("read actions: %w", err)
+		}
+		if q.DueAt, err = parseTime(due); err != nil {
+			return nil, fmt.Errorf("read actions: %w", err)
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// Runs lists the most recent runs, newest first; ruleset "" means all.
+func (s *Store) Runs(ctx context.Context, ruleset string, limit int) ([]Run, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	rows, err := s.ro.QueryContext(ctx, `SELECT id, ruleset, rules_hash, kind, as_of, slot, status, started_at, finished_at,
+			customers, changed, actions, errors, error
+		FROM main.runs WHERE ($1 = '' OR ruleset = $1) ORDER BY started_at DESC, id DESC LIMIT $2`, ruleset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		var r Run
+		var asOf, started string
+		var slot, finished, msg sql.NullString
+		if err := rows.Scan(&r.ID, &r.RuleSet, &r.RulesHash, &r.Kind, &asOf, &slot, &r.Status, &started, &finished,
+			&r.Customers, &r.Changed, &r.Actions, &r.Errors, &msg); err != nil {
+			return nil, fmt.Errorf("read runs: %w", err)
+		}
+		if r.AsOf, err = parseTime(asOf); err != nil {
+			return nil, fmt.Errorf("read runs: %w", err)
+		}
+		if r.Started, err = parseTime(started); err != nil {
+			return nil, fmt.Errorf("read runs: %w", err)
+		}
+		if r.Slot, err = timePtr(slot); err != nil {
+			return nil, fmt.Errorf("read runs: %w", err)
+		}
+		if r.Finished, err = timePtr(finished); err != nil {
+			return nil, fmt.Errorf("read runs: %w", err)
+		}
+		r.Error = stringPtr(msg)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func stringPtr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+func timePtr(s sql.NullString) (*time.Time, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	t, err := parseTime(s.String)
+	return &t, err
+}

@@ -1,0 +1,337 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// IdempotencyKey identifies one action for one customer at one as-of
+// time, as in the PostgreSQL store: the queue's unique constraint on it
+// makes a retried apply queue each action exactly once.
+func IdempotencyKey(ruleset, action, customer string, asOf time.Time) string {
+	return postgres.IdempotencyKey(ruleset, action, customer, asOf)
+}
+
+// testHook, set by tests, is called at named points of an apply.
+var testHook func(point string)
+
+func hook(point string) {
+	if testHook != nil {
+		testHook(point)
+	}
+}
+
+const stageSQL = `CREATE TEMP TABLE tierflow_stage (
+    kind          TEXT NOT NULL, -- 'a' assignment, 'q' queued action
+    name          TEXT NOT NULL, -- segmentation or action
+    customer_key  TEXT NOT NULL,
+    segment       TEXT,
+    since         TEXT,
+    pending_since TEXT,
+    matched       TEXT,
+    reason        TEXT,
+    prev_segment  TEXT,
+    payload       TEXT,
+    priority      INTEGER,
+    due_at        TEXT,
+    idem_key      TEXT
+)`
+
+const stageColumns = 13
+
+// stageRows is how many rows one staging INSERT writes.
+const stageRows = 64
+
+// applyCacheKiB is the page cache of an apply's connection, for each of
+// the database and the staging table; SQLite's default is 2000 KiB.
+// Tests lower it.
+var applyCacheKiB = 64 << 10
+
+func stageInsert(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO temp.tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key) VALUES `)
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range stageColumns {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			// Anonymous parameters: binding named ones ($1) looks each
+			// name up in a list, quadratic in their number.
+			b.WriteByte('?')
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// applyTx is an apply: the rule set's lock, and a connection of its own
+// whose temporary staging table collects the changes while evaluation
+// runs. Writing to a temporary table takes no lock on the database, so
+// until Commit an apply blocks no one. Commit merges the staging table
+// into the state tables in one write transaction.
+type applyTx struct {
+	s       *Store
+	rs      *rules.RuleSet
+	run     jobs.RunInfo
+	lock    *fileLock
+	conn    *sql.Conn
+	chunk   *sql.Stmt // INSERT of stageRows rows
+	args    []any     // rows waiting for a full chunk
+	open    bool      // a staging transaction is open on conn
+	discard bool      // conn may be left in a transaction: do not reuse it
+	done    bool
+}
+
+// BeginApply takes the rule set's lock and opens the apply's connection.
+// It returns jobs.ErrLocked at once when another apply of the rule set,
+// in any process, holds the lock. Applies of different rule sets run
+// side by side; only their commits take turns, as SQLite has one writer.
+func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunInfo) (jobs.ApplyTx, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
+	lock, ok, err := tryLock(s.lockPath(rs.Name))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, jobs.ErrLocked
+	}
+	a := &applyTx{s: s, rs: rs, run: run, lock: lock}
+	hook("locked")
+	// Holding the lock proves that no earlier run of the rule set is still
+	// writing: any left 'running' died. Close them now, so that even a
+	// blocked or failed apply does.
+	if _, err := s.db.ExecContext(ctx, `UPDATE main.runs SET status = 'abandoned', finished_at = $3
+		WHERE ruleset = $1 AND status = 'running' AND id < $2`, rs.Name, run.ID, formatTime(run.Started)); err != nil {
+		a.Rollback()
+		return nil, fmt.Errorf("close abandoned runs: %w", err)
+	}
+	if a.conn, err = s.db.Conn(ctx); err != nil {
+		a.Rollback()
+		return nil, err
+	}
+	// A larger page cache while the apply lasts: the staging table and the
+	// pages the commit changes stay in memory instead of being written out
+	// and read back. It is bounded, whatever the number of customers.
+	for _, q := range []string{
+		`DROP TABLE IF EXISTS temp.tierflow_stage`,
+		stageSQL,
+		fmt.Sprintf("PRAGMA main.cache_size = -%d", applyCacheKiB),
+		fmt.Sprintf("PRAGMA temp.cache_size = -%d", applyCacheKiB),
+	} {
+		if _, err := a.conn.ExecContext(ctx, q); err != nil {
+			a.Rollback()
+			return nil, fmt.Errorf("create staging table: %w", err)
+		}
+	}
+	if a.chunk, err = a.conn.PrepareContext(ctx, stageInsert(stageRows)); err != nil {
+		a.Rollback()
+		return nil, fmt.Errorf("create staging table: %w", err)
+	}
+	a.args = make([]any, 0, stageRows*stageColumns)
+	return a, nil
+}
+
+func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
+	if _, err := a.conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("stage: %w", err)
+	}
+	a.open = true
+	for _, ev := range batch {
+		c, res := ev.Customer, ev.Result
+		for i, d := range res.Segments {
+			if d.Segment == "" {
+				continue
+			}
+			var prev = c.State.Segments[i]
+			if d.Segment == prev.Segment && d.Since.Equal(prev.Since) && d.PendingSince.Equal(prev.PendingSince) {
+				continue
+			}
+			since := d.Since
+			if since.IsZero() {
+				since = a.run.AsOf
+			}
+			if err := a.add(ctx, "a", a.rs.Segmentations[i].Name, c.Key, d.Segment, formatTime(since),
+				nullTime(d.PendingSince), d.Matched, d.Reason.String(), nullString(prev.Segment), nil, nil, nil, nil); err != nil {
+				return fmt.Errorf("stage assignments: %w", err)
+			}
+		}
+		for _, q := range res.Actions {
+			payload, err := json.Marshal(q.Payload)
+			if err != nil {
+				return fmt.Errorf("action %s for customer %s: payload is not JSON: %w", q.Name, c.Key, err)
+			}
+			if q.Payload == nil {
+				payload = []byte("{}")
+			}
+			if err := a.add(ctx, "q", q.Name, c.Key, nil, nil, nil, nil, nil, nil, string(payload), int64(q.Priority), formatTime(q.Due),
+				IdempotencyKey(a.rs.Name, q.Name, c.Key, a.run.AsOf)); err != nil {
+				return fmt.Errorf("stage actions: %w", err)
+			}
+		}
+	}
+	if _, err := a.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("stage: %w", err)
+	}
+	a.open = false
+	hook("staged")
+	return nil
+}
+
+// add buffers one staging row and writes a full chunk.
+func (a *applyTx) add(ctx context.Context, row ...any) error {
+	a.args = append(a.args, row...)
+	if len(a.args) < stageRows*stageColumns {
+		return nil
+	}
+	_, err := a.chunk.ExecContext(ctx, a.args...)
+	a.args = a.args[:0]
+	return err
+}
+
+func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
+	if rows := len(a.args) / stageColumns; rows > 0 {
+		if _, err := a.conn.ExecContext(ctx, stageInsert(rows), a.args...); err != nil {
+			return fmt.Errorf("stage: %w", err)
+		}
+		a.args = a.args[:0]
+	}
+	detail, err := json.Marshal(sum.Detail)
+	if err != nil {
+		return err
+	}
+	rs, run, asOf := a.rs.Name, a.run.ID, formatTime(a.run.AsOf)
+	stmts := []struct {
+		what string
+		sql  string
+		args []any
+	}{
+		{"write assignments", `INSERT INTO main.assignments (ruleset, segmentation, customer_key, segment, since, pending_since, reason, run_id)
+			SELECT $1, name, customer_key, segment, since, pending_since, reason, $2 FROM temp.tierflow_stage WHERE kind = 'a'
+			ON CONFLICT (ruleset, segmentation, customer_key) DO UPDATE
+			SET segment = excluded.segment, since = excluded.since, pending_since = excluded.pending_since,
+			    reason = excluded.reason, run_id = excluded.run_id`, []any{rs, run}},
+		{"write history", `INSERT INTO main.history (ruleset, segmentation, customer_key, from_segment, to_segment, matched, reason, as_of, run_id)
+			SELECT $1, name, customer_key, prev_segment, segment, matched, reason, $2, $3 FROM temp.tierflow_stage
+			WHERE kind = 'a' AND prev_segment IS NOT segment`, []any{rs, asOf, run}},
+		{"queue actions", `INSERT INTO main.actions (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id)
+			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3 FROM temp.tierflow_stage WHERE kind = 'q'
+			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},
+		{"record cooldowns", `INSERT INTO main.action_last (ruleset, action, customer_key, queued_at)
+			SELECT $1, name, customer_key, $2 FROM temp.tierflow_stage WHERE kind = 'q'
+			ON CONFLICT (ruleset, action, customer_key) DO UPDATE SET queued_at = max(queued_at, excluded.queued_at)`, []any{rs, asOf}},
+		{"record run", `UPDATE main.runs SET status = $2, finished_at = $3, customers = $4, changed = $5,
+			actions = $6, errors = $7, detail = $8 WHERE id = $1`,
+			[]any{run, string(sum.Status), nullTime(sum.Finished), sum.Customers, sum.Changed, sum.Actions, sum.Errors, string(detail)}},
+	}
+	// BEGIN IMMEDIATE: the database's write lock, waited for under
+	// busy_timeout while another commit holds it.
+	tx, err := a.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin commit: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	for _, st := range stmts {
+		if _, err := tx.ExecContext(ctx, st.sql, st.args...); err != nil {
+			return fmt.Errorf("%s: %w", st.what, err)
+		}
+		hook(st.what)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	hook("committed")
+	a.done = true
+	// The apply is committed: a failure to clean up after it does not undo
+	// that, and release discards a connection it cannot clean.
+	_ = a.release()
+	return nil
+}
+
+func (a *applyTx) Rollback() error {
+	if a.done {
+		return nil
+	}
+	a.done = true
+	if a.open && a.conn != nil {
+		if _, err := a.conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+			a.discard = true
+		}
+	}
+	return a.release()
+}
+
+// release drops the staging table, puts the default page cache back,
+// returns the connection to the pool (or discards it if it cannot be
+// cleaned) and releases the lock.
+func (a *applyTx) release() error {
+	if a.chunk != nil {
+		_ = a.chunk.Close()
+	}
+	var err error
+	if a.conn != nil {
+		_, derr := a.conn.ExecContext(context.Background(), `DROP TABLE IF EXISTS temp.tierflow_stage;
+			PRAGMA main.cache_size = -2000; PRAGMA temp.cache_size = -2000`)
+		if derr != nil || a.discard {
+			// Do not hand a connection with a stale staging table or an open
+			// transaction to the pool: discard it.
+			_ = a.conn.Raw(func(any) error { return driver.ErrBadConn })
+		} else {
+			err = a.conn.Close()
+		}
+	}
+	if uerr := a.lock.unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// StartRun records a run as running, outside any apply transaction, so
+// that a run that dies is visible afterwards.
+func (s *Store) StartRun(ctx context.Context, run jobs.RunInfo, kind string) (int64, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return 0, err
+	}
+	if !run.Slot.IsZero() {
+		kind = "scheduled"
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO main.runs (ruleset, rules_hash, kind, as_of, slot, status, started_at)
+		VALUES ($1, $2, $3, $4, $5, 'running', $6)`, run.RuleSet, run.RulesHash, kind, formatTime(run.AsOf), nullTime(run.Slot), formatTime(run.Started))
+	if err != nil {
+		return 0, fmt.Errorf("record run: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// FinishRun records the outcome of a run that wrote no state.
+func (s *Store) FinishRun(ctx context.Context, id int64, sum jobs.RunSummary) error {
+	var detail any
+	if sum.Detail != nil {
+		b, err := json.Marshal(sum.Detail)
+		if err != nil {
+			return err
+		}
+		detail = string(b)
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE main.runs SET status = $2, finished_at = $3, customers = $4,
+		changed = $5, actions = $6, errors = $7, detail = $8, error = $9 WHERE id = $1`,
+		id, string(sum.Status), nullTime(sum.Finished), sum.Customers, sum.Changed, sum.Actions, sum.Errors, detail, nullString(sum.Error))
+	if err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	return nil
+}
