@@ -43,6 +43,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "see tierflow work on demo customers, with no database server", runDemo},
 		{"init", "start a project: a config, a starter rule set and its tests", runInit},
 		{"check", "validate rule files and report every error with its position", runCheck},
 		{"test", "run the test cases rule files carry, with rule coverage", runTest},

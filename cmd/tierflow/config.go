@@ -31,7 +31,10 @@ type config struct {
 		URLEnv string `yaml:"url_env"`
 		// URLFile is a file holding the URL (e.g. a mounted secret).
 		URLFile string `yaml:"url_file"`
-		Schema  string `yaml:"schema"`
+		// Path is the embedded SQLite file; with no database settings at
+		// all, tierflow.db beside the config.
+		Path   string `yaml:"path"`
+		Schema string `yaml:"schema"`
 	} `yaml:"database"`
 	Guard    guardConfig     `yaml:"guard"`
 	Serve    serveConfig     `yaml:"serve"`

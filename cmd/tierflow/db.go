@@ -35,12 +35,12 @@ type configured struct {
 // openDB loads the config, connects, and compiles the configured rule
 // sets (all, or the one --ruleset names). Rule files that declare no facts
 // get their schema from the facts source's columns.
-func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *postgres.Store, []configured, error) {
+func (a *app) openDB(ctx context.Context, f dbFlags) (*config, stateStore, []configured, error) {
 	cfg, err := loadConfig(*f.config)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	url, err := cfg.databaseURL(a.getenv)
+	be, err := cfg.backend(a.getenv)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -54,7 +54,7 @@ func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *postgres.Store, 
 		heads[i] = h
 		sources[h.Ruleset] = postgres.Source{Query: r.Source}
 	}
-	store, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: cfg.Database.Schema, Sources: sources})
+	store, err := be.open(ctx, cfg.Database.Schema, sources)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -89,7 +89,7 @@ func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *postgres.Store, 
 // no facts gets its schema from its facts source's columns. Diagnostics
 // come back for the caller to print or log; rs is nil when there are
 // errors.
-func compileConfigured(ctx context.Context, store *postgres.Store, cfg *config, r *ruleSetConfig, h ruleHead) (*rules.RuleSet, []rules.Diagnostic, error) {
+func compileConfigured(ctx context.Context, store stateStore, cfg *config, r *ruleSetConfig, h ruleHead) (*rules.RuleSet, []rules.Diagnostic, error) {
 	opts := ruleOptions()
 	if !h.hasFacts {
 		key := h.Key

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/tierflow/tierflow/jobs/postgres"
 )
 
 const historyUsage = `
@@ -62,16 +61,16 @@ func runHistory(ctx context.Context, a *app, args []string) int {
 }
 
 // openStore connects using the config's database settings only.
-func (a *app) openStore(ctx context.Context, configPath string) (*postgres.Store, error) {
+func (a *app) openStore(ctx context.Context, configPath string) (stateStore, error) {
 	cfg, err := loadConfig(configPath)
 	if err != nil {
 		return nil, err
 	}
-	url, err := cfg.databaseURL(a.getenv)
+	be, err := cfg.backend(a.getenv)
 	if err != nil {
 		return nil, err
 	}
-	return postgres.Open(ctx, postgres.Config{URL: url, Schema: cfg.Database.Schema})
+	return be.open(ctx, cfg.Database.Schema, nil)
 }
 
 func (a *app) writeJSON(v any) int {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tierflow/tierflow/jobs/postgres"
 )
 
 const migrateUsage = `
@@ -32,13 +31,16 @@ func runMigrate(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("migrate: %v", err)
 	}
-	url, err := cfg.databaseURL(a.getenv)
+	be, err := cfg.backend(a.getenv)
 	if err != nil {
 		return a.errorf("migrate: %v", err)
 	}
-	store, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: cfg.Database.Schema})
+	store, err := be.open(ctx, cfg.Database.Schema, nil)
 	if err != nil {
 		return a.errorf("migrate: %v", err)
+	}
+	if be.url == "" {
+		fmt.Fprintf(a.stderr, "using %s\n", be)
 	}
 	defer store.Close()
 	before, err := store.MigrationStatus(ctx)

@@ -10,7 +10,6 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -18,7 +17,7 @@ import (
 // fails check is rejected and logged; the last good version keeps running.
 type reloader struct {
 	cfg     *config
-	store   *postgres.Store
+	store   stateStore
 	sched   *jobs.Scheduler
 	logger  *slog.Logger
 	metrics *metrics

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tierflow/tierflow/examples"
+	"github.com/tierflow/tierflow/internal/gen"
+	"github.com/tierflow/tierflow/jobs/sqlite"
+)
+
+const demoUsage = `
+Usage: tierflow demo [flags]
+
+A tour of tierflow in a directory of its own, with no database server: it
+writes the retail example rule set and a config, generates demo customers
+into an embedded SQLite file, then runs check, test, migrate, plan and
+apply as of one date; moves the facts a month on and runs plan and apply
+again, so you see customers move and follow-up actions queued; and shows
+the queue and one customer's history and explanation. It needs no
+terminal or input and takes a few seconds at its default size.
+
+Running it again starts the demo over in the same directory.
+
+Examples:
+  tierflow demo
+  tierflow demo --dir /tmp/tf-demo --customers 100000 --seed 7
+`
+
+// demoMarker marks a directory the demo created, so a rerun may reset it.
+const demoMarker = ".tierflow-demo"
+
+func runDemo(ctx context.Context, a *app, args []string) int {
+	fs := a.flagSet("demo", demoUsage)
+	dir := fs.String("dir", "tierflow-demo", "the `directory` to create the demo in")
+	customers := fs.Int("customers", 20000, "how many demo customers to generate")
+	seed := fs.Int64("seed", 42, "picks the demo customers: the same seed gives the same customers")
+	if _, code, ok := a.parse(fs, args); !ok {
+		return code
+	}
+	asOf := time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC)
+	if err := prepareDemoDir(*dir); err != nil {
+		return a.errorf("demo: %v", err)
+	}
+	cfgPath := filepath.Join(*dir, "tierflow.yaml")
+	rulesDir := filepath.Join(*dir, "rules")
+	cfg := gen.Config{Customers: *customers, Seed: *seed, AsOf: asOf}
+	month := cfg.Advance(1).SnapshotAt()
+	day := func(t time.Time) string { return t.Format("2006-01-02") }
+
+	a.say("Writing the retail example rule set (rules/, and a copy in baseline/) and a config to %s/", *dir)
+	if err := writeDemoFiles(*dir); err != nil {
+		return a.errorf("demo: %v", err)
+	}
+	steps := []struct {
+		title string
+		run   func() int
+		ok    []int
+	}{
+		{fmt.Sprintf("Generating %s demo customers into %s (facts as of %s)", thousands(*customers), filepath.Join(*dir, "tierflow.db"), day(asOf)),
+			func() int { return a.loadDemoFacts(ctx, *dir, cfg) }, []int{exitOK}},
+		{"tierflow check: every rule compiles, every name exists", func() int { return a.run(ctx, []string{"check", rulesDir}) }, []int{exitOK}},
+		{"tierflow test: the rule set's own test cases", func() int { return a.run(ctx, []string{"test", rulesDir}) }, []int{exitOK}},
+		{"tierflow migrate: create tierflow's tables", func() int { return a.run(ctx, []string{"migrate", "--config", cfgPath}) }, []int{exitOK}},
+		{"tierflow plan: what a first run would do (exit 2: there are changes)", func() int {
+			return a.run(ctx, []string{"plan", "--quiet", "--config", cfgPath, "--as-of", day(asOf)})
+		}, []int{exitChanges}},
+		{"tierflow apply: assign every customer (a first run queues no actions)", func() int {
+			return a.run(ctx, []string{"apply", "--quiet", "--config", cfgPath, "--as-of", day(asOf)})
+		}, []int{exitOK}},
+		{fmt.Sprintf("A month passes: new facts as of %s (some customers buy, some stop)", day(month)),
+			func() int { return a.loadDemoFacts(ctx, *dir, cfg.Advance(1)) }, []int{exitOK}},
+		{"tierflow plan: who moves, and which follow-ups would be queued", func() int {
+			return a.run(ctx, []string{"plan", "--quiet", "--config", cfgPath, "--as-of", day(month)})
+		}, []int{exitChanges}},
+		{"tierflow apply: reclassify and queue the follow-ups", func() int {
+			return a.run(ctx, []string{"apply", "--quiet", "--config", cfgPath, "--as-of", day(month)})
+		}, []int{exitOK}},
+		{"tierflow actions list: the queue your CRM, mail and call centre consume", func() int {
+			return a.run(ctx, []string{"actions", "list", "--config", cfgPath, "--limit", "8"})
+		}, []int{exitOK}},
+	}
+	for i, st := range steps {
+		a.say("\n[%d/%d] %s", i+1, len(steps)+1, st.title)
+		code := st.run()
+		if !contains(st.ok, code) {
+			return a.errorf("demo: step %d (%s) ended with exit status %d", i+1, st.title, code)
+		}
+	}
+	key, err := a.demoCustomer(ctx, *dir)
+	if err != nil {
+		return a.errorf("demo: %v", err)
+	}
+	a.say("\n[%d/%d] Why did customer %s move? tierflow history and explain", len(steps)+1, len(steps)+1, key)
+	a.run(ctx, []string{"history", "--config", cfgPath, "--customer", key})
+	a.say("")
+	a.run(ctx, []string{"explain", "--config", cfgPath, "--customer", key, "--as-of", day(month)})
+	a.say(`
+That was tierflow. Try next, in %[1]s/:
+  - Edit a threshold in rules/retail.yaml (say key_spend: 10000 -> 8000), then see its effect:
+      tierflow plan --config %[2]s --as-of %[3]s
+  - Preview the edit as a pull request would, against the original rules in baseline/:
+      tierflow plan --config %[2]s --as-of %[3]s --baseline %[1]s/baseline
+  - Explain any customer:   tierflow explain --config %[2]s --customer %[4]s --as-of %[3]s
+  - Write your own rules:   docs/rules.md; start a project with tierflow init
+  - Point it at PostgreSQL: set TIERFLOW_DATABASE_URL (README, "Running against PostgreSQL")`,
+		*dir, cfgPath, day(month), key)
+	return exitOK
+}
+
+// say writes one line of the demo's narration to stdout.
+func (a *app) say(format string, args ...any) {
+	fmt.Fprintf(a.stdout, format+"\n", args...)
+}
+
+func contains(list []int, x int) bool {
+	for _, v := range list {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// prepareDemoDir creates dir, or resets one an earlier demo created. It
+// refuses a directory that holds anything else.
+func prepareDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case len(entries) > 0:
+		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+			return fmt.Errorf("%s exists and was not made by tierflow demo; choose another with --dir", dir)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "tierflow.db") {
+				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("made by tierflow demo; rerunning the demo resets this directory\n"), 0o644)
+}
+
+const demoConfig = `# tierflow demo configuration: an embedded SQLite database and the
+# retail example rule set. See docs/operations.md for a real deployment.
+database:
+  path: tierflow.db            # the embedded store; set url_env or url_file for PostgreSQL
+rulesets:
+  - rules: rules/retail.yaml
+    source: customer_facts     # a table the demo generated in tierflow.db
+`
+
+// writeDemoFiles writes the rules twice: rules/ to edit, and baseline/
+// to compare an edit with.
+func writeDemoFiles(dir string) error {
+	for _, sub := range []string{"rules", "baseline"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return err
+		}
+		for _, name := range []string{"retail.yaml", "retail_test.yaml"} {
+			src, err := examples.Retail.ReadFile("retail/" + name)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, sub, name), src, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "tierflow.yaml"), []byte(demoConfig), 0o644)
+}
+
+// loadDemoFacts (re)creates the customer_facts table in the demo database.
+func (a *app) loadDemoFacts(ctx context.Context, dir string, cfg gen.Config) int {
+	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "tierflow.db")})
+	if err != nil {
+		return a.errorf("demo: %v", err)
+	}
+	defer store.Close()
+	g, err := gen.Retail(cfg)
+	if err != nil {
+		return a.errorf("demo: %v", err)
+	}
+	n, err := gen.LoadSQL(ctx, store.DB().DB, "sqlite", "customer_facts", g)
+	if err != nil {
+		return a.errorf("demo: loading facts: %v", err)
+	}
+	a.say("loaded %s customers into customer_facts", thousands(int(n)))
+	return exitOK
+}
+
+// demoCustomer picks a customer the last apply queued an action for.
+func (a *app) demoCustomer(ctx context.Context, dir string) (string, error) {
+	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "tierflow.db")})
+	if err != nil {
+		return "", err
+	}
+	defer store.Close()
+	acts, err := store.Actions(ctx, sqlite.ActionFilter{Action: "winback_call", Limit: 1})
+	if err != nil {
+		return "", err
+	}
+	if len(acts) == 0 {
+		if acts, err = store.Actions(ctx, sqlite.ActionFilter{Limit: 1}); err != nil {
+			return "", err
+		}
+	}
+	if len(acts) == 0 {
+		return "", errors.New("the second apply queued no action; try another --seed")
+	}
+	return acts[0].Customer, nil
+}

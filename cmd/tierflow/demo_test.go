@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDemo runs the demo in an empty directory, as a newcomer would, and
+// again to check a rerun starts over.
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	for run := 1; run <= 2; run++ {
+		r := runCLI(t, nil, "demo", "--dir", dir, "--customers", "3000").want(t, exitOK)
+		for _, want := range []string{
+			"[1/11] Generating 3,000 demo customers",
+			"ok   retail: 13/13 cases passed",
+			"initial run: no customer has a segment yet",
+			"applied retail as run",
+			"winback_call",
+			"Why did customer",
+			"That was tierflow. Try next",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Fatalf("run %d: demo output lacks %q:\n%s", run, want, r.stdout)
+			}
+		}
+		// The second apply queued follow-ups for customers who moved.
+		if strings.Count(r.stdout, "pending") < 1 {
+			t.Fatalf("run %d: no pending action listed:\n%s", run, r.stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "baseline", "retail.yaml")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDemoRefusesForeignDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, nil, "demo", "--dir", dir).want(t, exitFailure)
+	if !strings.Contains(r.stderr, "was not made by tierflow demo") {
+		t.Fatalf("got %s", r)
+	}
+}
