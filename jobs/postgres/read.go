@@ -72,9 +72,15 @@ func (s *Store) SourceSchema(ctx context.Context, rs *rules.RuleSet) (*rules.Sch
 	if err != nil {
 		return nil, err
 	}
+	return SchemaFromColumns(rs.Key, cols)
+}
+
+// SchemaFromColumns makes a facts schema of every readable column but the
+// key; the SQLite store shares it.
+func SchemaFromColumns(key string, cols []Column) (*rules.Schema, error) {
 	var fields []rules.Field
 	for _, c := range cols {
-		if c.Name == rs.Key || !c.Mappable {
+		if c.Name == key || !c.Mappable {
 			continue
 		}
 		fields = append(fields, rules.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable})
@@ -243,7 +249,7 @@ func (sn *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.
 	for {
 		batch := make([]engine.Customer, 0, batchSize)
 		for len(batch) < batchSize && rows.Next() {
-			c, err := sc.scan(rows)
+			c, err := sc.Scan(rows.Scan)
 			if err != nil {
 				return err
 			}
@@ -289,73 +295,20 @@ func (s *Store) Customer(ctx context.Context, rs *rules.RuleSet, key string) (*e
 		}
 		return nil, fmt.Errorf("no customer %q in the facts source of %s", key, rs.Name)
 	}
-	c, err := newScanner(rs).scan(rows)
+	c, err := newScanner(rs).Scan(rows.Scan)
 	if err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-// scanner turns snapshot rows into engine customers, reusing its scan
-// destinations from row to row.
-type scanner struct {
-	rs      *rules.RuleSet
-	dest    []any
-	vals    []any
-	cooling []int // indexes of actions with a cooldown, in query order
-}
-
-func newScanner(rs *rules.RuleSet) *scanner {
-	sc := &scanner{rs: rs}
-	for i, a := range rs.Actions {
-		if a.Cooldown > 0 {
-			sc.cooling = append(sc.cooling, i)
-		}
-	}
-	n := 1 + len(rs.Facts.Fields) + 3*len(rs.Segmentations) + len(sc.cooling)
-	sc.vals = make([]any, n)
-	sc.dest = make([]any, n)
-	for i := range sc.vals {
-		sc.dest[i] = &sc.vals[i]
-	}
-	return sc
-}
-
-func (sc *scanner) scan(rows *sql.Rows) (engine.Customer, error) {
-	if err := rows.Scan(sc.dest...); err != nil {
-		return engine.Customer{}, fmt.Errorf("read facts of %s: %w", sc.rs.Name, err)
-	}
-	v := sc.vals
-	key, _ := v[0].(string)
-	c := engine.Customer{Key: key, Facts: make([]any, len(sc.rs.Facts.Fields))}
-	i := 1
-	for k, f := range sc.rs.Facts.Fields {
-		fv, err := f.Coerce(v[i])
-		if err != nil {
-			// A null in a fact not declared nullable, or a bad value: the
-			// customer keeps it as null and its rules fail visibly.
-			fv = nil
-		}
-		c.Facts[k] = fv
-		i++
-	}
-	c.State.Segments = make([]engine.Assignment, len(sc.rs.Segmentations))
-	for k := range sc.rs.Segmentations {
-		seg, _ := v[i].(string)
-		since, _ := v[i+1].(time.Time)
-		pending, _ := v[i+2].(time.Time)
-		c.State.Segments[k] = engine.Assignment{Segment: seg, Since: since.UTC(), PendingSince: utcOrZero(pending)}
-		i += 3
-	}
-	if len(sc.cooling) > 0 {
-		c.State.LastActions = make([]time.Time, len(sc.rs.Actions))
-		for _, ai := range sc.cooling {
-			t, _ := v[i].(time.Time)
-			c.State.LastActions[ai] = utcOrZero(t)
-			i++
-		}
-	}
-	return c, nil
+// newScanner reads snapshot rows as lib/pq returns them: facts through
+// Field.Coerce, state times as time.Time or NULL.
+func newScanner(rs *rules.RuleSet) *jobs.RowScanner {
+	return jobs.NewRowScanner(rs, rules.Field.Coerce, func(v any) (time.Time, error) {
+		t, _ := v.(time.Time)
+		return utcOrZero(t), nil
+	})
 }
 
 func utcOrZero(t time.Time) time.Time {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -153,14 +154,7 @@ func (s *Store) SourceSchema(ctx context.Context, rs *rules.RuleSet) (*rules.Sch
 	if err != nil {
 		return nil, err
 	}
-	var fields []rules.Field
-	for _, c := range cols {
-		if c.Name == rs.Key || !c.Mappable {
-			continue
-		}
-		fields = append(fields, rules.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable})
-	}
-	return rules.NewSchema(fields)
+	return postgres.SchemaFromColumns(rs.Key, cols)
 }
 
 // CheckSource verifies that the source returns the key and every fact

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
@@ -112,7 +111,7 @@ func (sn *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.
 	for {
 		batch := make([]engine.Customer, 0, batchSize)
 		for len(batch) < batchSize && rows.Next() {
-			c, err := sc.scan(rows)
+			c, err := sc.Scan(rows.Scan)
 			if err != nil {
 				return err
 			}
@@ -151,82 +150,17 @@ func (s *Store) Customer(ctx context.Context, rs *rules.RuleSet, key string) (*e
 		}
 		return nil, fmt.Errorf("no customer %q in the facts source of %s", key, rs.Name)
 	}
-	c, err := newScanner(rs).scan(rows)
+	c, err := newScanner(rs).Scan(rows.Scan)
 	if err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-// scanner turns snapshot rows into engine customers, reusing its scan
-// destinations from row to row.
-type scanner struct {
-	rs      *rules.RuleSet
-	dest    []any
-	vals    []any
-	cooling []int // indexes of actions with a cooldown, in query order
-}
-
-func newScanner(rs *rules.RuleSet) *scanner {
-	sc := &scanner{rs: rs}
-	for i, a := range rs.Actions {
-		if a.Cooldown > 0 {
-			sc.cooling = append(sc.cooling, i)
-		}
-	}
-	n := 1 + len(rs.Facts.Fields) + 3*len(rs.Segmentations) + len(sc.cooling)
-	sc.vals = make([]any, n)
-	sc.dest = make([]any, n)
-	for i := range sc.vals {
-		sc.dest[i] = &sc.vals[i]
-	}
-	return sc
-}
-
-func (sc *scanner) scan(rows *sql.Rows) (engine.Customer, error) {
-	if err := rows.Scan(sc.dest...); err != nil {
-		return engine.Customer{}, fmt.Errorf("read facts of %s: %w", sc.rs.Name, err)
-	}
-	v := sc.vals
-	key, _ := v[0].(string)
-	c := engine.Customer{Key: key, Facts: make([]any, len(sc.rs.Facts.Fields))}
-	i := 1
-	for k, f := range sc.rs.Facts.Fields {
-		fv, err := factValue(f, v[i])
-		if err != nil {
-			// A null in a fact not declared nullable, or a bad value: the
-			// customer keeps it as null and its rules fail visibly.
-			fv = nil
-		}
-		c.Facts[k] = fv
-		i++
-	}
-	c.State.Segments = make([]engine.Assignment, len(sc.rs.Segmentations))
-	for k := range sc.rs.Segmentations {
-		seg, _ := v[i].(string)
-		since, err := timeValue(v[i+1])
-		if err != nil {
-			return c, fmt.Errorf("customer %s: %w", key, err)
-		}
-		pending, err := timeValue(v[i+2])
-		if err != nil {
-			return c, fmt.Errorf("customer %s: %w", key, err)
-		}
-		c.State.Segments[k] = engine.Assignment{Segment: seg, Since: since, PendingSince: pending}
-		i += 3
-	}
-	if len(sc.cooling) > 0 {
-		c.State.LastActions = make([]time.Time, len(sc.rs.Actions))
-		for _, ai := range sc.cooling {
-			t, err := timeValue(v[i])
-			if err != nil {
-				return c, fmt.Errorf("customer %s: %w", key, err)
-			}
-			c.State.LastActions[ai] = t
-			i++
-		}
-	}
-	return c, nil
+// newScanner reads snapshot rows as SQLite returns them: facts through
+// factValue, state times as stored text.
+func newScanner(rs *rules.RuleSet) *jobs.RowScanner {
+	return jobs.NewRowScanner(rs, factValue, timeValue)
 }
 
 // factValue converts a value as SQLite returns it (int64, float64,

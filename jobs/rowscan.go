@@ -1,0 +1,89 @@
+package jobs
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// RowScanner turns the rows of a store's snapshot query into engine
+// customers, reusing its scan destinations from row to row. A row holds,
+// in order: the key; each fact of rs.Facts; for each segmentation its
+// segment, since and pending-since; and for each action with a cooldown,
+// when it was last queued. Stores supply how their driver's values decode.
+type RowScanner struct {
+	rs      *rules.RuleSet
+	dest    []any
+	vals    []any
+	cooling []int // indexes of actions with a cooldown, in row order
+	// Fact converts a fact value as the driver returns it.
+	Fact func(f rules.Field, v any) (any, error)
+	// Time converts a stored state time (nil means none).
+	Time func(v any) (time.Time, error)
+}
+
+// NewRowScanner prepares a scanner for rs's snapshot rows.
+func NewRowScanner(rs *rules.RuleSet, fact func(rules.Field, any) (any, error), tm func(any) (time.Time, error)) *RowScanner {
+	sc := &RowScanner{rs: rs, Fact: fact, Time: tm}
+	for i, a := range rs.Actions {
+		if a.Cooldown > 0 {
+			sc.cooling = append(sc.cooling, i)
+		}
+	}
+	n := 1 + len(rs.Facts.Fields) + 3*len(rs.Segmentations) + len(sc.cooling)
+	sc.vals = make([]any, n)
+	sc.dest = make([]any, n)
+	for i := range sc.vals {
+		sc.dest[i] = &sc.vals[i]
+	}
+	return sc
+}
+
+// Scan reads one row through scan (a sql.Rows' Scan method).
+func (sc *RowScanner) Scan(scan func(dest ...any) error) (engine.Customer, error) {
+	if err := scan(sc.dest...); err != nil {
+		return engine.Customer{}, fmt.Errorf("read facts of %s: %w", sc.rs.Name, err)
+	}
+	v := sc.vals
+	key, _ := v[0].(string)
+	c := engine.Customer{Key: key, Facts: make([]any, len(sc.rs.Facts.Fields))}
+	i := 1
+	for k, f := range sc.rs.Facts.Fields {
+		fv, err := sc.Fact(f, v[i])
+		if err != nil {
+			// A null in a fact not declared nullable, or a bad value: the
+			// customer keeps it as null and its rules fail visibly.
+			fv = nil
+		}
+		c.Facts[k] = fv
+		i++
+	}
+	c.State.Segments = make([]engine.Assignment, len(sc.rs.Segmentations))
+	for k := range sc.rs.Segmentations {
+		seg, _ := v[i].(string)
+		since, err := sc.Time(v[i+1])
+		if err != nil {
+			return c, fmt.Errorf("customer %s: %w", key, err)
+		}
+		pending, err := sc.Time(v[i+2])
+		if err != nil {
+			return c, fmt.Errorf("customer %s: %w", key, err)
+		}
+		c.State.Segments[k] = engine.Assignment{Segment: seg, Since: since, PendingSince: pending}
+		i += 3
+	}
+	if len(sc.cooling) > 0 {
+		c.State.LastActions = make([]time.Time, len(sc.rs.Actions))
+		for _, ai := range sc.cooling {
+			t, err := sc.Time(v[i])
+			if err != nil {
+				return c, fmt.Errorf("customer %s: %w", key, err)
+			}
+			c.State.LastActions[ai] = t
+			i++
+		}
+	}
+	return c, nil
+}
