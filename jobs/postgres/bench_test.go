@@ -1,0 +1,385 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// Environment variables that configure BenchmarkApplyRetail: the number
+// of customers, and a file to write a CPU profile of the timed applies to
+// (go test's -cpuprofile would include the setup).
+const (
+	benchCustomersEnv = "TIERFLOW_BENCH_CUSTOMERS"
+	benchProfileEnv   = "TIERFLOW_BENCH_CPUPROFILE"
+)
+
+// sqlRunID marks the rows the hand-written SQL baseline updates, so they
+// can be put back.
+const sqlRunID = -1
+
+// BenchmarkApplyRetail times one whole tierflow apply of the retail
+// example against PostgreSQL, where about 5% of customers change segment,
+// beside a hand-written SQL UPDATE that does the same reclassification on
+// the same data. ns/op is the apply; sql-ns/op the UPDATE; x-sql their
+// ratio; peak-RSS-MB the process's resident-memory high-water mark during
+// the apply; cpu-s/op the CPU time tierflow's own process used (the rest
+// of the work is PostgreSQL's); changed-% the share of customers who
+// moved. docs/benchmarks.md has the figures and how to run it:
+//
+//	TIERFLOW_BENCH_CUSTOMERS=1000000 go test -run '^$' -bench ApplyRetail -benchtime 3x -timeout 60m ./jobs/postgres/
+//
+// Setup (untimed) generates the customers, runs a first apply so every
+// customer has state, saves that state, and multiplies the 12-month spend
+// of every 12th customer by 10, which moves about 5% of customers. Each
+// iteration then puts the saved state back, so every iteration
+// reclassifies the same customers the same way.
+func BenchmarkApplyRetail(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a large database; not run with -short")
+	}
+	n := 1_000_000
+	if v := os.Getenv(benchCustomersEnv); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 20 {
+			b.Fatalf("%s=%q: want a number of customers, at least 20", benchCustomersEnv, v)
+		}
+	}
+	ctx := context.Background()
+	start := time.Now()
+	s := newStore(b, n)
+	rs := retail(b)
+	b.Logf("setup: %d customers generated in %v", n, time.Since(start).Round(time.Millisecond))
+	baseRun := seedApplyBench(ctx, b, s, rs, n)
+	checkWritePlan(ctx, b, s)
+
+	b.Run(fmt.Sprintf("customers=%d", n), func(b *testing.B) {
+		b.ReportAllocs()
+		var sqlTime, applyTime, cpuTime time.Duration
+		var peakRSS int64
+		var changed int
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			resetBenchState(b, s, baseRun)
+			sqlTime += timeSQLBaseline(b, s, rs)
+
+			debug.FreeOSMemory()
+			resetPeakRSS(b)
+			stopProfile := startCPUProfile(b, i)
+			start, startCPU := time.Now(), processCPU(b)
+			b.StartTimer()
+			out, err := jobs.Apply(ctx, s, rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+			b.StopTimer()
+			applyTime += time.Since(start)
+			cpuTime += processCPU(b) - startCPU
+			stopProfile()
+			if err != nil {
+				b.Fatal(err)
+			}
+			peakRSS = max(peakRSS, readPeakRSS(b))
+			changed = out.Report.Changed
+			checkSameOutcome(b, s, out, n)
+		}
+		perOp := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
+		b.ReportMetric(perOp(sqlTime), "sql-ns/op")
+		b.ReportMetric(float64(applyTime)/float64(sqlTime), "x-sql")
+		b.ReportMetric(float64(n)/(applyTime.Seconds()/float64(b.N)), "customers/s")
+		b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MB")
+		b.ReportMetric(cpuTime.Seconds()/float64(b.N), "cpu-s/op")
+		b.ReportMetric(100*float64(changed)/float64(n), "changed-%")
+	})
+}
+
+// seedApplyBench gives every customer state with a first apply, saves
+// that state in bench_base, copies it to bench_sql for the SQL baseline,
+// and then changes the facts of every 12th customer. It returns the
+// first apply's run id, which every saved assignment carries.
+func seedApplyBench(ctx context.Context, b testing.TB, s *postgres.Store, rs *rules.RuleSet, n int) int64 {
+	b.Helper()
+	debug.FreeOSMemory()
+	resetPeakRSS(b)
+	start := time.Now()
+	out, err := jobs.Apply(ctx, s, rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if out.Report.Customers != n {
+		b.Fatalf("first apply evaluated %d customers, want %d", out.Report.Customers, n)
+	}
+	b.Logf("setup: first apply (every customer changes) in %v, peak RSS %d MB",
+		time.Since(start).Round(time.Millisecond), readPeakRSS(b)>>20)
+	start = time.Now()
+	exec(b, s, `CREATE TABLE bench_base (LIKE tierflow.assignments INCLUDING ALL)`)
+	exec(b, s, `INSERT INTO bench_base SELECT * FROM tierflow.assignments`)
+	exec(b, s, `CREATE TABLE bench_sql (LIKE tierflow.assignments INCLUDING ALL)`)
+	exec(b, s, `INSERT INTO bench_sql SELECT * FROM tierflow.assignments`)
+	// About 60% of the changed customers move (not those who stay small
+	// or key), 5% of all. Spend only goes up, so customers only move up a
+	// value tier or out of at_risk: no downgrade grace and no action is
+	// involved, and the SQL baseline does the same work as the apply.
+	exec(b, s, `UPDATE customer_facts SET spend_12m = spend_12m * 10 WHERE customer_id % 12 = 0`)
+	exec(b, s, `VACUUM ANALYZE`)
+	b.Logf("setup: state saved and facts changed in %v", time.Since(start).Round(time.Millisecond))
+	return out.RunID
+}
+
+// resetBenchState puts back the state saved after the first apply (run
+// baseRun): the rows the last apply and the last SQL baseline changed,
+// and the last apply's history.
+func resetBenchState(b testing.TB, s *postgres.Store, baseRun int64) {
+	b.Helper()
+	exec(b, s, `DELETE FROM tierflow.history WHERE run_id <> $1`, baseRun)
+	for _, table := range []string{"tierflow.assignments", "bench_sql"} {
+		exec(b, s, `UPDATE `+table+` AS t
+            SET segment = o.segment, since = o.since, pending_since = o.pending_since, reason = o.reason, run_id = o.run_id
+            FROM bench_base AS o
+            WHERE t.run_id <> $1 AND (o.ruleset, o.segmentation, o.customer_key) = (t.ruleset, t.segmentation, t.customer_key)`, baseRun)
+		if got := count(b, s, `SELECT count(*) FROM `+table+` WHERE run_id <> $1`, baseRun); got != 0 {
+			b.Fatalf("reset left %d rows of %s unlike the saved state", got, table)
+		}
+	}
+	exec(b, s, `VACUUM ANALYZE tierflow.assignments, tierflow.history, bench_sql`)
+}
+
+// checkSameOutcome checks the apply against the SQL baseline: both changed
+// the same assignment rows (every other row is as saved), to the same
+// segments, since dates and pending dates; and history has a move for each.
+func checkSameOutcome(b testing.TB, s *postgres.Store, out *jobs.Outcome, n int) {
+	b.Helper()
+	differ := count(b, s, `SELECT count(*)
+        FROM (SELECT * FROM tierflow.assignments WHERE run_id = $1) AS t
+        FULL JOIN (SELECT * FROM bench_sql WHERE run_id = $2) AS q USING (ruleset, segmentation, customer_key)
+        WHERE (t.segment, t.since, t.pending_since) IS DISTINCT FROM (q.segment, q.since, q.pending_since)`, out.RunID, sqlRunID)
+	if differ != 0 {
+		b.Fatalf("apply and SQL baseline disagree on %d assignment rows", differ)
+	}
+	sqlMoves := count(b, s, `SELECT count(*) FROM bench_sql WHERE run_id = $1`, sqlRunID)
+	moves := count(b, s, `SELECT count(*) FROM tierflow.history WHERE run_id = $1`, out.RunID)
+	if moves != sqlMoves {
+		b.Fatalf("apply recorded %d moves, SQL baseline changed %d rows", moves, sqlMoves)
+	}
+	if rep := out.Report; rep.Changed < n*4/100 || rep.Changed > n*6/100 || rep.ActionsTotal != 0 || rep.Errors.Customers != 0 {
+		b.Fatalf("apply changed %d customers (want about 5%% of %d), queued %d actions, had %d errors",
+			rep.Changed, n, rep.ActionsTotal, rep.Errors.Customers)
+	}
+}
+
+// checkWritePlan checks that the apply's write of changed assignments
+// finds each row by the primary key rather than joining the whole table,
+// with the statistics as they are after VACUUM ANALYZE. The statement
+// mirrors the "write assignments" statement of ApplyTx.Commit; the staging
+// table holds every segmentation of 5% of the customers, more rows than an
+// iteration stages.
+func checkWritePlan(ctx context.Context, b testing.TB, s *postgres.Store) {
+	b.Helper()
+	tx, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	for _, q := range []string{
+		`CREATE TEMP TABLE tierflow_stage ON COMMIT DROP AS
+            SELECT 'a'::char(1) AS kind, segmentation AS name, customer_key, segment, since, pending_since, reason
+            FROM tierflow.assignments WHERE customer_key::bigint % 20 = 0`,
+		`ANALYZE tierflow_stage`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `EXPLAIN INSERT INTO tierflow.assignments AS t (ruleset, segmentation, customer_key, segment, since, pending_since, reason, run_id)
+        SELECT 'retail', name, customer_key, segment, since, pending_since, reason, 0 FROM tierflow_stage WHERE kind = 'a'
+        ON CONFLICT (ruleset, segmentation, customer_key) DO UPDATE
+        SET segment = EXCLUDED.segment, since = EXCLUDED.since, pending_since = EXCLUDED.pending_since,
+            reason = EXCLUDED.reason, run_id = EXCLUDED.run_id`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			b.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	text := strings.Join(plan, "\n")
+	if !strings.Contains(text, "Conflict Arbiter Indexes: assignments_pkey") ||
+		strings.Contains(text, "Join") || strings.Contains(text, "Scan on assignments") {
+		b.Fatalf("the write of changed assignments does not look rows up by primary key:\n%s", text)
+	}
+	b.Logf("setup: plan of the write of changed assignments:\n%s", text)
+}
+
+// startCPUProfile starts a CPU profile of iteration i's apply into the
+// file named by TIERFLOW_BENCH_CPUPROFILE (with -N before the extension
+// after the first iteration) and returns the function that stops it.
+func startCPUProfile(b *testing.B, i int) (stop func()) {
+	path := os.Getenv(benchProfileEnv)
+	if path == "" {
+		return func() {}
+	}
+	if i > 0 {
+		ext := filepath.Ext(path)
+		path = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(path, ext), i, ext)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+	}
+}
+
+// processCPU returns the CPU time the process has used, user and system.
+func processCPU(b testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// resetPeakRSS resets the process's resident-memory high-water mark
+// (VmHWM) to its current resident size (Linux 4.0 and later).
+func resetPeakRSS(b testing.TB) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Logf("cannot reset peak RSS, it includes setup: %v", err)
+	}
+}
+
+// readPeakRSS returns the process's resident-memory high-water mark in
+// bytes, from VmHWM in /proc/self/status.
+func readPeakRSS(b testing.TB) int64 {
+	st, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Logf("cannot read peak RSS: %v", err)
+		return 0
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// timeSQLBaseline runs the hand-written reclassification on bench_sql
+// and returns how long it took.
+func timeSQLBaseline(b testing.TB, s *postgres.Store, rs *rules.RuleSet) time.Duration {
+	b.Helper()
+	q := retailSQL(b, rs)
+	start := time.Now()
+	res, err := s.DB().Exec(q, asOf, sqlRunID)
+	d := time.Since(start)
+	if err != nil {
+		b.Fatalf("SQL baseline: %v\n%s", err, q)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		b.Fatalf("SQL baseline changed %d rows (%v)", n, err)
+	}
+	return d
+}
+
+// retailSQL is the reclassification written by hand as one UPDATE. The
+// subquery f evaluates the conditions of examples/retail/retail.yaml once
+// per customer; the CASE expressions then pick each segmentation's segment
+// from them and the previous state (won_back, the downgrade graces of vip
+// and key, the minimum stay in won_back). Thresholds, graces and the stay
+// are read from the rule set. Only rows whose segment or pending downgrade
+// changes are updated. $1 is the as-of time, $2 the run id to record.
+func retailSQL(b testing.TB, rs *rules.RuleSet) string {
+	b.Helper()
+	param := func(name string) string {
+		for _, p := range rs.Params {
+			if p.Name == name {
+				return fmt.Sprint(p.Value)
+			}
+		}
+		b.Fatalf("retail.yaml has no param %s", name)
+		return ""
+	}
+	days := func(name string, plus int) string {
+		n, err := strconv.Atoi(param(name))
+		if err != nil {
+			b.Fatalf("param %s: %v", name, err)
+		}
+		return fmt.Sprintf("interval '%d days'", n+plus)
+	}
+	segment := func(segmentation, name string) *rules.Segment {
+		s, _ := rs.Segmentation(segmentation)
+		if i := s.SegmentIndex(name); i >= 0 {
+			return s.Segments[i]
+		}
+		b.Fatalf("retail.yaml has no segment %s.%s", segmentation, name)
+		return nil
+	}
+	interval := func(d time.Duration) string { return fmt.Sprintf("interval '%d seconds'", int64(d.Seconds())) }
+
+	// days_since(t) > n is $1 - t >= n+1 days, and <= n is < n+1 days:
+	// days_since counts whole days of 24 hours.
+	r := strings.NewReplacer(
+		"{vip_spend}", param("vip_spend"), "{vip_orders}", param("vip_orders"),
+		"{key_spend}", param("key_spend"), "{regular_spend}", param("regular_spend"),
+		"{new_days+1}", days("new_days", 1), "{churn_days+1}", days("churn_days", 1),
+		"{at_risk_ratio}", param("at_risk_ratio"),
+		"{vip_grace}", interval(segment("value_tier", "vip").DowngradeGrace),
+		"{key_grace}", interval(segment("value_tier", "key").DowngradeGrace),
+		"{won_back_stay}", interval(segment("lifecycle", "won_back").MinStay),
+	)
+	const pending = `CASE WHEN a.pending_since IS NULL OR a.pending_since > $1 THEN $1 ELSE a.pending_since END`
+	const inGrace = `(a.segment IN ('vip', 'key')
+            AND array_position(ARRAY['vip', 'key', 'regular', 'small'], f.tier) > array_position(ARRAY['vip', 'key', 'regular', 'small'], a.segment)
+            AND $1 - ` + pending + ` < CASE a.segment WHEN 'vip' THEN {vip_grace} ELSE {key_grace} END)`
+	const newSegment = `CASE a.segmentation
+            WHEN 'value_tier' THEN CASE WHEN ` + inGrace + ` THEN a.segment ELSE f.tier END
+            WHEN 'lifecycle' THEN CASE
+                WHEN a.segment = 'won_back' AND $1 - a.since < {won_back_stay} THEN 'won_back'
+                WHEN f.churned THEN 'churned'
+                WHEN f.new THEN 'new'
+                WHEN a.segment = 'churned' THEN 'won_back'
+                WHEN f.at_risk THEN 'at_risk'
+                ELSE 'active' END
+            WHEN 'source' THEN f.source END`
+	const newPending = `CASE WHEN a.segmentation = 'value_tier' AND ` + inGrace + ` THEN ` + pending + ` END`
+	return r.Replace(`UPDATE bench_sql AS a
+        SET segment = ` + newSegment + `,
+            pending_since = ` + newPending + `,
+            since = CASE WHEN a.segment = ` + newSegment + ` THEN a.since ELSE $1 END,
+            reason = 'sql', run_id = $2
+        FROM (SELECT customer_id::text AS customer_key,
+                CASE WHEN spend_12m >= {vip_spend} AND orders_12m >= {vip_orders} THEN 'vip'
+                    WHEN spend_12m >= {key_spend} THEN 'key'
+                    WHEN spend_12m >= {regular_spend} THEN 'regular'
+                    ELSE 'small' END AS tier,
+                last_order_at IS NULL OR $1 - last_order_at >= {churn_days+1} AS churned,
+                $1 - (first_order_at::timestamp AT TIME ZONE 'UTC') < {new_days+1} AS new,
+                spend_prev_12m > 0 AND spend_12m < spend_prev_12m * {at_risk_ratio} AS at_risk,
+                CASE channel WHEN 'online' THEN 'online' WHEN 'store' THEN 'store' ELSE 'other' END AS source
+            FROM customer_facts OFFSET 0) AS f
+        WHERE a.ruleset = 'retail' AND a.customer_key = f.customer_key
+          AND (a.segment, a.pending_since) IS DISTINCT FROM (` + newSegment + `, ` + newPending + `)`)
+}
