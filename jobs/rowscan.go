@@ -87,3 +87,38 @@ func (sc *RowScanner) Scan(scan func(dest ...any) error) (engine.Customer, error
 	}
 	return c, nil
 }
+
+// Rows is the part of *sql.Rows that Batches reads.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// Batches reads every row into customers and hands them to fn in
+// batches of batchSize. A driver error is passed to wrap first (to add
+// context or remove secrets).
+func (sc *RowScanner) Batches(rows Rows, batchSize int, fn func([]engine.Customer) error, wrap func(error) error) error {
+	for {
+		batch := make([]engine.Customer, 0, batchSize)
+		for len(batch) < batchSize && rows.Next() {
+			c, err := sc.Scan(rows.Scan)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, c)
+		}
+		if err := rows.Err(); err != nil {
+			return wrap(err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := fn(batch); err != nil {
+			return err
+		}
+		if len(batch) < batchSize {
+			return nil
+		}
+	}
+}

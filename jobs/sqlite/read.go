@@ -107,29 +107,9 @@ func (sn *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.
 		return fmt.Errorf("read facts of %s: %w", sn.rs.Name, err)
 	}
 	defer rows.Close()
-	sc := newScanner(sn.rs)
-	for {
-		batch := make([]engine.Customer, 0, batchSize)
-		for len(batch) < batchSize && rows.Next() {
-			c, err := sc.Scan(rows.Scan)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, c)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read facts of %s: %w", sn.rs.Name, err)
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		if err := fn(batch); err != nil {
-			return err
-		}
-		if len(batch) < batchSize {
-			return nil
-		}
-	}
+	return newScanner(sn.rs).Batches(rows, batchSize, fn, func(err error) error {
+		return fmt.Errorf("read facts of %s: %w", sn.rs.Name, err)
+	})
 }
 
 // Customer reads one customer's facts and state, for explain. The key is
