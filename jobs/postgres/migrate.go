@@ -24,8 +24,13 @@ type Migration struct {
 }
 
 // Migrations returns the embedded migrations in version order.
-func Migrations() []Migration {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+func Migrations() []Migration { return ReadMigrations(migrationFiles) }
+
+// ReadMigrations reads NNNN_name.sql files from the migrations directory
+// of an embedded file system, in version order; the SQLite store reads
+// its own with it. A bad file name is a build mistake, so it panics.
+func ReadMigrations(fsys fs.FS) []Migration {
+	entries, err := fs.ReadDir(fsys, "migrations")
 	if err != nil {
 		panic(err) // embedded at build time; cannot fail
 	}
@@ -35,9 +40,9 @@ func Migrations() []Migration {
 		num, _, ok := strings.Cut(name, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil {
-			panic("postgres: bad migration file name " + name)
+			panic("bad migration file name " + name)
 		}
-		src, _ := fs.ReadFile(migrationFiles, "migrations/"+name)
+		src, _ := fs.ReadFile(fsys, "migrations/"+name)
 		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(src)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })

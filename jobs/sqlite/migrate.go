@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/tierflow/tierflow/jobs/postgres"
 )
 
 //go:embed migrations/*.sql
@@ -17,25 +15,7 @@ var migrationFiles embed.FS
 
 // Migrations returns the embedded migrations in version order. Their
 // versions and names match the PostgreSQL store's.
-func Migrations() []Migration {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		panic(err) // embedded at build time; cannot fail
-	}
-	var out []Migration
-	for _, e := range entries {
-		name := e.Name()
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			panic("sqlite: bad migration file name " + name)
-		}
-		src, _ := fs.ReadFile(migrationFiles, "migrations/"+name)
-		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(src)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	return out
-}
+func Migrations() []Migration { return postgres.ReadMigrations(migrationFiles) }
 
 // LatestVersion is the schema version this build needs.
 func LatestVersion() int {
