@@ -8,8 +8,11 @@ import (
 const migrateUsage = `
 Usage: tierflow migrate [flags]
 
-Creates or upgrades tierflow's own schema (default "tierflow") in the
-database: current assignments, history, the action queue and run records.
+Creates or upgrades tierflow's own tables in the database: current
+assignments, history, the action queue, run records and scheduled slots.
+In PostgreSQL ($TIERFLOW_DATABASE_URL or database.url_file) they live in
+the schema database.schema (default "tierflow"); with no database
+configured, in the embedded file tierflow.db beside the config.
 Migrations are embedded in the binary and versioned; each is applied in
 its own transaction, and concurrent migrates wait for each other. apply and
 plan refuse to run on an out-of-date schema.
@@ -17,6 +20,7 @@ plan refuse to run on an out-of-date schema.
 Examples:
   TIERFLOW_DATABASE_URL=postgres://tierflow@db/crm tierflow migrate
   tierflow migrate --dry-run        # list pending migrations only
+  tierflow migrate --config demo/tierflow.yaml   # the embedded store of a demo
 `
 
 func runMigrate(ctx context.Context, a *app, args []string) int {

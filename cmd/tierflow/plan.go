@@ -24,8 +24,10 @@ would block the apply.
 Exit status (like terraform plan -detailed-exitcode): 0 no changes,
 2 changes, 1 error.
 
-The database URL comes from $TIERFLOW_DATABASE_URL (or the config's
-database.url_file); rule sets and their facts sources from tierflow.yaml.
+Rule sets and their facts sources come from tierflow.yaml. The database
+is PostgreSQL when $TIERFLOW_DATABASE_URL (or the config's
+database.url_file) is set, otherwise the embedded file tierflow.db beside
+the config (or database.path).
 
 Previewing a rule change (for pull requests; see docs/ci.md): with
 --baseline REF, plan evaluates the rules at REF (a git revision or a
