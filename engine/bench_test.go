@@ -38,3 +38,14 @@ func BenchmarkEvaluateRetailParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkNewRetail measures preparing an engine for the retail
+// example, which a run does once per rule set. It compiles nothing: the
+// fast path is built by rules.Compile.
+func BenchmarkNewRetail(b *testing.B) {
+	rs := loadRetail(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		engine.New(rs)
+	}
+}

@@ -16,7 +16,8 @@ import (
 type Engine struct {
 	rs *rules.RuleSet
 	// fast decides segmentations and action conditions in one VM run
-	// each; nil when it could not be built (evaluation is then rule by rule).
+	// each; nil when the rule set has none (evaluation is then rule by
+	// rule).
 	fast  *rules.FastPath
 	segs  []segVars
 	facts []factSlot
@@ -48,12 +49,11 @@ type factSlot struct {
 	index int
 }
 
-// New prepares an engine for rs.
+// New prepares an engine for rs. It compiles nothing: it uses the fast
+// path rules.Compile built (rs.Fast) and evaluates rule by rule when rs
+// has none, as in a rule set built by hand.
 func New(rs *rules.RuleSet) *Engine {
-	e := &Engine{rs: rs}
-	if fp, err := rs.CompileFastPath(); err == nil {
-		e.fast = fp
-	}
+	e := &Engine{rs: rs, fast: rs.Fast}
 	// read holds every name some expression reads: those its Reads
 	// lists for explanations, and every identifier its program loads.
 	read := identifiers{}

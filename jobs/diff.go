@@ -26,13 +26,13 @@ type DiffLimits struct {
 // on the same snapshot of facts and previous state, and reports only what
 // the rule change causes. baseline is nil for a new rule set. It writes
 // nothing.
-func PlanDiff(ctx context.Context, store Store, baseline, proposed *rules.RuleSet, opts Options, limits DiffLimits) (*DiffReport, error) {
+func PlanDiff(ctx context.Context, state StateStore, facts FactsSource, baseline, proposed *rules.RuleSet, opts Options, limits DiffLimits) (*DiffReport, error) {
 	opts.normalize()
 	union, err := unionOf(baseline, proposed)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := store.Snapshot(ctx, union.rs)
+	snap, err := OpenSnapshot(ctx, state, facts, union.rs)
 	if err != nil {
 		return nil, err
 	}

@@ -61,12 +61,12 @@ actions:
 	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store, err := factsfile.Open(path)
+	store, err := factsfile.Open(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := jobs.Options{AsOf: time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC), Workers: 2, BatchSize: 2}
-	rep, err := jobs.PlanDiff(context.Background(), store, baseline, proposed, opts,
+	rep, err := jobs.PlanDiff(context.Background(), jobs.NoState{}, store, baseline, proposed, opts,
 		jobs.DiffLimits{MaxActions: map[string]int{"hello": 0}})
 	if err != nil {
 		t.Fatal(err)
@@ -108,11 +108,11 @@ segmentations:
 	if err := os.WriteFile(path, []byte("{\"customer_id\": 1, \"spend\": 120}\n{\"customer_id\": 2, \"spend\": 3}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store, err := factsfile.Open(path)
+	store, err := factsfile.Open(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := jobs.PlanDiff(context.Background(), store, rs, rs, jobs.Options{}, jobs.DiffLimits{MaxMovedShare: 0.01})
+	rep, err := jobs.PlanDiff(context.Background(), jobs.NoState{}, store, rs, rs, jobs.Options{}, jobs.DiffLimits{MaxMovedShare: 0.01})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,12 +136,12 @@ segmentations:
 	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store, _ := factsfile.Open(path)
-	_, err := jobs.Plan(context.Background(), store, rs, jobs.Options{})
+	store, _ := factsfile.Open(path, "")
+	_, err := jobs.Plan(context.Background(), jobs.NoState{}, store, rs, jobs.Options{})
 	if err == nil {
 		t.Fatal("bad rows should fail the plan")
 	}
-	for _, want := range []string{"2 bad row(s)", "facts.csv:3: column spend", `"n/a" is not a number`, "facts.csv:4: column since"} {
+	for _, want := range []string{"2 bad rows", "facts.csv:3: column spend", `"n/a" is not a number`, "facts.csv:4: column since"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -4,6 +4,11 @@
 // commits them in one transaction, guarded against runaway changes.
 //
 // A plan (dry run) is the apply path stopped before anything is written.
-// Stores plug in through the small interfaces this package declares
-// (Store, Snapshot, ApplyTx); jobs/postgres implements them.
+// Two roles plug in through the small interfaces this package declares:
+// a FactsSource (a SQL query on any database, a file export) streams each
+// customer's facts, and a StateStore (jobs/postgres, jobs/sqlite,
+// jobs/memstore) keeps assignments, history, the action queue and runs,
+// and takes the apply transaction and the rule set's lock. A run joins
+// the two on the customer key, batch by batch (OpenSnapshot), or in one
+// query when the store's own database holds the facts (Joiner).
 package jobs

@@ -68,11 +68,12 @@ var ErrBlocked = errors.New("apply blocked by a guard")
 // Guard.MaxErrorRate allows.
 var ErrTooManyRuleErrors = errors.New("too many customers failed a rule")
 
-// Plan evaluates rs against the store's current facts and state and
-// reports what an apply would change. It writes nothing.
-func Plan(ctx context.Context, store Store, rs *rules.RuleSet, opts Options) (*Outcome, error) {
+// Plan evaluates rs against the current facts of facts and the state
+// kept in state, and reports what an apply would change. It writes
+// nothing.
+func Plan(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet, opts Options) (*Outcome, error) {
 	opts.normalize()
-	snap, err := store.Snapshot(ctx, rs)
+	snap, err := OpenSnapshot(ctx, state, facts, rs)
 	if err != nil {
 		return nil, err
 	}
@@ -87,11 +88,12 @@ func Plan(ctx context.Context, store Store, rs *rules.RuleSet, opts Options) (*O
 }
 
 // Apply evaluates rs like Plan and, unless a guard refuses, writes the
-// changed assignments, their history and the queued actions, and records
-// the run, all in one transaction.
-func Apply(ctx context.Context, store Store, rs *rules.RuleSet, opts Options) (*Outcome, error) {
+// changed assignments, their history and the queued actions to state, and
+// records the run, all in one transaction. Facts may come from any
+// source; state is written to one store.
+func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet, opts Options) (*Outcome, error) {
 	opts.normalize()
-	rec, _ := store.(RunRecorder)
+	rec, _ := state.(RunRecorder)
 	info := RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: opts.AsOf, Slot: opts.Slot, Started: opts.Now()}
 	if rec != nil {
 		id, err := rec.StartRun(ctx, info, "apply")
@@ -109,7 +111,7 @@ func Apply(ctx context.Context, store Store, rs *rules.RuleSet, opts Options) (*
 		}
 	}
 
-	tx, err := store.BeginApply(ctx, rs, info)
+	tx, err := state.BeginApply(ctx, rs, info)
 	if err != nil {
 		status := StatusFailed
 		if errors.Is(err, ErrLocked) {
@@ -120,7 +122,7 @@ func Apply(ctx context.Context, store Store, rs *rules.RuleSet, opts Options) (*
 	}
 	defer tx.Rollback()
 
-	snap, err := store.Snapshot(ctx, rs)
+	snap, err := OpenSnapshot(ctx, state, facts, rs)
 	if err != nil {
 		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
 		return out, err

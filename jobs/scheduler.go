@@ -42,7 +42,10 @@ type Observer interface {
 // is due, which were missed) are made from an injected clock, so they are
 // tested without waiting for real time; robfig/cron only wakes it up.
 type Scheduler struct {
-	Store Store
+	// State is where runs write; Facts where they read each rule set's
+	// facts (a FactsByRuleSet routes by rule set name).
+	State StateStore
+	Facts FactsSource
 	Slots SlotStore
 	// Now reads the clock; default time.Now.
 	Now func() time.Time
@@ -276,7 +279,7 @@ func (s *Scheduler) RunSlot(ctx context.Context, name string, slot time.Time) (S
 	}
 	if !claimed {
 		log.Info("slot already taken by another replica; skipped")
-		if rec, ok := s.Store.(RunRecorder); ok {
+		if rec, ok := s.State.(RunRecorder); ok {
 			info := RunInfo{RuleSet: name, RulesHash: e.rs.Hash, AsOf: slot, Slot: slot, Started: s.now()}
 			if id, err := rec.StartRun(ctx, info, "scheduled"); err == nil {
 				_ = rec.FinishRun(ctx, id, RunSummary{Status: StatusSkipped, Finished: s.now(), Error: "slot already taken by another replica"})
@@ -295,7 +298,7 @@ func (s *Scheduler) RunSlot(ctx context.Context, name string, slot time.Time) (S
 	}
 	start := s.now()
 	log.Info("run starting", "rules_hash", e.rs.Hash)
-	out, err := Apply(ctx, s.Store, e.rs, opts)
+	out, err := Apply(ctx, s.State, s.Facts, e.rs, opts)
 	status := statusOf(err)
 	took := s.now().Sub(start)
 	var rep *PlanReport

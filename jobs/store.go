@@ -9,22 +9,65 @@ import (
 	"github.com/tierflow/tierflow/rules"
 )
 
-// ErrLocked is returned by Store.BeginApply when another apply of the same
-// rule set holds its lock.
+// ErrLocked is returned by StateStore.BeginApply when another apply of the
+// same rule set holds its lock.
 var ErrLocked = errors.New("another apply of this rule set is running")
 
-// Store is where facts are read and state is kept.
-type Store interface {
-	// Snapshot opens a consistent, read-only view of every customer's
-	// facts and previous state for rs.
-	Snapshot(ctx context.Context, rs *rules.RuleSet) (Snapshot, error)
+// FactsSource is where a rule set's facts come from: a SQL query on the
+// state database or on another one, or a file export. It knows nothing
+// of state.
+type FactsSource interface {
+	// OpenFacts opens one consistent pass over every customer's facts, in
+	// the shape of rs's facts schema.
+	OpenFacts(ctx context.Context, rs *rules.RuleSet) (FactsReader, error)
+}
+
+// FactsReader streams customers with their key and facts; their State is
+// left empty. It must be closed.
+type FactsReader interface {
+	// Count returns the number of customers, or -1 if it is unknown; it
+	// drives progress reporting.
+	Count(ctx context.Context) (int64, error)
+	// Stream calls fn with batches of customers until all are read. A
+	// batch and its customers are owned by fn once passed.
+	Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error
+	Close() error
+}
+
+// StateStore keeps what tierflow knows of each customer: assignments,
+// history, the action queue and the run record. It takes the apply
+// transaction and the rule set's lock.
+type StateStore interface {
+	// OpenState opens a consistent, read-only view of rs's state.
+	OpenState(ctx context.Context, rs *rules.RuleSet) (StateReader, error)
 	// BeginApply starts the write transaction of an apply and takes the
 	// rule set's lock, which is released when the transaction ends or its
-	// connection dies. It returns ErrLocked when the lock is taken.
+	// process dies. It returns ErrLocked when the lock is taken.
 	BeginApply(ctx context.Context, rs *rules.RuleSet, run RunInfo) (ApplyTx, error)
 }
 
-// Snapshot streams customers. It must be closed.
+// StateReader looks up customers' previous state. It must be closed.
+type StateReader interface {
+	// Initial reports whether the rule set has no state yet: its first run.
+	Initial() bool
+	// Load sets the State of every customer of batch from the store,
+	// matching on Key; a customer the store does not know gets an empty
+	// state (one unassigned entry per segmentation). Memory and work are
+	// proportional to the batch, not to the customer base.
+	Load(ctx context.Context, batch []engine.Customer) error
+	Close() error
+}
+
+// Joiner is implemented by state stores that can read a facts source of
+// their own database joined to state in one query: the fast path when
+// facts and state live together. Join returns ok false when src is not
+// such a source, and the run then joins on the key in tierflow.
+type Joiner interface {
+	Join(ctx context.Context, rs *rules.RuleSet, src FactsSource) (snap Snapshot, ok bool, err error)
+}
+
+// Snapshot streams customers with their facts and previous state. It
+// must be closed.
 type Snapshot interface {
 	// Initial reports whether the rule set has no state yet: its first run.
 	Initial() bool
@@ -94,7 +137,8 @@ const (
 )
 
 // RunRecorder records runs that write no state (blocked, failed, skipped)
-// outside the apply transaction. Stores implement it alongside Store.
+// outside the apply transaction. State stores implement it alongside
+// StateStore.
 type RunRecorder interface {
 	StartRun(ctx context.Context, run RunInfo, kind string) (int64, error)
 	FinishRun(ctx context.Context, id int64, summary RunSummary) error

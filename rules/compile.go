@@ -38,7 +38,7 @@ var topKeys = []string{"ruleset", "label", "description", "key", "schedule", "pa
 // Compile decodes, validates and compiles one rule file. file names the
 // file in diagnostics. On failure the error is an ErrorList holding every
 // error and warning found, in file order; on success warnings are in
-// RuleSet.Warnings.
+// RuleSet.Warnings and the fast path is in RuleSet.Fast.
 func Compile(file string, src []byte, opts Options) (*RuleSet, error) {
 	l := &loader{file: file, src: src}
 	rs := l.compile(src, opts)
@@ -100,6 +100,8 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 	}
 	if !l.failed() {
 		l.lint(rs, c, rawSegs, rawActs, top["facts"] != nil)
+		// Every condition compiled, so the combined programs can be built.
+		rs.Fast = l.fastPath(c, rs)
 	}
 	return rs
 }

@@ -4,13 +4,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tierflow/tierflow/rules"
 )
 
 // FuzzCompile checks that Compile never panics and always returns either
-// a usable rule set or a non-empty ErrorList holding at least one error.
+// a usable rule set or a non-empty ErrorList holding at least one error,
+// and never an internal error (a fast path that cannot be built).
 // The second input, when not empty, is compiled as a sibling test file.
 // Seeds are the examples and every file in testdata/errors; crashers go
 // to testdata/fuzz/FuzzCompile.
@@ -64,6 +66,9 @@ func checkErrorList(t *testing.T, rs *rules.RuleSet, err error) {
 		hasError = hasError || d.Severity == rules.SeverityError
 		if d.Message == "" {
 			t.Fatalf("diagnostic without a message: %#v", d)
+		}
+		if strings.HasPrefix(d.Message, "internal error") {
+			t.Fatalf("internal error:\n%s", list)
 		}
 	}
 	if !hasError {

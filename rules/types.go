@@ -35,6 +35,12 @@ type RuleSet struct {
 	Actions       []*Action
 	Tests         []*TestCase
 
+	// Fast holds the programs that decide each segmentation, and every
+	// action's condition, in one VM run. Compile builds it once; it is nil
+	// in a rule set built by hand, which the engine then evaluates rule by
+	// rule. A copy that changes Segmentations or Actions must set it to nil.
+	Fast *FastPath
+
 	// Warnings are problems that do not stop the rule set from running.
 	Warnings []Diagnostic
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
 const actionsUsage = `
@@ -30,7 +30,7 @@ func runActions(ctx context.Context, a *app, args []string) int {
 	}
 	fs := a.flagSet("actions list", actionsUsage)
 	configPath := fs.String("config", "", "config `file` (default ./tierflow.yaml)")
-	var f postgres.ActionFilter
+	var f kernel.ActionFilter
 	fs.StringVar(&f.RuleSet, "ruleset", "", "only this rule set")
 	fs.StringVar(&f.Action, "action", "", "only this action")
 	fs.StringVar(&f.Customer, "customer", "", "only this customer `key`")

@@ -85,16 +85,21 @@ func plural(n int, word string) string {
 
 // checkDB checks every configured rule set against its facts source.
 func (a *app) checkDB(ctx context.Context, df dbFlags) int {
-	_, store, sets, err := a.openDB(ctx, df)
+	_, w, sets, err := a.openDB(ctx, df)
 	if err != nil {
 		return a.errorf("check: %v", err)
 	}
-	defer store.Close()
+	defer w.Close()
 	failed := false
 	for _, set := range sets {
-		problems, err := store.CheckSource(ctx, set.rs)
+		checker, ok := w.facts.For(set.rs.Name).(factsChecker)
+		if !ok {
+			fmt.Fprintf(a.stdout, "--  %s: its source (%s) cannot be checked before a run\n", set.rs.Name, set.cfg.Source.label())
+			continue
+		}
+		problems, err := checker.CheckFacts(ctx, set.rs)
 		if err != nil {
-			return a.errorf("check: %s", store.Redact(err.Error()))
+			return a.errorf("check: %s", w.Redact(err.Error()))
 		}
 		if len(problems) == 0 {
 			fmt.Fprintf(a.stdout, "ok  %s: the facts source provides the key and all %s\n", set.rs.Name, plural(len(set.rs.Facts.Fields), "fact"))

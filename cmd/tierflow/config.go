@@ -1,11 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,36 +25,52 @@ const defaultConfigFile = "tierflow.yaml"
 const defaultURLEnv = "TIERFLOW_DATABASE_URL"
 
 // config is tierflow.yaml: where the database is, and for each rule set
-// where its facts come from. Secrets are never in it: the database URL
-// comes from an environment variable or a file.
+// where its facts come from. Secrets are never in it: database URLs come
+// from environment variables or files. It is read as strictly as rule
+// files are (see readConfig), and its errors are rules.Diagnostics.
 type config struct {
+	// Database is tierflow's state database (yaml database:).
 	Database struct {
-		// URLEnv names the environment variable holding the URL.
-		URLEnv string `yaml:"url_env"`
-		// URLFile is a file holding the URL (e.g. a mounted secret).
-		URLFile string `yaml:"url_file"`
-		// Path is the embedded SQLite file; with no database settings at
-		// all, tierflow.db beside the config.
-		Path   string `yaml:"path"`
-		Schema string `yaml:"schema"`
-	} `yaml:"database"`
-	Guard    guardConfig     `yaml:"guard"`
-	Serve    serveConfig     `yaml:"serve"`
-	RuleSets []ruleSetConfig `yaml:"rulesets"`
+		// URLEnv names the environment variable holding the URL (url_env).
+		URLEnv string
+		// URLFile is a file holding the URL, e.g. a mounted secret
+		// (url_file).
+		URLFile string
+		// Path is the embedded SQLite file (path); with no database
+		// settings at all, tierflow.db beside the config.
+		Path   string
+		Schema string // schema
+	}
+	// Databases are other databases facts can be read from, by name
+	// (databases:).
+	Databases map[string]databaseConfig
+	Guard     guardConfig     // guard
+	Serve     serveConfig     // serve
+	RuleSets  []ruleSetConfig // rulesets
 
 	dir string // the config file's directory; relative paths start there
+}
+
+// databaseConfig is another database facts can come from.
+type databaseConfig struct {
+	Driver  string // driver: "postgres" or "sqlite" (required)
+	URLEnv  string // url_env (postgres; a URL never appears in the config itself)
+	URLFile string // url_file (postgres)
+	Path    string // path (sqlite file, relative to the config's directory)
+
+	pos rules.Pos // where it is declared, for runtime errors
 }
 
 // serveConfig configures `tierflow serve`.
 type serveConfig struct {
 	// Listen is the address of /healthz, /readyz and /metrics; default
 	// 127.0.0.1:9090 (loopback only).
-	Listen string `yaml:"listen"`
+	Listen string
 	// StartingDeadline is how late a missed slot may still run; default 1h.
-	StartingDeadline string `yaml:"starting_deadline"`
+	StartingDeadline string
 	// ShutdownTimeout bounds how long SIGTERM waits for a run to stop;
 	// default 30s.
-	ShutdownTimeout string `yaml:"shutdown_timeout"`
+	ShutdownTimeout string
 }
 
 func (s serveConfig) durations() (deadline, shutdown time.Duration, err error) {
@@ -71,19 +89,57 @@ func (s serveConfig) durations() (deadline, shutdown time.Duration, err error) {
 }
 
 type guardConfig struct {
-	MaxMoved     string `yaml:"max_moved"`      // "20%" or "0.2"
-	MaxActions   *int   `yaml:"max_actions"`    // 0: no limit
-	MaxErrorRate string `yaml:"max_error_rate"` // "1%"
+	MaxMoved     string // max_moved: "20%" or "0.2"
+	MaxActions   *int   // max_actions; 0: no limit
+	MaxErrorRate string // max_error_rate: "1%"
 }
 
 type ruleSetConfig struct {
 	// Rules is the rule file.
-	Rules string `yaml:"rules"`
-	// Source is a SQL query, or a table or view name, returning one row
-	// per customer: the key column and a column per fact.
-	Source         string       `yaml:"source"`
-	Guard          *guardConfig `yaml:"guard"`
-	InitialActions bool         `yaml:"initial_actions"`
+	Rules          string
+	Source         sourceConfig
+	Guard          *guardConfig
+	InitialActions bool // initial_actions
+
+	pos rules.Pos
+}
+
+// sourceConfig is where a rule set's facts come from: one of Query, Table
+// or File. The YAML is either a string, a SQL query or a table or view
+// name on the state database (kept in Query, as before there were other
+// forms), or a mapping with exactly one of query, table or file:
+//
+//	source: {query: "SELECT ...", database: warehouse}
+//	source: {table: analytics.customer_facts}   # on the state database
+//	source: {file: exports/customers-*.csv.gz, format: csv}
+type sourceConfig struct {
+	Query    string // query
+	Table    string // table
+	Database string // database: a name under databases:; "" is the state database (never with File)
+	// File is a path or glob relative to the config's directory (resolve
+	// it with config.relative when reading).
+	File string
+	// Format is "csv" or "jsonl"; "" means from File's extension (see
+	// fileFormat).
+	Format string
+
+	pos rules.Pos
+}
+
+// fileFormat returns the format a file source is read in: Format, or the
+// one its extension names, or "" when it names none.
+func (s sourceConfig) fileFormat() string {
+	if s.Format != "" {
+		return s.Format
+	}
+	name := strings.TrimSuffix(strings.ToLower(s.File), ".gz")
+	switch filepath.Ext(name) {
+	case ".csv":
+		return "csv"
+	case ".jsonl", ".ndjson", ".json":
+		return "jsonl"
+	}
+	return ""
 }
 
 // loadConfig reads the config file named by --config, else tierflow.yaml
@@ -103,49 +159,18 @@ func loadConfig(path string) (*config, error) {
 	return parseConfig(path, src)
 }
 
+// parseConfig reads and validates a config file. On failure the error is
+// a rules.ErrorList holding every problem in the file.
 func parseConfig(path string, src []byte) (*config, error) {
 	cfg := &config{dir: filepath.Dir(path)}
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && err.Error() != "EOF" {
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	d := rules.ParseDocument(path, src)
+	if d.Root() != nil {
+		(&configReader{Document: d}).config(d.Root(), cfg)
 	}
-	if err := cfg.validate(path); err != nil {
-		return nil, err
+	if d.Err() != nil {
+		return nil, redactDiagnostics(d.Diagnostics())
 	}
 	return cfg, nil
-}
-
-func (c *config) validate(path string) error {
-	var problems []string
-	for i, r := range c.RuleSets {
-		if r.Rules == "" {
-			problems = append(problems, fmt.Sprintf("rulesets[%d].rules: name the rule file", i))
-		}
-		if strings.TrimSpace(r.Source) == "" {
-			problems = append(problems, fmt.Sprintf("rulesets[%d].source: give the SQL query or table that returns one row per customer", i))
-		}
-	}
-	if c.Database.URLEnv != "" && c.Database.URLFile != "" {
-		problems = append(problems, "database: set url_env or url_file, not both")
-	}
-	if _, _, err := c.Serve.durations(); err != nil {
-		problems = append(problems, err.Error())
-	}
-	if _, err := c.Guard.apply(jobs.DefaultGuard); err != nil {
-		problems = append(problems, "guard."+err.Error())
-	}
-	for i, r := range c.RuleSets {
-		if r.Guard != nil {
-			if _, err := r.Guard.apply(jobs.DefaultGuard); err != nil {
-				problems = append(problems, fmt.Sprintf("rulesets[%d].guard.%v", i, err))
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s:\n  %s", path, strings.Join(problems, "\n  "))
-	}
-	return nil
 }
 
 // rulesPath resolves a rule file path relative to the config file.
@@ -233,4 +258,299 @@ func parseShare(s string) (float64, error) {
 		return 0, fmt.Errorf("%q is not between 0%% and 100%%", s)
 	}
 	return v, nil
+}
+
+// configReader reads tierflow.yaml's nodes into a config, recording every
+// problem in its Document.
+type configReader struct {
+	*rules.Document
+}
+
+func (r *configReader) config(root *yaml.Node, c *config) {
+	top, ok := r.Mapping(root, "", "database", "databases", "guard", "serve", "rulesets")
+	if !ok {
+		return
+	}
+	r.stateDatabase(top["database"], c)
+	c.Databases = r.databases(top["databases"])
+	c.Guard = r.guard(top["guard"], "guard")
+	c.Serve = r.serve(top["serve"])
+	for i, n := range r.List(top["rulesets"], "rulesets") {
+		if rs, ok := r.ruleSet(n, fmt.Sprintf("rulesets[%d]", i), c.Databases); ok {
+			c.RuleSets = append(c.RuleSets, rs)
+		}
+	}
+}
+
+func (r *configReader) stateDatabase(n *yaml.Node, c *config) {
+	m, _ := r.Mapping(n, "database", "url_env", "url_file", "path", "schema")
+	c.Database.URLEnv, c.Database.URLFile = r.urlSource(m, "database")
+	c.Database.Path = r.String(m["path"], "database.path")
+	c.Database.Schema = r.String(m["schema"], "database.schema")
+	if c.Database.Path != "" && (c.Database.URLEnv != "" || c.Database.URLFile != "") {
+		r.Errorf(m["path"], "database.path", "path is the embedded SQLite store; url_env and url_file are for PostgreSQL",
+			"set path or url_env/url_file, not both")
+	}
+}
+
+// urlSource reads the url_env and url_file of a PostgreSQL database, at
+// most one of which may be set.
+func (r *configReader) urlSource(m map[string]*yaml.Node, field string) (env, file string) {
+	env = r.String(m["url_env"], field+".url_env")
+	file = r.String(m["url_file"], field+".url_file")
+	if looksLikeURL(env) {
+		r.Errorf(m["url_env"], field+".url_env", "set url_env to the name of the environment variable that holds it, such as "+defaultURLEnv,
+			"a database URL never goes in the config")
+	}
+	if looksLikeURL(file) {
+		r.Errorf(m["url_file"], field+".url_file", "put the URL in a file and set url_file to the file's path",
+			"a database URL never goes in the config")
+	}
+	if env != "" && file != "" {
+		key := "url_file"
+		if later(m["url_env"], m["url_file"]) == m["url_env"] {
+			key = "url_env"
+		}
+		r.Errorf(m[key], field+"."+key, "keep one: url_env names an environment variable, url_file a file holding the URL",
+			"url_env and url_file are both set")
+	}
+	return env, file
+}
+
+func (r *configReader) databases(n *yaml.Node) map[string]databaseConfig {
+	entries := r.Entries(n, "databases")
+	if len(entries) == 0 {
+		return nil
+	}
+	out := make(map[string]databaseConfig, len(entries))
+	for _, e := range entries {
+		field := "databases." + e.Key
+		r.Name(e.KeyNode, field)
+		out[e.Key] = r.database(e, field)
+	}
+	return out
+}
+
+var drivers = []string{"postgres", "sqlite"}
+
+func (r *configReader) database(e rules.Entry, field string) databaseConfig {
+	m, _ := r.Mapping(e.Value, field, "driver", "url_env", "url_file", "path")
+	db := databaseConfig{pos: r.Pos(e.KeyNode), Path: r.String(m["path"], field+".path")}
+	db.URLEnv, db.URLFile = r.urlSource(m, field)
+	if r.Required(m, e.KeyNode, field, "driver", "write driver: postgres or driver: sqlite") == nil {
+		return db
+	}
+	db.Driver = r.String(m["driver"], field+".driver")
+	switch db.Driver {
+	case "postgres":
+		if db.Path != "" {
+			r.Errorf(m["path"], field+".path", "a postgres database reads its URL from url_env or url_file", "path is for sqlite databases")
+		}
+		if db.URLEnv == "" && db.URLFile == "" {
+			r.Errorf(e.KeyNode, field, "name the environment variable or the file that holds its URL",
+				"a postgres database needs url_env or url_file")
+		}
+	case "sqlite":
+		for _, key := range []string{"url_env", "url_file"} {
+			if m[key] != nil {
+				r.Errorf(m[key], field+"."+key, "a sqlite database is a file: set path", "%s is for postgres databases", key)
+			}
+		}
+		if db.Path == "" {
+			r.Errorf(e.KeyNode, field+".path", "name the SQLite file, relative to this config file", "a sqlite database needs path")
+		}
+	default:
+		r.Errorf(m["driver"], field+".driver", rules.Suggest(db.Driver, drivers), "unknown driver %q", db.Driver)
+	}
+	return db
+}
+
+func (r *configReader) guard(n *yaml.Node, field string) guardConfig {
+	m, _ := r.Mapping(n, field, "max_moved", "max_actions", "max_error_rate")
+	gc := guardConfig{
+		MaxMoved:     r.share(m["max_moved"], field+".max_moved"),
+		MaxErrorRate: r.share(m["max_error_rate"], field+".max_error_rate"),
+	}
+	if v, ok := r.Int(m["max_actions"], field+".max_actions"); ok {
+		if v < 0 {
+			r.Errorf(m["max_actions"], field+".max_actions", "", "must be 0 (no limit) or more")
+		}
+		gc.MaxActions = &v
+	}
+	return gc
+}
+
+// share reads a value parseShare accepts.
+func (r *configReader) share(n *yaml.Node, field string) string {
+	s := r.String(n, field)
+	if s != "" {
+		if _, err := parseShare(s); err != nil {
+			r.Errorf(n, field, "", "%v", err)
+		}
+	}
+	return s
+}
+
+func (r *configReader) serve(n *yaml.Node) serveConfig {
+	m, _ := r.Mapping(n, "serve", "listen", "starting_deadline", "shutdown_timeout")
+	return serveConfig{
+		Listen:           r.String(m["listen"], "serve.listen"),
+		StartingDeadline: r.duration(m["starting_deadline"], "serve.starting_deadline"),
+		ShutdownTimeout:  r.duration(m["shutdown_timeout"], "serve.shutdown_timeout"),
+	}
+}
+
+// duration reads a value rules.ParseDuration accepts.
+func (r *configReader) duration(n *yaml.Node, field string) string {
+	s := r.String(n, field)
+	if s != "" {
+		if _, err := rules.ParseDuration(s); err != nil {
+			r.Errorf(n, field, "", "%v", err)
+		}
+	}
+	return s
+}
+
+func (r *configReader) ruleSet(n *yaml.Node, field string, dbs map[string]databaseConfig) (ruleSetConfig, bool) {
+	m, ok := r.Mapping(n, field, "rules", "source", "guard", "initial_actions")
+	if !ok {
+		return ruleSetConfig{}, false
+	}
+	rs := ruleSetConfig{pos: r.Pos(n), InitialActions: r.Bool(m["initial_actions"], field+".initial_actions")}
+	if rn := r.Required(m, n, field, "rules", "name the rule file, e.g. rules: rules/customers.yaml"); rn != nil {
+		rs.Rules = r.nonEmpty(rn, field+".rules", "name the rule file, e.g. rules: rules/customers.yaml")
+	}
+	if sn := r.Required(m, n, field, "source", "give the SQL query, table or file that has one row per customer"); sn != nil {
+		rs.Source = r.source(sn, field+".source", dbs)
+	}
+	if g := m["guard"]; g != nil && g.Tag != "!!null" {
+		gc := r.guard(g, field+".guard")
+		rs.Guard = &gc
+	}
+	return rs, true
+}
+
+// nonEmpty reads a single value that must not be blank.
+func (r *configReader) nonEmpty(n *yaml.Node, field, hint string) string {
+	s := r.String(n, field)
+	if n != nil && n.Kind == yaml.ScalarNode && strings.TrimSpace(s) == "" {
+		r.Errorf(n, field, hint, "must not be empty")
+	}
+	return s
+}
+
+var sourceKinds = []string{"query", "table", "file"}
+
+func (r *configReader) source(n *yaml.Node, field string, dbs map[string]databaseConfig) sourceConfig {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return sourceConfig{Query: r.nonEmpty(n, field, "give the SQL query or the table that has one row per customer"), pos: r.Pos(n)}
+	case yaml.MappingNode:
+	default:
+		r.Errorf(n, field, "write a SQL query or a table name, or a mapping with one of query, table or file",
+			"must be a single value or a mapping, not a list")
+		return sourceConfig{}
+	}
+	m, _ := r.Mapping(n, field, "query", "table", "file", "database", "format")
+	s := sourceConfig{pos: r.Pos(n), Database: r.String(m["database"], field+".database"), Format: r.String(m["format"], field+".format")}
+	var set []string
+	for _, k := range sourceKinds {
+		if m[k] != nil {
+			set = append(set, k)
+		}
+	}
+	const oneOf = "a source is one of query, table or file"
+	switch {
+	case len(set) == 0:
+		r.Errorf(n, field, oneOf, "no query, table or file")
+	case len(set) > 1:
+		r.Errorf(later(m[set[0]], m[set[1]]), field, oneOf, "%s and %s are both set", set[0], set[1])
+	}
+	s.Query = r.nonEmpty(m["query"], field+".query", "")
+	s.Table = r.table(m["table"], field+".table")
+	s.File = r.nonEmpty(m["file"], field+".file", "")
+	r.sourceDatabase(m, field, s, dbs)
+	r.sourceFormat(m, field, s)
+	return s
+}
+
+// later returns whichever of a and b comes later in the file.
+func later(a, b *yaml.Node) *yaml.Node {
+	if b.Line > a.Line || (b.Line == a.Line && b.Column > a.Column) {
+		return b
+	}
+	return a
+}
+
+// tableRE matches a table or view name, optionally with its schema.
+var tableRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$`)
+
+func (r *configReader) table(n *yaml.Node, field string) string {
+	if n == nil {
+		return ""
+	}
+	s := r.nonEmpty(n, field, "")
+	if s != "" && !tableRE.MatchString(s) {
+		r.Errorf(n, field, "write name or schema.name, in letters, digits and _; for anything else use query", "%q is not a table name", s)
+	}
+	return s
+}
+
+func (r *configReader) sourceDatabase(m map[string]*yaml.Node, field string, s sourceConfig, dbs map[string]databaseConfig) {
+	if s.Database == "" {
+		return
+	}
+	if m["file"] != nil {
+		r.Errorf(m["database"], field+".database", "tierflow reads files itself; remove database", "a file source has no database")
+		return
+	}
+	if _, ok := dbs[s.Database]; !ok {
+		hint := "declare it under databases:, or leave database out to read the state database"
+		if len(dbs) > 0 {
+			hint = rules.Suggest(s.Database, slices.Sorted(maps.Keys(dbs)))
+		}
+		r.Errorf(m["database"], field+".database", hint, "unknown database %q", s.Database)
+	}
+}
+
+var formats = []string{"csv", "jsonl"}
+
+func (r *configReader) sourceFormat(m map[string]*yaml.Node, field string, s sourceConfig) {
+	switch {
+	case s.Format != "" && m["file"] == nil:
+		r.Errorf(m["format"], field+".format", "query and table sources have typed columns", "format is for file sources")
+	case s.Format != "" && !slices.Contains(formats, s.Format):
+		r.Errorf(m["format"], field+".format", rules.Suggest(s.Format, formats), "unknown format %q", s.Format)
+	case s.File != "" && s.fileFormat() == "":
+		r.Errorf(m["file"], field+".file", "add format: csv or format: jsonl, or end the name in .csv, .jsonl, .ndjson or .json, optionally followed by .gz",
+			"cannot tell the format of %q from its name", s.File)
+	}
+}
+
+// looksLikeURL reports whether s is a database URL or connection string
+// rather than the name of a variable or file.
+func looksLikeURL(s string) bool {
+	return strings.Contains(s, "://") || strings.Contains(s, "password=") || strings.HasPrefix(s, "host=")
+}
+
+// Passwords in a URL or in a key=value connection string.
+var (
+	urlPasswordRE = regexp.MustCompile(`(://[^/\s:@]*:)[^@\s]*@`)
+	kvPasswordRE  = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|\S+)`)
+)
+
+// redactDiagnostics keeps passwords written into the config by mistake out
+// of its error messages: a snippet showing one is dropped, and a message
+// quoting one has it masked.
+func redactDiagnostics(list []rules.Diagnostic) rules.ErrorList {
+	out := make(rules.ErrorList, len(list))
+	for i, d := range list {
+		if urlPasswordRE.MatchString(d.Snippet) || kvPasswordRE.MatchString(d.Snippet) {
+			d.Snippet = ""
+		}
+		d.Message = urlPasswordRE.ReplaceAllString(d.Message, "${1}xxxxx@")
+		d.Message = kvPasswordRE.ReplaceAllString(d.Message, "${1}xxxxx")
+		out[i] = d
+	}
+	return out
 }

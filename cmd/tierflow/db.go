@@ -9,7 +9,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -32,29 +31,25 @@ type configured struct {
 	cfg *ruleSetConfig
 }
 
-// openDB loads the config, connects, and compiles the configured rule
-// sets (all, or the one --ruleset names). Rule files that declare no facts
-// get their schema from the facts source's columns.
-func (a *app) openDB(ctx context.Context, f dbFlags) (*config, stateStore, []configured, error) {
+// openDB loads the config, opens the state store and every rule set's
+// facts source, and compiles the configured rule sets (all, or the one
+// --ruleset names). Rule files that declare no facts get their schema
+// from the facts source's columns.
+func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *wiring, []configured, error) {
 	cfg, err := loadConfig(*f.config)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	be, err := cfg.backend(a.getenv)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	heads := make([]ruleHead, len(cfg.RuleSets))
-	sources := map[string]postgres.Source{}
+	names := make([]string, len(cfg.RuleSets))
 	for i, r := range cfg.RuleSets {
 		h, err := readRuleHead(cfg.rulesPath(r))
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		heads[i] = h
-		sources[h.Ruleset] = postgres.Source{Query: r.Source}
+		heads[i], names[i] = h, h.Ruleset
 	}
-	store, err := be.open(ctx, cfg.Database.Schema, sources)
+	w, err := cfg.wire(ctx, a.getenv, names)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -64,39 +59,43 @@ func (a *app) openDB(ctx context.Context, f dbFlags) (*config, stateStore, []con
 		if *f.ruleset != "" && h.Ruleset != *f.ruleset {
 			continue
 		}
-		rs, diags, err := compileConfigured(ctx, store, cfg, r, h)
+		rs, diags, err := compileConfigured(ctx, w.facts.For(h.Ruleset), cfg, r, h)
 		if err != nil {
-			store.Close()
+			w.Close()
 			return nil, nil, nil, err
 		}
 		if errs, _ := printDiagnostics(a.stderr, onlyErrors(diags)); errs > 0 {
-			store.Close()
+			w.Close()
 			return nil, nil, nil, fmt.Errorf("%s has errors; fix them first (tierflow check)", cfg.rulesPath(*r))
 		}
 		sets = append(sets, configured{rs: rs, cfg: r})
 	}
 	if len(sets) == 0 {
-		store.Close()
+		w.Close()
 		if *f.ruleset != "" {
 			return nil, nil, nil, fmt.Errorf("no rule set %q in the config's rulesets", *f.ruleset)
 		}
 		return nil, nil, nil, fmt.Errorf("the config lists no rulesets: add `rulesets: [{rules: FILE, source: QUERY}]` to %s", defaultConfigFile)
 	}
-	return cfg, store, sets, nil
+	return cfg, w, sets, nil
 }
 
 // compileConfigured compiles a configured rule file. A file that declares
 // no facts gets its schema from its facts source's columns. Diagnostics
 // come back for the caller to print or log; rs is nil when there are
 // errors.
-func compileConfigured(ctx context.Context, store stateStore, cfg *config, r *ruleSetConfig, h ruleHead) (*rules.RuleSet, []rules.Diagnostic, error) {
+func compileConfigured(ctx context.Context, src jobs.FactsSource, cfg *config, r *ruleSetConfig, h ruleHead) (*rules.RuleSet, []rules.Diagnostic, error) {
 	opts := ruleOptions()
 	if !h.hasFacts {
 		key := h.Key
 		if key == "" {
 			key = "customer_id"
 		}
-		schema, err := store.SourceSchema(ctx, &rules.RuleSet{Name: h.Ruleset, Key: key})
+		ss, ok := src.(schemaSource)
+		if !ok {
+			return nil, nil, fmt.Errorf("%s declares no facts, and its source (%s) cannot describe its columns: declare facts: in the rule file", cfg.rulesPath(*r), r.Source.label())
+		}
+		schema, err := ss.FactsSchema(ctx, &rules.RuleSet{Name: h.Ruleset, Key: key})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -12,18 +12,20 @@ import (
 
 	"github.com/tierflow/tierflow/examples"
 	"github.com/tierflow/tierflow/internal/gen"
-	"github.com/tierflow/tierflow/jobs/sqlite"
+	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
 const demoUsage = `
 Usage: tierflow demo [flags]
 
-A tour of tierflow in a directory of its own, with no database server: it
-writes the retail example rule set and a config, generates demo customers
-into an embedded SQLite file, then runs check, test, migrate, plan and
-apply as of one date; moves the facts a month on and runs plan and apply
-again, so you see customers move and follow-up actions queued; and shows
-the queue and one customer's history and explanation. It needs no
+A tour of tierflow in a directory of its own, with no database server,
+along exactly the path a new project takes: it writes the retail example
+rule set and a config whose facts source is a CSV file, generates demo
+customers into that file with tierflow gen, then runs check, test,
+migrate, plan and apply as of one date, keeping state in the embedded
+SQLite file; generates the same customers a month on and runs plan and
+apply again, so you see customers move and follow-up actions queued; and
+shows the queue and one customer's history and explanation. It needs no
 terminal or input and takes a few seconds at its default size.
 
 Running it again starts the demo over in the same directory.
@@ -53,6 +55,11 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	cfg := gen.Config{Customers: *customers, Seed: *seed, AsOf: asOf}
 	month := cfg.Advance(1).SnapshotAt()
 	day := func(t time.Time) string { return t.Format("2006-01-02") }
+	factsPath := filepath.Join(*dir, "facts.csv")
+	genArgs := func(months int) []string {
+		return []string{"gen", "--customers", fmt.Sprint(*customers), "--seed", fmt.Sprint(*seed),
+			"--as-of", day(asOf), "--months", fmt.Sprint(months), "--out", factsPath}
+	}
 
 	a.say("Writing the retail example rule set (rules/, and a copy in baseline/) and a config to %s/", *dir)
 	if err := writeDemoFiles(*dir); err != nil {
@@ -63,8 +70,8 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		run   func() int
 		ok    []int
 	}{
-		{fmt.Sprintf("Generating %s demo customers into %s (facts as of %s)", thousands(*customers), filepath.Join(*dir, "tierflow.db"), day(asOf)),
-			func() int { return a.loadDemoFacts(ctx, *dir, cfg) }, []int{exitOK}},
+		{fmt.Sprintf("tierflow gen: %s demo customers into %s (facts as of %s)", thousands(*customers), factsPath, day(asOf)),
+			func() int { return a.run(ctx, genArgs(0)) }, []int{exitOK}},
 		{"tierflow check: every rule compiles, every name exists", func() int { return a.run(ctx, []string{"check", rulesDir}) }, []int{exitOK}},
 		{"tierflow test: the rule set's own test cases", func() int { return a.run(ctx, []string{"test", rulesDir}) }, []int{exitOK}},
 		{"tierflow migrate: create tierflow's tables", func() int { return a.run(ctx, []string{"migrate", "--config", cfgPath}) }, []int{exitOK}},
@@ -74,8 +81,8 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		{"tierflow apply: assign every customer (a first run queues no actions)", func() int {
 			return a.run(ctx, []string{"apply", "--quiet", "--config", cfgPath, "--as-of", day(asOf)})
 		}, []int{exitOK}},
-		{fmt.Sprintf("A month passes: new facts as of %s (some customers buy, some stop)", day(month)),
-			func() int { return a.loadDemoFacts(ctx, *dir, cfg.Advance(1)) }, []int{exitOK}},
+		{fmt.Sprintf("A month passes: tierflow gen --months 1, new facts as of %s (some customers buy, some stop)", day(month)),
+			func() int { return a.run(ctx, genArgs(1)) }, []int{exitOK}},
 		{"tierflow plan: who moves, and which follow-ups would be queued", func() int {
 			return a.run(ctx, []string{"plan", "--quiet", "--config", cfgPath, "--as-of", day(month)})
 		}, []int{exitChanges}},
@@ -93,7 +100,7 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 			return a.errorf("demo: step %d (%s) ended with exit status %d", i+1, st.title, code)
 		}
 	}
-	key, err := a.demoCustomer(ctx, *dir)
+	key, err := a.demoCustomer(ctx, cfgPath)
 	if err != nil {
 		return a.errorf("demo: %v", err)
 	}
@@ -109,7 +116,7 @@ That was tierflow. Try next, in %[1]s/:
       tierflow plan --config %[2]s --as-of %[3]s --baseline %[1]s/baseline
   - Explain any customer:   tierflow explain --config %[2]s --customer %[4]s --as-of %[3]s
   - Write your own rules:   docs/rules.md; start a project with tierflow init
-  - Point it at PostgreSQL: set TIERFLOW_DATABASE_URL (README, "Running against PostgreSQL")`,
+  - Point it at PostgreSQL: set TIERFLOW_DATABASE_URL (README, "Where facts come from, where state is kept")`,
 		*dir, cfgPath, day(month), key)
 	return exitOK
 }
@@ -144,7 +151,7 @@ func prepareDemoDir(dir string) error {
 			return fmt.Errorf("%s exists and was not made by tierflow demo; choose another with --dir", dir)
 		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), "tierflow.db") {
+			if strings.HasPrefix(e.Name(), "tierflow.db") || e.Name() == "facts.csv" {
 				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 					return err
 				}
@@ -154,13 +161,15 @@ func prepareDemoDir(dir string) error {
 	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("made by tierflow demo; rerunning the demo resets this directory\n"), 0o644)
 }
 
-const demoConfig = `# tierflow demo configuration: an embedded SQLite database and the
-# retail example rule set. See docs/operations.md for a real deployment.
+const demoConfig = `# tierflow demo configuration: facts from a CSV export, state in the
+# embedded SQLite file, and the retail example rule set. See
+# docs/operations.md for a real deployment.
 database:
   path: tierflow.db            # the embedded store; set url_env or url_file for PostgreSQL
 rulesets:
   - rules: rules/retail.yaml
-    source: customer_facts     # a table the demo generated in tierflow.db
+    source:
+      file: facts.csv          # written by tierflow gen; a glob and .gz work too
 `
 
 // writeDemoFiles writes the rules twice: rules/ to edit, and baseline/
@@ -183,38 +192,19 @@ func writeDemoFiles(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "tierflow.yaml"), []byte(demoConfig), 0o644)
 }
 
-// loadDemoFacts (re)creates the customer_facts table in the demo database.
-func (a *app) loadDemoFacts(ctx context.Context, dir string, cfg gen.Config) int {
-	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "tierflow.db")})
-	if err != nil {
-		return a.errorf("demo: %v", err)
-	}
-	defer store.Close()
-	g, err := gen.Retail(cfg)
-	if err != nil {
-		return a.errorf("demo: %v", err)
-	}
-	n, err := gen.LoadSQL(ctx, store.DB().DB, "sqlite", "customer_facts", g)
-	if err != nil {
-		return a.errorf("demo: loading facts: %v", err)
-	}
-	a.say("loaded %s customers into customer_facts", thousands(int(n)))
-	return exitOK
-}
-
 // demoCustomer picks a customer the last apply queued an action for.
-func (a *app) demoCustomer(ctx context.Context, dir string) (string, error) {
-	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "tierflow.db")})
+func (a *app) demoCustomer(ctx context.Context, cfgPath string) (string, error) {
+	store, err := a.openStore(ctx, cfgPath)
 	if err != nil {
 		return "", err
 	}
 	defer store.Close()
-	acts, err := store.Actions(ctx, sqlite.ActionFilter{Action: "winback_call", Limit: 1})
+	acts, err := store.Actions(ctx, kernel.ActionFilter{Action: "winback_call", Limit: 1})
 	if err != nil {
 		return "", err
 	}
 	if len(acts) == 0 {
-		if acts, err = store.Actions(ctx, sqlite.ActionFilter{Limit: 1}); err != nil {
+		if acts, err = store.Actions(ctx, kernel.ActionFilter{Limit: 1}); err != nil {
 			return "", err
 		}
 	}

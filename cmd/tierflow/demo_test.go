@@ -14,7 +14,7 @@ func TestDemo(t *testing.T) {
 	for run := 1; run <= 2; run++ {
 		r := runCLI(t, nil, "demo", "--dir", dir, "--customers", "3000").want(t, exitOK)
 		for _, want := range []string{
-			"[1/11] Generating 3,000 demo customers",
+			"[1/11] tierflow gen: 3,000 demo customers into ",
 			"ok   retail: 13/13 cases passed",
 			"initial run: no customer has a segment yet",
 			"applied retail as run",

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -129,15 +130,15 @@ func (a *app) explainFromDB(ctx context.Context, df dbFlags, key, asOfFlag strin
 	if err != nil {
 		return a.errorf("explain: --as-of: %v", err)
 	}
-	_, store, sets, err := a.openDB(ctx, df)
+	_, w, sets, err := a.openDB(ctx, df)
 	if err != nil {
 		return a.errorf("explain: %v", err)
 	}
-	defer store.Close()
+	defer w.Close()
 	for i, set := range sets {
-		c, err := store.Customer(ctx, set.rs, key)
+		c, err := jobs.FindCustomer(ctx, w.state, w.facts, set.rs, key)
 		if err != nil {
-			return a.errorf("explain: %s", store.Redact(err.Error()))
+			return a.errorf("explain: %s", w.Redact(err.Error()))
 		}
 		if i > 0 && !asJSON {
 			fmt.Fprintln(a.stdout)

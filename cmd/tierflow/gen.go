@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tierflow/tierflow/internal/gen"
-	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -150,13 +149,23 @@ func (a *app) genWrite(o *genOptions, rows gen.Rows) (n int64, where string, err
 	var w io.Writer = a.stdout
 	where = "written to stdout"
 	if o.out != "" {
-		f, err := os.Create(o.out)
+		// Write beside the file and rename at the end, so that a run
+		// reading the file never sees half of it, and a failed gen leaves
+		// the old file in place.
+		tmp := o.out + ".tmp"
+		f, err := os.Create(tmp)
 		if err != nil {
 			return 0, "", err
 		}
 		defer func() {
 			if cerr := f.Close(); err == nil && cerr != nil {
 				err = cerr
+			}
+			if err == nil {
+				err = os.Rename(tmp, o.out)
+			}
+			if err != nil {
+				os.Remove(tmp)
 			}
 		}()
 		w, where = f, "written to "+o.out
@@ -179,14 +188,9 @@ func (a *app) genLoad(ctx context.Context, o *genOptions, rows gen.Rows) (int64,
 	if err != nil {
 		return 0, "", err
 	}
-	store, err := postgres.Open(ctx, postgres.Config{URL: url})
+	n, err := loadGenerated(ctx, url, o.table, rows)
 	if err != nil {
-		return 0, "", err
-	}
-	defer store.Close()
-	n, err := gen.LoadPostgres(ctx, store.DB().DB, o.table, rows)
-	if err != nil {
-		return n, "", fmt.Errorf("%s", store.Redact(err.Error()))
+		return n, "", err
 	}
 	return n, "loaded into table " + o.table, nil
 }

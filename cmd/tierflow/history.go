@@ -69,7 +69,7 @@ func (a *app) openStore(ctx context.Context, configPath string) (stateStore, err
 	if err != nil {
 		return nil, err
 	}
-	return be.open(ctx, cfg.Database.Schema, nil)
+	return be.openState(ctx, cfg.Database.Schema)
 }
 
 func (a *app) writeJSON(v any) int {

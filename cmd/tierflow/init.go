@@ -75,9 +75,12 @@ func runInit(_ context.Context, a *app, args []string) int {
 	return exitOK
 }
 
-const initNext = `  tierflow check rules/          validate the rule files
-  tierflow test rules/           run their test cases
-  tierflow demo                  watch the rules classify generated customers
+const initNext = `  tierflow check rules/                         validate the rule files
+  tierflow test rules/                          run their test cases
+  tierflow gen --customers 20000 --out facts.csv   demo facts, in the file the config reads
+  tierflow migrate                              create tierflow's state (tierflow.db)
+  tierflow plan                                 what a first run would do
+  tierflow apply                                assign every customer
 
 Then edit rules/customers.yaml (params first), point the source in
 tierflow.yaml at your customer facts, and run tierflow plan.
@@ -123,8 +126,8 @@ const initConfig = `# tierflow.yaml: which rule sets run, where their facts come
 # There are no secrets in it: see database below.
 
 database:
-  # Where tierflow reads facts and keeps its state: current segments,
-  # their history, the action queue and a record of every run.
+  # Where tierflow keeps its state: current segments, their history, the
+  # action queue and a record of every run.
   #
   # PostgreSQL: the URL comes from the environment variable
   # TIERFLOW_DATABASE_URL, or from a file such as a mounted secret, never
@@ -140,15 +143,27 @@ database:
   # file, no database server. It suits a first try and small customer
   # bases; move to PostgreSQL for production.
 
+# Other databases facts can be read from, by name (state stays above):
+# databases:
+#   warehouse:
+#     driver: postgres              # or sqlite, with path: FILE
+#     url_env: WAREHOUSE_URL        # or url_file: /run/secrets/warehouse
+
 rulesets:
   - rules: rules/customers.yaml
-    # The facts source: a query (or a table or view name) that returns one
-    # row per customer, with the key column (customer_id) and a column for
-    # each fact the rules read. Demo data with these columns:
-    #   tierflow gen --customers 10000 --postgres-table customer_facts
-    source: |
-      SELECT customer_id, spend_12m, first_order_at, last_order_at
-      FROM customer_facts
+    # The facts source: one row per customer, with the key column
+    # (customer_id) and a column for each fact the rules read. Here a CSV
+    # export (a glob such as exports/customers-*.csv.gz works too); make
+    # demo facts with these columns with
+    #   tierflow gen --customers 20000 --out facts.csv
+    source:
+      file: facts.csv
+    # Or a SQL query (or a table or view name) on the state database:
+    #   source: |
+    #     SELECT customer_id, spend_12m, first_order_at, last_order_at
+    #     FROM customer_facts
+    # Or a query on another database, declared under databases:
+    #   source: {database: warehouse, query: "SELECT ..."}
     # The first run only assigns segments; set this to queue the actions
     # that first run would fire too.
     initial_actions: false

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tierflow/tierflow/internal/pgtest"
 )
 
 // What init writes passes check --strict and test --min-coverage 100,
@@ -16,7 +15,7 @@ func TestInit(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "crm")
 	r := runCommand(t, runInit, nil, dir).want(t, exitOK)
 	for _, want := range []string{"tierflow.yaml", "rules/customers.yaml", "rules/customers_test.yaml",
-		"cd " + dir, "tierflow check rules/", "tierflow test rules/", "tierflow demo"} {
+		"cd " + dir, "tierflow check rules/", "tierflow test rules/", "tierflow gen --customers 20000 --out facts.csv", "tierflow apply"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("init output lacks %q:\n%s", want, r.stdout)
 		}
@@ -91,22 +90,35 @@ func TestInitHere(t *testing.T) {
 	}
 }
 
-// The scaffolded config works on the data tierflow gen loads: its source
-// query reads the generated table, and a plan runs.
+// A newcomer's path with no database server: the scaffolded config reads
+// the CSV file tierflow gen writes, and keeps state in the embedded
+// store; check --db, plan, apply and explain work on it, and a second
+// apply changes nothing.
 func TestInitWithGeneratedData(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	runCommand(t, runInit, nil, dir).want(t, exitOK)
 	config := filepath.Join(dir, "tierflow.yaml")
-	env := map[string]string{"TIERFLOW_DATABASE_URL": pgtest.URL(t)}
-	runCommand(t, runGen, env, "--customers", "2000", "--as-of", "2024-07-01", "--postgres-table", "customer_facts", "--config", config).want(t, exitOK)
-	runCLI(t, env, "migrate", "--config", config).want(t, exitOK)
-	r := runCLI(t, env, "check", "--db", "--config", config).want(t, exitOK)
+	runCommand(t, runGen, nil, "--customers", "2000", "--as-of", "2024-07-01", "--out", filepath.Join(dir, "facts.csv")).want(t, exitOK)
+	runCLI(t, nil, "migrate", "--config", config).want(t, exitOK)
+	r := runCLI(t, nil, "check", "--db", "--config", config).want(t, exitOK)
 	if !strings.Contains(r.stdout, "ok  customers") {
 		t.Errorf("check --db:\n%s", r.stdout)
 	}
-	r = runCLI(t, env, "plan", "--as-of", "2024-07-01", "--config", config).want(t, exitChanges)
+	r = runCLI(t, nil, "plan", "--as-of", "2024-07-01", "--config", config).want(t, exitChanges)
 	if !strings.Contains(r.stdout, "2,000 customers evaluated") {
 		t.Errorf("plan:\n%s", r.stdout)
+	}
+	r = runCLI(t, nil, "apply", "--as-of", "2024-07-01", "--config", config).want(t, exitOK)
+	if !strings.Contains(r.stdout, "2,000 change segment") {
+		t.Errorf("apply:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tierflow.db")); err != nil {
+		t.Errorf("the embedded store: %v", err)
+	}
+	runCLI(t, nil, "plan", "--as-of", "2024-07-01", "--config", config).want(t, exitOK)
+	r = runCLI(t, nil, "explain", "--customer", "7", "--as-of", "2024-07-01", "--config", config).want(t, exitOK)
+	if !strings.Contains(r.stdout, "value_tier") {
+		t.Errorf("explain:\n%s", r.stdout)
 	}
 }

@@ -118,11 +118,11 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	if len(paths) > 0 {
 		return a.errorf("%s: rule files come from the config's rulesets; %q is not a flag", mode, paths[0])
 	}
-	cfg, store, sets, err := a.openDB(ctx, df)
+	cfg, w, sets, err := a.openDB(ctx, df)
 	if err != nil {
 		return a.errorf("%s: %v", mode, err)
 	}
-	defer store.Close()
+	defer w.Close()
 
 	changes, failed := false, false
 	var reports []*jobs.PlanReport
@@ -136,9 +136,9 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		}
 		var out *jobs.Outcome
 		if mode == "plan" {
-			out, err = jobs.Plan(ctx, store, set.rs, opts)
+			out, err = jobs.Plan(ctx, w.state, w.facts, set.rs, opts)
 		} else {
-			out, err = jobs.Apply(ctx, store, set.rs, opts)
+			out, err = jobs.Apply(ctx, w.state, w.facts, set.rs, opts)
 		}
 		prog.finish()
 		if out != nil && out.Report != nil {
@@ -155,7 +155,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 			fmt.Fprintf(a.stderr, "tierflow: apply %s: already running: another apply of this rule set holds its lock; this run was recorded as skipped\n", set.rs.Name)
 			failed = true
 		case err != nil:
-			fmt.Fprintf(a.stderr, "tierflow: %s %s: %s\n", mode, set.rs.Name, store.Redact(err.Error()))
+			fmt.Fprintf(a.stderr, "tierflow: %s %s: %s\n", mode, set.rs.Name, w.Redact(err.Error()))
 			failed = true
 		case mode == "apply" && !*asJSON:
 			fmt.Fprintf(a.stdout, "applied %s as run %d\n\n", set.rs.Name, out.RunID)

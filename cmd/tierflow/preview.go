@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/jobs/factsfile"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -63,13 +62,14 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 	}
 	type target struct {
 		rs    *rules.RuleSet
-		store jobs.Store
+		state jobs.StateStore
+		facts jobs.FactsSource
 		opts  jobs.Options
 	}
 	var targets []target
 	closeStore := func() {}
 	if *pf.facts != "" {
-		fstore, err := factsfile.Open(*pf.facts)
+		file, err := openFactsFile(*pf.facts)
 		if err != nil {
 			return a.errorf("plan: %v", err)
 		}
@@ -91,19 +91,20 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 		}
 		for _, rs := range loaded.RuleSets {
 			if *df.ruleset == "" || rs.Name == *df.ruleset {
-				targets = append(targets, target{rs: rs, store: fstore, opts: jobs.Options{AsOf: asOf, Now: a.now}})
+				// A facts export in CI comes without previous state.
+				targets = append(targets, target{rs: rs, state: jobs.NoState{}, facts: file, opts: jobs.Options{AsOf: asOf, Now: a.now}})
 			}
 		}
 	} else {
-		cfg, store, sets, err := a.openDB(ctx, df)
+		cfg, w, sets, err := a.openDB(ctx, df)
 		if err != nil {
 			return a.errorf("plan: %v", err)
 		}
-		closeStore = func() { store.Close() }
+		closeStore = func() { w.Close() }
 		for _, set := range sets {
 			o := runOptions(cfg, set)
 			o.AsOf, o.Now = asOf, a.now
-			targets = append(targets, target{rs: set.rs, store: store, opts: o})
+			targets = append(targets, target{rs: set.rs, state: w.state, facts: w.facts, opts: o})
 		}
 	}
 	defer closeStore()
@@ -121,7 +122,7 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 			t.opts.Progress = prog.update
 		}
 		if *pf.baseline == "" {
-			out, err := jobs.Plan(ctx, t.store, t.rs, t.opts)
+			out, err := jobs.Plan(ctx, t.state, t.facts, t.rs, t.opts)
 			prog.finish()
 			if err != nil {
 				fmt.Fprintf(a.stderr, "tierflow: plan %s: %v\n", t.rs.Name, err)
@@ -139,7 +140,7 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 			failed = true
 			continue
 		}
-		rep, err := jobs.PlanDiff(ctx, t.store, base, t.rs, t.opts, limits)
+		rep, err := jobs.PlanDiff(ctx, t.state, t.facts, base, t.rs, t.opts, limits)
 		prog.finish()
 		if err != nil {
 			fmt.Fprintf(a.stderr, "tierflow: plan %s: %v\n", t.rs.Name, err)

@@ -86,3 +86,53 @@ func TestReadmeFirstRuleFile(t *testing.T) {
 	}
 	runCLI(t, nil, "init", filepath.Join(dir, "myproject")).want(t, exitOK)
 }
+
+// TestReadmeNewProject runs the README's "Your own project" commands as
+// a newcomer would type them, in an empty directory, with no database
+// server: init, gen into the facts file the config reads, migrate, plan,
+// apply. Afterwards the state is in the embedded store and a plan finds
+// nothing left to change.
+func TestReadmeNewProject(t *testing.T) {
+	var block string
+	for _, b := range codeBlocks(t, "../../README.md", "sh") {
+		if strings.HasPrefix(b, "tierflow init") {
+			block = b
+		}
+	}
+	if block == "" {
+		t.Fatal(`README lost its "Your own project" commands (a sh block starting with tierflow init)`)
+	}
+	t.Chdir(t.TempDir())
+	ran := map[string]bool{}
+	for _, line := range strings.Split(block, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		for _, cmd := range strings.Split(line, "&&") {
+			args := strings.Fields(cmd)
+			if len(args) == 0 {
+				continue
+			}
+			if args[0] == "cd" && len(args) == 2 {
+				t.Chdir(args[1])
+				continue
+			}
+			if args[0] != "tierflow" || len(args) < 2 {
+				t.Fatalf("README command %q: only tierflow and cd are expected here", cmd)
+			}
+			want := exitOK
+			if args[1] == "plan" {
+				want = exitChanges // the first plan assigns everyone
+			}
+			runCLI(t, nil, args[1:]...).want(t, want)
+			ran[args[1]] = true
+		}
+	}
+	for _, c := range []string{"init", "gen", "migrate", "plan", "apply"} {
+		if !ran[c] {
+			t.Errorf("the README's project commands no longer run tierflow %s", c)
+		}
+	}
+	if _, err := os.Stat("tierflow.db"); err != nil {
+		t.Fatalf("the project has no embedded store after apply: %v", err)
+	}
+	runCLI(t, nil, "plan", "--quiet").want(t, exitOK)
+}

@@ -17,7 +17,7 @@ import (
 // fails check is rejected and logged; the last good version keeps running.
 type reloader struct {
 	cfg     *config
-	store   stateStore
+	wiring  *wiring
 	sched   *jobs.Scheduler
 	logger  *slog.Logger
 	metrics *metrics
@@ -101,9 +101,9 @@ func (r *reloader) reload(ctx context.Context, i int) {
 		reject("rule file rejected: it now names rule set " + head.Ruleset + "; renaming a scheduled rule set needs a restart")
 		return
 	}
-	rs, diags, err := compileConfigured(ctx, r.store, r.cfg, set.cfg, head)
+	rs, diags, err := compileConfigured(ctx, r.wiring.facts.For(head.Ruleset), r.cfg, set.cfg, head)
 	if err != nil {
-		reject("rule file rejected", "error", r.store.Redact(err.Error()))
+		reject("rule file rejected", "error", r.wiring.Redact(err.Error()))
 		return
 	}
 	if rs == nil {

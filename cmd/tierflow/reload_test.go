@@ -37,14 +37,14 @@ func TestReloadKeepsLastGoodRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs := loaded.RuleSets[0]
-	cfg := &config{dir: dir, RuleSets: []ruleSetConfig{{Rules: "retail.yaml", Source: "customer_facts"}}}
+	cfg := &config{dir: dir, RuleSets: []ruleSetConfig{{Rules: "retail.yaml", Source: sourceConfig{Query: "customer_facts"}}}}
 	sched := &jobs.Scheduler{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := sched.Set(rs, jobs.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
 	m := newMetrics(prometheus.NewRegistry())
-	rl := &reloader{cfg: cfg, sched: sched, metrics: m, logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	rl := &reloader{cfg: cfg, wiring: &wiring{}, sched: sched, metrics: m, logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		sets: []configured{{rs: rs, cfg: &cfg.RuleSets[0]}}}
 
 	steps := []struct {

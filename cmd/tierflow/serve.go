@@ -56,11 +56,11 @@ func runServe(ctx context.Context, a *app, args []string) int {
 		return code
 	}
 	logger := a.logger()
-	cfg, store, sets, err := a.openDB(ctx, df)
+	cfg, w, sets, err := a.openDB(ctx, df)
 	if err != nil {
 		return a.errorf("serve: %v", err)
 	}
-	defer store.Close()
+	defer w.Close()
 	deadline, shutdown, err := cfg.Serve.durations()
 	if err != nil {
 		return a.errorf("serve: %v", err)
@@ -78,7 +78,7 @@ func runServe(ctx context.Context, a *app, args []string) int {
 	m := newMetrics(reg)
 	host, _ := os.Hostname()
 	sched := &jobs.Scheduler{
-		Store: store, Slots: store, StartingDeadline: deadline, Logger: logger, Observer: m,
+		State: w.state, Facts: w.facts, Slots: w.state, StartingDeadline: deadline, Logger: logger, Observer: m,
 		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()),
 	}
 	for _, set := range sets {
@@ -96,7 +96,7 @@ func runServe(ctx context.Context, a *app, args []string) int {
 		return a.errorf("serve: listen on %s: %v", addr, err)
 	}
 	var ready atomic.Bool
-	srv := &http.Server{Handler: healthMux(reg, &ready, store.DB().PingContext), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: healthMux(reg, &ready, w.state.Ping), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "error", err.Error())
@@ -107,7 +107,7 @@ func runServe(ctx context.Context, a *app, args []string) int {
 	// Runs get a context of their own, cancelled on shutdown.
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
-	rl := &reloader{cfg: cfg, store: store, sched: sched, logger: logger, metrics: m, sets: sets}
+	rl := &reloader{cfg: cfg, wiring: w, sched: sched, logger: logger, metrics: m, sets: sets}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {

@@ -1,38 +1,44 @@
 package main
 
+// This is the one file of the command that knows the store and source
+// packages: everything else reaches them through the interfaces below
+// and those package jobs declares.
+
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
-	"github.com/jmoiron/sqlx"
-
-	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/internal/gen"
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/factsfile"
+	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/jobs/sqlite"
 	"github.com/tierflow/tierflow/rules"
 )
 
-// stateStore is what the commands need from a backend: PostgreSQL in
+// stateStore is what the commands need from a state store: PostgreSQL in
 // production, or the embedded SQLite file.
 type stateStore interface {
-	jobs.Store
+	jobs.StateStore
 	jobs.RunRecorder
 	jobs.SlotStore
 	Close() error
-	DB() *sqlx.DB
+	// Ping checks that the database answers, for /readyz.
+	Ping(ctx context.Context) error
+	// Schema names where tierflow's tables are, for messages.
 	Schema() string
 	// Redact removes secrets (the database URL and password) from text.
 	Redact(text string) string
-	Migrate(ctx context.Context, dryRun bool) (*postgres.MigrationStatus, error)
-	MigrationStatus(ctx context.Context) (*postgres.MigrationStatus, error)
-	SourceSchema(ctx context.Context, rs *rules.RuleSet) (*rules.Schema, error)
-	CheckSource(ctx context.Context, rs *rules.RuleSet) ([]string, error)
-	Customer(ctx context.Context, rs *rules.RuleSet, key string) (*engine.Customer, error)
-	History(ctx context.Context, ruleset, customer string) ([]postgres.HistoryEntry, error)
-	Actions(ctx context.Context, f postgres.ActionFilter) ([]postgres.QueuedAction, error)
-	Runs(ctx context.Context, ruleset string, limit int) ([]postgres.Run, error)
+	Migrate(ctx context.Context, dryRun bool) (*kernel.MigrationStatus, error)
+	MigrationStatus(ctx context.Context) (*kernel.MigrationStatus, error)
+	History(ctx context.Context, ruleset, customer string) ([]kernel.HistoryEntry, error)
+	Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.QueuedAction, error)
+	Runs(ctx context.Context, ruleset string, limit int) ([]kernel.Run, error)
 }
 
 var (
@@ -40,11 +46,23 @@ var (
 	_ stateStore = (*sqlite.Store)(nil)
 )
 
+// factsChecker is a facts source that can check itself against a rule
+// set's facts schema, for check --db.
+type factsChecker interface {
+	CheckFacts(ctx context.Context, rs *rules.RuleSet) ([]string, error)
+}
+
+// schemaSource is a facts source that can describe its columns as a
+// facts schema, for rule files that declare no facts.
+type schemaSource interface {
+	FactsSchema(ctx context.Context, rs *rules.RuleSet) (*rules.Schema, error)
+}
+
 // defaultDatabaseFile is the embedded store used when no database is
 // configured, beside the config file.
 const defaultDatabaseFile = "tierflow.db"
 
-// backend says which store the config selects.
+// backend says which state store the config selects.
 type backend struct {
 	url  string // PostgreSQL, when set
 	path string // the SQLite file otherwise
@@ -57,8 +75,8 @@ func (b backend) String() string {
 	return "the embedded store " + b.path
 }
 
-// backend picks the store: database.path selects the embedded SQLite
-// file; a URL (from database.url_file, or the environment variable
+// backend picks the state store: database.path selects the embedded
+// SQLite file; a URL (from database.url_file, or the environment variable
 // database.url_env names, default TIERFLOW_DATABASE_URL) selects
 // PostgreSQL; with neither, the embedded file tierflow.db beside the
 // config. A url_env the config names explicitly must be set.
@@ -84,10 +102,166 @@ func (c *config) relative(p string) string {
 	return filepath.Join(c.dir, p)
 }
 
-// open connects to the selected store.
-func (b backend) open(ctx context.Context, schema string, sources map[string]postgres.Source) (stateStore, error) {
+// openState connects to the selected state store.
+func (b backend) openState(ctx context.Context, schema string) (stateStore, error) {
 	if b.url != "" {
-		return postgres.Open(ctx, postgres.Config{URL: b.url, Schema: schema, Sources: sources})
+		return postgres.Open(ctx, postgres.Config{URL: b.url, Schema: schema})
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: b.path, Sources: sources})
+	return sqlite.Open(ctx, sqlite.Config{Path: b.path})
+}
+
+// wiring is an open state store and the facts source of every configured
+// rule set, with the connections to other databases they need.
+type wiring struct {
+	state   stateStore
+	facts   jobs.FactsByRuleSet
+	closers []func() error
+	secrets kernel.Secrets // of the other databases
+}
+
+// Close closes the state store and every other database.
+func (w *wiring) Close() error {
+	errs := []error{w.state.Close()}
+	for _, c := range w.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// Redact removes every configured database's secrets from text.
+func (w *wiring) Redact(text string) string {
+	if w.state != nil {
+		text = w.state.Redact(text)
+	}
+	return w.secrets.Text(text)
+}
+
+// sourceOpener can make a SQL facts source on its database.
+type sourceOpener interface {
+	Source(query string) *kernel.QuerySource
+}
+
+// wire opens the state store and, for each rule set (by name, in the
+// order of cfg.RuleSets), its facts source. Other databases are opened
+// once, however many rule sets read them.
+func (c *config) wire(ctx context.Context, getenv func(string) string, names []string) (*wiring, error) {
+	be, err := c.backend(getenv)
+	if err != nil {
+		return nil, err
+	}
+	state, err := be.openState(ctx, c.Database.Schema)
+	if err != nil {
+		return nil, err
+	}
+	w := &wiring{state: state, facts: jobs.FactsByRuleSet{}}
+	dbs := map[string]sourceOpener{"": state.(sourceOpener)}
+	for i, r := range c.RuleSets {
+		src, err := c.openSource(ctx, getenv, w, dbs, r.Source)
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("rulesets[%d].source: %w", i, err)
+		}
+		w.facts[names[i]] = src
+	}
+	return w, nil
+}
+
+func (c *config) openSource(ctx context.Context, getenv func(string) string, w *wiring, dbs map[string]sourceOpener, s sourceConfig) (jobs.FactsSource, error) {
+	if s.File != "" {
+		return factsfile.Open(c.relative(s.File), s.fileFormat())
+	}
+	db, ok := dbs[s.Database]
+	if !ok {
+		d, ok := c.Databases[s.Database]
+		if !ok {
+			return nil, fmt.Errorf("database %q is not under databases:", s.Database)
+		}
+		opened, secrets, err := c.openDatabase(ctx, getenv, s.Database, d)
+		if err != nil {
+			return nil, err
+		}
+		w.closers = append(w.closers, opened.Close)
+		w.secrets = append(w.secrets, secrets...)
+		dbs[s.Database] = opened
+		db = opened
+	}
+	q := s.Query
+	if q == "" {
+		q = s.Table
+	}
+	return db.Source(q), nil
+}
+
+// openDatabase connects to another database facts are read from.
+func (c *config) openDatabase(ctx context.Context, getenv func(string) string, name string, d databaseConfig) (interface {
+	sourceOpener
+	Close() error
+}, kernel.Secrets, error) {
+	switch d.Driver {
+	case "sqlite":
+		db, err := sqlite.OpenDatabase(ctx, c.relative(d.Path), name)
+		return db, nil, err
+	case "postgres":
+		url, err := c.urlOf(getenv, "databases."+name, d.URLEnv, d.URLFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		db, err := postgres.OpenDatabase(ctx, url, name)
+		return db, kernel.SecretsOf(url), err
+	}
+	return nil, nil, fmt.Errorf("databases.%s.driver: %q is not postgres or sqlite", name, d.Driver)
+}
+
+// openFactsFile opens a CSV or JSON Lines export (or a glob of them) as
+// the facts of every rule set, for plan --facts.
+func openFactsFile(pattern string) (jobs.FactsSource, error) {
+	return factsfile.Open(pattern, "")
+}
+
+// loadGenerated replaces table in the configured PostgreSQL database with
+// generated rows, for tierflow gen --postgres-table.
+func loadGenerated(ctx context.Context, url, table string, rows gen.Rows) (int64, error) {
+	store, err := postgres.Open(ctx, postgres.Config{URL: url})
+	if err != nil {
+		return 0, err
+	}
+	defer store.Close()
+	n, err := gen.LoadPostgres(ctx, store.DB().DB, table, rows)
+	if err != nil {
+		return n, fmt.Errorf("%s", store.Redact(err.Error()))
+	}
+	return n, nil
+}
+
+// sourceLabel describes a rule set's facts source for messages, without
+// secrets.
+func (s sourceConfig) label() string {
+	switch {
+	case s.File != "":
+		return "file " + s.File
+	case s.Database != "":
+		return "database " + s.Database
+	case s.Table != "":
+		return "table " + s.Table
+	}
+	return "a query on the state database"
+}
+
+// urlOf reads a database URL from the file or the environment variable
+// the config names for it; field names the config entry in messages.
+func (c *config) urlOf(getenv func(string) string, field, env, file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(c.relative(file))
+		if err != nil {
+			return "", fmt.Errorf("%s.url_file: %w", field, err)
+		}
+		if u := strings.TrimSpace(string(b)); u != "" {
+			return u, nil
+		}
+		return "", fmt.Errorf("%s.url_file: %s is empty", field, file)
+	}
+	if u := strings.TrimSpace(getenv(env)); u != "" {
+		return u, nil
+	}
+	return "", fmt.Errorf("%s: set %s to the database URL (e.g. postgres://user@host/db), or set url_file", field, env)
 }

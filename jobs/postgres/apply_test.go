@@ -16,7 +16,7 @@ func TestApplyInitialThenIdempotent(t *testing.T) {
 	s := newStore(t, 2000)
 	rs := retail(t)
 
-	out, err := jobs.Apply(ctx, s, rs, opts())
+	out, err := jobs.Apply(ctx, s, facts(s), rs, opts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestApplyInitialThenIdempotent(t *testing.T) {
 		t.Fatalf("initial run queued %d actions, want none (InitialActions is off)", got)
 	}
 
-	again, err := jobs.Apply(ctx, s, rs, opts())
+	again, err := jobs.Apply(ctx, s, facts(s), rs, opts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +176,11 @@ func TestInitialRun(t *testing.T) {
 		exec(t, s, `UPDATE customer_facts SET first_order_at = date '2024-06-20' WHERE customer_id % 10 = 0`)
 		o := opts()
 		o.Guard = jobs.Guard{MaxMovedShare: 0.01, MaxActions: 1, MaxErrorRate: 0.01}
-		plan, err := jobs.Plan(ctx, s, retail(t), o)
+		plan, err := jobs.Plan(ctx, s, facts(s), retail(t), o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := jobs.Apply(ctx, s, retail(t), o)
+		out, err := jobs.Apply(ctx, s, facts(s), retail(t), o)
 		if err != nil {
 			t.Fatalf("initial apply with max_moved 1%%: %v", err)
 		}
@@ -196,7 +196,7 @@ func TestInitialRun(t *testing.T) {
 		if got := count(t, s, `SELECT count(*) FROM tierflow.history WHERE from_segment IS NULL`); got != 3000 {
 			t.Fatalf("history holds %d first assignments, want 3000", got)
 		}
-		second, err := jobs.Plan(ctx, s, retail(t), o)
+		second, err := jobs.Plan(ctx, s, facts(s), retail(t), o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ func TestInitialRun(t *testing.T) {
 		exec(t, s, `UPDATE customer_facts SET first_order_at = date '2024-06-20' WHERE customer_id % 10 = 0`)
 		o := opts()
 		o.InitialActions = true
-		out, err := jobs.Apply(ctx, s, retail(t), o)
+		out, err := jobs.Apply(ctx, s, facts(s), retail(t), o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +236,7 @@ func TestGuardBlocksZeroedFacts(t *testing.T) {
 
 	o := opts()
 	o.AsOf = day(1)
-	out, err := jobs.Apply(ctx, s, rs, o)
+	out, err := jobs.Apply(ctx, s, facts(s), rs, o)
 	if !errors.Is(err, jobs.ErrBlocked) {
 		t.Fatalf("apply on zeroed facts: err = %v, want ErrBlocked", err)
 	}
@@ -253,7 +253,7 @@ func TestGuardBlocksZeroedFacts(t *testing.T) {
 	}
 
 	o.Guard.AllowLarge = true
-	out, err = jobs.Apply(ctx, s, rs, o)
+	out, err = jobs.Apply(ctx, s, facts(s), rs, o)
 	if err != nil {
 		t.Fatalf("apply with AllowLarge: %v", err)
 	}
@@ -274,7 +274,7 @@ func TestEmptyFactsChangeNothing(t *testing.T) {
 	applyAt(t, s, rs, day(0), opts())
 	exec(t, s, `TRUNCATE customer_facts`)
 	before := stateDigest(t, s)
-	out, err := jobs.Apply(context.Background(), s, rs, jobs.Options{AsOf: day(1), Guard: jobs.DefaultGuard})
+	out, err := jobs.Apply(context.Background(), s, facts(s), rs, jobs.Options{AsOf: day(1), Guard: jobs.DefaultGuard})
 	if err != nil {
 		t.Fatalf("apply on an empty facts table: %v", err)
 	}
@@ -298,7 +298,7 @@ func TestGuardMaxActions(t *testing.T) {
 	o := opts()
 	o.AsOf = day(1)
 	o.Guard.MaxActions = 5
-	out, err := jobs.Apply(ctx, s, rs, o)
+	out, err := jobs.Apply(ctx, s, facts(s), rs, o)
 	if !errors.Is(err, jobs.ErrBlocked) || !strings.Contains(err.Error(), "actions would be queued, more than the limit of 5") {
 		t.Fatalf("apply over max_actions: %v", err)
 	}
@@ -308,7 +308,7 @@ func TestGuardMaxActions(t *testing.T) {
 	sameDigests(t, "state after an apply blocked by max_actions", stateDigest(t, s), before)
 
 	o.Guard.MaxActions = out.Report.ActionsTotal
-	if _, err := jobs.Apply(ctx, s, rs, o); err != nil {
+	if _, err := jobs.Apply(ctx, s, facts(s), rs, o); err != nil {
 		t.Fatalf("apply at exactly max_actions: %v", err)
 	}
 	if got := count(t, s, `SELECT count(*) FROM tierflow.actions`); got != out.Report.ActionsTotal {
@@ -337,7 +337,7 @@ func TestDeadRunMarkedAbandoned(t *testing.T) {
 	exec(t, s, `UPDATE customer_facts SET spend_12m = 0, spend_prev_12m = 0, orders_12m = 0`)
 	o := opts()
 	o.AsOf = day(1)
-	if _, err := jobs.Apply(ctx, s, rs, o); !errors.Is(err, jobs.ErrBlocked) {
+	if _, err := jobs.Apply(ctx, s, facts(s), rs, o); !errors.Is(err, jobs.ErrBlocked) {
 		t.Fatalf("apply: %v, want ErrBlocked", err)
 	}
 	var status, otherStatus string
@@ -363,7 +363,7 @@ func TestDateFactsReadAsUTC(t *testing.T) {
 	exec(t, s, `ALTER DATABASE "`+db+`" SET timezone TO 'Asia/Shanghai'`)
 	exec(t, s, `UPDATE customer_facts SET first_order_at = '2019-07-01'`)
 	s.DB().SetMaxIdleConns(0) // new connections pick up the database's time zone
-	c, err := s.Customer(ctx, retail(t), "1")
+	c, err := jobs.FindCustomer(ctx, s, facts(s), retail(t), "1")
 	if err != nil {
 		t.Fatal(err)
 	}

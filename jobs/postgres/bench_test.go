@@ -80,7 +80,7 @@ func BenchmarkApplyRetail(b *testing.B) {
 			stopProfile := startCPUProfile(b, i)
 			start, startCPU := time.Now(), processCPU(b)
 			b.StartTimer()
-			out, err := jobs.Apply(ctx, s, rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+			out, err := jobs.Apply(ctx, s, facts(s), rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
 			b.StopTimer()
 			applyTime += time.Since(start)
 			cpuTime += processCPU(b) - startCPU
@@ -111,7 +111,7 @@ func seedApplyBench(ctx context.Context, b testing.TB, s *postgres.Store, rs *ru
 	debug.FreeOSMemory()
 	resetPeakRSS(b)
 	start := time.Now()
-	out, err := jobs.Apply(ctx, s, rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+	out, err := jobs.Apply(ctx, s, facts(s), rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
 	if err != nil {
 		b.Fatal(err)
 	}

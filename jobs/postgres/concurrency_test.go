@@ -36,10 +36,10 @@ func TestConcurrentApplies(t *testing.T) {
 	}
 	applyAt(t, control, rs, day(1), o)
 
-	slow := map[string]postgres.Source{"retail": {Query: `SELECT f.* FROM customer_facts f CROSS JOIN (SELECT pg_sleep(0.5)) AS pause`}}
+	const slow = `SELECT f.* FROM customer_facts f CROSS JOIN (SELECT pg_sleep(0.5)) AS pause`
 	var stores [2]*postgres.Store
 	for i := range stores {
-		s, err := postgres.Open(ctx, postgres.Config{URL: url, Sources: slow})
+		s, err := postgres.Open(ctx, postgres.Config{URL: url})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +57,7 @@ func TestConcurrentApplies(t *testing.T) {
 			<-start
 			o := o
 			o.AsOf = day(1)
-			out, err := jobs.Apply(ctx, s, rs, o)
+			out, err := jobs.Apply(ctx, s, jobs.FactsByRuleSet{"retail": s.Source(slow)}, rs, o)
 			results <- result{out, err}
 		}()
 	}
@@ -108,7 +108,7 @@ func TestApplyWhileLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := stateDigest(t, s)
-	out, err := jobs.Apply(ctx, s, rs, opts())
+	out, err := jobs.Apply(ctx, s, facts(s), rs, opts())
 	if !errors.Is(err, jobs.ErrLocked) {
 		t.Fatalf("apply while locked: %v, want ErrLocked", err)
 	}
@@ -119,13 +119,13 @@ func TestApplyWhileLocked(t *testing.T) {
 	if out.Report != nil {
 		t.Fatal("a locked-out apply evaluated customers")
 	}
-	if _, err := jobs.Plan(ctx, s, rs, opts()); err != nil {
+	if _, err := jobs.Plan(ctx, s, facts(s), rs, opts()); err != nil {
 		t.Fatalf("plan while an apply holds the lock: %v", err)
 	}
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := jobs.Apply(ctx, s, rs, opts()); err != nil {
+	if _, err := jobs.Apply(ctx, s, facts(s), rs, opts()); err != nil {
 		t.Fatalf("apply after the lock was released: %v", err)
 	}
 }

@@ -29,13 +29,9 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		url := pgtest.URL(t)
 		return storetest.Backend{
-			Open: func(t testing.TB, sources map[string]string) storetest.Store {
+			Open: func(t testing.TB) storetest.Store {
 				t.Helper()
-				src := map[string]postgres.Source{}
-				for name, q := range sources {
-					src[name] = postgres.Source{Query: q}
-				}
-				s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Sources: src})
+				s, err := postgres.Open(context.Background(), postgres.Config{URL: url})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -30,7 +30,7 @@ func TestRuleErrorsKeepPreviousSegments(t *testing.T) {
 
 	o := opts()
 	o.AsOf = day(0)
-	out, err := jobs.Apply(ctx, s, rs, o)
+	out, err := jobs.Apply(ctx, s, facts(s), rs, o)
 	if err != nil {
 		t.Fatalf("apply with 0.5%% of customers failing a rule (limit 1%%): %v", err)
 	}
@@ -88,7 +88,7 @@ func TestTooManyRuleErrors(t *testing.T) {
 
 	o := opts()
 	o.Guard.AllowLarge = true // the error limit holds even then
-	out, err := jobs.Apply(ctx, s, rs, o)
+	out, err := jobs.Apply(ctx, s, facts(s), rs, o)
 	if !errors.Is(err, jobs.ErrTooManyRuleErrors) {
 		t.Fatalf("apply with 5%% of customers failing (limit 1%%): err = %v, want ErrTooManyRuleErrors", err)
 	}
@@ -105,7 +105,7 @@ func TestTooManyRuleErrors(t *testing.T) {
 	}
 
 	o.Guard.MaxErrorRate = -1 // no limit
-	if _, err := jobs.Apply(ctx, s, rs, o); err != nil {
+	if _, err := jobs.Apply(ctx, s, facts(s), rs, o); err != nil {
 		t.Fatalf("apply with no error limit: %v", err)
 	}
 }
@@ -128,7 +128,7 @@ func TestPctChangeOnZero(t *testing.T) {
 		SELECT customer_key FROM tierflow.assignments WHERE segmentation = 'lifecycle' AND segment = 'active' ORDER BY customer_key LIMIT 5)`)
 	before := digestOf(t, s.DB().DB, `SELECT * FROM tierflow.assignments a JOIN customer_facts f ON a.customer_key = f.customer_id::text WHERE f.spend_prev_12m = 0`)
 
-	out, err := jobs.Apply(ctx, s, rs, opts())
+	out, err := jobs.Apply(ctx, s, facts(s), rs, opts())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,11 @@ func retail(t testing.TB) *rules.RuleSet {
 	return rs
 }
 
+// facts is the retail facts source, customer_facts, on s's database.
+func facts(s *postgres.Store) jobs.FactsSource {
+	return jobs.FactsByRuleSet{"retail": s.Source("customer_facts")}
+}
+
 // newStore opens a migrated store on a fresh database with a retail
 // facts table holding n generated customers.
 func newStore(t testing.TB, n int) *postgres.Store {
@@ -55,7 +60,7 @@ func newStoreURL(t testing.TB, n int) (*postgres.Store, string) {
 	t.Helper()
 	ctx := context.Background()
 	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, postgres.Config{URL: url, Sources: map[string]postgres.Source{"retail": {Query: "customer_facts"}}})
+	s, err := postgres.Open(ctx, postgres.Config{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +270,7 @@ func day(n int) time.Time { return asOf.AddDate(0, 0, n) }
 func applyAt(t testing.TB, s *postgres.Store, rs *rules.RuleSet, at time.Time, o jobs.Options) *jobs.Outcome {
 	t.Helper()
 	o.AsOf = at
-	out, err := jobs.Apply(context.Background(), s, rs, o)
+	out, err := jobs.Apply(context.Background(), s, facts(s), rs, o)
 	if err != nil {
 		t.Fatalf("apply as of %s: %v", at.Format(time.DateOnly), err)
 	}

@@ -4,50 +4,18 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migration is one embedded, versioned schema change.
-type Migration struct {
-	Version int
-	Name    string
-	SQL     string
-}
-
 // Migrations returns the embedded migrations in version order.
-func Migrations() []Migration { return ReadMigrations(migrationFiles) }
-
-// ReadMigrations reads NNNN_name.sql files from the migrations directory
-// of an embedded file system, in version order; the SQLite store reads
-// its own with it. A bad file name is a build mistake, so it panics.
-func ReadMigrations(fsys fs.FS) []Migration {
-	entries, err := fs.ReadDir(fsys, "migrations")
-	if err != nil {
-		panic(err) // embedded at build time; cannot fail
-	}
-	var out []Migration
-	for _, e := range entries {
-		name := e.Name()
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			panic("bad migration file name " + name)
-		}
-		src, _ := fs.ReadFile(fsys, "migrations/"+name)
-		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(src)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	return out
-}
+func Migrations() []kernel.Migration { return kernel.ReadMigrations(migrationFiles) }
 
 // LatestVersion is the schema version this build needs.
 func LatestVersion() int {
@@ -55,17 +23,10 @@ func LatestVersion() int {
 	return ms[len(ms)-1].Version
 }
 
-// MigrationStatus is the schema's state in the database.
-type MigrationStatus struct {
-	Current int
-	Latest  int
-	Pending []Migration
-}
-
 // Migrate applies pending migrations, each in its own transaction, under
 // an advisory lock so that concurrent migrates wait for each other. With
 // dryRun it only reports what it would apply.
-func (s *Store) Migrate(ctx context.Context, dryRun bool) (*MigrationStatus, error) {
+func (s *Store) Migrate(ctx context.Context, dryRun bool) (*kernel.MigrationStatus, error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, s.redact(err)
@@ -116,8 +77,8 @@ func (s *Store) Migrate(ctx context.Context, dryRun bool) (*MigrationStatus, err
 }
 
 // MigrationStatus reports the applied and pending migrations.
-func (s *Store) MigrationStatus(ctx context.Context) (*MigrationStatus, error) {
-	st := &MigrationStatus{Latest: LatestVersion()}
+func (s *Store) MigrationStatus(ctx context.Context) (*kernel.MigrationStatus, error) {
+	current := 0
 	var exists bool
 	err := s.db.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.schema+".schema_migrations").Scan(&exists)
 	if err != nil {
@@ -125,32 +86,11 @@ func (s *Store) MigrationStatus(ctx context.Context) (*MigrationStatus, error) {
 	}
 	if exists {
 		q := fmt.Sprintf(`SELECT coalesce(max(version), 0) FROM %s.schema_migrations`, pq.QuoteIdentifier(s.schema))
-		if err := s.db.QueryRowContext(ctx, q).Scan(&st.Current); err != nil {
+		if err := s.db.QueryRowContext(ctx, q).Scan(&current); err != nil {
 			return nil, s.redact(err)
 		}
 	}
-	for _, m := range Migrations() {
-		if m.Version > st.Current {
-			st.Pending = append(st.Pending, m)
-		}
-	}
-	return st, nil
-}
-
-// ErrSchemaOutdated is returned when the state schema needs `tierflow migrate`.
-type ErrSchemaOutdated struct {
-	Schema          string
-	Current, Latest int
-}
-
-func (e *ErrSchemaOutdated) Error() string {
-	if e.Current == 0 {
-		return fmt.Sprintf("tierflow's state schema %q does not exist yet: run `tierflow migrate` first", e.Schema)
-	}
-	if e.Current > e.Latest {
-		return fmt.Sprintf("state schema %q is at version %d, newer than this tierflow (%d): upgrade tierflow", e.Schema, e.Current, e.Latest)
-	}
-	return fmt.Sprintf("state schema %q is at version %d but this tierflow needs %d: run `tierflow migrate`", e.Schema, e.Current, e.Latest)
+	return kernel.NewMigrationStatus(current, Migrations()), nil
 }
 
 func (s *Store) checkSchema(ctx context.Context) error {
@@ -158,8 +98,5 @@ func (s *Store) checkSchema(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st.Current != st.Latest {
-		return &ErrSchemaOutdated{Schema: s.schema, Current: st.Current, Latest: st.Latest}
-	}
-	return nil
+	return st.Check(s.schema)
 }

@@ -14,7 +14,7 @@ import (
 
 func openStore(t *testing.T, url string) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Sources: map[string]postgres.Source{"retail": {Query: "customer_facts"}}})
+	s, err := postgres.Open(context.Background(), postgres.Config{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,10 +30,10 @@ func TestUnmigratedDatabase(t *testing.T) {
 	s := openStore(t, pgtest.URL(t))
 	exec(t, s, factsDDL)
 	rs := retail(t)
-	if _, err := jobs.Plan(ctx, s, rs, opts()); err == nil || !strings.Contains(err.Error(), "run `tierflow migrate`") {
+	if _, err := jobs.Plan(ctx, s, facts(s), rs, opts()); err == nil || !strings.Contains(err.Error(), "run `tierflow migrate`") {
 		t.Fatalf("plan on an un-migrated database: %v", err)
 	}
-	if _, err := jobs.Apply(ctx, s, rs, opts()); err == nil || !strings.Contains(err.Error(), "run `tierflow migrate`") {
+	if _, err := jobs.Apply(ctx, s, facts(s), rs, opts()); err == nil || !strings.Contains(err.Error(), "run `tierflow migrate`") {
 		t.Fatalf("apply on an un-migrated database: %v", err)
 	}
 	if n := count(t, s, `SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'tierflow'`); n != 0 {
@@ -82,10 +82,10 @@ func TestOutdatedSchema(t *testing.T) {
 
 	prev, latest := ms[len(ms)-2].Version, ms[len(ms)-1].Version
 	want := fmt.Sprintf("is at version %d but this tierflow needs %d: run `tierflow migrate`", prev, latest)
-	if _, err := jobs.Plan(ctx, s, retail(t), opts()); err == nil || !strings.Contains(err.Error(), want) {
+	if _, err := jobs.Plan(ctx, s, facts(s), retail(t), opts()); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("plan on an outdated schema: %v, want %q", err, want)
 	}
-	if _, err := jobs.Apply(ctx, s, retail(t), opts()); err == nil || !strings.Contains(err.Error(), want) {
+	if _, err := jobs.Apply(ctx, s, facts(s), retail(t), opts()); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("apply on an outdated schema: %v, want %q", err, want)
 	}
 	st, err := s.Migrate(ctx, false)
@@ -95,7 +95,7 @@ func TestOutdatedSchema(t *testing.T) {
 	if got := count(t, s, `SELECT count(*) FROM tierflow.schema_migrations`); got != len(ms) {
 		t.Fatalf("schema_migrations holds %d rows, want %d", got, len(ms))
 	}
-	if _, err := jobs.Apply(ctx, s, retail(t), opts()); err != nil {
+	if _, err := jobs.Apply(ctx, s, facts(s), retail(t), opts()); err != nil {
 		t.Fatalf("apply after migrate: %v", err)
 	}
 }
@@ -152,7 +152,7 @@ func TestMigrate(t *testing.T) {
 		// The schema works.
 		exec(t, stores[0], factsDDL)
 		insertCustomers(t, stores[0], 1, 100)
-		if _, err := jobs.Apply(ctx, stores[1], retail(t), opts()); err != nil {
+		if _, err := jobs.Apply(ctx, stores[1], facts(stores[1]), retail(t), opts()); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -20,7 +20,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	plan := func(wantChanges bool) *jobs.PlanReport {
 		t.Helper()
 		before := databaseDigest(t, s)
-		out, err := jobs.Plan(ctx, s, rs, o)
+		out, err := jobs.Plan(ctx, s, facts(s), rs, o)
 		if err != nil {
 			t.Fatal(err)
 		}

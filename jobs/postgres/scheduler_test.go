@@ -23,7 +23,7 @@ func scheduled(t *testing.T) *rules.RuleSet {
 func newScheduler(t *testing.T, s *postgres.Store, rs *rules.RuleSet, owner string, now time.Time, deadline time.Duration) *jobs.Scheduler {
 	t.Helper()
 	sch := &jobs.Scheduler{
-		Store: s, Slots: s, Owner: owner, StartingDeadline: deadline,
+		State: s, Facts: facts(s), Slots: s, Owner: owner, StartingDeadline: deadline,
 		Now:    func() time.Time { return now },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

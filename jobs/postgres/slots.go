@@ -71,33 +71,3 @@ func (s *Store) LastSlot(ctx context.Context, ruleset string) (time.Time, bool, 
 	}
 	return t.Time.UTC(), t.Valid, nil
 }
-
-// Run is one row of the run record, for `tierflow runs`.
-type Run struct {
-	ID        int64      `db:"id" json:"id"`
-	RuleSet   string     `db:"ruleset" json:"ruleset"`
-	RulesHash string     `db:"rules_hash" json:"rules_hash"`
-	Kind      string     `db:"kind" json:"kind"`
-	AsOf      time.Time  `db:"as_of" json:"as_of"`
-	Slot      *time.Time `db:"slot" json:"slot,omitempty"`
-	Status    string     `db:"status" json:"status"`
-	Started   time.Time  `db:"started_at" json:"started_at"`
-	Finished  *time.Time `db:"finished_at" json:"finished_at,omitempty"`
-	Customers int64      `db:"customers" json:"customers"`
-	Changed   int64      `db:"changed" json:"changed"`
-	Actions   int64      `db:"actions" json:"actions"`
-	Errors    int64      `db:"errors" json:"errors"`
-	Error     *string    `db:"error" json:"error,omitempty"`
-}
-
-// Runs lists the most recent runs, newest first; ruleset "" means all.
-func (s *Store) Runs(ctx context.Context, ruleset string, limit int) ([]Run, error) {
-	if limit <= 0 {
-		limit = 20
-	}
-	var out []Run
-	err := s.db.SelectContext(ctx, &out, `SELECT id, ruleset, rules_hash, kind, as_of, slot, status, started_at, finished_at,
-			customers, changed, actions, errors, error
-		FROM `+s.table("runs")+` WHERE ($1 = '' OR ruleset = $1) ORDER BY started_at DESC, id DESC LIMIT $2`, ruleset, limit)
-	return out, s.redact(err)
-}

@@ -4,24 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // the PostgreSQL driver
 
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
 )
 
 // migrateLockKey is the advisory lock migrations take.
 const migrateLockKey = 7_366_001
-
-// Source is where a rule set's facts come from: a SQL query (or a table or
-// view name) returning one row per customer, with a key column and a
-// column per fact.
-type Source struct {
-	Query string
-}
 
 // Config configures a Store.
 type Config struct {
@@ -30,37 +23,50 @@ type Config struct {
 	URL string
 	// Schema holds tierflow's own tables; default "tierflow".
 	Schema string
-	// Sources maps rule set names to their facts sources.
-	Sources map[string]Source
 }
 
-// Store is a PostgreSQL-backed store. It is safe for concurrent use.
+// Store is a PostgreSQL-backed state store. It is safe for concurrent use.
 type Store struct {
 	db      *sqlx.DB
 	schema  string
-	sources map[string]Source
-	secrets []string
+	secrets kernel.Secrets
 }
+
+// The interfaces package jobs declares.
+var (
+	_ jobs.StateStore  = (*Store)(nil)
+	_ jobs.Joiner      = (*Store)(nil)
+	_ jobs.RunRecorder = (*Store)(nil)
+	_ jobs.SlotStore   = (*Store)(nil)
+)
 
 // Open connects to the database and checks the connection.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	if cfg.URL == "" {
-		return nil, errors.New("no database URL")
+	db, secrets, err := connect(ctx, cfg.URL)
+	if err != nil {
+		return nil, err
 	}
-	s := &Store{schema: cfg.Schema, sources: cfg.Sources, secrets: secretsOf(cfg.URL)}
+	s := &Store{db: db, schema: cfg.Schema, secrets: secrets}
 	if s.schema == "" {
 		s.schema = "tierflow"
 	}
-	db, err := sqlx.Open("postgres", cfg.URL)
+	return s, nil
+}
+
+func connect(ctx context.Context, url string) (*sqlx.DB, kernel.Secrets, error) {
+	if url == "" {
+		return nil, nil, errors.New("no database URL")
+	}
+	secrets := kernel.SecretsOf(url)
+	db, err := sqlx.Open("postgres", url)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", s.redact(err))
+		return nil, nil, fmt.Errorf("open database: %w", secrets.Err(err))
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to database: %w", s.redact(err))
+		return nil, nil, fmt.Errorf("connect to database: %w", secrets.Err(err))
 	}
-	s.db = db
-	return s, nil
+	return db, secrets, nil
 }
 
 // Close closes the connection pool.
@@ -72,80 +78,73 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 // Schema returns the name of tierflow's schema.
 func (s *Store) Schema() string { return s.schema }
 
-func (s *Store) table(name string) string { return quoteIdent(s.schema) + "." + name }
+func (s *Store) table(name string) string { return kernel.QuoteIdent(s.schema) + "." + name }
 
-// secretsOf returns the parts of a connection string that must never be
-// shown: the whole string and its password.
-func secretsOf(dsn string) []string {
-	out := []string{dsn}
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			out = append(out, p, url.QueryEscape(p))
-		}
-	}
-	for _, field := range strings.Fields(dsn) {
-		if v, ok := strings.CutPrefix(field, "password="); ok && v != "" {
-			out = append(out, strings.Trim(v, "'"))
-		}
-	}
-	return out
+func (s *Store) tables() kernel.Tables {
+	return kernel.Tables{Assignments: s.table("assignments"), ActionLast: s.table("action_last")}
 }
 
-// redact removes secrets from an error's text.
-func (s *Store) redact(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := msg
-	for _, secret := range s.secrets {
-		if len(secret) >= 3 {
-			clean = strings.ReplaceAll(clean, secret, "[REDACTED]")
-		}
-	}
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
-}
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (s *Store) redact(err error) error { return s.secrets.Err(err) }
 
 // Redact removes the database URL and password from text, for callers
 // that print errors from elsewhere.
-func (s *Store) Redact(text string) string {
-	for _, secret := range s.secrets {
-		if len(secret) >= 3 {
-			text = strings.ReplaceAll(text, secret, "[REDACTED]")
-		}
-	}
-	return text
+func (s *Store) Redact(text string) string { return s.secrets.Text(text) }
+
+// Source is a facts source on the store's own database: a SQL query, or a
+// table or view name, returning one row per customer with the key column
+// and a column per fact. Runs read it joined to state in one query.
+func (s *Store) Source(query string) *kernel.QuerySource {
+	return kernel.NewQuerySource(s.db.DB, Dialect, query, s, "", s.secrets)
 }
 
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
-
-// source returns the SQL that yields rs's facts.
-func (s *Store) source(rs *rules.RuleSet) (string, error) {
-	src, ok := s.sources[rs.Name]
-	if !ok || strings.TrimSpace(src.Query) == "" {
-		return "", fmt.Errorf("no facts source is configured for rule set %q: add it under rulesets: in the config file", rs.Name)
+// Join reads a source of the store's own database joined to state in one
+// repeatable-read, READ ONLY transaction. It implements jobs.Joiner.
+func (s *Store) Join(ctx context.Context, rs *rules.RuleSet, src jobs.FactsSource) (jobs.Snapshot, bool, error) {
+	qs, ok := src.(*kernel.QuerySource)
+	if !ok || qs.Owner() != s {
+		return nil, false, nil
 	}
-	q := strings.TrimRight(strings.TrimSpace(src.Query), ";")
-	if !strings.ContainsAny(q, " \n\t") {
-		// A bare table or view name.
-		parts := strings.Split(q, ".")
-		for i, p := range parts {
-			parts[i] = quoteIdent(p)
-		}
-		q = "SELECT * FROM " + strings.Join(parts, ".")
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, true, err
 	}
-	return q, nil
+	snap, err := kernel.OpenJoined(ctx, qs, s.tables(), rs)
+	return snap, true, err
 }
+
+// OpenState opens a repeatable-read, READ ONLY view of rs's state, for
+// facts that come from elsewhere.
+func (s *Store) OpenState(ctx context.Context, rs *rules.RuleSet) (jobs.StateReader, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
+	return kernel.OpenStateReader(ctx, s.db.DB, Dialect, s.tables(), rs, s.secrets)
+}
+
+// Database is another PostgreSQL database that facts are read from; it
+// keeps no state.
+type Database struct {
+	db      *sqlx.DB
+	label   string
+	secrets kernel.Secrets
+}
+
+// OpenDatabase connects to a database facts come from; label names it in
+// messages (the config's name for it, never its URL).
+func OpenDatabase(ctx context.Context, url, label string) (*Database, error) {
+	db, secrets, err := connect(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", label, err)
+	}
+	return &Database{db: db, label: label, secrets: secrets}, nil
+}
+
+// Source is a facts source on the database.
+func (d *Database) Source(query string) *kernel.QuerySource {
+	return kernel.NewQuerySource(d.db.DB, Dialect, query, nil, d.label, d.secrets)
+}
+
+// Close closes the connection pool.
+func (d *Database) Close() error { return d.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.redact(s.db.PingContext(ctx)) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -92,13 +93,6 @@ func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunI
 	return a, nil
 }
 
-// IdempotencyKey identifies one action for one customer at one as-of
-// time; the queue's unique constraint on it makes a retried apply queue
-// each action exactly once.
-func IdempotencyKey(ruleset, action, customer string, asOf time.Time) string {
-	return fmt.Sprintf("%s/%s/%s/%s", ruleset, action, customer, asOf.UTC().Format(time.RFC3339Nano))
-}
-
 func nullTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -114,40 +108,14 @@ func nullString(s string) any {
 }
 
 func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
-	for _, ev := range batch {
-		c, res := ev.Customer, ev.Result
-		for i, d := range res.Segments {
-			if d.Segment == "" {
-				continue
-			}
-			var prev = c.State.Segments[i]
-			if d.Segment == prev.Segment && d.Since.Equal(prev.Since) && d.PendingSince.Equal(prev.PendingSince) {
-				continue
-			}
-			since := d.Since
-			if since.IsZero() {
-				since = a.run.AsOf
-			}
-			if _, err := a.copy.ExecContext(ctx, "a", a.rs.Segmentations[i].Name, c.Key, d.Segment, since,
-				nullTime(d.PendingSince), d.Matched, d.Reason.String(), nullString(prev.Segment), nil, nil, nil, nil); err != nil {
-				return fmt.Errorf("stage assignments: %w", a.s.redact(err))
-			}
-		}
-		for _, q := range res.Actions {
-			payload, err := json.Marshal(q.Payload)
-			if err != nil {
-				return fmt.Errorf("action %s for customer %s: payload is not JSON: %w", q.Name, c.Key, err)
-			}
-			if q.Payload == nil {
-				payload = []byte("{}")
-			}
-			if _, err := a.copy.ExecContext(ctx, "q", q.Name, c.Key, nil, nil, nil, nil, nil, nil, string(payload), q.Priority, q.Due,
-				IdempotencyKey(a.rs.Name, q.Name, c.Key, a.run.AsOf)); err != nil {
-				return fmt.Errorf("stage actions: %w", a.s.redact(err))
-			}
-		}
-	}
-	return nil
+	return kernel.Changes(a.rs, a.run, batch, func(c *kernel.Assignment) error {
+		_, err := a.copy.ExecContext(ctx, "a", c.Segmentation, c.Customer, c.Segment, c.Since,
+			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil)
+		return a.s.redact(err)
+	}, func(q *kernel.Queued) error {
+		_, err := a.copy.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey)
+		return a.s.redact(err)
+	})
 }
 
 func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {

@@ -50,14 +50,14 @@ func BenchmarkApplyRetail(b *testing.B) {
 	facts, seeded := filepath.Join(dir, "facts.db"), filepath.Join(dir, "seeded.db")
 	asOf := storetest.Options().AsOf
 	rs := storetest.RetailRuleSet(b)
-	open := func(path string) *Store {
-		s, err := Open(ctx, Config{Path: path, Sources: map[string]Source{"retail": {Query: "customer_facts"}}})
+	open := func(path string) testStore {
+		s, err := openTest(ctx, Config{Path: path}, map[string]string{"retail": "customer_facts"})
 		if err != nil {
 			b.Fatal(err)
 		}
 		return s
 	}
-	closeFile := func(s *Store) {
+	closeFile := func(s testStore) {
 		if _, err := s.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 			b.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func BenchmarkApplyRetail(b *testing.B) {
 	b.Logf("setup: %d customers generated in %v", n, time.Since(start).Round(time.Millisecond))
 	copyFile(b, facts, seeded)
 	s = open(seeded)
-	if _, err := jobs.Apply(ctx, s, rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard}); err != nil {
+	if _, err := jobs.Apply(ctx, s, s.facts(), rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := s.DB().Exec(`UPDATE customer_facts SET spend_12m = spend_12m * 10 WHERE customer_id % 20 = 0`); err != nil {
@@ -104,9 +104,9 @@ func BenchmarkApplyRetail(b *testing.B) {
 				var out *jobs.Outcome
 				var err error
 				if plan {
-					out, err = jobs.Plan(ctx, s, rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+					out, err = jobs.Plan(ctx, s, s.facts(), rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
 				} else {
-					out, err = jobs.Apply(ctx, s, rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+					out, err = jobs.Apply(ctx, s, s.facts(), rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
 				}
 				took += time.Since(begin)
 				b.StopTimer()

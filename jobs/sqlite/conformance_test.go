@@ -30,9 +30,9 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		path := filepath.Join(t.TempDir(), "tierflow.db")
 		return storetest.Backend{
-			Open: func(t testing.TB, sources map[string]string) storetest.Store {
+			Open: func(t testing.TB) storetest.Store {
 				t.Helper()
-				return openStore(t, path, sources)
+				return openStore(t, path, nil).Store
 			},
 			FactsDDL:     factsDDL,
 			Contents:     contents,
@@ -41,13 +41,9 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func openStore(t testing.TB, path string, sources map[string]string) *Store {
+func openStore(t testing.TB, path string, sources map[string]string) testStore {
 	t.Helper()
-	src := map[string]Source{}
-	for name, q := range sources {
-		src[name] = Source{Query: q}
-	}
-	s, err := Open(context.Background(), Config{Path: path, Sources: src, BusyTimeout: 30 * time.Second})
+	s, err := openTest(context.Background(), Config{Path: path, BusyTimeout: 30 * time.Second}, sources)
 	if err != nil {
 		t.Fatal(err)
 	}

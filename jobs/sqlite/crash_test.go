@@ -56,14 +56,14 @@ func TestCrashChild(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Path: spec.Path, Sources: map[string]Source{"retail": {Query: "customer_facts"}}})
+	s, err := openTest(ctx, Config{Path: spec.Path}, map[string]string{"retail": "customer_facts"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := crashOptions()
 	o.AsOf = spec.AsOf
 	fmt.Println("started")
-	_, err = jobs.Apply(ctx, s, storetest.RetailRuleSet(t), o)
+	_, err = jobs.Apply(ctx, s, s.facts(), storetest.RetailRuleSet(t), o)
 	fmt.Printf("finished: %v\n", err)
 }
 
@@ -91,7 +91,7 @@ type crashDB struct {
 
 func newCrashDB(t *testing.T, path string, n int) *crashDB {
 	d := &crashDB{t: t, path: path}
-	d.with(func(s *Store) {
+	d.with(func(s testStore) {
 		if _, err := s.Migrate(context.Background(), false); err != nil {
 			t.Fatal(err)
 		}
@@ -103,9 +103,9 @@ func newCrashDB(t *testing.T, path string, n int) *crashDB {
 // with opens the file, runs fn and closes it again, so that no
 // connection of the test is open while a child runs: the child's crash
 // is then recovered from by the next open, as after a real one.
-func (d *crashDB) with(fn func(s *Store)) {
+func (d *crashDB) with(fn func(s testStore)) {
 	d.t.Helper()
-	s, err := Open(context.Background(), Config{Path: d.path, Sources: map[string]Source{"retail": {Query: "customer_facts"}}})
+	s, err := openTest(context.Background(), Config{Path: d.path}, map[string]string{"retail": "customer_facts"})
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -115,11 +115,11 @@ func (d *crashDB) with(fn func(s *Store)) {
 
 func (d *crashDB) apply(at time.Time) (took time.Duration) {
 	d.t.Helper()
-	d.with(func(s *Store) {
+	d.with(func(s testStore) {
 		o := crashOptions()
 		o.AsOf = at
 		start := time.Now()
-		if _, err := jobs.Apply(context.Background(), s, storetest.RetailRuleSet(d.t), o); err != nil {
+		if _, err := jobs.Apply(context.Background(), s, s.facts(), storetest.RetailRuleSet(d.t), o); err != nil {
 			d.t.Fatal(err)
 		}
 		took = time.Since(start)
@@ -133,7 +133,7 @@ func (d *crashDB) state(after int64) (map[string]string, []storetestRun) {
 	d.t.Helper()
 	var digest map[string]string
 	var runs []storetestRun
-	d.with(func(s *Store) {
+	d.with(func(s testStore) {
 		var check string
 		if err := s.DB().QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
 			d.t.Fatalf("integrity check: %q, %v", check, err)
@@ -153,7 +153,7 @@ type storetestRun struct {
 
 func (d *crashDB) lastRun() int64 {
 	var id int64
-	d.with(func(s *Store) {
+	d.with(func(s testStore) {
 		if err := s.DB().QueryRow(`SELECT coalesce(max(id), 0) FROM runs`).Scan(&id); err != nil {
 			d.t.Fatal(err)
 		}
@@ -276,10 +276,10 @@ func TestKilledApply(t *testing.T) {
 	control := newCrashDB(t, filepath.Join(dir, "control.db"), n)
 	crash := newCrashDB(t, filepath.Join(dir, "crash.db"), n)
 	control.apply(day(0))
-	control.with(func(s *Store) { storetest.ShiftFacts(t, s.DB()) })
+	control.with(func(s testStore) { storetest.ShiftFacts(t, s.DB()) })
 	took := control.apply(day(1))
 	var want map[string]string
-	control.with(func(s *Store) { want = storetest.OutcomeDigest(t, s) })
+	control.with(func(s testStore) { want = storetest.OutcomeDigest(t, s) })
 
 	// A killed first run leaves nothing behind.
 	empty, _ := crash.state(0)
@@ -293,7 +293,7 @@ func TestKilledApply(t *testing.T) {
 	}
 	killed := 1
 	crash.apply(day(0))
-	crash.with(func(s *Store) { storetest.ShiftFacts(t, s.DB()) })
+	crash.with(func(s testStore) { storetest.ShiftFacts(t, s.DB()) })
 
 	old, _ := crash.state(0)
 	points := []killPoint{
@@ -325,7 +325,7 @@ func TestKilledApply(t *testing.T) {
 		if kp.delay > 0 && len(runs) == 1 && runs[0].Status == "succeeded" {
 			// Killed after its commit: the new state, durably.
 			committedKills++
-			crash.with(func(s *Store) {
+			crash.with(func(s testStore) {
 				storetest.SameDigests(t, "state after killing a committed apply", storetest.OutcomeDigest(t, s), want)
 			})
 			old = state
@@ -348,14 +348,14 @@ func TestKilledApply(t *testing.T) {
 	if _, runs := crash.state(last); len(runs) != 1 || runs[0].Status != "succeeded" {
 		t.Fatalf("killed after committing: runs %+v, want one succeeded", runs)
 	}
-	crash.with(func(s *Store) {
+	crash.with(func(s testStore) {
 		storetest.SameDigests(t, "state after an apply killed after its commit, against an uninterrupted apply", storetest.OutcomeDigest(t, s), want)
 	})
 	converged, _ := crash.state(0)
 	crash.apply(day(1))
 	again, _ := crash.state(0)
 	storetest.SameDigests(t, "state after repeating the apply", again, converged)
-	crash.with(func(s *Store) {
+	crash.with(func(s testStore) {
 		var statuses []storetestRun
 		if err := s.DB().Select(&statuses, `SELECT count(*) AS id, status FROM runs GROUP BY status`); err != nil {
 			t.Fatal(err)

@@ -23,10 +23,7 @@ func Example() {
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, sqlite.Config{
-		Path:    filepath.Join(dir, "tierflow.db"),
-		Sources: map[string]sqlite.Source{"retail": {Query: "customer_facts"}},
-	})
+	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "tierflow.db")})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,8 +49,10 @@ func Example() {
 		log.Fatal(err)
 	}
 	opts := jobs.Options{AsOf: time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC), Guard: jobs.DefaultGuard}
+	// The facts: a table of the same file, read joined to the state.
+	facts := jobs.FactsByRuleSet{"retail": store.Source("customer_facts")}
 	for range 2 {
-		out, err := jobs.Apply(ctx, store, rs, opts)
+		out, err := jobs.Apply(ctx, store, facts, rs, opts)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -48,13 +48,13 @@ func TestGeneratedFacts(t *testing.T) {
 	}
 	o := storetest.Options()
 	o.AsOf = at
-	if out, err := jobs.Apply(ctx, s, rs, o); err != nil || out.Report.Customers < 3000 || out.Report.Errors.Customers != 0 {
+	if out, err := jobs.Apply(ctx, s, s.facts(), rs, o); err != nil || out.Report.Customers < 3000 || out.Report.Errors.Customers != 0 {
 		t.Fatalf("first apply: %+v, %v", out, err)
 	}
 	var moved, queued int
 	for month := 1; month <= 3; month++ {
 		o.AsOf = load(cfg.Advance(month))
-		out, err := jobs.Apply(ctx, s, rs, o)
+		out, err := jobs.Apply(ctx, s, s.facts(), rs, o)
 		if err != nil {
 			t.Fatalf("month %d: %v", month, err)
 		}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
 //go:embed migrations/*.sql
@@ -15,7 +15,7 @@ var migrationFiles embed.FS
 
 // Migrations returns the embedded migrations in version order. Their
 // versions and names match the PostgreSQL store's.
-func Migrations() []Migration { return postgres.ReadMigrations(migrationFiles) }
+func Migrations() []kernel.Migration { return kernel.ReadMigrations(migrationFiles) }
 
 // LatestVersion is the schema version this build needs.
 func LatestVersion() int {
@@ -33,7 +33,7 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // SQLite's single writer serializes concurrent migrates; each one reads
 // the version again inside its transaction, so every migration is applied
 // once. With dryRun it only reports what it would apply.
-func (s *Store) Migrate(ctx context.Context, dryRun bool) (*MigrationStatus, error) {
+func (s *Store) Migrate(ctx context.Context, dryRun bool) (*kernel.MigrationStatus, error) {
 	st, err := s.MigrationStatus(ctx)
 	if err != nil || dryRun {
 		return st, err
@@ -48,7 +48,7 @@ func (s *Store) Migrate(ctx context.Context, dryRun bool) (*MigrationStatus, err
 	return st, nil
 }
 
-func (s *Store) migrate(ctx context.Context, m Migration) error {
+func (s *Store) migrate(ctx context.Context, m kernel.Migration) error {
 	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: waits for other migrates
 	if err != nil {
 		return fmt.Errorf("migration %s: %w", m.Name, err)
@@ -78,7 +78,7 @@ func (s *Store) migrate(ctx context.Context, m Migration) error {
 }
 
 // MigrationStatus reports the applied and pending migrations.
-func (s *Store) MigrationStatus(ctx context.Context) (*MigrationStatus, error) {
+func (s *Store) MigrationStatus(ctx context.Context) (*kernel.MigrationStatus, error) {
 	return migrationStatus(ctx, s.ro)
 }
 
@@ -86,24 +86,19 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func migrationStatus(ctx context.Context, q queryer) (*MigrationStatus, error) {
-	st := &MigrationStatus{Latest: LatestVersion()}
+func migrationStatus(ctx context.Context, q queryer) (*kernel.MigrationStatus, error) {
+	current := 0
 	var exists bool
 	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')`).Scan(&exists)
 	if err != nil {
 		return nil, err
 	}
 	if exists {
-		if err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&st.Current); err != nil {
+		if err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 			return nil, err
 		}
 	}
-	for _, m := range Migrations() {
-		if m.Version > st.Current {
-			st.Pending = append(st.Pending, m)
-		}
-	}
-	return st, nil
+	return kernel.NewMigrationStatus(current, Migrations()), nil
 }
 
 func (s *Store) checkSchema(ctx context.Context) error {
@@ -115,8 +110,5 @@ func (s *Store) checkSchemaWith(ctx context.Context, q queryer) error {
 	if err != nil {
 		return fmt.Errorf("read the schema version of %s: %w", s.path, err)
 	}
-	if st.Current != st.Latest {
-		return &ErrSchemaOutdated{Schema: s.path, Current: st.Current, Latest: st.Latest}
-	}
-	return nil
+	return st.Check(s.path)
 }

@@ -6,19 +6,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
 // History returns a customer's moves, oldest first; ruleset "" means all.
-func (s *Store) History(ctx context.Context, ruleset, customer string) ([]HistoryEntry, error) {
+func (s *Store) History(ctx context.Context, ruleset, customer string) ([]kernel.HistoryEntry, error) {
 	rows, err := s.ro.QueryContext(ctx, `SELECT id, ruleset, segmentation, from_segment, to_segment, matched, reason, as_of, run_id
 		FROM main.history WHERE customer_key = $1 AND ($2 = '' OR ruleset = $2) ORDER BY id`, customer, ruleset)
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
 	defer rows.Close()
-	var out []HistoryEntry
+	var out []kernel.HistoryEntry
 	for rows.Next() {
-		var h HistoryEntry
+		var h kernel.HistoryEntry
 		var from sql.NullString
 		var asOf string
 		if err := rows.Scan(&h.ID, &h.RuleSet, &h.Segmentation, &from, &h.To, &h.Matched, &h.Reason, &asOf, &h.RunID); err != nil {
@@ -34,7 +36,7 @@ func (s *Store) History(ctx context.Context, ruleset, customer string) ([]Histor
 }
 
 // Actions lists queued actions, most urgent first.
-func (s *Store) Actions(ctx context.Context, f ActionFilter) ([]QueuedAction, error) {
+func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.QueuedAction, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
@@ -47,9 +49,9 @@ func (s *Store) Actions(ctx context.Context, f ActionFilter) ([]QueuedAction, er
 		return nil, fmt.Errorf("read actions: %w", err)
 	}
 	defer rows.Close()
-	var out []QueuedAction
+	var out []kernel.QueuedAction
 	for rows.Next() {
-		var q QueuedAction
+		var q kernel.QueuedAction
 		var payload, created, due string
 		var lastErr sql.NullString
 		if err := rows.Scan(&q.ID, &q.RuleSet, &q.Action, &q.Customer, &payload, &q.Priority, &q.Status, &created, &due,
@@ -70,7 +72,7 @@ func (s *Store) Actions(ctx context.Context, f ActionFilter) ([]QueuedAction, er
 }
 
 // Runs lists the most recent runs, newest first; ruleset "" means all.
-func (s *Store) Runs(ctx context.Context, ruleset string, limit int) ([]Run, error) {
+func (s *Store) Runs(ctx context.Context, ruleset string, limit int) ([]kernel.Run, error) {
 	if limit <= 0 {
 		limit = 20
 	}
@@ -81,9 +83,9 @@ func (s *Store) Runs(ctx context.Context, ruleset string, limit int) ([]Run, err
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
 	defer rows.Close()
-	var out []Run
+	var out []kernel.Run
 	for rows.Next() {
-		var r Run
+		var r kernel.Run
 		var asOf, started string
 		var slot, finished, msg sql.NullString
 		if err := rows.Scan(&r.ID, &r.RuleSet, &r.RulesHash, &r.Kind, &asOf, &slot, &r.Status, &started, &finished,

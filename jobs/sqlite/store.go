@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,38 +15,14 @@ import (
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
 )
 
-// The types the query methods share with the PostgreSQL store, so that
-// the CLI reads both stores the same way.
-type (
-	// Source is where a rule set's facts come from: a SQL query on the
-	// SQLite database (or a table or view name) returning one row per
-	// customer, with a key column and a column per fact.
-	Source = postgres.Source
-	// Column is one column of a facts source.
-	Column = postgres.Column
-	// Migration is one embedded, versioned schema change.
-	Migration = postgres.Migration
-	// MigrationStatus is the schema's state in the database file.
-	MigrationStatus = postgres.MigrationStatus
-	// ErrSchemaOutdated is returned when the file needs `tierflow migrate`.
-	ErrSchemaOutdated = postgres.ErrSchemaOutdated
-	// HistoryEntry is one recorded move of a customer.
-	HistoryEntry = postgres.HistoryEntry
-	// QueuedAction is one row of the action queue.
-	QueuedAction = postgres.QueuedAction
-	// ActionFilter selects queue rows; empty fields match everything.
-	ActionFilter = postgres.ActionFilter
-	// Run is one row of the run record.
-	Run = postgres.Run
-)
-
-// Store implements the interfaces package jobs declares.
+// The interfaces package jobs declares.
 var (
-	_ jobs.Store       = (*Store)(nil)
+	_ jobs.StateStore  = (*Store)(nil)
+	_ jobs.Joiner      = (*Store)(nil)
 	_ jobs.RunRecorder = (*Store)(nil)
 	_ jobs.SlotStore   = (*Store)(nil)
 )
@@ -58,8 +35,6 @@ const DefaultBusyTimeout = time.Minute
 type Config struct {
 	// Path is the database file; it is created if missing.
 	Path string
-	// Sources maps rule set names to their facts sources.
-	Sources map[string]Source
 	// BusyTimeout is how long a write waits for the database's write lock;
 	// default DefaultBusyTimeout. Applies hold that lock only while they
 	// commit, never while they evaluate.
@@ -69,10 +44,9 @@ type Config struct {
 // Store is a SQLite-backed store in one file. It is safe for concurrent
 // use, and several processes may use one file at a time.
 type Store struct {
-	db      *sqlx.DB // read-write connections; BeginTx starts BEGIN IMMEDIATE
-	ro      *sqlx.DB // connections with PRAGMA query_only: snapshots and queries
-	path    string
-	sources map[string]Source
+	db   *sqlx.DB // read-write connections; BeginTx starts BEGIN IMMEDIATE
+	ro   *sqlx.DB // connections with PRAGMA query_only: snapshots and queries
+	path string
 }
 
 // Open opens (creating if needed) the database file, in WAL mode, and
@@ -92,7 +66,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if busy <= 0 {
 		busy = DefaultBusyTimeout
 	}
-	s := &Store{path: path, sources: cfg.Sources}
+	s := &Store{path: path}
 	if s.db, err = openPool(ctx, path, busy, "_txlock=immediate", "_journal_mode=WAL", "_synchronous=FULL"); err != nil {
 		return nil, err
 	}
@@ -140,24 +114,67 @@ func (s *Store) Path() string { return s.path }
 // so that callers treat both stores alike.
 func (s *Store) Redact(text string) string { return text }
 
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
-
-// source returns the SQL that yields rs's facts.
-func (s *Store) source(rs *rules.RuleSet) (string, error) {
-	src, ok := s.sources[rs.Name]
-	if !ok || strings.TrimSpace(src.Query) == "" {
-		return "", fmt.Errorf("no facts source is configured for rule set %q: add it under rulesets: in the config file", rs.Name)
-	}
-	q := strings.TrimRight(strings.TrimSpace(src.Query), ";")
-	if !strings.ContainsAny(q, " \n\t") {
-		// A bare table or view name.
-		parts := strings.Split(q, ".")
-		for i, p := range parts {
-			parts[i] = quoteIdent(p)
-		}
-		q = "SELECT * FROM " + strings.Join(parts, ".")
-	}
-	return q, nil
+// Source is a facts source on the store's own file: a SQL query, or a
+// table or view name, returning one row per customer with the key column
+// and a column per fact. Runs read it joined to state in one query.
+func (s *Store) Source(query string) *kernel.QuerySource {
+	return kernel.NewQuerySource(s.ro.DB, Dialect, query, s, "", nil)
 }
+
+func (s *Store) tables() kernel.Tables {
+	return kernel.Tables{Assignments: "main.assignments", ActionLast: "main.action_last"}
+}
+
+// Join reads a source of the store's own file joined to state in one
+// read transaction. It implements jobs.Joiner.
+func (s *Store) Join(ctx context.Context, rs *rules.RuleSet, src jobs.FactsSource) (jobs.Snapshot, bool, error) {
+	qs, ok := src.(*kernel.QuerySource)
+	if !ok || qs.Owner() != s {
+		return nil, false, nil
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, true, err
+	}
+	snap, err := kernel.OpenJoined(ctx, qs, s.tables(), rs)
+	return snap, true, err
+}
+
+// OpenState opens a read transaction on rs's state, for facts that come
+// from elsewhere.
+func (s *Store) OpenState(ctx context.Context, rs *rules.RuleSet) (jobs.StateReader, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
+	return kernel.OpenStateReader(ctx, s.ro.DB, Dialect, s.tables(), rs, nil)
+}
+
+// Database is another SQLite file that facts are read from, read-only; it
+// keeps no state.
+type Database struct {
+	db    *sqlx.DB
+	label string
+}
+
+// OpenDatabase opens the file at path read-only; label names it in
+// messages. The file must exist.
+func OpenDatabase(ctx context.Context, path, label string) (*Database, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("database %s: %w", label, err)
+	}
+	db, err := openPool(ctx, path, DefaultBusyTimeout, "_query_only=1")
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", label, err)
+	}
+	return &Database{db: db, label: label}, nil
+}
+
+// Source is a facts source on the database.
+func (d *Database) Source(query string) *kernel.QuerySource {
+	return kernel.NewQuerySource(d.db.DB, Dialect, query, nil, d.label, nil)
+}
+
+// Close closes the connection pool.
+func (d *Database) Close() error { return d.db.Close() }
+
+// Ping checks that the database file can be read.
+func (s *Store) Ping(ctx context.Context) error { return s.ro.PingContext(ctx) }

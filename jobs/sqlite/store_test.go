@@ -112,10 +112,10 @@ segmentations:
         fallback: true
 `
 
-func newTestStore(t *testing.T, query string) *Store {
+func newTestStore(t *testing.T, query string) testStore {
 	t.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "t.db"), Sources: map[string]Source{"types": {Query: query}}})
+	s, err := openTest(ctx, Config{Path: filepath.Join(t.TempDir(), "t.db")}, map[string]string{"types": query})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,17 +218,17 @@ segmentations:
 	}
 }
 
-// A snapshot's connection refuses to write, whatever is asked of it.
+// The read transaction of snapshots, facts and state reads refuses to
+// write, whatever is asked of it.
 func TestSnapshotCannotWrite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newTestStore(t, `SELECT 1 AS id`)
-	snap, err := s.Snapshot(ctx, &rules.RuleSet{Name: "types", Key: "id"})
+	tx, err := Dialect.BeginRead(ctx, s.ro.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer snap.Close()
-	tx := snap.(*snapshot).tx
+	defer tx.Rollback()
 	for _, q := range []string{
 		`INSERT INTO runs (ruleset, rules_hash, as_of, status, started_at) VALUES ('x', 'x', 'x', 'running', 'x')`,
 		`DELETE FROM assignments`,
@@ -253,8 +253,8 @@ func TestApplyAndOtherWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "t.db")
-	open := func(busy time.Duration) *Store {
-		s, err := Open(ctx, Config{Path: path, BusyTimeout: busy, Sources: map[string]Source{"types": {Query: "people"}}})
+	open := func(busy time.Duration) testStore {
+		s, err := openTest(ctx, Config{Path: path, BusyTimeout: busy}, map[string]string{"types": "people"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,13 +272,13 @@ func TestApplyAndOtherWriters(t *testing.T) {
 	other := open(50 * time.Millisecond) // fails fast if anyone holds the write lock
 	asOf := time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)
 	// staged begins an apply on st and stages every customer.
-	staged := func(st *Store) jobs.ApplyTx {
+	staged := func(st testStore) jobs.ApplyTx {
 		t.Helper()
 		tx, err := st.BeginApply(ctx, rs, jobs.RunInfo{RuleSet: "types", AsOf: asOf})
 		if err != nil {
 			t.Fatal(err)
 		}
-		snap, err := st.Snapshot(ctx, rs)
+		snap, err := jobs.OpenSnapshot(ctx, st.Store, st.facts(), rs)
 		if err != nil {
 			t.Fatal(err)
 		}

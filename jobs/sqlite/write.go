@@ -7,19 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
 )
-
-// IdempotencyKey identifies one action for one customer at one as-of
-// time, as in the PostgreSQL store: the queue's unique constraint on it
-// makes a retried apply queue each action exactly once.
-func IdempotencyKey(ruleset, action, customer string, asOf time.Time) string {
-	return postgres.IdempotencyKey(ruleset, action, customer, asOf)
-}
 
 // testHook, set by tests, is called at named points of an apply.
 var testHook func(point string)
@@ -151,38 +143,14 @@ func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 		return fmt.Errorf("stage: %w", err)
 	}
 	a.open = true
-	for _, ev := range batch {
-		c, res := ev.Customer, ev.Result
-		for i, d := range res.Segments {
-			if d.Segment == "" {
-				continue
-			}
-			var prev = c.State.Segments[i]
-			if d.Segment == prev.Segment && d.Since.Equal(prev.Since) && d.PendingSince.Equal(prev.PendingSince) {
-				continue
-			}
-			since := d.Since
-			if since.IsZero() {
-				since = a.run.AsOf
-			}
-			if err := a.add(ctx, "a", a.rs.Segmentations[i].Name, c.Key, d.Segment, formatTime(since),
-				nullTime(d.PendingSince), d.Matched, d.Reason.String(), nullString(prev.Segment), nil, nil, nil, nil); err != nil {
-				return fmt.Errorf("stage assignments: %w", err)
-			}
-		}
-		for _, q := range res.Actions {
-			payload, err := json.Marshal(q.Payload)
-			if err != nil {
-				return fmt.Errorf("action %s for customer %s: payload is not JSON: %w", q.Name, c.Key, err)
-			}
-			if q.Payload == nil {
-				payload = []byte("{}")
-			}
-			if err := a.add(ctx, "q", q.Name, c.Key, nil, nil, nil, nil, nil, nil, string(payload), int64(q.Priority), formatTime(q.Due),
-				IdempotencyKey(a.rs.Name, q.Name, c.Key, a.run.AsOf)); err != nil {
-				return fmt.Errorf("stage actions: %w", err)
-			}
-		}
+	err := kernel.Changes(a.rs, a.run, batch, func(c *kernel.Assignment) error {
+		return a.add(ctx, "a", c.Segmentation, c.Customer, c.Segment, formatTime(c.Since),
+			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil)
+	}, func(q *kernel.Queued) error {
+		return a.add(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), int64(q.Priority), formatTime(q.Due), q.IdempotencyKey)
+	})
+	if err != nil {
+		return err
 	}
 	if _, err := a.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("stage: %w", err)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -32,11 +32,11 @@ func testInitialApply(t *testing.T, nb func(t *testing.T) Backend) {
 	rs := RetailRuleSet(t)
 	o := Options()
 	o.Guard = jobs.Guard{MaxMovedShare: 0.01, MaxActions: 1, MaxErrorRate: 0.01}
-	plan, err := jobs.Plan(ctx, e.s, rs, o)
+	plan, err := jobs.Plan(ctx, e.s, e.f, rs, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := jobs.Apply(ctx, e.s, rs, o)
+	out, err := jobs.Apply(ctx, e.s, e.f, rs, o)
 	if err != nil {
 		t.Fatalf("initial apply with max_moved 1%%: %v", err)
 	}
@@ -59,7 +59,7 @@ func testInitialApply(t *testing.T, nb func(t *testing.T) Backend) {
 	if got := e.count(`SELECT count(*) FROM {assignments} WHERE since <> (SELECT as_of FROM {runs} WHERE id = $1)`, out.RunID); got != 0 {
 		t.Fatalf("%d first assignments are not dated at the run's as-of", got)
 	}
-	second, err := jobs.Plan(ctx, e.s, rs, o)
+	second, err := jobs.Plan(ctx, e.s, e.f, rs, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +176,11 @@ func testMoves(t *testing.T, nb func(t *testing.T) Backend) {
 			t.Errorf("the queue holds %d pending %s, the report says %d", got, ar.Name, ar.Count)
 		}
 	}
-	calls, err := e.s.Actions(ctx, postgres.ActionFilter{RuleSet: "retail", Action: "winback_call", Limit: 10000})
+	calls, err := e.s.Actions(ctx, kernel.ActionFilter{RuleSet: "retail", Action: "winback_call", Limit: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	welcomes, err := e.s.Actions(ctx, postgres.ActionFilter{Action: "onboarding_message", Limit: 10000})
+	welcomes, err := e.s.Actions(ctx, kernel.ActionFilter{Action: "onboarding_message", Limit: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func (e *env) checkGrace(rs *rules.RuleSet, o jobs.Options) {
 	}
 }
 
-func decode(t *testing.T, q postgres.QueuedAction, v any) {
+func decode(t *testing.T, q kernel.QueuedAction, v any) {
 	t.Helper()
 	if err := json.Unmarshal(q.Payload, v); err != nil {
 		t.Fatalf("payload %s of action %d: %v", q.Payload, q.ID, err)
@@ -244,9 +244,9 @@ func decode(t *testing.T, q postgres.QueuedAction, v any) {
 }
 
 // checkQueued checks a queue row's bookkeeping.
-func checkQueued(t *testing.T, q postgres.QueuedAction, run int64, priority int, due time.Time) {
+func checkQueued(t *testing.T, q kernel.QueuedAction, run int64, priority int, due time.Time) {
 	t.Helper()
-	key := postgres.IdempotencyKey(q.RuleSet, q.Action, q.Customer, day(1))
+	key := kernel.IdempotencyKey(q.RuleSet, q.Action, q.Customer, day(1))
 	if q.RunID != run || q.Priority != priority || !q.DueAt.Equal(due) || !q.CreatedAt.Equal(day(1)) ||
 		q.Status != "pending" || q.Attempts != 0 || q.LastError != nil || q.Idempotent != key {
 		t.Fatalf("queued %s for %s: %+v; want run %d, priority %d, due %s, created %s, pending, key %s",
@@ -332,7 +332,7 @@ func testCooldown(t *testing.T, nb func(t *testing.T) Backend) {
 	if got := e.count(`SELECT count(*) FROM {actions} WHERE customer_key <> '1'`); got != 0 {
 		t.Fatalf("%d actions queued for customers that did nothing", got)
 	}
-	c, err := e.s.Customer(context.Background(), rs, "1")
+	c, err := jobs.FindCustomer(context.Background(), e.s, e.f, rs, "1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func testEmptyFacts(t *testing.T, nb func(t *testing.T) Backend) {
 	e.applyAt(rs, day(0), Options())
 	e.exec(`DELETE FROM customer_facts`)
 	before := e.stateDigest()
-	out, err := jobs.Apply(context.Background(), e.s, rs, jobs.Options{AsOf: day(1), Guard: jobs.DefaultGuard})
+	out, err := jobs.Apply(context.Background(), e.s, e.f, rs, jobs.Options{AsOf: day(1), Guard: jobs.DefaultGuard})
 	if err != nil {
 		t.Fatalf("apply on an empty facts table: %v", err)
 	}

@@ -11,25 +11,25 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
 )
 
 // Store is what the suite drives: the interfaces package jobs declares,
-// and the query methods the CLI uses (history, actions, runs, explain,
-// migrate).
+// and the query methods the CLI uses (history, actions, runs, migrate).
 type Store interface {
-	jobs.Store
+	jobs.StateStore
+	jobs.Joiner
 	jobs.RunRecorder
 	jobs.SlotStore
-	Migrate(ctx context.Context, dryRun bool) (*postgres.MigrationStatus, error)
-	MigrationStatus(ctx context.Context) (*postgres.MigrationStatus, error)
-	Customer(ctx context.Context, rs *rules.RuleSet, key string) (*engine.Customer, error)
-	History(ctx context.Context, ruleset, customer string) ([]postgres.HistoryEntry, error)
-	Actions(ctx context.Context, f postgres.ActionFilter) ([]postgres.QueuedAction, error)
-	Runs(ctx context.Context, ruleset string, limit int) ([]postgres.Run, error)
+	// Source is a facts source on the store's own database.
+	Source(query string) *kernel.QuerySource
+	Migrate(ctx context.Context, dryRun bool) (*kernel.MigrationStatus, error)
+	MigrationStatus(ctx context.Context) (*kernel.MigrationStatus, error)
+	History(ctx context.Context, ruleset, customer string) ([]kernel.HistoryEntry, error)
+	Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.QueuedAction, error)
+	Runs(ctx context.Context, ruleset string, limit int) ([]kernel.Run, error)
 	// Schema names the database schema that holds the state tables.
 	Schema() string
 	// DB is a read-write connection pool on the database; the suite's SQL
@@ -39,11 +39,10 @@ type Store interface {
 
 // Backend is one new, empty database of the kind under test.
 type Backend struct {
-	// Open opens a store on the database with the given facts sources
-	// (rule set name to SQL query or table name). Each call opens its own
+	// Open opens a store on the database. Each call opens its own
 	// connection pool, as another process would; the store is closed when
 	// the test ends. The suite migrates the database itself.
-	Open func(t testing.TB, sources map[string]string) Store
+	Open func(t testing.TB) Store
 	// FactsDDL creates the customer_facts table in the backend's dialect,
 	// with the columns of the retail example's facts: customer_id (an
 	// integer key), spend_12m (a nullable number), spend_prev_12m
@@ -75,11 +74,21 @@ const (
 	brokenName = "retail_broken"
 )
 
-// sources are the facts sources every store of the suite is opened with.
+// sources are the facts sources of the suite's rule sets, on the store's
+// own database.
 var sources = map[string]string{
 	retailName: "customer_facts",
 	copyName:   "customer_facts",
 	brokenName: "SELECT * FROM customer_facts_that_do_not_exist",
+}
+
+// factsOf routes the suite's rule sets to their sources on s's database.
+func factsOf(s Store) jobs.FactsByRuleSet {
+	f := jobs.FactsByRuleSet{}
+	for name, q := range sources {
+		f[name] = s.Source(q)
+	}
+	return f
 }
 
 // retailPath is the retail example's rule file, found from this file's

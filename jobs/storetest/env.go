@@ -15,6 +15,7 @@ type env struct {
 	t *testing.T
 	b Backend
 	s Store
+	f jobs.FactsSource // the suite's rule sets' facts, on s's database
 }
 
 // newEnv makes a new database, opens and migrates a store on it, and
@@ -33,11 +34,12 @@ func newEnv(t *testing.T, newBackend func(t *testing.T) Backend, n int) *env {
 func newBareEnv(t *testing.T, newBackend func(t *testing.T) Backend) *env {
 	t.Helper()
 	b := newBackend(t)
-	return &env{t: t, b: b, s: b.Open(t, sources)}
+	s := b.Open(t)
+	return &env{t: t, b: b, s: s, f: factsOf(s)}
 }
 
 // open opens another store on the case's database.
-func (e *env) open() Store { return e.b.Open(e.t, sources) }
+func (e *env) open() Store { return e.b.Open(e.t) }
 
 // sql replaces {table} with the qualified name of tierflow's table.
 func (e *env) sql(q string) string {
@@ -80,7 +82,7 @@ func (e *env) scan(q string, args []any, dest ...any) {
 func (e *env) applyAt(rs *rules.RuleSet, at time.Time, o jobs.Options) *jobs.Outcome {
 	e.t.Helper()
 	o.AsOf = at
-	out, err := jobs.Apply(context.Background(), e.s, rs, o)
+	out, err := jobs.Apply(context.Background(), e.s, e.f, rs, o)
 	if err != nil {
 		e.t.Fatalf("apply as of %s: %v", at.Format(time.DateOnly), err)
 	}

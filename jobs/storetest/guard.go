@@ -29,7 +29,7 @@ func testGuardZeroedFacts(t *testing.T, nb func(t *testing.T) Backend) {
 
 	o := Options()
 	o.AsOf = day(1)
-	out, err := jobs.Apply(ctx, e.s, rs, o)
+	out, err := jobs.Apply(ctx, e.s, e.f, rs, o)
 	if !errors.Is(err, jobs.ErrBlocked) {
 		t.Fatalf("apply on zeroed facts: err = %v, want ErrBlocked", err)
 	}
@@ -43,7 +43,7 @@ func testGuardZeroedFacts(t *testing.T, nb func(t *testing.T) Backend) {
 	}
 
 	o.Guard.AllowLarge = true
-	out, err = jobs.Apply(ctx, e.s, rs, o)
+	out, err = jobs.Apply(ctx, e.s, e.f, rs, o)
 	if err != nil {
 		t.Fatalf("apply with AllowLarge: %v", err)
 	}
@@ -67,7 +67,7 @@ func testGuardMaxActions(t *testing.T, nb func(t *testing.T) Backend) {
 	o := Options()
 	o.AsOf = day(1)
 	o.Guard.MaxActions = 5
-	out, err := jobs.Apply(ctx, e.s, rs, o)
+	out, err := jobs.Apply(ctx, e.s, e.f, rs, o)
 	if !errors.Is(err, jobs.ErrBlocked) || !strings.Contains(err.Error(), "actions would be queued, more than the limit of 5") {
 		t.Fatalf("apply over max_actions: %v", err)
 	}
@@ -77,7 +77,7 @@ func testGuardMaxActions(t *testing.T, nb func(t *testing.T) Backend) {
 	SameDigests(t, "state after an apply blocked by max_actions", e.stateDigest(), before)
 
 	o.Guard.MaxActions = out.Report.ActionsTotal
-	if _, err := jobs.Apply(ctx, e.s, rs, o); err != nil {
+	if _, err := jobs.Apply(ctx, e.s, e.f, rs, o); err != nil {
 		t.Fatalf("apply at exactly max_actions: %v", err)
 	}
 	if got := e.count(`SELECT count(*) FROM {actions}`); got != out.Report.ActionsTotal {
@@ -104,7 +104,7 @@ func testRuleErrors(t *testing.T, nb func(t *testing.T) Backend) {
 	tiers := `SELECT * FROM {assignments} WHERE segmentation IN ('value_tier', 'lifecycle') AND ` + brokenCustomers
 	tiersBefore := e.digest(tiers)
 
-	out, err := jobs.Apply(ctx, e.s, rs, Options())
+	out, err := jobs.Apply(ctx, e.s, e.f, rs, Options())
 	if err != nil {
 		t.Fatalf("apply with 0.5%% of customers failing a rule (limit 1%%): %v", err)
 	}
@@ -158,7 +158,7 @@ func testTooManyRuleErrors(t *testing.T, nb func(t *testing.T) Backend) {
 
 	o := Options()
 	o.Guard.AllowLarge = true // the error limit holds even then
-	out, err := jobs.Apply(ctx, e.s, rs, o)
+	out, err := jobs.Apply(ctx, e.s, e.f, rs, o)
 	if !errors.Is(err, jobs.ErrTooManyRuleErrors) {
 		t.Fatalf("apply with 5%% of customers failing (limit 1%%): err = %v, want ErrTooManyRuleErrors", err)
 	}
@@ -172,7 +172,7 @@ func testTooManyRuleErrors(t *testing.T, nb func(t *testing.T) Backend) {
 	}
 
 	o.Guard.MaxErrorRate = -1 // no limit
-	if _, err := jobs.Apply(ctx, e.s, rs, o); err != nil {
+	if _, err := jobs.Apply(ctx, e.s, e.f, rs, o); err != nil {
 		t.Fatalf("apply with no error limit: %v", err)
 	}
 }

@@ -27,12 +27,21 @@ type gated struct {
 	release <-chan struct{}
 }
 
-func (g gated) Snapshot(ctx context.Context, rs *rules.RuleSet) (jobs.Snapshot, error) {
+func (g gated) wait() {
 	select {
 	case <-g.release:
 	case <-time.After(2 * lockedOutWithin):
 	}
-	return g.Store.Snapshot(ctx, rs)
+}
+
+func (g gated) Join(ctx context.Context, rs *rules.RuleSet, src jobs.FactsSource) (jobs.Snapshot, bool, error) {
+	g.wait()
+	return g.Store.Join(ctx, rs, src)
+}
+
+func (g gated) OpenState(ctx context.Context, rs *rules.RuleSet) (jobs.StateReader, error) {
+	g.wait()
+	return g.Store.OpenState(ctx, rs)
 }
 
 // Two applies of one rule set started together, each with its own
@@ -69,7 +78,7 @@ func testConcurrentApplies(t *testing.T, nb func(t *testing.T) Backend) {
 			o := o
 			o.AsOf = day(1)
 			began := time.Now()
-			out, err := jobs.Apply(context.Background(), s, rs, o)
+			out, err := jobs.Apply(context.Background(), s, factsOf(s.Store), rs, o)
 			results <- result{out, err, time.Since(began)}
 		}()
 	}
@@ -118,7 +127,7 @@ func testApplyWhileLocked(t *testing.T, nb func(t *testing.T) Backend) {
 
 	before := e.stateDigest()
 	began := time.Now()
-	out, err := jobs.Apply(ctx, e.s, rs, Options())
+	out, err := jobs.Apply(ctx, e.s, e.f, rs, Options())
 	if !errors.Is(err, jobs.ErrLocked) {
 		t.Fatalf("apply while locked: %v, want ErrLocked", err)
 	}
@@ -132,7 +141,7 @@ func testApplyWhileLocked(t *testing.T, nb func(t *testing.T) Backend) {
 	if out.Report != nil {
 		t.Fatal("a locked-out apply evaluated customers")
 	}
-	if _, err := jobs.Plan(ctx, e.s, rs, Options()); err != nil {
+	if _, err := jobs.Plan(ctx, e.s, e.f, rs, Options()); err != nil {
 		t.Fatalf("plan while an apply holds the lock: %v", err)
 	}
 	other := e.applyAt(renamed(t, copyName), day(0), Options())
@@ -170,7 +179,7 @@ func testDeadRunAbandoned(t *testing.T, nb func(t *testing.T) Backend) {
 	e.exec(`UPDATE customer_facts SET spend_12m = 0, spend_prev_12m = 0, orders_12m = 0`)
 	o := Options()
 	o.AsOf = day(1)
-	out, err := jobs.Apply(ctx, e.s, rs, o)
+	out, err := jobs.Apply(ctx, e.s, e.f, rs, o)
 	if !errors.Is(err, jobs.ErrBlocked) {
 		t.Fatalf("apply: %v, want ErrBlocked", err)
 	}

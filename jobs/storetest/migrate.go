@@ -24,10 +24,10 @@ func testUnmigrated(t *testing.T, nb func(t *testing.T) Backend) {
 	e := newBareEnv(t, nb)
 	CreateFacts(t, e.s, e.b.FactsDDL, 20)
 	rs := RetailRuleSet(t)
-	if _, err := jobs.Plan(ctx, e.s, rs, Options()); err == nil || !strings.Contains(err.Error(), "run `tierflow migrate`") {
+	if _, err := jobs.Plan(ctx, e.s, e.f, rs, Options()); err == nil || !strings.Contains(err.Error(), "run `tierflow migrate`") {
 		t.Fatalf("plan on an un-migrated database: %v", err)
 	}
-	if _, err := jobs.Apply(ctx, e.s, rs, Options()); err == nil || !strings.Contains(err.Error(), "run `tierflow migrate`") {
+	if _, err := jobs.Apply(ctx, e.s, e.f, rs, Options()); err == nil || !strings.Contains(err.Error(), "run `tierflow migrate`") {
 		t.Fatalf("apply on an un-migrated database: %v", err)
 	}
 	for _, table := range append(stateTables, "runs", "slots", "schema_migrations") {
@@ -67,10 +67,10 @@ func testOutdatedSchema(t *testing.T, nb func(t *testing.T) Backend) {
 		t.Fatalf("status of the older schema: %+v, %v", st, err)
 	}
 	want := fmt.Sprintf("is at version %d but this tierflow needs %d: run `tierflow migrate`", prev, latest)
-	if _, err := jobs.Plan(ctx, e.s, RetailRuleSet(t), Options()); err == nil || !strings.Contains(err.Error(), want) {
+	if _, err := jobs.Plan(ctx, e.s, e.f, RetailRuleSet(t), Options()); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("plan on an outdated schema: %v, want %q", err, want)
 	}
-	if _, err := jobs.Apply(ctx, e.s, RetailRuleSet(t), Options()); err == nil || !strings.Contains(err.Error(), want) {
+	if _, err := jobs.Apply(ctx, e.s, e.f, RetailRuleSet(t), Options()); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("apply on an outdated schema: %v, want %q", err, want)
 	}
 	got, err := e.s.Migrate(ctx, false)
@@ -80,7 +80,7 @@ func testOutdatedSchema(t *testing.T, nb func(t *testing.T) Backend) {
 	if n := e.count(`SELECT count(*) FROM {schema_migrations}`); n != len(st.Pending) {
 		t.Fatalf("schema_migrations holds %d rows, want %d", n, len(st.Pending))
 	}
-	if _, err := jobs.Apply(ctx, e.s, RetailRuleSet(t), Options()); err != nil {
+	if _, err := jobs.Apply(ctx, e.s, e.f, RetailRuleSet(t), Options()); err != nil {
 		t.Fatalf("apply after migrate: %v", err)
 	}
 }
@@ -138,7 +138,7 @@ func testConcurrentMigrates(t *testing.T, nb func(t *testing.T) Backend) {
 		t.Fatalf("schema_migrations holds %d rows", got)
 	}
 	CreateFacts(t, e.s, e.b.FactsDDL, 100)
-	if _, err := jobs.Apply(ctx, stores[1], RetailRuleSet(t), Options()); err != nil {
+	if _, err := jobs.Apply(ctx, stores[1], factsOf(stores[1]), RetailRuleSet(t), Options()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -24,7 +24,7 @@ func testPlanWritesNothing(t *testing.T, nb func(t *testing.T) Backend) {
 	plan := func(wantChanges bool) *jobs.PlanReport {
 		t.Helper()
 		before := e.databaseDigest()
-		out, err := jobs.Plan(ctx, e.s, rs, o)
+		out, err := jobs.Plan(ctx, e.s, e.f, rs, o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/tierflow/tierflow/engine"
-	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
 var queryCases = []testCase{
@@ -66,7 +67,7 @@ func testHistoryAndActions(t *testing.T, nb func(t *testing.T) Backend) {
 		t.Fatalf("history of an unknown customer: %v, %v", none, err)
 	}
 
-	queue, err := e.s.Actions(ctx, postgres.ActionFilter{Limit: 10000})
+	queue, err := e.s.Actions(ctx, kernel.ActionFilter{Limit: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +80,14 @@ func testHistoryAndActions(t *testing.T, nb func(t *testing.T) Backend) {
 			t.Fatalf("the queue is not most urgent first at %d: %+v before %+v", i, a, b)
 		}
 	}
-	if two, err := e.s.Actions(ctx, postgres.ActionFilter{Limit: 2}); err != nil || len(two) != 2 || two[0].ID != queue[0].ID {
+	if two, err := e.s.Actions(ctx, kernel.ActionFilter{Limit: 2}); err != nil || len(two) != 2 || two[0].ID != queue[0].ID {
 		t.Fatalf("Actions with limit 2: %+v, %v", two, err)
 	}
-	if def, err := e.s.Actions(ctx, postgres.ActionFilter{}); err != nil || len(def) != min(50, len(queue)) {
+	if def, err := e.s.Actions(ctx, kernel.ActionFilter{}); err != nil || len(def) != min(50, len(queue)) {
 		t.Fatalf("Actions with the default limit: %d rows, %v", len(def), err)
 	}
 	one := queue[len(queue)-1]
-	filters := []postgres.ActionFilter{
+	filters := []kernel.ActionFilter{
 		{Customer: one.Customer},
 		{RuleSet: retailName, Action: one.Action, Customer: one.Customer, Status: "pending"},
 	}
@@ -106,7 +107,7 @@ func testHistoryAndActions(t *testing.T, nb func(t *testing.T) Backend) {
 			t.Fatalf("Actions(%+v) = %+v; want action %d among them", f, got, one.ID)
 		}
 	}
-	for _, f := range []postgres.ActionFilter{{Status: "done"}, {RuleSet: copyName}, {Action: "no_such_action"}} {
+	for _, f := range []kernel.ActionFilter{{Status: "done"}, {RuleSet: copyName}, {Action: "no_such_action"}} {
 		if got, err := e.s.Actions(ctx, f); err != nil || len(got) != 0 {
 			t.Fatalf("Actions(%+v) = %+v, %v; want none", f, got, err)
 		}
@@ -129,7 +130,7 @@ func testCustomer(t *testing.T, nb func(t *testing.T) Backend) {
 	eng := engine.New(rs)
 	for id := 1; id <= 300; id++ {
 		key := strconv.Itoa(id)
-		c, err := e.s.Customer(ctx, rs, key)
+		c, err := jobs.FindCustomer(ctx, e.s, e.f, rs, key)
 		if err != nil {
 			t.Fatalf("customer %s: %v", key, err)
 		}
@@ -155,7 +156,7 @@ func testCustomer(t *testing.T, nb func(t *testing.T) Backend) {
 			}
 		}
 	}
-	c, err := e.s.Customer(ctx, rs, "3")
+	c, err := jobs.FindCustomer(ctx, e.s, e.f, rs, "3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func testCustomer(t *testing.T, nb func(t *testing.T) Backend) {
 	if first, ok := c.Facts[3].(time.Time); !ok || !first.Equal(want) || first.Location() != time.UTC {
 		t.Fatalf("customer 3's first order: %v, want %s: a date is midnight UTC", c.Facts[3], want)
 	}
-	if _, err := e.s.Customer(ctx, rs, "999999"); err == nil || !strings.Contains(err.Error(), "no customer") {
+	if _, err := jobs.FindCustomer(ctx, e.s, e.f, rs, "999999"); err == nil || !strings.Contains(err.Error(), "no customer") {
 		t.Fatalf("an unknown customer: %v", err)
 	}
 }

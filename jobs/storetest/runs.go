@@ -63,7 +63,7 @@ func testRunRecords(t *testing.T, nb func(t *testing.T) Backend) {
 			}
 		}
 		started := clock.Add(time.Second)
-		out, err := jobs.Apply(ctx, e.s, st.rs, o)
+		out, err := jobs.Apply(ctx, e.s, e.f, st.rs, o)
 		if holder != nil {
 			if err := holder.Rollback(); err != nil {
 				t.Fatal(err)

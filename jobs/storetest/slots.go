@@ -140,7 +140,7 @@ func testSlots(t *testing.T, nb func(t *testing.T) Backend) {
 func newScheduler(t *testing.T, s Store, rs *rules.RuleSet, owner string, now time.Time, deadline time.Duration) *jobs.Scheduler {
 	t.Helper()
 	sch := &jobs.Scheduler{
-		Store: s, Slots: s, Owner: owner, StartingDeadline: deadline,
+		State: s, Facts: factsOf(s), Slots: s, Owner: owner, StartingDeadline: deadline,
 		Now:    func() time.Time { return now },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

@@ -1,4 +1,4 @@
-package jobs
+package kernel
 
 import (
 	"fmt"
@@ -14,10 +14,11 @@ import (
 // segment, since and pending-since; and for each action with a cooldown,
 // when it was last queued. Stores supply how their driver's values decode.
 type RowScanner struct {
-	rs      *rules.RuleSet
-	dest    []any
-	vals    []any
-	cooling []int // indexes of actions with a cooldown, in row order
+	rs        *rules.RuleSet
+	dest      []any
+	vals      []any
+	cooling   []int // indexes of actions with a cooldown, in row order
+	factsOnly bool  // rows hold the key and facts only
 	// Fact converts a fact value as the driver returns it.
 	Fact func(f rules.Field, v any) (any, error)
 	// Time converts a stored state time (nil means none).
@@ -32,13 +33,24 @@ func NewRowScanner(rs *rules.RuleSet, fact func(rules.Field, any) (any, error), 
 			sc.cooling = append(sc.cooling, i)
 		}
 	}
-	n := 1 + len(rs.Facts.Fields) + 3*len(rs.Segmentations) + len(sc.cooling)
+	sc.alloc(1 + len(rs.Facts.Fields) + 3*len(rs.Segmentations) + len(sc.cooling))
+	return sc
+}
+
+// NewFactsScanner prepares a scanner for rows of a key and rs's facts,
+// with no state: customers get an empty state.
+func NewFactsScanner(rs *rules.RuleSet, fact func(rules.Field, any) (any, error)) *RowScanner {
+	sc := &RowScanner{rs: rs, Fact: fact, factsOnly: true}
+	sc.alloc(1 + len(rs.Facts.Fields))
+	return sc
+}
+
+func (sc *RowScanner) alloc(n int) {
 	sc.vals = make([]any, n)
 	sc.dest = make([]any, n)
 	for i := range sc.vals {
 		sc.dest[i] = &sc.vals[i]
 	}
-	return sc
 }
 
 // Scan reads one row through scan (a sql.Rows' Scan method).
@@ -47,7 +59,7 @@ func (sc *RowScanner) Scan(scan func(dest ...any) error) (engine.Customer, error
 		return engine.Customer{}, fmt.Errorf("read facts of %s: %w", sc.rs.Name, err)
 	}
 	v := sc.vals
-	key, _ := v[0].(string)
+	key := keyString(v[0])
 	c := engine.Customer{Key: key, Facts: make([]any, len(sc.rs.Facts.Fields))}
 	i := 1
 	for k, f := range sc.rs.Facts.Fields {
@@ -61,6 +73,9 @@ func (sc *RowScanner) Scan(scan func(dest ...any) error) (engine.Customer, error
 		i++
 	}
 	c.State.Segments = make([]engine.Assignment, len(sc.rs.Segmentations))
+	if sc.factsOnly {
+		return c, nil
+	}
 	for k := range sc.rs.Segmentations {
 		seg, _ := v[i].(string)
 		since, err := sc.Time(v[i+1])
@@ -121,4 +136,18 @@ func (sc *RowScanner) Batches(rows Rows, batchSize int, fn func([]engine.Custome
 			return nil
 		}
 	}
+}
+
+// keyString reads a key column cast to text: drivers return text as
+// string or []byte.
+func keyString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
 }

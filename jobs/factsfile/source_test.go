@@ -1,0 +1,466 @@
+package factsfile_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/jobs/factsfile"
+)
+
+func day(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func TestOpen(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "b.csv", "customer_id\n", false)
+	write(t, dir, "a.csv.gz", "customer_id\n", true)
+	write(t, dir, "notes.txt", "hello\n", false)
+	if err := os.Mkdir(filepath.Join(dir, "sub.csv"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		pattern string
+		format  string
+		files   []string // on success
+		err     string   // a part of the error
+	}{
+		{name: "a file", pattern: "b.csv", files: []string{"b.csv"}},
+		{name: "a glob, sorted, without directories", pattern: "*.csv*", files: []string{"a.csv.gz", "b.csv"}},
+		{name: "a named format for any extension", pattern: "notes.txt", format: "csv", files: []string{"notes.txt"}},
+		{name: "no match", pattern: "exports-*.csv", err: "facts files DIR/exports-*.csv: no file matches the pattern"},
+		{name: "no file", pattern: "missing.csv", err: "facts file: stat DIR/missing.csv: no such file or directory"},
+		{name: "a directory", pattern: "sub.csv", err: "facts file DIR/sub.csv is a directory"},
+		{name: "an unknown extension", pattern: "*", err: "facts file DIR/notes.txt: unknown extension: use .csv for CSV, or .jsonl, .ndjson or .json for one JSON object per line, each optionally followed by .gz"},
+		{name: "an unknown format", pattern: "b.csv", format: "xml", err: `unknown format "xml": use "csv", "jsonl", or none`},
+		{name: "a bad pattern", pattern: "[", err: "syntax error in pattern"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := factsfile.Open(filepath.Join(dir, tc.pattern), tc.format)
+			if tc.err != "" {
+				want := strings.ReplaceAll(tc.err, "DIR", dir)
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("Open: error %v, want one containing %q", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := src.Files()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, f := range tc.files {
+				want = append(want, filepath.Join(dir, f))
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Files() = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestStreamCSV(t *testing.T) {
+	rs := compile(t, ruleSet)
+	// A BOM, columns in another order than the schema's, and a column
+	// that is no fact.
+	path := write(t, t.TempDir(), "facts.csv", "\ufeffregion,customer_id,last_order_at,spend,orders,extra\n"+
+		"north,c1,2024-06-30,120.5,3,x\n"+
+		",c2,,70,,y\n"+
+		"south,c3,2024-06-30T02:00:00+02:00, 5 ,0,z\n", false)
+	got := all(t, open(t, path, ""), rs)
+	want := []engine.Customer{
+		{Key: "c1", Facts: []any{120.5, 3, "north", day("2024-06-30T00:00:00Z")}},
+		// An empty cell is null, but the empty string for a string fact
+		// that is not nullable.
+		{Key: "c2", Facts: []any{70.0, nil, "", nil}},
+		{Key: "c3", Facts: []any{5.0, 0, "south", day("2024-06-30T00:00:00Z")}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("customers:\n got %#v\nwant %#v", got, want)
+	}
+}
+
+func TestStreamJSONL(t *testing.T) {
+	rs := compile(t, ruleSet)
+	path := write(t, t.TempDir(), "facts.ndjson",
+		`{"customer_id": "c1", "spend": 120.5, "orders": 3, "region": "north", "last_order_at": "2024-06-30T02:00:00Z"}`+"\n"+
+			"\n"+
+			`{"customer_id": 42, "spend": 7, "region": "", "last_order_at": null}`+"\r\n"+
+			`{"customer_id": "c3", "spend": "8.25", "orders": 9007199254740993, "region": "west", "unused": {"a": 1}}`+"\n", false)
+	got := all(t, open(t, path, ""), rs)
+	want := []engine.Customer{
+		{Key: "c1", Facts: []any{120.5, 3, "north", day("2024-06-30T02:00:00Z")}},
+		{Key: "42", Facts: []any{7.0, nil, "", nil}},
+		// Numbers keep their precision: 2^53+1 is not a float64.
+		{Key: "c3", Facts: []any{8.25, 9007199254740993, "west", nil}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("customers:\n got %#v\nwant %#v", got, want)
+	}
+}
+
+func TestStreamGlobOverTwoFiles(t *testing.T) {
+	rs := compile(t, ruleSet)
+	dir := t.TempDir()
+	write(t, dir, "customers-1.csv", "customer_id,spend,orders,region,last_order_at\n"+
+		"c1,1,1,a,\n"+
+		"c2,2,2,b,\n", false)
+	// Another column order, read from the file's own header, and gzipped.
+	write(t, dir, "customers-2.csv.gz", "last_order_at,region,orders,spend,customer_id\n"+
+		"2024-01-02,c,3,3.5,c3\n", true)
+	write(t, dir, "other.csv", "not,a,facts,file\n", false)
+	got := all(t, open(t, filepath.Join(dir, "customers-*.csv*"), ""), rs)
+	want := []engine.Customer{
+		{Key: "c1", Facts: []any{1.0, 1, "a", nil}},
+		{Key: "c2", Facts: []any{2.0, 2, "b", nil}},
+		{Key: "c3", Facts: []any{3.5, 3, "c", day("2024-01-02T00:00:00Z")}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("customers:\n got %#v\nwant %#v", got, want)
+	}
+}
+
+func TestStreamMixedFormats(t *testing.T) {
+	rs := compile(t, ruleSet)
+	dir := t.TempDir()
+	write(t, dir, "a.csv", "customer_id,spend,orders,region,last_order_at\nc1,1,,a,\n", false)
+	write(t, dir, "b.jsonl.gz", `{"customer_id": "c2", "spend": 2, "region": "b"}`+"\n", true)
+	got := keys(all(t, open(t, filepath.Join(dir, "*"), ""), rs))
+	if want := []string{"c1", "c2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("keys = %q, want %q", got, want)
+	}
+}
+
+func TestGzipDetection(t *testing.T) {
+	rs := compile(t, ruleSet)
+	const csv = "customer_id,spend,orders,region,last_order_at\nc1,1,1,a,\nc2,2,2,b,\n"
+	const jsonl = `{"customer_id": "c1", "spend": 1, "region": "a"}` + "\n" + `{"customer_id": "c2", "spend": 2, "region": "a"}` + "\n"
+	tests := []struct {
+		name    string
+		file    string
+		content string
+		gz      bool
+		format  string
+		err     string
+	}{
+		{name: "by extension", file: "f.csv.gz", content: csv, gz: true},
+		{name: "by magic bytes, without the extension", file: "f.csv", content: csv, gz: true},
+		{name: "JSON Lines", file: "f.jsonl.gz", content: jsonl, gz: true},
+		{name: "a named format", file: "export.dat", content: jsonl, gz: true, format: "jsonl"},
+		{name: "plain text named .gz", file: "f.csv.gz", content: csv, err: "DIR/f.csv.gz: not gzip data, despite its .gz extension"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := write(t, dir, tc.file, tc.content, tc.gz)
+			batches, err := stream(t, open(t, path, tc.format), rs, 10)
+			if tc.err != "" {
+				want := strings.ReplaceAll(tc.err, "DIR", dir)
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("Stream: error %v, want one containing %q", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(batches) != 1 || !reflect.DeepEqual(keys(batches[0]), []string{"c1", "c2"}) {
+				t.Errorf("batches = %v, want one of c1, c2", batches)
+			}
+		})
+	}
+}
+
+func TestStreamTruncatedGzip(t *testing.T) {
+	rs := compile(t, ruleSet)
+	dir := t.TempDir()
+	rows := "customer_id,spend,orders,region,last_order_at\n" + strings.Repeat("c1,1,1,a,\n", 10000)
+	path := write(t, dir, "f.csv.gz", rows, true)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = stream(t, open(t, path, ""), rs, 100)
+	if want := path + ": unexpected EOF"; err == nil || err.Error() != want {
+		t.Errorf("Stream: error %v, want %q", err, want)
+	}
+}
+
+func TestStreamBadRowsOfEachFile(t *testing.T) {
+	rs := compile(t, ruleSet)
+	dir := t.TempDir()
+	write(t, dir, "a.csv", "customer_id,spend,orders,region,last_order_at\n"+
+		"c1,10,1,n,\n"+
+		"c2,20,2,n,\n"+
+		"c3,abc,1,n,\n"+
+		"c4,40,1.5,n,2024-13-01\n"+
+		"c5,50,1,n,\n", false)
+	write(t, dir, "b.csv", "spend,customer_id,orders,region,last_order_at\n"+
+		",c6,1,n,\n"+
+		"7,,1,n,\n"+
+		"8,c8,1\n"+
+		"9,c9,1,n,\n", false)
+	batches, err := stream(t, open(t, filepath.Join(dir, "*.csv"), ""), rs, 2)
+	want := strings.ReplaceAll(`facts files DIR/*.csv (2 files): 5 bad rows in 2 files; fix them in the export:
+  DIR/a.csv:4: column spend: "abc" is not a number
+  DIR/a.csv:5: column orders: "1.5" is not a whole number; column last_order_at: "2024-13-01" is not a date or date-time (2024-06-30, 2024-06-30T02:00:00Z)
+  DIR/b.csv:2: column spend is empty, but fact "spend" is not nullable
+  DIR/b.csv:3: the key column "customer_id" is empty
+  DIR/b.csv:4: 3 fields, but the header has 5`, "DIR", dir)
+	if err == nil || err.Error() != want {
+		t.Fatalf("Stream: error\n%v\nwant\n%s", err, want)
+	}
+	// The batch before the first bad row was handed out; nothing after it.
+	if len(batches) != 1 || !reflect.DeepEqual(keys(batches[0]), []string{"c1", "c2"}) {
+		t.Errorf("batches = %v, want one of c1, c2", batches)
+	}
+}
+
+func TestStreamBadRowsJSONL(t *testing.T) {
+	rs := compile(t, ruleSet)
+	dir := t.TempDir()
+	path := write(t, dir, "f.jsonl", `{"customer_id": "c1", "spend": 1, "region": "a"}`+"\n"+
+		`{"customer_id": "c2", "spend": 1, "region": "a"`+"\n"+
+		`{"spend": 1, "region": "a"}`+"\n"+
+		`{"customer_id": {"id": 3}, "spend": true, "region": "a"}`+"\n"+
+		`{"customer_id": "c5", "spend": null}`+"\n"+
+		`[1, 2]`+"\n"+
+		`{"customer_id": "c7", "spend": 1, "region": "a"} {}`+"\n", false)
+	_, err := stream(t, open(t, path, ""), rs, 10)
+	want := strings.ReplaceAll(`facts file DIR/f.jsonl: 6 bad rows; fix them in the export:
+  DIR/f.jsonl:2: not a JSON object: unexpected EOF
+  DIR/f.jsonl:3: no key field "customer_id"
+  DIR/f.jsonl:4: the key field "customer_id" is {"id":3}: use a string or a number; field spend: true is not a number
+  DIR/f.jsonl:5: field spend is null, but fact "spend" is not nullable; no field "region" (fact "region" is not nullable)
+  DIR/f.jsonl:6: not a JSON object: each line must hold one object, such as {"customer_id": "c1", ...}
+  DIR/f.jsonl:7: more than one JSON value on the line: each line must hold one object`, "DIR", dir)
+	if err == nil || err.Error() != want {
+		t.Fatalf("Stream: error\n%v\nwant\n%s", err, want)
+	}
+}
+
+func TestStreamListsTheFirst20BadRows(t *testing.T) {
+	rs := compile(t, ruleSet)
+	rows := "customer_id,spend,orders,region,last_order_at\n" + strings.Repeat("c,x,1,a,\n", 25)
+	path := write(t, t.TempDir(), "f.csv", rows, false)
+	_, err := stream(t, open(t, path, ""), rs, 10)
+	if err == nil {
+		t.Fatal("Stream: no error for 25 bad rows")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 22 {
+		t.Fatalf("the error has %d lines, want a heading, 20 rows and a tail:\n%v", len(lines), err)
+	}
+	if want := "facts file " + path + ": 25 bad rows; fix them in the export:"; lines[0] != want {
+		t.Errorf("heading %q, want %q", lines[0], want)
+	}
+	if want := "  " + path + `:21: column spend: "x" is not a number`; lines[20] != want {
+		t.Errorf("20th row %q, want %q", lines[20], want)
+	}
+	if want := "  ... and 5 more"; lines[21] != want {
+		t.Errorf("tail %q, want %q", lines[21], want)
+	}
+}
+
+func TestStreamMissingHeaderColumns(t *testing.T) {
+	rs := compile(t, ruleSet)
+	dir := t.TempDir()
+	write(t, dir, "a.csv", "customer_id,spend,orders,region,last_order_at\nc1,1,1,a,\n", false)
+	write(t, dir, "b.csv", "customer_id,spnd,region,last_order_at\nc2,1,a,\n", false)
+	batches, err := stream(t, open(t, filepath.Join(dir, "*.csv"), ""), rs, 1)
+	want := strings.ReplaceAll(`facts files DIR/*.csv (2 files): the header does not fit rule set t:
+  fact "spend" (number): no column "spend" in the header of DIR/b.csv (did you mean "spnd"?): add it to the export, or remove the fact from the rule file
+  fact "orders" (integer): no column "orders" in the header of DIR/b.csv: add it to the export, or remove the fact from the rule file`, "DIR", dir)
+	if err == nil || err.Error() != want {
+		t.Fatalf("Stream: error\n%v\nwant\n%s", err, want)
+	}
+	// Headers are checked before any customer is handed out.
+	if len(batches) != 0 {
+		t.Errorf("%d batches were handed out, want none", len(batches))
+	}
+}
+
+func TestStreamEmptyCSV(t *testing.T) {
+	rs := compile(t, ruleSet)
+	path := write(t, t.TempDir(), "f.csv", "", false)
+	_, err := stream(t, open(t, path, ""), rs, 1)
+	if want := path + ": empty file: the first line must be the header"; err == nil || err.Error() != want {
+		t.Errorf("Stream: error %v, want %q", err, want)
+	}
+}
+
+func TestStreamBatchSize(t *testing.T) {
+	rs := compile(t, ruleSet)
+	dir := t.TempDir()
+	write(t, dir, "a.csv", "customer_id,spend,orders,region,last_order_at\nc1,1,,a,\nc2,2,,a,\nc3,3,,a,\nc4,4,,a,\n", false)
+	write(t, dir, "b.jsonl", `{"customer_id": "c5", "spend": 5, "region": "a"}`+"\n"+
+		`{"customer_id": "c6", "spend": 6, "region": "a"}`+"\n"+
+		`{"customer_id": "c7", "spend": 7, "region": "a"}`+"\n", false)
+	src := open(t, filepath.Join(dir, "*"), "")
+	for _, size := range []int{1, 3, 7, 100} {
+		batches, err := stream(t, src, rs, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i, b := range batches {
+			if len(b) > size || len(b) == 0 || (len(b) < size && i < len(batches)-1) {
+				t.Errorf("batch size %d: batch %d has %d customers", size, i, len(b))
+			}
+			// Batches are the caller's: earlier ones are intact.
+			for _, c := range b {
+				got = append(got, c.Key)
+				if want := float64(c.Key[1] - '0'); c.Facts[0] != want {
+					t.Errorf("batch size %d: customer %s has spend %v, want %v", size, c.Key, c.Facts[0], want)
+				}
+			}
+		}
+		if want := []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("batch size %d: keys %q, want %q", size, got, want)
+		}
+		if want := (7 + size - 1) / size; len(batches) != want {
+			t.Errorf("batch size %d: %d batches, want %d", size, len(batches), want)
+		}
+	}
+	if _, err := stream(t, src, rs, 0); err == nil || !strings.Contains(err.Error(), "batch size 0: must be at least 1") {
+		t.Errorf("batch size 0: error %v", err)
+	}
+}
+
+func TestStreamStateIsLeftEmpty(t *testing.T) {
+	rs := compile(t, ruleSet)
+	path := write(t, t.TempDir(), "f.csv", "customer_id,spend,orders,region,last_order_at\nc1,1,,a,\n", false)
+	for _, c := range all(t, open(t, path, ""), rs) {
+		if !reflect.DeepEqual(c.State, engine.State{}) {
+			t.Errorf("customer %s has state %#v, want none: the state store fills it", c.Key, c.State)
+		}
+	}
+	fr, err := open(t, path, "").OpenFacts(context.Background(), rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := fr.Count(context.Background()); n != -1 || err != nil {
+		t.Errorf("Count = %d, %v; want -1 (unknown)", n, err)
+	}
+}
+
+func TestStreamLineTooLong(t *testing.T) {
+	rs := compile(t, ruleSet)
+	long := `{"customer_id": "c2", "region": "` + strings.Repeat("x", 16<<20) + `"}`
+	path := write(t, t.TempDir(), "f.jsonl", `{"customer_id": "c1", "spend": 1, "region": "a"}`+"\n"+long+"\n", false)
+	_, err := stream(t, open(t, path, ""), rs, 10)
+	if want := path + ": line 2 is longer than 16 MiB"; err == nil || err.Error() != want {
+		t.Errorf("Stream: error %v, want %q", err, want)
+	}
+}
+
+func TestStreamCanceled(t *testing.T) {
+	rs := compile(t, ruleSet)
+	path := write(t, t.TempDir(), "f.csv", "customer_id,spend,orders,region,last_order_at\nc1,1,,a,\n", false)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fr, err := open(t, path, "").OpenFacts(ctx, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fr.Stream(ctx, 10, func([]engine.Customer) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Stream: error %v, want context.Canceled", err)
+	}
+}
+
+func TestStreamStopsOnTheCallersError(t *testing.T) {
+	rs := compile(t, ruleSet)
+	path := write(t, t.TempDir(), "f.csv", "customer_id,spend,orders,region,last_order_at\nc1,1,,a,\nc2,1,,a,\n", false)
+	fr, err := open(t, path, "").OpenFacts(context.Background(), rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err = fr.Stream(context.Background(), 1, func([]engine.Customer) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("Stream: error %v after %d calls, want stop after 1", err, calls)
+	}
+}
+
+func TestFindFacts(t *testing.T) {
+	rs := compile(t, ruleSet)
+	dir := t.TempDir()
+	write(t, dir, "a.csv", "customer_id,spend,orders,region,last_order_at\nc1,1,,a,\nc2,oops,,a,\n", false)
+	write(t, dir, "b.csv.gz", "customer_id,spend,orders,region,last_order_at\nc3,3,2,b,2024-06-30\nc4,x,,b,\n", true)
+	src := open(t, filepath.Join(dir, "*"), "")
+	ctx := context.Background()
+
+	c, err := src.FindFacts(ctx, rs, "c3")
+	if err != nil {
+		t.Fatalf("FindFacts(c3): %v", err)
+	}
+	want := &engine.Customer{Key: "c3", Facts: []any{3.0, 2, "b", day("2024-06-30T00:00:00Z")}}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("FindFacts(c3) = %#v, want %#v", c, want)
+	}
+
+	_, err = src.FindFacts(ctx, rs, "c4")
+	if want := filepath.Join(dir, "b.csv.gz") + `:3: customer "c4": column spend: "x" is not a number`; err == nil || err.Error() != want {
+		t.Errorf("FindFacts(c4): error %v, want %q", err, want)
+	}
+
+	_, err = src.FindFacts(ctx, rs, "c9")
+	if want := `no customer "c9" in facts files ` + filepath.Join(dir, "*") + " (2 files)"; err == nil || err.Error() != want {
+		t.Errorf("FindFacts(c9): error %v, want %q", err, want)
+	}
+}
+
+func TestStreamEmptyCSVCells(t *testing.T) {
+	tests := []struct {
+		typ  string
+		want any    // the value of an empty cell
+		err  string // or the bad row's message
+	}{
+		{typ: "string", want: ""},
+		{typ: "string?", want: nil},
+		{typ: "number?", want: nil},
+		{typ: "time?", want: nil},
+		{typ: "integer", err: `column f is empty, but fact "f" is not nullable`},
+		{typ: "bool", err: `column f is empty, but fact "f" is not nullable`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.typ, func(t *testing.T) {
+			rs := compile(t, "ruleset: t\nfacts:\n  f: "+tc.typ+"\nsegmentations:\n  - name: s\n    segments:\n      - name: all\n        fallback: true\n")
+			path := write(t, t.TempDir(), "f.csv", "customer_id,f\nc1,\n", false)
+			batches, err := stream(t, open(t, path, ""), rs, 10)
+			if tc.err != "" {
+				if err == nil || !strings.HasSuffix(err.Error(), path+":2: "+tc.err) {
+					t.Fatalf("Stream: error %v, want one ending in %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := batches[0][0].Facts[0]; got != tc.want {
+				t.Errorf("an empty %s cell is %#v, want %#v", tc.typ, got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,53 @@
+package kernel
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/tierflow/tierflow/rules"
+)
+
+// Dialect is what one SQL backend supplies to the kernel: how its SQL
+// reads keys and facts, how its driver's values decode, and how it opens
+// a consistent read. Everything else is shared.
+type Dialect struct {
+	// Name is the backend's name, for messages: "PostgreSQL", "SQLite".
+	Name string
+	// KeyText is expr cast to text.
+	KeyText func(expr string) string
+	// FactExpr is the select expression that reads fact column expr as a
+	// fact of type t.
+	FactExpr func(expr string, t rules.Type) string
+	// ColumnType maps a column type name as the driver reports it to a
+	// fact type. mappable is false for types rules cannot read; declared
+	// is false when the name says nothing (an expression, JSON), and the
+	// column's values decide.
+	ColumnType func(dbType string) (t rules.Type, mappable, declared bool)
+	// LooseTypes is true where a column may hold values of any type
+	// (SQLite): source checks then read sample values.
+	LooseTypes bool
+	// Fact converts a fact value as the driver returns it.
+	Fact func(f rules.Field, v any) (any, error)
+	// Time converts a state time as the driver returns it (nil: none).
+	Time func(v any) (time.Time, error)
+	// InKeys is the condition that expr is one of keys, with placeholder
+	// number n, and the argument to bind to it.
+	InKeys func(expr string, n int, keys []string) (cond string, arg any)
+	// BeginRead opens a read-only transaction that sees one consistent
+	// state for as long as it lasts, with date and time facts read as UTC.
+	BeginRead func(ctx context.Context, db *sql.DB) (*sql.Tx, error)
+}
+
+// Queryer is a *sql.DB, *sql.Tx or *sql.Conn.
+type Queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Tables are the qualified names of a store's state tables the kernel
+// reads.
+type Tables struct {
+	Assignments string
+	ActionLast  string
+}

@@ -1,0 +1,170 @@
+package kernel
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// QuerySource is a facts source on a SQL database: a query, or a table or
+// view name, returning one row per customer with the key column and a
+// column per fact. It implements jobs.FactsSource for any dialect.
+type QuerySource struct {
+	db      *sql.DB
+	d       *Dialect
+	query   string
+	secrets Secrets
+	owner   any
+	label   string
+}
+
+// NewQuerySource makes a facts source reading query on db. owner is the
+// state store whose database db is (so that it can join facts to state in
+// one query), or nil for another database; label names the database in
+// messages; secrets are removed from every error.
+func NewQuerySource(db *sql.DB, d *Dialect, query string, owner any, label string, secrets Secrets) *QuerySource {
+	return &QuerySource{db: db, d: d, query: query, owner: owner, label: label, secrets: secrets}
+}
+
+// Owner returns the state store whose database the source reads, or nil.
+func (q *QuerySource) Owner() any { return q.owner }
+
+// SQL returns the source's SELECT statement.
+func (q *QuerySource) SQL() (string, error) { return SourceSQL(q.query) }
+
+func (q *QuerySource) wrap(rs *rules.RuleSet, err error) error {
+	where := ""
+	if q.label != "" {
+		where = " (database " + q.label + ")"
+	}
+	return fmt.Errorf("facts source of %s%s: %w", rs.Name, where, q.secrets.Err(err))
+}
+
+// FactsQuery selects each customer's key as text and rs's facts, each as
+// the dialect reads a fact of its type; where, when set, is a condition
+// on the key's text.
+func FactsQuery(d *Dialect, rs *rules.RuleSet, src, where string) string {
+	key := d.KeyText("src." + QuoteIdent(rs.Key))
+	sel := []string{key}
+	for _, f := range rs.Facts.Fields {
+		sel = append(sel, d.FactExpr("src."+QuoteIdent(f.Name), f.Type))
+	}
+	q := fmt.Sprintf("SELECT %s\nFROM (%s) AS src", strings.Join(sel, ", "), src)
+	if where != "" {
+		q += "\nWHERE " + key + " = " + where
+	}
+	return q
+}
+
+// OpenFacts opens a read-only transaction for one pass over the facts.
+func (q *QuerySource) OpenFacts(ctx context.Context, rs *rules.RuleSet) (jobs.FactsReader, error) {
+	src, err := q.SQL()
+	if err != nil {
+		return nil, q.wrap(rs, err)
+	}
+	tx, err := q.d.BeginRead(ctx, q.db)
+	if err != nil {
+		return nil, q.wrap(rs, err)
+	}
+	return &factsReader{q: q, rs: rs, tx: tx, src: src}, nil
+}
+
+type factsReader struct {
+	q   *QuerySource
+	rs  *rules.RuleSet
+	tx  *sql.Tx
+	src string
+}
+
+func (r *factsReader) Close() error { return r.tx.Rollback() }
+
+func (r *factsReader) Count(ctx context.Context) (int64, error) {
+	return count(ctx, r.tx, r.src, r.q.secrets)
+}
+
+func (r *factsReader) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
+	rows, err := r.tx.QueryContext(ctx, FactsQuery(r.q.d, r.rs, r.src, ""))
+	if err != nil {
+		return r.q.wrap(r.rs, err)
+	}
+	defer rows.Close()
+	return NewFactsScanner(r.rs, r.q.d.Fact).Batches(rows, batchSize, fn, func(err error) error { return r.q.wrap(r.rs, err) })
+}
+
+func count(ctx context.Context, q Queryer, src string, secrets Secrets) (int64, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, "SELECT count(*) FROM ("+src+") AS src").Scan(&n)
+	return n, secrets.Err(err)
+}
+
+// FindFacts reads one customer's facts, for explain; its state is empty.
+func (q *QuerySource) FindFacts(ctx context.Context, rs *rules.RuleSet, key string) (*engine.Customer, error) {
+	src, err := q.SQL()
+	if err != nil {
+		return nil, q.wrap(rs, err)
+	}
+	tx, err := q.d.BeginRead(ctx, q.db)
+	if err != nil {
+		return nil, q.wrap(rs, err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	rows, err := tx.QueryContext(ctx, FactsQuery(q.d, rs, src, "$1"), key)
+	if err != nil {
+		return nil, q.wrap(rs, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, q.wrap(rs, err)
+		}
+		return nil, fmt.Errorf("no customer %q in the facts source of %s", key, rs.Name)
+	}
+	c, err := NewFactsScanner(rs, q.d.Fact).Scan(rows.Scan)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Columns describes the columns the source returns.
+func (q *QuerySource) Columns(ctx context.Context, rs *rules.RuleSet) ([]Column, error) {
+	src, err := q.SQL()
+	if err != nil {
+		return nil, q.wrap(rs, err)
+	}
+	tx, err := q.d.BeginRead(ctx, q.db)
+	if err != nil {
+		return nil, q.wrap(rs, err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	cols, err := readColumns(ctx, tx, q.d, src)
+	if err != nil {
+		return nil, q.wrap(rs, err)
+	}
+	return cols, nil
+}
+
+// CheckFacts verifies that the source returns the key and every fact the
+// rules read, with compatible types; see CheckColumns.
+func (q *QuerySource) CheckFacts(ctx context.Context, rs *rules.RuleSet) ([]string, error) {
+	cols, err := q.Columns(ctx, rs)
+	if err != nil {
+		return nil, err
+	}
+	return CheckColumns(rs, cols, q.d), nil
+}
+
+// FactsSchema derives a facts schema from the source's columns (all but
+// the key), for rule files that declare no facts.
+func (q *QuerySource) FactsSchema(ctx context.Context, rs *rules.RuleSet) (*rules.Schema, error) {
+	cols, err := q.Columns(ctx, rs)
+	if err != nil {
+		return nil, err
+	}
+	return SchemaFromColumns(rs.Key, cols)
+}

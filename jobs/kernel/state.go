@@ -1,0 +1,146 @@
+package kernel
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// StateReader looks up previous state by customer key in a SQL store's
+// tables, one query per table and batch. It implements jobs.StateReader.
+type StateReader struct {
+	d       *Dialect
+	t       Tables
+	rs      *rules.RuleSet
+	tx      *sql.Tx
+	secrets Secrets
+	initial bool
+	segs    map[string]int // segmentation name -> index
+	acts    map[string]int // action with a cooldown -> index
+}
+
+// OpenStateReader opens a consistent read of rs's state on db.
+func OpenStateReader(ctx context.Context, db *sql.DB, d *Dialect, t Tables, rs *rules.RuleSet, secrets Secrets) (*StateReader, error) {
+	tx, err := d.BeginRead(ctx, db)
+	if err != nil {
+		return nil, secrets.Err(err)
+	}
+	initial, err := isInitial(ctx, tx, t, rs)
+	if err != nil {
+		tx.Rollback() //nolint:errcheck
+		return nil, secrets.Err(err)
+	}
+	r := &StateReader{d: d, t: t, rs: rs, tx: tx, secrets: secrets, initial: initial, segs: map[string]int{}, acts: map[string]int{}}
+	for i, s := range rs.Segmentations {
+		r.segs[s.Name] = i
+	}
+	for i, a := range rs.Actions {
+		if a.Cooldown > 0 {
+			r.acts[a.Name] = i
+		}
+	}
+	return r, nil
+}
+
+// Initial reports whether the rule set has no state yet.
+func (r *StateReader) Initial() bool { return r.initial }
+
+// Close ends the read transaction.
+func (r *StateReader) Close() error { return r.tx.Rollback() }
+
+// Load sets the state of every customer of batch.
+func (r *StateReader) Load(ctx context.Context, batch []engine.Customer) error {
+	keys := make([]string, len(batch))
+	at := make(map[string]int, len(batch))
+	next := make([]int, len(batch)) // customers sharing a key, chained
+	for i := range batch {
+		c := &batch[i]
+		c.State.Segments = make([]engine.Assignment, len(r.rs.Segmentations))
+		c.State.LastActions = nil
+		if len(r.acts) > 0 {
+			c.State.LastActions = make([]time.Time, len(r.rs.Actions))
+		}
+		keys[i] = c.Key
+		next[i] = -1
+		if j, ok := at[c.Key]; ok {
+			next[i] = j
+		}
+		at[c.Key] = i
+	}
+	if r.initial || len(batch) == 0 {
+		return nil
+	}
+	each := func(key string, fn func(c *engine.Customer)) {
+		for i, ok := at[key]; ok && i >= 0; i = next[i] {
+			fn(&batch[i])
+		}
+	}
+	if err := r.loadAssignments(ctx, keys, each); err != nil {
+		return err
+	}
+	if len(r.acts) == 0 {
+		return nil
+	}
+	return r.loadLastActions(ctx, keys, each)
+}
+
+func (r *StateReader) loadAssignments(ctx context.Context, keys []string, each func(string, func(*engine.Customer))) error {
+	cond, arg := r.d.InKeys("customer_key", 2, keys)
+	rows, err := r.tx.QueryContext(ctx, "SELECT customer_key, segmentation, segment, since, pending_since FROM "+r.t.Assignments+
+		" WHERE ruleset = $1 AND "+cond, r.rs.Name, arg)
+	if err != nil {
+		return r.secrets.Err(err)
+	}
+	defer rows.Close()
+	var key, seg, segment string
+	var since, pending any
+	for rows.Next() {
+		if err := rows.Scan(&key, &seg, &segment, &since, &pending); err != nil {
+			return r.secrets.Err(err)
+		}
+		i, ok := r.segs[seg]
+		if !ok {
+			continue // a segmentation the rules no longer define
+		}
+		a := engine.Assignment{Segment: segment}
+		if a.Since, err = r.d.Time(since); err != nil {
+			return fmt.Errorf("customer %s: %w", key, err)
+		}
+		if a.PendingSince, err = r.d.Time(pending); err != nil {
+			return fmt.Errorf("customer %s: %w", key, err)
+		}
+		each(key, func(c *engine.Customer) { c.State.Segments[i] = a })
+	}
+	return r.secrets.Err(rows.Err())
+}
+
+func (r *StateReader) loadLastActions(ctx context.Context, keys []string, each func(string, func(*engine.Customer))) error {
+	cond, arg := r.d.InKeys("customer_key", 2, keys)
+	rows, err := r.tx.QueryContext(ctx, "SELECT customer_key, action, queued_at FROM "+r.t.ActionLast+
+		" WHERE ruleset = $1 AND "+cond, r.rs.Name, arg)
+	if err != nil {
+		return r.secrets.Err(err)
+	}
+	defer rows.Close()
+	var key, action string
+	var queued any
+	for rows.Next() {
+		if err := rows.Scan(&key, &action, &queued); err != nil {
+			return r.secrets.Err(err)
+		}
+		i, ok := r.acts[action]
+		if !ok {
+			continue
+		}
+		t, err := r.d.Time(queued)
+		if err != nil {
+			return fmt.Errorf("customer %s: %w", key, err)
+		}
+		each(key, func(c *engine.Customer) { c.State.LastActions[i] = t })
+	}
+	return r.secrets.Err(rows.Err())
+}
