@@ -168,7 +168,7 @@ func (c *config) wire(ctx context.Context, getenv func(string) string, names []s
 
 func (c *config) openSource(ctx context.Context, getenv func(string) string, w *wiring, dbs map[string]sourceOpener, s sourceConfig) (jobs.FactsSource, error) {
 	if s.File != "" {
-		return factsfile.Open(c.relative(s.File), s.fileFormat())
+		return factsfile.Open(c.relative(s.File), s.Format)
 	}
 	db, ok := dbs[s.Database]
 	if !ok {

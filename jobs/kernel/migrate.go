@@ -45,10 +45,13 @@ func ReadMigrations(fsys fs.FS) []Migration {
 	return out
 }
 
+// LatestVersion is the newest version among all.
+func LatestVersion(all []Migration) int { return all[len(all)-1].Version }
+
 // NewMigrationStatus is the status of a schema at version current, given
 // every migration of the build.
 func NewMigrationStatus(current int, all []Migration) *MigrationStatus {
-	st := &MigrationStatus{Current: current, Latest: all[len(all)-1].Version}
+	st := &MigrationStatus{Current: current, Latest: LatestVersion(all)}
 	for _, m := range all {
 		if m.Version > current {
 			st.Pending = append(st.Pending, m)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -98,4 +99,22 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 	return NewRowScanner(j.rs, j.src.d.Fact, j.src.d.Time).Batches(rows, batchSize, fn, func(err error) error {
 		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	})
+}
+
+// Join is the jobs.Joiner of a SQL state store: when src reads owner's
+// own database, it checks the schema (check) and opens src's facts joined
+// to the state in t, in one query; otherwise it returns ok false.
+func Join(ctx context.Context, owner any, src jobs.FactsSource, t Tables, rs *rules.RuleSet, check func(context.Context) error) (jobs.Snapshot, bool, error) {
+	qs, ok := src.(*QuerySource)
+	if !ok || qs.Owner() != owner {
+		return nil, false, nil
+	}
+	if err := check(ctx); err != nil {
+		return nil, true, err
+	}
+	snap, err := OpenJoined(ctx, qs, t, rs)
+	if err != nil {
+		return nil, true, err
+	}
+	return snap, true, nil
 }

@@ -102,29 +102,38 @@ func count(ctx context.Context, q Queryer, src string, secrets Secrets) (int64, 
 	return n, secrets.Err(err)
 }
 
-// FindFacts reads one customer's facts, for explain; its state is empty.
-func (q *QuerySource) FindFacts(ctx context.Context, rs *rules.RuleSet, key string) (*engine.Customer, error) {
+// read runs fn in a read transaction on the source's SQL.
+func (q *QuerySource) read(ctx context.Context, rs *rules.RuleSet, fn func(tx *sql.Tx, src string) error) error {
 	src, err := q.SQL()
 	if err != nil {
-		return nil, q.wrap(rs, err)
+		return q.wrap(rs, err)
 	}
 	tx, err := q.d.BeginRead(ctx, q.db)
 	if err != nil {
-		return nil, q.wrap(rs, err)
+		return q.wrap(rs, err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	rows, err := tx.QueryContext(ctx, FactsQuery(q.d, rs, src, "$1"), key)
-	if err != nil {
-		return nil, q.wrap(rs, err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, q.wrap(rs, err)
+	return fn(tx, src)
+}
+
+// FindFacts reads one customer's facts, for explain; its state is empty.
+func (q *QuerySource) FindFacts(ctx context.Context, rs *rules.RuleSet, key string) (*engine.Customer, error) {
+	var c engine.Customer
+	err := q.read(ctx, rs, func(tx *sql.Tx, src string) error {
+		rows, err := tx.QueryContext(ctx, FactsQuery(q.d, rs, src, "$1"), key)
+		if err != nil {
+			return q.wrap(rs, err)
 		}
-		return nil, fmt.Errorf("no customer %q in the facts source of %s", key, rs.Name)
-	}
-	c, err := NewFactsScanner(rs, q.d.Fact).Scan(rows.Scan)
+		defer rows.Close()
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return q.wrap(rs, err)
+			}
+			return fmt.Errorf("no customer %q in the facts source of %s", key, rs.Name)
+		}
+		c, err = NewFactsScanner(rs, q.d.Fact).Scan(rows.Scan)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -133,20 +142,15 @@ func (q *QuerySource) FindFacts(ctx context.Context, rs *rules.RuleSet, key stri
 
 // Columns describes the columns the source returns.
 func (q *QuerySource) Columns(ctx context.Context, rs *rules.RuleSet) ([]Column, error) {
-	src, err := q.SQL()
-	if err != nil {
-		return nil, q.wrap(rs, err)
-	}
-	tx, err := q.d.BeginRead(ctx, q.db)
-	if err != nil {
-		return nil, q.wrap(rs, err)
-	}
-	defer tx.Rollback() //nolint:errcheck
-	cols, err := readColumns(ctx, tx, q.d, src)
-	if err != nil {
-		return nil, q.wrap(rs, err)
-	}
-	return cols, nil
+	var cols []Column
+	err := q.read(ctx, rs, func(tx *sql.Tx, src string) error {
+		var err error
+		if cols, err = readColumns(ctx, tx, q.d, src); err != nil {
+			return q.wrap(rs, err)
+		}
+		return nil
+	})
+	return cols, err
 }
 
 // CheckFacts verifies that the source returns the key and every fact the

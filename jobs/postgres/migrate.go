@@ -18,10 +18,7 @@ var migrationFiles embed.FS
 func Migrations() []kernel.Migration { return kernel.ReadMigrations(migrationFiles) }
 
 // LatestVersion is the schema version this build needs.
-func LatestVersion() int {
-	ms := Migrations()
-	return ms[len(ms)-1].Version
-}
+func LatestVersion() int { return kernel.LatestVersion(Migrations()) }
 
 // Migrate applies pending migrations, each in its own transaction, under
 // an advisory lock so that concurrent migrates wait for each other. With

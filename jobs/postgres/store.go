@@ -100,15 +100,7 @@ func (s *Store) Source(query string) *kernel.QuerySource {
 // Join reads a source of the store's own database joined to state in one
 // repeatable-read, READ ONLY transaction. It implements jobs.Joiner.
 func (s *Store) Join(ctx context.Context, rs *rules.RuleSet, src jobs.FactsSource) (jobs.Snapshot, bool, error) {
-	qs, ok := src.(*kernel.QuerySource)
-	if !ok || qs.Owner() != s {
-		return nil, false, nil
-	}
-	if err := s.checkSchema(ctx); err != nil {
-		return nil, true, err
-	}
-	snap, err := kernel.OpenJoined(ctx, qs, s.tables(), rs)
-	return snap, true, err
+	return kernel.Join(ctx, s, src, s.tables(), rs, s.checkSchema)
 }
 
 // OpenState opens a repeatable-read, READ ONLY view of rs's state, for

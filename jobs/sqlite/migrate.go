@@ -18,10 +18,7 @@ var migrationFiles embed.FS
 func Migrations() []kernel.Migration { return kernel.ReadMigrations(migrationFiles) }
 
 // LatestVersion is the schema version this build needs.
-func LatestVersion() int {
-	ms := Migrations()
-	return ms[len(ms)-1].Version
-}
+func LatestVersion() int { return kernel.LatestVersion(Migrations()) }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,

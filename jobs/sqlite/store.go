@@ -128,15 +128,7 @@ func (s *Store) tables() kernel.Tables {
 // Join reads a source of the store's own file joined to state in one
 // read transaction. It implements jobs.Joiner.
 func (s *Store) Join(ctx context.Context, rs *rules.RuleSet, src jobs.FactsSource) (jobs.Snapshot, bool, error) {
-	qs, ok := src.(*kernel.QuerySource)
-	if !ok || qs.Owner() != s {
-		return nil, false, nil
-	}
-	if err := s.checkSchema(ctx); err != nil {
-		return nil, true, err
-	}
-	snap, err := kernel.OpenJoined(ctx, qs, s.tables(), rs)
-	return snap, true, err
+	return kernel.Join(ctx, s, src, s.tables(), rs, s.checkSchema)
 }
 
 // OpenState opens a read transaction on rs's state, for facts that come
