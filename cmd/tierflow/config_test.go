@@ -657,7 +657,7 @@ func TestConfigFileFormat(t *testing.T) {
 func TestConfigDocsExamples(t *testing.T) {
 	t.Parallel()
 	found := 0
-	for _, doc := range []string{"../../README.md", "../../docs/operations.md", "../../docs/demo-data.md"} {
+	for _, doc := range []string{"../../README.md", "../../docs/operations.md", "../../docs/demo-data.md", "../../docs/sources.md"} {
 		for _, b := range codeBlocks(t, doc, "yaml") {
 			if !strings.Contains(b, "rulesets:") || strings.Contains(b, "apiVersion:") {
 				continue
