@@ -18,10 +18,13 @@ rules that load but are probably mistakes (a segment that can never match,
 an unused parameter). PATH may be a file or a directory, searched
 recursively for YAML files with a top-level "ruleset:" key.
 
-With --db, check also connects to the configured database (tierflow.yaml)
-and verifies that each rule set's facts source returns the key and every
-fact the rules read, with a compatible type; rule files that declare no
-facts are checked against the source's own column types.
+With --db, check also opens each configured rule set's facts source
+(tierflow.yaml: a query on the state database or on another one, or CSV /
+JSON Lines files) and verifies that it returns the key and every fact the
+rules read, with a compatible type: SQL columns by their types (and, on
+SQLite, their first values), files by their headers and the values of
+their first 100 rows. Rule files that declare no facts are checked against
+the source's own columns.
 
 Exit status: 0 when there are no errors, 1 otherwise (or with --strict,
 when there are warnings).
@@ -30,13 +33,13 @@ Examples:
   tierflow check examples/retail/retail.yaml
   tierflow check rules/                  # every rule file under rules/
   tierflow check --strict rules/         # in CI: warnings fail too
-  tierflow check --db                    # the configured rule sets against the database
+  tierflow check --db                    # the configured rule sets against their facts sources
 `
 
 func runCheck(ctx context.Context, a *app, args []string) int {
 	fs := a.flagSet("check", checkUsage)
 	strict := fs.Bool("strict", false, "treat warnings as errors")
-	db := fs.Bool("db", false, "also check the configured rule sets' facts sources in the database")
+	db := fs.Bool("db", false, "also check the configured rule sets' facts sources (databases and files)")
 	df := addDBFlags(fs)
 	paths, code, ok := a.parse(fs, args)
 	if !ok {
