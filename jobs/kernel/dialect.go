@@ -31,8 +31,9 @@ type Dialect struct {
 	Fact func(f rules.Field, v any) (any, error)
 	// Time converts a state time as the driver returns it (nil: none).
 	Time func(v any) (time.Time, error)
-	// InKeys is the condition that expr is one of keys, with placeholder
-	// number n, and the argument to bind to it.
+	// InKeys is the condition that expr is one of keys (customer keys,
+	// segmentation or action names), with placeholder number n, and the
+	// argument to bind to it.
 	InKeys func(expr string, n int, keys []string) (cond string, arg any)
 	// BeginRead opens a read-only transaction that sees one consistent
 	// state for as long as it lasts, with date and time facts read as UTC.

@@ -21,6 +21,11 @@ type StateReader struct {
 	initial bool
 	segs    map[string]int // segmentation name -> index
 	acts    map[string]int // action with a cooldown -> index
+	// segNames and actNames are the keys of segs and acts: the queries
+	// name them so that a lookup descends the primary key (ruleset,
+	// segmentation or action, customer_key) instead of scanning the rule
+	// set's rows.
+	segNames, actNames []string
 }
 
 // OpenStateReader opens a consistent read of rs's state on db.
@@ -37,10 +42,12 @@ func OpenStateReader(ctx context.Context, db *sql.DB, d *Dialect, t Tables, rs *
 	r := &StateReader{d: d, t: t, rs: rs, tx: tx, secrets: secrets, initial: initial, segs: map[string]int{}, acts: map[string]int{}}
 	for i, s := range rs.Segmentations {
 		r.segs[s.Name] = i
+		r.segNames = append(r.segNames, s.Name)
 	}
 	for i, a := range rs.Actions {
 		if a.Cooldown > 0 {
 			r.acts[a.Name] = i
+			r.actNames = append(r.actNames, a.Name)
 		}
 	}
 	return r, nil
@@ -89,9 +96,10 @@ func (r *StateReader) Load(ctx context.Context, batch []engine.Customer) error {
 }
 
 func (r *StateReader) loadAssignments(ctx context.Context, keys []string, each func(string, func(*engine.Customer))) error {
-	cond, arg := r.d.InKeys("customer_key", 2, keys)
+	inSegs, segs := r.d.InKeys("segmentation", 2, r.segNames)
+	inKeys, arg := r.d.InKeys("customer_key", 3, keys)
 	rows, err := r.tx.QueryContext(ctx, "SELECT customer_key, segmentation, segment, since, pending_since FROM "+r.t.Assignments+
-		" WHERE ruleset = $1 AND "+cond, r.rs.Name, arg)
+		" WHERE ruleset = $1 AND "+inSegs+" AND "+inKeys, r.rs.Name, segs, arg)
 	if err != nil {
 		return r.secrets.Err(err)
 	}
@@ -119,9 +127,10 @@ func (r *StateReader) loadAssignments(ctx context.Context, keys []string, each f
 }
 
 func (r *StateReader) loadLastActions(ctx context.Context, keys []string, each func(string, func(*engine.Customer))) error {
-	cond, arg := r.d.InKeys("customer_key", 2, keys)
+	inActs, acts := r.d.InKeys("action", 2, r.actNames)
+	inKeys, arg := r.d.InKeys("customer_key", 3, keys)
 	rows, err := r.tx.QueryContext(ctx, "SELECT customer_key, action, queued_at FROM "+r.t.ActionLast+
-		" WHERE ruleset = $1 AND "+cond, r.rs.Name, arg)
+		" WHERE ruleset = $1 AND "+inActs+" AND "+inKeys, r.rs.Name, acts, arg)
 	if err != nil {
 		return r.secrets.Err(err)
 	}
