@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/tierflow/tierflow/internal/views"
 	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
@@ -18,7 +18,8 @@ see docs/queue.md for the contract.
 Examples:
   tierflow actions list
   tierflow actions list --status pending --action winback_call --limit 20
-  tierflow actions list --customer 42 --json
+  tierflow actions list --customer 42 --format json   # docs/output.md
+  tierflow actions list --status failed --format csv > failed.csv
 `
 
 func runActions(ctx context.Context, a *app, args []string) int {
@@ -36,9 +37,13 @@ func runActions(ctx context.Context, a *app, args []string) int {
 	fs.StringVar(&f.Customer, "customer", "", "only this customer `key`")
 	fs.StringVar(&f.Status, "status", "", "only this `status`: pending, claimed, done or failed")
 	fs.IntVar(&f.Limit, "limit", 50, "at most this many rows")
-	asJSON := fs.Bool("json", false, "print JSON")
+	ff := addFormatFlag(fs, "text, json (docs/output.md), markdown or csv")
 	if _, code, ok := a.parse(fs, args); !ok {
 		return code
+	}
+	v, err := pickView(ff, a.stdout, views.NewTable)
+	if err != nil {
+		return a.errorf("actions: %v", err)
 	}
 	store, err := a.openStore(ctx, *configPath)
 	if err != nil {
@@ -49,17 +54,8 @@ func runActions(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("actions: %v", err)
 	}
-	if *asJSON {
-		return a.writeJSON(rows)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintln(a.stdout, "no actions match")
-		return exitOK
-	}
-	fmt.Fprintf(a.stdout, "%-8s %-10s %-22s %-12s %-4s %-9s %-20s %s\n", "id", "ruleset", "action", "customer", "prio", "status", "due", "payload")
-	for _, r := range rows {
-		fmt.Fprintf(a.stdout, "%-8d %-10s %-22s %-12s %-4d %-9s %-20s %s\n", r.ID, r.RuleSet, r.Action, r.Customer, r.Priority, r.Status,
-			formatValue(r.DueAt.UTC()), string(r.Payload))
+	if err := v.Actions(rows); err != nil {
+		return a.errorf("actions: %v", err)
 	}
 	return exitOK
 }

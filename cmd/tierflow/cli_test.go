@@ -94,9 +94,9 @@ func TestExplainFacts(t *testing.T) {
 			t.Errorf("explain: output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	r = runCLI(t, nil, "explain", "--facts", "testdata/customers.yaml", "--customer", "7", "--json", retailRules).want(t, exitOK)
-	if strings.Contains(r.stdout, `"42"`) || !strings.HasPrefix(strings.TrimSpace(r.stdout), "[") {
-		t.Errorf("explain --customer 7 --json:\n%s", r.stdout)
+	r = runCLI(t, nil, "explain", "--facts", "testdata/customers.yaml", "--customer", "7", "--format", "json", retailRules).want(t, exitOK)
+	if strings.Contains(r.stdout, `"42"`) || !strings.HasPrefix(r.stdout, "{\n  \"format_version\": 1,\n  \"explanations\": [") {
+		t.Errorf("explain --customer 7 --format json:\n%s", r.stdout)
 	}
 	runCLI(t, nil, "explain", "--facts", "testdata/customers.yaml", "testdata/broken.yaml").want(t, exitFailure)
 	runCLI(t, nil, "explain", "--facts", "testdata/customers.yaml", "--customer", "404", retailRules).want(t, exitFailure)

@@ -94,10 +94,22 @@ func TestDatabaseCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, "retail.lifecycle") || !strings.Contains(r.stdout, "-> at_risk") {
 		t.Errorf("history --customer %s:\n%s", key, r.stdout)
 	}
-	r = d.run(t, "history", "--customer", key, "--json").want(t, exitOK)
-	var moves []map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &moves); err != nil || len(moves) < 4 {
-		t.Errorf("history --json: %v, %d moves:\n%s", err, len(moves), r.stdout)
+	r = d.run(t, "history", "--customer", key, "--format", "json").want(t, exitOK)
+	var hist struct {
+		FormatVersion int              `json:"format_version"`
+		Customer      string           `json:"customer"`
+		Moves         []map[string]any `json:"moves"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &hist); err != nil || hist.FormatVersion != 1 || hist.Customer != key || len(hist.Moves) < 4 {
+		t.Errorf("history --format json: %v, %d moves:\n%s", err, len(hist.Moves), r.stdout)
+	}
+	if legacy := d.run(t, "history", "--customer", key, "--json").want(t, exitOK); legacy.stdout != r.stdout {
+		t.Errorf("history --json differs from --format json:\n%s", legacy.stdout)
+	}
+	r = d.run(t, "history", "--customer", key, "--format", "csv").want(t, exitOK)
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != len(hist.Moves)+1 ||
+		lines[0] != "id,customer,ruleset,segmentation,from,to,matched,reason,as_of,run_id" {
+		t.Errorf("history --format csv:\n%s", r.stdout)
 	}
 	if r := d.run(t, "history", "--customer", "no-such-customer").want(t, exitOK); !strings.Contains(r.stdout, "no recorded moves") {
 		t.Errorf("history of an unknown customer:\n%s", r.stdout)
@@ -108,10 +120,34 @@ func TestDatabaseCommands(t *testing.T) {
 	if got := strings.Count(r.stdout, "winback_call"); got != 5 {
 		t.Errorf("actions list --limit 5 shows %d rows:\n%s", got, r.stdout)
 	}
-	r = d.run(t, "actions", "list", "--customer", key, "--json").want(t, exitOK)
-	var rows []map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) == 0 || rows[0]["customer"] != key {
-		t.Errorf("actions list --customer %s --json: %v:\n%s", key, err, r.stdout)
+	r = d.run(t, "actions", "list", "--customer", key, "--format", "json").want(t, exitOK)
+	var queue struct {
+		FormatVersion int              `json:"format_version"`
+		Actions       []map[string]any `json:"actions"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &queue); err != nil || queue.FormatVersion != 1 || len(queue.Actions) == 0 || queue.Actions[0]["customer"] != key {
+		t.Errorf("actions list --customer %s --format json: %v:\n%s", key, err, r.stdout)
+	}
+	r = d.run(t, "actions", "list", "--action", "winback_call", "--limit", "5", "--format", "markdown").want(t, exitOK)
+	if !strings.Contains(r.stdout, "| id | ruleset | action | customer |") || strings.Count(r.stdout, "| winback_call |") != 5 {
+		t.Errorf("actions list --format markdown:\n%s", r.stdout)
+	}
+
+	// runs: the two applies and the blocked one, in every format.
+	r = d.run(t, "runs", "--format", "csv").want(t, exitOK)
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) < 4 || !strings.HasPrefix(lines[0], "id,ruleset,rules_hash,kind,") ||
+		!strings.Contains(r.stdout, ",blocked,") {
+		t.Errorf("runs --format csv:\n%s", r.stdout)
+	}
+	r = d.run(t, "runs", "--format", "json").want(t, exitOK)
+	var runs struct {
+		FormatVersion int `json:"format_version"`
+		Runs          []struct {
+			Status string `json:"status"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &runs); err != nil || runs.FormatVersion != 1 || len(runs.Runs) < 3 {
+		t.Errorf("runs --format json: %v:\n%s", err, r.stdout)
 	}
 	if r := d.run(t, "actions", "list", "--status", "done").want(t, exitOK); !strings.Contains(r.stdout, "no actions match") {
 		t.Errorf("actions list --status done:\n%s", r.stdout)
@@ -137,13 +173,23 @@ func TestDatabaseCommands(t *testing.T) {
 	}
 }
 
-// plan --json prints one report per rule set with the documented keys
-// (docs/plan-json.md), format_version 1.
+// plan --format json (and the deprecated --json) prints one report per
+// rule set with the documented keys (docs/plan-json.md), format_version 1.
 func TestPlanJSON(t *testing.T) {
 	t.Parallel()
 	d := newDBEnv(t, 500)
 	d.run(t, "migrate").want(t, exitOK)
-	r := d.run(t, "plan", "--json", "--as-of", "2024-07-01").want(t, exitChanges)
+	r := d.run(t, "plan", "--format", "json", "--as-of", "2024-07-01").want(t, exitChanges)
+	// Samples are drawn anew by each plan, so compare the shape.
+	var legacy []jobs.PlanReport
+	if l := d.run(t, "plan", "--json", "--as-of", "2024-07-01").want(t, exitChanges); json.Unmarshal([]byte(l.stdout), &legacy) != nil ||
+		len(legacy) != 1 || legacy[0].Changed != 500 {
+		t.Errorf("plan --json is not --format json:\n%s", l.stdout)
+	}
+	if md := d.run(t, "plan", "--format", "markdown", "--as-of", "2024-07-01", "--quiet").want(t, exitChanges); !strings.HasPrefix(md.stdout, "### tierflow plan: ") ||
+		!strings.Contains(md.stdout, "| segment | before | after | change |") {
+		t.Errorf("plan --format markdown:\n%s", md.stdout)
+	}
 	var reports []map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(r.stdout), &reports); err != nil {
 		t.Fatalf("plan --json is not a JSON array of objects: %v\n%s", err, r.stdout)
@@ -170,8 +216,9 @@ func TestPlanJSON(t *testing.T) {
 		t.Errorf("rules_hash %q", typed.RulesHash)
 	}
 
-	// apply --json prints the same shape, mode apply, status succeeded.
-	r = d.run(t, "apply", "--json", "--as-of", "2024-07-01").want(t, exitOK)
+	// apply --format json prints the same shape, mode apply, status
+	// succeeded, and nothing else.
+	r = d.run(t, "apply", "--format", "json", "--as-of", "2024-07-01").want(t, exitOK)
 	var applied []jobs.PlanReport
 	if err := json.Unmarshal([]byte(r.stdout), &applied); err != nil || len(applied) != 1 {
 		t.Fatalf("apply --json: %v\n%s", err, r.stdout)

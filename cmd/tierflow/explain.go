@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/internal/views"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
@@ -43,7 +43,7 @@ set or the one --ruleset names.
 Examples:
   tierflow explain --facts customer.yaml examples/retail/retail.yaml
   tierflow explain --facts customers.json --customer 42 --as-of 2024-07-01 rules/
-  tierflow explain --facts customer.yaml --json examples/retail   # machine-readable trace
+  tierflow explain --facts customer.yaml --format json examples/retail   # docs/output.md
   tierflow explain --customer 42                 # from the database, as of today
 `
 
@@ -54,13 +54,17 @@ func runExplain(ctx context.Context, a *app, args []string) int {
 	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339)")
 	df := addDBFlags(fs)
 	ruleset := df.ruleset
-	asJSON := fs.Bool("json", false, "print the traces as JSON")
+	ff := addFormatFlag(fs, "text, json (docs/output.md) or markdown")
 	paths, code, ok := a.parse(fs, args)
 	if !ok {
 		return code
 	}
+	v, err := pickView(ff, a.stdout, views.NewExplain)
+	if err != nil {
+		return a.errorf("explain: %v", err)
+	}
 	if *factsPath == "" && *only != "" && len(paths) == 0 {
-		return a.explainFromDB(ctx, df, *only, *asOfFlag, *asJSON)
+		return a.explainFromDB(ctx, df, *only, *asOfFlag, v)
 	}
 	if *factsPath == "" || len(paths) == 0 {
 		return a.errorf("explain: give --facts FILE and the rule file, or --customer KEY to read from the database (see tierflow explain --help)")
@@ -103,29 +107,20 @@ func runExplain(ctx context.Context, a *app, args []string) int {
 	if len(traces) == 0 {
 		return a.errorf("explain: no customer %q in %s", *only, *factsPath)
 	}
-	return a.printTraces(rs, traces, *asJSON)
-}
-
-func (a *app) printTraces(rs *rules.RuleSet, traces []*engine.Trace, asJSON bool) int {
-	if asJSON {
-		return a.writeJSON(traces)
+	for _, tr := range traces {
+		if err := v.Trace(rs, tr); err != nil {
+			return a.errorf("explain: %v", err)
+		}
 	}
-	for i, tr := range traces {
-		if i > 0 {
-			fmt.Fprintln(a.stdout)
-		}
-		fmt.Fprintf(a.stdout, "customer %s, rule set %s, as of %s\n\n", tr.Key, labelled(rs.Name, rs.Label), formatValue(tr.AsOf))
-		printTrace(a.stdout, rs, tr)
-		for _, re := range tr.Result.Errors {
-			fmt.Fprintf(a.stdout, "error: %s: %s\n", re.Rule, re.Message())
-		}
+	if err := v.Close(); err != nil {
+		return a.errorf("explain: %v", err)
 	}
 	return exitOK
 }
 
 // explainFromDB explains one customer with facts and state read from the
 // configured database.
-func (a *app) explainFromDB(ctx context.Context, df dbFlags, key, asOfFlag string, asJSON bool) int {
+func (a *app) explainFromDB(ctx context.Context, df dbFlags, key, asOfFlag string, v views.Explain) int {
 	asOf, err := a.asOf(time.Time{}, asOfFlag)
 	if err != nil {
 		return a.errorf("explain: --as-of: %v", err)
@@ -135,17 +130,17 @@ func (a *app) explainFromDB(ctx context.Context, df dbFlags, key, asOfFlag strin
 		return a.errorf("explain: %v", err)
 	}
 	defer w.Close()
-	for i, set := range sets {
+	for _, set := range sets {
 		c, err := jobs.FindCustomer(ctx, w.state, w.facts, set.rs, key)
 		if err != nil {
 			return a.errorf("explain: %s", w.Redact(err.Error()))
 		}
-		if i > 0 && !asJSON {
-			fmt.Fprintln(a.stdout)
+		if err := v.Trace(set.rs, engine.New(set.rs).Explain(asOf, c)); err != nil {
+			return a.errorf("explain: %v", err)
 		}
-		if code := a.printTraces(set.rs, []*engine.Trace{engine.New(set.rs).Explain(asOf, c)}, asJSON); code != exitOK {
-			return code
-		}
+	}
+	if err := v.Close(); err != nil {
+		return a.errorf("explain: %v", err)
 	}
 	return exitOK
 }

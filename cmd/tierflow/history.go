@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+
+	"github.com/tierflow/tierflow/internal/views"
 )
 
 const historyUsage = `
@@ -17,7 +17,7 @@ March?"; tierflow explain --customer 42 shows today's evaluation.
 
 Examples:
   tierflow history --customer 42
-  tierflow history --customer 42 --ruleset retail --json
+  tierflow history --customer 42 --ruleset retail --format json   # docs/output.md
 `
 
 func runHistory(ctx context.Context, a *app, args []string) int {
@@ -25,12 +25,16 @@ func runHistory(ctx context.Context, a *app, args []string) int {
 	configPath := fs.String("config", "", "config `file` (default ./tierflow.yaml)")
 	customer := fs.String("customer", "", "the customer's `key` (required)")
 	ruleset := fs.String("ruleset", "", "only this rule set")
-	asJSON := fs.Bool("json", false, "print JSON")
+	ff := addFormatFlag(fs, "text, json (docs/output.md), markdown or csv")
 	if _, code, ok := a.parse(fs, args); !ok {
 		return code
 	}
 	if *customer == "" {
 		return a.errorf("history: give --customer KEY")
+	}
+	v, err := pickView(ff, a.stdout, views.NewTable)
+	if err != nil {
+		return a.errorf("history: %v", err)
 	}
 	store, err := a.openStore(ctx, *configPath)
 	if err != nil {
@@ -41,20 +45,8 @@ func runHistory(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("history: %v", err)
 	}
-	if *asJSON {
-		return a.writeJSON(entries)
-	}
-	if len(entries) == 0 {
-		fmt.Fprintf(a.stdout, "no recorded moves for customer %s\n", *customer)
-		return exitOK
-	}
-	for _, e := range entries {
-		from := "(none)"
-		if e.From != nil {
-			from = *e.From
-		}
-		fmt.Fprintf(a.stdout, "%s  %s.%s  %s -> %s  (%s; matched %s; run %d)\n",
-			formatValue(e.AsOf), e.RuleSet, e.Segmentation, from, e.To, e.Reason, e.Matched, e.RunID)
+	if err := v.History(*customer, entries); err != nil {
+		return a.errorf("history: %v", err)
 	}
 	return exitOK
 }
@@ -70,13 +62,4 @@ func (a *app) openStore(ctx context.Context, configPath string) (stateStore, err
 		return nil, err
 	}
 	return be.openState(ctx, cfg.Database.Schema)
-}
-
-func (a *app) writeJSON(v any) int {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return a.errorf("%v", err)
-	}
-	return exitOK
 }

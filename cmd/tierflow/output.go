@@ -2,18 +2,62 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
-	"sort"
-	"strconv"
-	"strings"
-	"time"
-
-	"github.com/mattn/go-runewidth"
 
 	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/internal/views"
 	"github.com/tierflow/tierflow/rules"
 )
+
+// Outputs are rendered by internal/views; what stays here is choosing the
+// format from the flags, and the small helpers other commands share.
+
+// formatFlag is a printing command's --format and its deprecated alias
+// --json.
+type formatFlag struct {
+	format *string
+	json   *bool
+}
+
+// addFormatFlag adds --format (text by default; formats lists the others
+// for the help) and --json to fs.
+func addFormatFlag(fs *flag.FlagSet, formats string) formatFlag {
+	return formatFlag{
+		format: fs.String("format", "text", "output `format`: "+formats),
+		json:   fs.Bool("json", false, "deprecated: the same as --format json"),
+	}
+}
+
+// name is the format the flags ask for.
+func (f formatFlag) name() (string, error) {
+	if !*f.json {
+		return *f.format, nil
+	}
+	if *f.format != "text" && *f.format != "json" {
+		return "", fmt.Errorf("--json is --format json: give one of --json and --format %s", *f.format)
+	}
+	return "json", nil
+}
+
+// pickView makes the view the flags ask for with mk, one of the views
+// constructors, writing to w.
+func pickView[V any](f formatFlag, w io.Writer, mk func(string, io.Writer) (V, error)) (V, error) {
+	name, err := f.name()
+	if err != nil {
+		var none V
+		return none, err
+	}
+	return mk(name, w)
+}
+
+// thousands formats n with thousands separators: 1,234,567.
+func thousands(n int) string { return views.Thousands(n) }
+
+// printTrace writes the body of an explanation (tierflow test shows it
+// under a failing case).
+func printTrace(w io.Writer, _ *rules.RuleSet, tr *engine.Trace) { views.WriteTrace(w, tr) }
 
 // indentWriter prefixes every line written through it.
 type indentWriter struct {
@@ -40,125 +84,4 @@ func (iw *indentWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-// pad right-pads s to width display columns, so tables line up even with
-// wide characters such as 客户.
-func pad(s string, width int) string {
-	if w := runewidth.StringWidth(s); w < width {
-		return s + strings.Repeat(" ", width-w)
-	}
-	return s
-}
-
-func labelled(name, label string) string {
-	if label == "" || label == name {
-		return name
-	}
-	return fmt.Sprintf("%s (%s)", label, name)
-}
-
-// formatValue renders a fact or payload value for people.
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case time.Time:
-		if x.IsZero() {
-			return "0001-01-01"
-		}
-		if x.Equal(x.Truncate(24 * time.Hour)) {
-			return x.Format("2006-01-02")
-		}
-		return x.Format(time.RFC3339)
-	case string:
-		return fmt.Sprintf("%q", x)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = k + ": " + formatValue(x[k])
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	}
-	return fmt.Sprint(v)
-}
-
-func formatReads(reads []engine.FactValue) string {
-	parts := make([]string, len(reads))
-	for i, r := range reads {
-		parts[i] = r.Name + "=" + formatValue(r.Value)
-	}
-	return strings.Join(parts, " ")
-}
-
-// printTrace writes an explanation of one customer's evaluation.
-func printTrace(w io.Writer, rs *rules.RuleSet, tr *engine.Trace) {
-	for _, st := range tr.Segmentations {
-		d := st.Decision
-		from := d.Previous
-		if from == "" {
-			from = "(none)"
-		}
-		to := d.Segment
-		if to == "" {
-			to = "(none)"
-		}
-		move := to + " (unchanged)"
-		if d.Changed() {
-			move = from + " -> " + to
-		}
-		fmt.Fprintf(w, "%s: %s\n", labelled(st.Name, st.Label), move)
-		width := 0
-		for _, rt := range st.Tried {
-			width = max(width, runewidth.StringWidth(rt.Segment))
-		}
-		for i, rt := range st.Tried {
-			line := fmt.Sprintf("  %d. %s  %-11s", i+1, pad(rt.Segment, width), rt.Outcome)
-			if rt.When != "" && rt.Outcome != engine.OutcomeNotReached {
-				line += "  " + rt.When
-			}
-			if len(rt.Reads) > 0 && rt.Outcome != engine.OutcomeNotReached {
-				line += "   [" + formatReads(rt.Reads) + "]"
-			}
-			if rt.Error != "" {
-				line += "\n       error: " + rt.Error
-			}
-			fmt.Fprintln(w, strings.TrimRight(line, " "))
-		}
-		if st.Note != "" {
-			fmt.Fprintf(w, "  note: %s\n", st.Note)
-		}
-	}
-	if len(tr.Actions) == 0 {
-		return
-	}
-	fmt.Fprintln(w, "actions:")
-	width := 0
-	for _, at := range tr.Actions {
-		width = max(width, runewidth.StringWidth(at.Name))
-	}
-	for _, at := range tr.Actions {
-		line := fmt.Sprintf("  %s  %s", pad(at.Name, width), at.Outcome)
-		switch {
-		case at.Queued != nil:
-			q := at.Queued
-			line += fmt.Sprintf(": due %s, priority %d", formatValue(q.Due), q.Priority)
-			if len(q.Payload) > 0 {
-				line += ", payload " + formatValue(q.Payload)
-			}
-		case at.Why != "":
-			line += ": " + at.Why
-		}
-		if len(at.Reads) > 0 && at.Queued == nil {
-			line += "   [" + formatReads(at.Reads) + "]"
-		}
-		fmt.Fprintln(w, line)
-	}
 }

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/tierflow/tierflow/internal/views"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
@@ -43,7 +43,8 @@ Exit status: 0 no effect, 2 effect, 1 error or a --max-* limit crossed.
 Examples:
   tierflow plan                                  # every configured rule set, as of today
   tierflow plan --ruleset retail --as-of 2024-07-01
-  tierflow plan --json > plan.json               # machine-readable (docs/plan-json.md)
+  tierflow plan --format json > plan.json        # machine-readable (docs/plan-json.md)
+  tierflow plan --format markdown >> "$GITHUB_STEP_SUMMARY"
   tierflow plan --baseline origin/main --format markdown > preview.md
   tierflow plan --baseline origin/main --facts facts.csv --max-moved 5% --max-actions winback_call=200 rules/
 `
@@ -69,6 +70,7 @@ Examples:
   tierflow apply
   tierflow apply --ruleset retail --as-of 2024-07-01
   tierflow apply --allow-large-change            # after checking the plan: a big change is intended
+  tierflow apply --quiet --format json > apply.json   # the same reports as plan (docs/plan-json.md)
 `
 
 func runPlan(ctx context.Context, a *app, args []string) int {
@@ -83,7 +85,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	fs := a.flagSet(mode, usage)
 	df := addDBFlags(fs)
 	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339; default: today, UTC midnight)")
-	asJSON := fs.Bool("json", false, "print the report as JSON (docs/plan-json.md)")
+	ff := addFormatFlag(fs, "text, json (docs/plan-json.md) or markdown (for a pull-request comment)")
 	allowLarge := false
 	if mode == "apply" {
 		fs.BoolVar(&allowLarge, "allow-large-change", false, "lift the max_moved and max_actions guards for this run")
@@ -93,13 +95,16 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	if mode == "plan" {
 		pf.baseline = fs.String("baseline", "", "preview a rule change: compare with the rules at this git `revision` or directory")
 		pf.facts = fs.String("facts", "", "read facts from this CSV or JSON Lines `file` instead of the database (no previous state)")
-		pf.format = fs.String("format", "text", "output `format`: text, markdown (for a pull-request comment) or json")
 		pf.maxMoved = fs.String("max-moved", "", "with --baseline: fail (exit 1) when more than this `share` of customers is treated differently, e.g. 5%")
 		fs.Var(&pf.maxActions, "max-actions", "with --baseline: fail when more than `N` customers gain or lose an action; ACTION=N limits one action (repeatable)")
 	}
 	paths, code, ok := a.parse(fs, args)
 	if !ok {
 		return code
+	}
+	v, err := pickView(ff, a.stdout, views.NewPlan)
+	if err != nil {
+		return a.errorf("%s: %v", mode, err)
 	}
 	asOf := a.now().UTC().Truncate(24 * time.Hour)
 	if *asOfFlag != "" {
@@ -110,10 +115,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		asOf = t
 	}
 	if mode == "plan" && (*pf.baseline != "" || *pf.facts != "" || len(paths) > 0) {
-		if *asJSON {
-			*pf.format = "json"
-		}
-		return a.runPreview(ctx, pf, df, paths, asOf, *quiet)
+		return a.runPreview(ctx, pf, df, paths, asOf, *quiet, v)
 	}
 	if len(paths) > 0 {
 		return a.errorf("%s: rule files come from the config's rulesets; %q is not a flag", mode, paths[0])
@@ -125,7 +127,10 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	defer w.Close()
 
 	changes, failed := false, false
-	var reports []*jobs.PlanReport
+	viewFailed := func(err error) {
+		fmt.Fprintf(a.stderr, "tierflow: %s: %v\n", mode, err)
+		failed = true
+	}
 	for _, set := range sets {
 		opts := jobs.Options{AsOf: asOf, Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Now: a.now}
 		opts.Guard.AllowLarge = allowLarge
@@ -142,9 +147,8 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		}
 		prog.finish()
 		if out != nil && out.Report != nil {
-			reports = append(reports, out.Report)
-			if !*asJSON {
-				printPlan(a.stdout, out.Report)
+			if err := v.Report(out.Report); err != nil {
+				viewFailed(err)
 			}
 			if out.Report.HasChanges() {
 				changes = true
@@ -157,16 +161,14 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		case err != nil:
 			fmt.Fprintf(a.stderr, "tierflow: %s %s: %s\n", mode, set.rs.Name, w.Redact(err.Error()))
 			failed = true
-		case mode == "apply" && !*asJSON:
-			fmt.Fprintf(a.stdout, "applied %s as run %d\n\n", set.rs.Name, out.RunID)
+		case mode == "apply":
+			if err := v.Applied(set.rs.Name, out.RunID); err != nil {
+				viewFailed(err)
+			}
 		}
 	}
-	if *asJSON {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(reports); err != nil {
-			return a.errorf("%s: %v", mode, err)
-		}
+	if err := v.Close(); err != nil {
+		viewFailed(err)
 	}
 	switch {
 	case failed:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tierflow/tierflow/internal/views"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
@@ -15,7 +16,6 @@ import (
 type previewFlags struct {
 	baseline   *string
 	facts      *string
-	format     *string
 	maxMoved   *string
 	maxActions listFlag
 }
@@ -55,7 +55,7 @@ func (p previewFlags) limits() (jobs.DiffLimits, error) {
 // runPreview is plan with --baseline and/or --facts: it evaluates the
 // rule files on a facts file or the configured database, and with a
 // baseline reports only what the rule change causes.
-func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths []string, asOf time.Time, quiet bool) int {
+func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths []string, asOf time.Time, quiet bool, v views.Plan) int {
 	limits, err := pf.limits()
 	if err != nil {
 		return a.errorf("plan: %v", err)
@@ -157,27 +157,9 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 			}
 		}
 	}
-	switch *pf.format {
-	case "json":
-		if diffs != nil {
-			a.writeJSON(diffs)
-		} else {
-			a.writeJSON(plans)
-		}
-	case "markdown", "md":
-		for _, d := range diffs {
-			fmt.Fprint(a.stdout, markdownDiff(d, maxMarkdownBytes))
-		}
-		for _, p := range plans {
-			printPlan(a.stdout, p)
-		}
-	default:
-		for _, d := range diffs {
-			printDiff(a.stdout, d)
-		}
-		for _, p := range plans {
-			printPlan(a.stdout, p)
-		}
+	if err := renderPreview(v, diffs, plans); err != nil {
+		fmt.Fprintf(a.stderr, "tierflow: plan: %v\n", err)
+		failed = true
 	}
 	switch {
 	case failed:
@@ -186,4 +168,19 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 		return exitChanges
 	}
 	return exitOK
+}
+
+// renderPreview prints the previews, then the plans, in the view's format.
+func renderPreview(v views.Plan, diffs []*jobs.DiffReport, plans []*jobs.PlanReport) error {
+	for _, d := range diffs {
+		if err := v.Diff(d); err != nil {
+			return err
+		}
+	}
+	for _, p := range plans {
+		if err := v.Report(p); err != nil {
+			return err
+		}
+	}
+	return v.Close()
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mattn/go-runewidth"
 	"golang.org/x/term"
 )
 
@@ -40,8 +39,6 @@ func (a *app) newProgress(name string) *progress {
 	p.last = p.start
 	return p
 }
-
-func displayWidth(s string) int { return runewidth.StringWidth(s) }
 
 func (p *progress) update(done, total int64) {
 	p.mu.Lock()

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"time"
+
+	"github.com/tierflow/tierflow/internal/views"
 )
 
 const runsUsage = `
@@ -23,7 +23,8 @@ written), running.
 Examples:
   tierflow runs
   tierflow runs --ruleset retail --limit 50
-  tierflow runs --json
+  tierflow runs --format csv > runs.csv
+  tierflow runs --format json                  # docs/output.md
 `
 
 func runRuns(ctx context.Context, a *app, args []string) int {
@@ -31,9 +32,13 @@ func runRuns(ctx context.Context, a *app, args []string) int {
 	configPath := fs.String("config", "", "config `file` (default ./tierflow.yaml)")
 	ruleset := fs.String("ruleset", "", "only this rule set")
 	limit := fs.Int("limit", 20, "at most this many runs")
-	asJSON := fs.Bool("json", false, "print JSON")
+	ff := addFormatFlag(fs, "text, json (docs/output.md), markdown or csv")
 	if _, code, ok := a.parse(fs, args); !ok {
 		return code
+	}
+	v, err := pickView(ff, a.stdout, views.NewTable)
+	if err != nil {
+		return a.errorf("runs: %v", err)
 	}
 	store, err := a.openStore(ctx, *configPath)
 	if err != nil {
@@ -44,31 +49,8 @@ func runRuns(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("runs: %v", err)
 	}
-	if *asJSON {
-		return a.writeJSON(runs)
-	}
-	if len(runs) == 0 {
-		fmt.Fprintln(a.stdout, "no runs yet")
-		return exitOK
-	}
-	fmt.Fprintf(a.stdout, "%-6s %-12s %-10s %-17s %-10s %9s %10s %9s %8s %7s  %s\n",
-		"run", "ruleset", "kind", "slot / as-of", "status", "took", "customers", "changed", "actions", "errors", "error")
-	for _, r := range runs {
-		when := r.AsOf
-		if r.Slot != nil {
-			when = *r.Slot
-		}
-		took := "-"
-		if r.Finished != nil {
-			took = r.Finished.Sub(r.Started).Round(time.Millisecond).String()
-		}
-		msg := ""
-		if r.Error != nil {
-			msg = *r.Error
-		}
-		fmt.Fprintf(a.stdout, "%-6d %-12s %-10s %-17s %-10s %9s %10s %9s %8s %7s  %s\n",
-			r.ID, r.RuleSet, r.Kind, when.UTC().Format("2006-01-02 15:04"), r.Status, took,
-			thousands(int(r.Customers)), thousands(int(r.Changed)), thousands(int(r.Actions)), thousands(int(r.Errors)), msg)
+	if err := v.Runs(runs); err != nil {
+		return a.errorf("runs: %v", err)
 	}
 	return exitOK
 }

@@ -174,7 +174,7 @@ func (c *config) openSource(ctx context.Context, getenv func(string) string, w *
 	if !ok {
 		d, ok := c.Databases[s.Database]
 		if !ok {
-			return nil, fmt.Errorf("database %q is not under databases:", s.Database)
+			return nil, fmt.Errorf("database %q is not declared under databases", s.Database)
 		}
 		opened, secrets, err := c.openDatabase(ctx, getenv, s.Database, d)
 		if err != nil {

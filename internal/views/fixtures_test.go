@@ -1,0 +1,191 @@
+package views
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/kernel"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// Fixed values for the golden files: nothing here is computed, so a
+// golden file changes only when rendering does.
+
+var asOf = time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)
+
+func ptr[T any](v T) *T { return &v }
+
+func planFixture() *jobs.PlanReport {
+	r := &jobs.PlanReport{
+		FormatVersion: jobs.ReportFormatVersion, Mode: "plan",
+		RuleSet: "retail", RuleSetLabel: "零售客户分群", RulesHash: "9f2c0a", AsOf: asOf,
+		Customers: 20000, Changed: 1420, ActionsTotal: 46,
+		Segmentations: []jobs.SegmentationReport{{
+			Name: "lifecycle", Label: "生命周期", Moved: 1420,
+			Segments: []jobs.SegmentReport{
+				{Name: "churned", Label: "已流失", Before: 6110, After: 7306},
+				{Name: "at_risk", Label: "流失预警", Before: 2400, After: 1624},
+				{Name: "active", Before: 11490, After: 11070},
+			},
+		}, {
+			Name: "value_tier", Moved: 0,
+			Segments: []jobs.SegmentReport{{Name: "vip", Before: 120, After: 120}},
+			Moves:    []jobs.MoveReport{},
+		}},
+		Actions: []jobs.ActionReport{{Name: "winback_call", Label: "挽回电话", Count: 46}, {Name: "vip_care_visit", Count: 0}},
+		Errors: jobs.ErrorReport{
+			Customers: 3,
+			ByRule:    map[string]int{"segmentations.lifecycle.segments.churned.when": 2, "actions.winback_call.when": 1},
+			Examples: []jobs.ErrorExample{
+				{Customer: "17", Rule: "segmentations.lifecycle.segments.churned.when", Message: "invalid operation: > (mismatched types <nil> and int)"},
+			},
+		},
+		Samples: []jobs.SampleReport{
+			{Customer: "1176", Segmentation: "lifecycle", From: "at_risk", To: "churned", Reason: "matched"},
+			{Customer: "2001", Segmentation: "lifecycle", From: "", To: "active", Reason: "fallback"},
+		},
+		Guard: jobs.GuardReport{Blocked: true, Reasons: []string{"1420 of 20000 customers (7.1%) would change segment, more than the limit of 5.0%"}},
+	}
+	// Eleven moves: text shows ten and counts the rest.
+	for i := range 11 {
+		r.Segmentations[0].Moves = append(r.Segmentations[0].Moves, jobs.MoveReport{From: fmt.Sprintf("s%d", i), To: "churned", Count: 200 - i})
+	}
+	r.Segmentations[0].Moves[10].From = ""
+	return r
+}
+
+func applyFixture() *jobs.PlanReport {
+	return &jobs.PlanReport{
+		FormatVersion: jobs.ReportFormatVersion, Mode: "apply", Status: "succeeded",
+		RuleSet: "retail", RulesHash: "9f2c0a", AsOf: asOf, Initial: true,
+		Customers: 2, Changed: 2,
+		Segmentations: []jobs.SegmentationReport{{
+			Name: "value_tier", Moved: 2,
+			Segments: []jobs.SegmentReport{{Name: "vip", After: 1}, {Name: "small", After: 1}, {Name: "(removed)"}},
+			Moves:    []jobs.MoveReport{{To: "vip", Count: 1}, {To: "small", Count: 1}},
+		}},
+		Actions: []jobs.ActionReport{},
+		Errors:  jobs.ErrorReport{ByRule: map[string]int{}, Examples: []jobs.ErrorExample{}},
+		Samples: []jobs.SampleReport{{Customer: "1", Segmentation: "value_tier", To: "vip", Reason: "matched"}},
+	}
+}
+
+func unchangedFixture() *jobs.PlanReport {
+	return &jobs.PlanReport{
+		FormatVersion: jobs.ReportFormatVersion, Mode: "plan", RuleSet: "b2b", AsOf: asOf.Add(90 * time.Minute),
+		Customers: 5, Segmentations: []jobs.SegmentationReport{}, Actions: []jobs.ActionReport{},
+		Errors:  jobs.ErrorReport{ByRule: map[string]int{}, Examples: []jobs.ErrorExample{}},
+		Samples: []jobs.SampleReport{},
+	}
+}
+
+func diffFixture() *jobs.DiffReport {
+	return &jobs.DiffReport{
+		FormatVersion: jobs.ReportFormatVersion, Mode: "diff",
+		RuleSet: "retail", RuleSetLabel: "零售客户分群", Baseline: "origin/main",
+		BaselineHash: "aa11", ProposedHash: "bb22", AsOf: asOf, Initial: true,
+		Customers: 20000, Differ: 678,
+		Segmentations: []jobs.SegmentationDelta{
+			{Name: "value_tier", Label: "客户价值等级", InBaseline: true, InProposed: true, Moved: 678,
+				Changes: []jobs.MoveReport{{From: "key", To: "vip", Count: 600}, {From: "", To: "vip", Count: 78}}},
+			{Name: "lifecycle", InBaseline: true, InProposed: true, Changes: []jobs.MoveReport{}},
+		},
+		Actions: []jobs.ActionDelta{
+			{Name: "vip_care_visit", Label: "VIP 关怀拜访", Before: 1561, After: 2239, Added: 678},
+			{Name: "winback_call", Before: 120, After: 120},
+		},
+		Rules: []jobs.RuleDelta{
+			{Rule: "value_tier.vip", Before: 1561, After: 2239},
+			{Rule: "value_tier.key", Before: 3000, After: 2400},
+			{Rule: "lifecycle.active", Before: 9000, After: 9000},
+		},
+		NewErrors: jobs.ErrorReport{Customers: 1, ByRule: map[string]int{"value_tier.vip": 1},
+			Examples: []jobs.ErrorExample{{Customer: "9", Rule: "value_tier.vip", Message: "a | b <c>"}}},
+		Samples: []jobs.DiffSampleReport{{Customer: "1031", Segmentation: "value_tier", Before: "key", After: "vip",
+			BeforeWhy: "matched key", AfterWhy: "matched vip"}},
+		Limits: jobs.LimitReport{Crossed: true, Reasons: []string{"--max-moved: 678 of 20000 customers (3.39%) would be treated differently, over the limit of 1.00% by 2.39 points"}},
+	}
+}
+
+var retail = &rules.RuleSet{Name: "retail", Label: "零售客户分群"}
+
+func traceFixtures() []*engine.Trace {
+	since := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
+	moved := &engine.Trace{
+		Key: "42", AsOf: asOf,
+		Segmentations: []*engine.SegmentationTrace{{
+			Name: "value_tier", Label: "客户价值等级",
+			Previous: engine.Assignment{Segment: "vip", Since: since},
+			Tried: []engine.RuleTrace{
+				{Segment: "vip", When: "spend_12m >= 50000 && orders_12m >= 6", Outcome: engine.OutcomeFalse,
+					Reads: []engine.FactValue{{Name: "spend_12m", Value: 30000.0}, {Name: "orders_12m", Value: 8}}},
+				{Segment: "key", When: "spend_12m >= 10000", Outcome: engine.OutcomeTrue, Reads: []engine.FactValue{{Name: "spend_12m", Value: 30000.0}}},
+				{Segment: "small", Outcome: engine.OutcomeNotReached},
+			},
+			Decision: engine.Decision{Assignment: engine.Assignment{Segment: "vip", Since: since, PendingSince: asOf},
+				Previous: "vip", Reason: engine.ReasonGrace, Matched: "key"},
+			Note: "key matched, but downgrade_grace keeps the customer in vip",
+		}, {
+			Name: "lifecycle",
+			Tried: []engine.RuleTrace{
+				{Segment: "churned", When: "days_since(last_order_at) > 180 || is_null(last_order_at)", Outcome: engine.OutcomeError,
+					Error: "invalid operation", Reads: []engine.FactValue{{Name: "last_order_at", Value: nil}}},
+				{Segment: "active", Outcome: engine.OutcomeFallback},
+			},
+			Decision: engine.Decision{Assignment: engine.Assignment{Segment: "active", Since: asOf}, Reason: engine.ReasonFallback, Matched: "active"},
+		}},
+		Actions: []*engine.ActionTrace{{
+			Name: "winback_call", Label: "挽回电话", When: `segment.lifecycle == "at_risk"`, Outcome: engine.OutcomeFired,
+			Reads:  []engine.FactValue{{Name: "segment.lifecycle", Value: "at_risk"}},
+			Queued: &engine.QueuedAction{Name: "winback_call", Priority: 1, Due: asOf.AddDate(0, 0, 1), Payload: map[string]any{"tier": "vip", "owner": "account_manager"}},
+		}, {
+			Name: "vip_care_visit", When: `previous.value_tier == "vip"`, Outcome: engine.OutcomeCooldown,
+			Why: "cooldown until 2024-08-01", Reads: []engine.FactValue{{Name: "previous.value_tier", Value: "vip"}},
+		}},
+		Result: &engine.Result{Errors: []engine.RuleError{{Key: "42", Rule: "segmentations.lifecycle.segments.churned.when", Err: errors.New("invalid operation")}}},
+	}
+	fresh := &engine.Trace{
+		Key: "7", AsOf: asOf.Add(36 * time.Hour),
+		Segmentations: []*engine.SegmentationTrace{{
+			Name:     "value_tier",
+			Tried:    []engine.RuleTrace{{Segment: "small", Outcome: engine.OutcomeFallback}},
+			Decision: engine.Decision{Assignment: engine.Assignment{Segment: "small", Since: asOf}, Reason: engine.ReasonFallback, Matched: "small"},
+		}},
+		Result: &engine.Result{},
+	}
+	return []*engine.Trace{moved, fresh}
+}
+
+func runsFixture() []kernel.Run {
+	started := time.Date(2024, 7, 2, 2, 0, 0, 0, time.UTC)
+	return []kernel.Run{
+		{ID: 12, RuleSet: "retail", RulesHash: "9f2c0a", Kind: "scheduled", AsOf: started, Slot: ptr(started), Status: "succeeded",
+			Started: started, Finished: ptr(started.Add(1234 * time.Millisecond)), Customers: 20000, Changed: 1420, Actions: 46},
+		{ID: 11, RuleSet: "retail", RulesHash: "9f2c0a", Kind: "apply", AsOf: asOf, Status: "blocked",
+			Started: started.Add(-time.Hour), Finished: ptr(started.Add(-time.Hour + 80*time.Millisecond)), Customers: 20000, Changed: 9000,
+			Error: ptr("9000 of 20000 customers (45.0%) would change segment, more than the limit of 20.0%")},
+		{ID: 10, RuleSet: "b2b", RulesHash: "77aa", Kind: "apply", AsOf: asOf, Status: "running", Started: started.Add(-2 * time.Hour)},
+	}
+}
+
+func historyFixture() []kernel.HistoryEntry {
+	return []kernel.HistoryEntry{
+		{ID: 1, RuleSet: "retail", Segmentation: "lifecycle", To: "active", Matched: "active", Reason: "fallback", AsOf: asOf.AddDate(0, -3, 0), RunID: 1},
+		{ID: 7, RuleSet: "retail", Segmentation: "lifecycle", From: ptr("active"), To: "at_risk", Matched: "at_risk", Reason: "matched", AsOf: asOf, RunID: 4},
+	}
+}
+
+func actionsFixture() []kernel.QueuedAction {
+	created := time.Date(2024, 7, 1, 2, 0, 3, 0, time.UTC)
+	return []kernel.QueuedAction{
+		{ID: 3, RuleSet: "retail", Action: "winback_call", Customer: "42", Payload: json.RawMessage(`{"owner":"account_manager","tier":"vip"}`),
+			Priority: 1, Status: "pending", CreatedAt: created, DueAt: asOf.AddDate(0, 0, 1), RunID: 4, Idempotent: "retail:winback_call:42:2024-07-01"},
+		{ID: 2, RuleSet: "retail", Action: "onboarding_message", Customer: "7", Payload: json.RawMessage(`{}`),
+			Priority: 5, Status: "failed", CreatedAt: created, DueAt: asOf.Add(30 * time.Minute), Attempts: 3, LastError: ptr("mail server said 550, \"no such user\""),
+			RunID: 4, Idempotent: "retail:onboarding_message:7:2024-07-01"},
+	}
+}

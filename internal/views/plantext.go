@@ -1,0 +1,165 @@
+package views
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/tierflow/tierflow/jobs"
+)
+
+// writePlanText writes a plan or apply report for people at a terminal.
+func writePlanText(w io.Writer, r *jobs.PlanReport) {
+	what := "Plan"
+	if r.Mode == "apply" {
+		what = "Apply"
+	}
+	fmt.Fprintf(w, "%s for rule set %s as of %s\n", what, labelled(r.RuleSet, r.RuleSetLabel), formatValue(r.AsOf))
+	fmt.Fprintf(w, "  %s customers evaluated, %s change segment, %s actions to queue\n",
+		Thousands(r.Customers), Thousands(r.Changed), Thousands(r.ActionsTotal))
+	if r.Initial {
+		fmt.Fprintln(w, "  initial run: no customer has a segment yet, so everyone is assigned (the max_moved guard does not apply)")
+	}
+	for _, s := range r.Segmentations {
+		writeSegmentationText(w, s)
+	}
+	if len(r.Actions) > 0 {
+		fmt.Fprintln(w, "\nactions to queue:")
+		for _, act := range r.Actions {
+			fmt.Fprintf(w, "  %s  %s\n", pad(labelled(act.Name, act.Label), 30), Thousands(act.Count))
+		}
+	}
+	if r.Errors.Customers > 0 {
+		fmt.Fprintf(w, "\nrule errors: %s customers keep their previous segments\n", Thousands(r.Errors.Customers))
+		for _, rule := range sortedKeys(r.Errors.ByRule) {
+			fmt.Fprintf(w, "  %s: %s\n", rule, Thousands(r.Errors.ByRule[rule]))
+		}
+		for _, e := range r.Errors.Examples {
+			fmt.Fprintf(w, "  e.g. customer %s: %s: %s\n", e.Customer, e.Rule, e.Message)
+		}
+	}
+	if len(r.Samples) > 0 && !r.Initial {
+		fmt.Fprintln(w, "\nsample moves (tierflow explain --customer KEY shows why):")
+		for _, s := range r.Samples {
+			fmt.Fprintf(w, "  customer %s: %s %s -> %s (%s)\n", s.Customer, s.Segmentation, orNone(s.From), s.To, s.Reason)
+		}
+	}
+	if len(r.Guard.Reasons) > 0 {
+		fmt.Fprintf(w, "\nguard %s:\n", guardVerb(r.Mode))
+		for _, reason := range r.Guard.Reasons {
+			fmt.Fprintf(w, "  - %s\n", reason)
+		}
+	}
+	if !r.HasChanges() {
+		fmt.Fprintln(w, "\nNo changes.")
+	}
+	fmt.Fprintln(w)
+}
+
+// writeSegmentationText writes one segmentation's sizes and moves.
+func writeSegmentationText(w io.Writer, s jobs.SegmentationReport) {
+	fmt.Fprintf(w, "\n%s: %s move\n", labelled(s.Name, s.Label), Thousands(s.Moved))
+	nameW := len("segment")
+	for _, seg := range s.Segments {
+		nameW = max(nameW, displayWidth(labelled(seg.Name, seg.Label)))
+	}
+	fmt.Fprintf(w, "  %s  %10s  %10s  %10s\n", pad("segment", nameW), "before", "after", "change")
+	for _, seg := range s.Segments {
+		fmt.Fprintf(w, "  %s  %10s  %10s  %10s\n", pad(labelled(seg.Name, seg.Label), nameW),
+			Thousands(seg.Before), Thousands(seg.After), signed(seg.After-seg.Before))
+	}
+	if len(s.Moves) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  moves:")
+	for i, m := range s.Moves {
+		if i == 10 {
+			fmt.Fprintf(w, "    ... %d more\n", len(s.Moves)-10)
+			break
+		}
+		fmt.Fprintf(w, "    %s -> %s  %s\n", orNone(m.From), m.To, Thousands(m.Count))
+	}
+}
+
+// guardVerb says what a guard's refusal means for a plan or an apply.
+func guardVerb(mode string) string {
+	if mode == "apply" {
+		return "blocked this apply; nothing was written"
+	}
+	return "would block an apply"
+}
+
+// writeDiffText writes a rule-change preview for a terminal.
+func writeDiffText(w io.Writer, r *jobs.DiffReport) {
+	fmt.Fprintf(w, "Rule change preview for %s against %s, as of %s\n", labelled(r.RuleSet, r.RuleSetLabel), r.Baseline, formatValue(r.AsOf))
+	if r.NewRuleSet {
+		fmt.Fprintln(w, "  new rule set: the baseline does not have it")
+	}
+	fmt.Fprintf(w, "  %s customers evaluated with both versions; %s (%s) treated differently\n", Thousands(r.Customers), Thousands(r.Differ), pct(r.Differ, r.Customers))
+	for _, s := range r.Segmentations {
+		if s.Moved == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s: %s customers classified differently (baseline -> proposed)\n", labelled(s.Name, s.Label), Thousands(s.Moved))
+		for i, c := range s.Changes {
+			if i == 15 {
+				fmt.Fprintf(w, "    ... %d more\n", len(s.Changes)-15)
+				break
+			}
+			fmt.Fprintf(w, "    %s -> %s  %s\n", orNone(c.From), orNone(c.To), Thousands(c.Count))
+		}
+	}
+	if acts := changedActions(r); len(acts) > 0 {
+		fmt.Fprintln(w, "\nactions:")
+		for _, a := range acts {
+			fmt.Fprintf(w, "  %s  %s -> %s customers (+%s gained, -%s lost)\n", pad(labelled(a.Name, a.Label), 28),
+				Thousands(a.Before), Thousands(a.After), Thousands(a.Added), Thousands(a.Removed))
+		}
+	}
+	if changed := changedRules(r); len(changed) > 0 {
+		fmt.Fprintln(w, "\nrules matching a different number of customers:")
+		for _, rd := range changed {
+			fmt.Fprintf(w, "  %s  %s -> %s (%s)\n", pad(rd.Rule, 32), Thousands(rd.Before), Thousands(rd.After), signed(rd.After-rd.Before))
+		}
+	}
+	if r.NewErrors.Customers > 0 {
+		fmt.Fprintf(w, "\nnew rule errors: %s\n", Thousands(r.NewErrors.Customers))
+		for _, e := range r.NewErrors.Examples {
+			fmt.Fprintf(w, "  e.g. customer %s: %s: %s\n", e.Customer, e.Rule, e.Message)
+		}
+	}
+	if len(r.Samples) > 0 {
+		fmt.Fprintln(w, "\nsample customers:")
+		for _, s := range r.Samples {
+			fmt.Fprintf(w, "  customer %s, %s: %s (%s) -> %s (%s)\n", s.Customer, s.Segmentation, orNone(s.Before), s.BeforeWhy, orNone(s.After), s.AfterWhy)
+		}
+	}
+	for _, reason := range r.Limits.Reasons {
+		fmt.Fprintf(w, "\nLIMIT CROSSED: %s\n", reason)
+	}
+	if !r.HasEffect() {
+		fmt.Fprintln(w, "\nNo effect: every customer is treated the same.")
+	}
+	fmt.Fprintln(w)
+}
+
+// changedActions are the actions some customer gains or loses.
+func changedActions(r *jobs.DiffReport) []jobs.ActionDelta {
+	var acts []jobs.ActionDelta
+	for _, a := range r.Actions {
+		if a.Added+a.Removed > 0 {
+			acts = append(acts, a)
+		}
+	}
+	return acts
+}
+
+// changedRules are the rules that match a different number of customers.
+func changedRules(r *jobs.DiffReport) []jobs.RuleDelta {
+	var changed []jobs.RuleDelta
+	for _, rd := range r.Rules {
+		if rd.Before != rd.After {
+			changed = append(changed, rd)
+		}
+	}
+	return changed
+}

@@ -1,0 +1,79 @@
+package views
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tierflow/tierflow/jobs/kernel"
+)
+
+// tableText writes aligned columns for a terminal.
+type tableText struct{ w io.Writer }
+
+func (v tableText) Runs(runs []kernel.Run) error {
+	if len(runs) == 0 {
+		_, err := fmt.Fprintln(v.w, "no runs yet")
+		return err
+	}
+	return flush(v.w, func(b *bytes.Buffer) {
+		const row = "%-6s %-12s %-10s %-17s %-10s %9s %10s %9s %8s %7s  %s\n"
+		fmt.Fprintf(b, row, "run", "ruleset", "kind", "slot / as-of", "status", "took", "customers", "changed", "actions", "errors", "error")
+		for _, r := range runs {
+			fmt.Fprintf(b, row, fmt.Sprint(r.ID), r.RuleSet, r.Kind, runWhen(r).Format("2006-01-02 15:04"), r.Status, runTook(r),
+				Thousands(int(r.Customers)), Thousands(int(r.Changed)), Thousands(int(r.Actions)), Thousands(int(r.Errors)), deref(r.Error))
+		}
+	})
+}
+
+func (v tableText) History(customer string, moves []kernel.HistoryEntry) error {
+	if len(moves) == 0 {
+		_, err := fmt.Fprintf(v.w, "no recorded moves for customer %s\n", customer)
+		return err
+	}
+	return flush(v.w, func(b *bytes.Buffer) {
+		for _, e := range moves {
+			fmt.Fprintf(b, "%s  %s.%s  %s -> %s  (%s; matched %s; run %d)\n",
+				formatValue(e.AsOf), e.RuleSet, e.Segmentation, orNone(deref(e.From)), e.To, e.Reason, e.Matched, e.RunID)
+		}
+	})
+}
+
+func (v tableText) Actions(rows []kernel.QueuedAction) error {
+	if len(rows) == 0 {
+		_, err := fmt.Fprintln(v.w, "no actions match")
+		return err
+	}
+	return flush(v.w, func(b *bytes.Buffer) {
+		fmt.Fprintf(b, "%-8s %-10s %-22s %-12s %-4s %-9s %-20s %s\n", "id", "ruleset", "action", "customer", "prio", "status", "due", "payload")
+		for _, r := range rows {
+			fmt.Fprintf(b, "%-8d %-10s %-22s %-12s %-4d %-9s %-20s %s\n", r.ID, r.RuleSet, r.Action, r.Customer, r.Priority, r.Status,
+				formatValue(r.DueAt.UTC()), string(r.Payload))
+		}
+	})
+}
+
+// runWhen is the time a run is listed by: its slot if scheduled, else its
+// as-of time, in UTC.
+func runWhen(r kernel.Run) time.Time {
+	if r.Slot != nil {
+		return r.Slot.UTC()
+	}
+	return r.AsOf.UTC()
+}
+
+// runTook is how long a finished run took, "-" for one still running.
+func runTook(r kernel.Run) string {
+	if r.Finished == nil {
+		return "-"
+	}
+	return r.Finished.Sub(r.Started).Round(time.Millisecond).String()
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
