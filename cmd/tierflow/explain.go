@@ -36,15 +36,15 @@ rule test case:
 The as-of time is the --as-of flag, else the customer's as_of, else today
 (UTC). Evaluation never reads the clock itself.
 
-Without --facts, explain reads the customer's facts and previous state
-from the database of the config (tierflow.yaml), for each configured rule
-set or the one --ruleset names.
+Without --facts, explain reads the customer's facts from the configured
+facts source and previous state from the state store (tierflow.yaml),
+for each configured rule set or the one --ruleset names.
 
 Examples:
   tierflow explain --facts customer.yaml examples/retail/retail.yaml
   tierflow explain --facts customers.json --customer 42 --as-of 2024-07-01 rules/
   tierflow explain --facts customer.yaml --format json examples/retail   # docs/output.md
-  tierflow explain --customer 42                 # from the database, as of today
+  tierflow explain --customer 42                 # from the configured sources, as of today
 `
 
 func runExplain(ctx context.Context, a *app, args []string) int {
@@ -67,7 +67,7 @@ func runExplain(ctx context.Context, a *app, args []string) int {
 		return a.explainFromDB(ctx, df, *only, *asOfFlag, v)
 	}
 	if *factsPath == "" || len(paths) == 0 {
-		return a.errorf("explain: give --facts FILE and the rule file, or --customer KEY to read from the database (see tierflow explain --help)")
+		return a.errorf("explain: give --facts FILE and the rule file, or --customer KEY to read the configured facts and state (see tierflow explain --help)")
 	}
 	rs, code, ok := a.loadOne(paths, *ruleset)
 	if !ok {

@@ -14,9 +14,9 @@ import (
 const planUsage = `
 Usage: tierflow plan [flags]
 
-Evaluates the configured rule sets against the database and reports what
-an apply would change, without writing anything: it runs in a READ ONLY
-transaction. For each segmentation, a table of segment sizes before and
+Evaluates the configured rule sets against their facts and the previous
+state, and reports what an apply would change, without writing anything:
+databases are read in READ ONLY transactions. For each segmentation, a table of segment sizes before and
 after and the moves between segments; the actions that would be queued;
 rule errors with examples; sample customers who move; and whether a guard
 would block the apply.
@@ -24,10 +24,12 @@ would block the apply.
 Exit status (like terraform plan -detailed-exitcode): 0 no changes,
 2 changes, 1 error.
 
-Rule sets and their facts sources come from tierflow.yaml. The database
-is PostgreSQL when $TIERFLOW_DATABASE_URL (or the config's
-database.url_file) is set, otherwise the embedded file tierflow.db beside
-the config (or database.path).
+Rule sets and their facts sources come from tierflow.yaml: a query on the
+state database, a query on another database (databases:), or CSV / JSON
+Lines files (docs/sources.md). The state store is PostgreSQL when
+$TIERFLOW_DATABASE_URL (or the config's database.url_file) is set,
+otherwise the embedded file tierflow.db beside the config (or
+database.path).
 
 Previewing a rule change (for pull requests; see docs/ci.md): with
 --baseline REF, plan evaluates the rules at REF (a git revision or a
@@ -36,8 +38,8 @@ previous state, and reports only what the change causes: per
 segmentation, customers classified differently (baseline -> proposed),
 actions gained and lost, how many customers each rule matches before and
 after, new rule errors, and sample customers with both explanations.
-Facts come from the configured database (read-only transaction), or from
-a CSV / JSON Lines file with --facts for CI without database access.
+Facts come from the configured sources, or from a CSV / JSON Lines file
+(or glob) with --facts for CI without database access.
 Exit status: 0 no effect, 2 effect, 1 error or a --max-* limit crossed.
 
 Examples:

@@ -5,7 +5,6 @@ import (
 	"go/token"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,8 +23,7 @@ var drivers = []string{"github.com/lib/pq", "modernc.org/sqlite", "github.com/jm
 // as go list -deps sees them.
 func deps(t *testing.T) map[string][]string {
 	t.Helper()
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(gobin, "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "./...")
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "./...")
 	cmd.Dir = "../.."
 	out, err := cmd.Output()
 	if err != nil {

@@ -78,7 +78,7 @@ func (r *StateReader) Load(ctx context.Context, batch []engine.Customer) error {
 		}
 		at[c.Key] = i
 	}
-	if r.initial || len(batch) == 0 {
+	if len(batch) == 0 {
 		return nil
 	}
 	each := func(key string, fn func(c *engine.Customer)) {

@@ -95,3 +95,27 @@ func pgSetUpVersion(t testing.TB, s storetest.Store, version int) {
 		t.Fatal(err)
 	}
 }
+
+// The PostgreSQL store passes the state-level conformance suite with
+// facts from memory, each case on a new database: state is read by key,
+// not joined to facts in SQL.
+func TestStateConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunState(t, func(t *testing.T) storetest.StateBackend {
+		url := pgtest.URL(t)
+		open := func(t testing.TB) storetest.StateStore {
+			t.Helper()
+			s, err := postgres.Open(context.Background(), postgres.Config{URL: url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+		s := open(t).(*postgres.Store)
+		if _, err := s.Migrate(context.Background(), false); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		return storetest.StateBackend{Store: s, Another: open}
+	})
+}

@@ -1,0 +1,91 @@
+package memstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// OpenState opens a view of rs's state as it is now: commits after it do
+// not change what it reads.
+func (s *Store) OpenState(ctx context.Context, rs *rules.RuleSet) (jobs.StateReader, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	state := s.sets[rs.Name]
+	s.mu.Unlock()
+	r := &reader{rs: rs, state: state}
+	for _, a := range rs.Actions {
+		r.cooldowns = r.cooldowns || a.Cooldown > 0
+	}
+	return r, nil
+}
+
+// reader is a StateReader on one published state of a rule set.
+type reader struct {
+	rs        *rules.RuleSet
+	state     *ruleSet // nil: the rule set has no state
+	cooldowns bool     // some action has a cooldown: load last actions
+	closed    bool
+}
+
+// Initial reports whether the rule set had no assignments when the view
+// was opened.
+func (r *reader) Initial() bool { return r.state == nil || len(r.state.assignments) == 0 }
+
+// Close ends the view.
+func (r *reader) Close() error {
+	r.closed = true
+	return nil
+}
+
+// Load sets the state of every customer of batch, as kernel.StateReader
+// does: one entry per segmentation, and when any action has a cooldown,
+// one last-queued time per action.
+func (r *reader) Load(ctx context.Context, batch []engine.Customer) error {
+	if r.closed {
+		return errors.New("read previous state: the state reader is closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range batch {
+		c := &batch[i]
+		c.State.Segments = make([]engine.Assignment, len(r.rs.Segmentations))
+		c.State.LastActions = nil
+		if r.cooldowns {
+			c.State.LastActions = make([]time.Time, len(r.rs.Actions))
+		}
+	}
+	if r.Initial() {
+		return nil
+	}
+	for i := range batch {
+		r.load(&batch[i])
+	}
+	return nil
+}
+
+func (r *reader) load(c *engine.Customer) {
+	for i, seg := range r.rs.Segmentations {
+		if a, ok := r.state.assignments[assignKey{seg.Name, c.Key}]; ok {
+			c.State.Segments[i] = engine.Assignment{Segment: a.segment, Since: a.since, PendingSince: a.pendingSince}
+		}
+	}
+	if !r.cooldowns {
+		return
+	}
+	for i, act := range r.rs.Actions {
+		if act.Cooldown == 0 {
+			continue
+		}
+		if t, ok := r.state.lastQueued[actionKey{act.Name, c.Key}]; ok {
+			c.State.LastActions[i] = t
+		}
+	}
+}
