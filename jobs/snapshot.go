@@ -16,8 +16,9 @@ import (
 // store, so memory stays bounded by the batch size whatever the number of
 // customers.
 func OpenSnapshot(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet) (Snapshot, error) {
-	if facts == nil {
-		return nil, fmt.Errorf("no facts source is configured for rule set %q", rs.Name)
+	facts, err := route(facts, rs)
+	if err != nil {
+		return nil, err
 	}
 	if j, ok := state.(Joiner); ok {
 		snap, joined, err := j.Join(ctx, rs, facts)
@@ -55,6 +56,18 @@ func (j *joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 		}
 		return fn(batch)
 	})
+}
+
+// route resolves a FactsByRuleSet to the rule set's own source, so that a
+// Joiner or a CustomerFinder sees the source itself.
+func route(facts FactsSource, rs *rules.RuleSet) (FactsSource, error) {
+	if r, ok := facts.(FactsByRuleSet); ok {
+		facts = r.For(rs.Name)
+	}
+	if facts == nil {
+		return nil, fmt.Errorf("no facts source is configured for rule set %q: add it under rulesets: in the config file", rs.Name)
+	}
+	return facts, nil
 }
 
 // FactsByRuleSet routes each rule set to its own facts source, by name.
@@ -132,8 +145,9 @@ func FindCustomer(ctx context.Context, state StateStore, facts FactsSource, rs *
 var errFound = errors.New("found")
 
 func findFacts(ctx context.Context, facts FactsSource, rs *rules.RuleSet, key string) (*engine.Customer, error) {
-	if facts == nil {
-		return nil, fmt.Errorf("no facts source is configured for rule set %q", rs.Name)
+	facts, err := route(facts, rs)
+	if err != nil {
+		return nil, err
 	}
 	if f, ok := facts.(CustomerFinder); ok {
 		return f.FindFacts(ctx, rs, key)
