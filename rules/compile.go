@@ -91,6 +91,7 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 	c := newExprCompiler(l, rs.Facts, rs.Params, segs)
 	l.compileSegmentations(c, rawSegs)
 	rs.Actions = l.compileActions(c, rawActs)
+	c.checkTotalCost()
 	rs.EvalOrder = l.evalOrder(rawSegs)
 	if !l.failed() {
 		rs.Tests = l.tests(top["tests"], rs, "tests")

@@ -20,6 +20,21 @@ const (
 	maxTestFactsPerCase = MaxFacts
 )
 
+// Limits on what evaluating a rule set can cost, in steps of the
+// expression VM (see the cost model in cost.go): a bound on the work one
+// customer can take, checked when the file loads. A step takes about 5 to
+// 30 ns, so an expression at MaxExprSteps takes around a millisecond of
+// one core and a rule set at MaxRuleSetSteps some 10 ms per customer;
+// ordinary conditions take from a few steps to a few dozen, the shipped
+// examples 134 to 435 steps for all their rules together.
+const (
+	// MaxExprSteps bounds one evaluation of one expression.
+	MaxExprSteps = 100_000
+	// MaxRuleSetSteps bounds evaluating every expression of a rule set
+	// once, for one customer.
+	MaxRuleSetSteps = 1_000_000
+)
+
 // AsOfVar is the name expressions use for the run's as-of time.
 const AsOfVar = "as_of"
 

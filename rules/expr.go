@@ -10,6 +10,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/checker/nature"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"gopkg.in/yaml.v3"
 )
@@ -33,6 +34,9 @@ type exprCompiler struct {
 	// usedParams records which params some expression read.
 	usedParams map[string]bool
 	usedFacts  map[string]bool
+	// costs holds the cost of every expression compiled, for the rule
+	// set's total.
+	costs []exprCost
 }
 
 func newExprCompiler(l *loader, schema *Schema, params []Param, segs []*Segmentation) *exprCompiler {
@@ -100,7 +104,22 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 	if kind == kindCondition {
 		opts = append(opts, expr.AsBool())
 	}
-	program, err := expr.Compile(src, opts...)
+	var rejected *macroError
+	var cost estimate
+	program, err := compileProgram(src, opts, func(tree ast.Node, cfg *conf.Config) bool {
+		if len(v.errs) > 0 {
+			return false
+		}
+		if rejected = checkSafety(tree, cfg); rejected != nil {
+			return false
+		}
+		cost, rejected = estimateCost(tree)
+		if rejected == nil && cost.steps > MaxExprSteps {
+			e := costError(cost, kind)
+			rejected = &e
+		}
+		return rejected == nil
+	})
 	if len(v.errs) > 0 {
 		for _, e := range v.errs {
 			c.reportExprError(node, field, shift, e.loc, e.msg, e.hint)
@@ -111,9 +130,14 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 		c.reportCompileError(node, field, src, shift, err, kind)
 		return nil
 	}
+	if rejected != nil {
+		c.reportExprError(node, field, shift, rejected.loc, rejected.msg, rejected.hint)
+		return nil
+	}
 	for _, r := range v.reads {
 		c.usedFacts[r] = true
 	}
+	c.costs = append(c.costs, exprCost{field: field, pos: exprPos(c.l, node, shift), steps: cost.steps})
 	return &compiled{
 		expr: &Expr{
 			Source:  src,
@@ -121,6 +145,7 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 			Reads:   v.reads,
 			Field:   field,
 			Pos:     c.l.pos(node),
+			Cost:    cost.steps,
 		},
 		newRefs:    v.newRefs,
 		transition: v.transition,
@@ -157,6 +182,9 @@ func (c *exprCompiler) reportCompileError(node *yaml.Node, field, src string, sh
 	case msg == "unexpected token EOF":
 		msg = "expression ends too early"
 		hint = "something is missing at the end, such as a closing bracket or a value after an operator"
+		if h := c.l.commentHint(node); h != "" {
+			hint = h
+		}
 	case msg == `unexpected token Operator("=")`:
 		hint = "to compare, write == (two equals signs)"
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -14,8 +16,9 @@ import (
 // a usable rule set or a non-empty ErrorList holding at least one error,
 // and never an internal error (a fast path that cannot be built).
 // The second input, when not empty, is compiled as a sibling test file.
-// Seeds are the examples and every file in testdata/errors; crashers go
-// to testdata/fuzz/FuzzCompile.
+// Seeds are the examples, every file in testdata/errors and the corpus
+// in testdata/fuzz/FuzzCompile (where crashers go too). A rule set that
+// compiles must call no method and stay within the cost limits.
 func FuzzCompile(f *testing.F) {
 	retail, err := os.ReadFile("../examples/retail/retail.yaml")
 	if err != nil {
@@ -118,5 +121,29 @@ func checkRuleSet(t *testing.T, rs *rules.RuleSet) {
 		if w.Severity != rules.SeverityWarning {
 			t.Fatalf("error among warnings: %s", w)
 		}
+	}
+	checkExprs(t, rs)
+}
+
+// checkExprs checks what the safety check and the cost limits promise of
+// every compiled expression: no call of a method or a function value,
+// and a cost within the limits.
+func checkExprs(t *testing.T, rs *rules.RuleSet) {
+	t.Helper()
+	var total int64
+	eachExpr(rs, func(x *rules.Expr) {
+		if x.Cost <= 0 || x.Cost > rules.MaxExprSteps {
+			t.Fatalf("%s: cost %d is outside (0, %d]", x.Field, x.Cost, rules.MaxExprSteps)
+		}
+		total += x.Cost
+		for _, op := range x.Program.Bytecode {
+			switch op {
+			case vm.OpMethod, vm.OpLoadMethod, vm.OpCall, vm.OpCallFast, vm.OpCallTyped:
+				t.Fatalf("%s: %q compiled to a program that calls a method or a function value (opcode %d)", x.Field, x.Source, op)
+			}
+		}
+	})
+	if total > rules.MaxRuleSetSteps {
+		t.Fatalf("total cost %d is over %d", total, rules.MaxRuleSetSteps)
 	}
 }

@@ -30,7 +30,8 @@ type macroError struct {
 //   - days_since(t) and months_since(t) are measured against as_of.
 //
 // It also records which facts the expression reads and rejects what rules
-// may not do: method calls and $env.
+// may not do: method calls as written (x.f()) and $env. Methods reached any
+// other way are rejected once the tree is typed (see safetyCheck).
 type macroVisitor struct {
 	c          *exprCompiler
 	src        string
@@ -65,7 +66,7 @@ func (v *macroVisitor) Visit(node *ast.Node) {
 		}
 	case *ast.CallNode:
 		if _, ok := n.Callee.(*ast.MemberNode); ok {
-			v.fail(n, "use the helper functions in docs/rules.md", "method calls are not allowed in rules")
+			v.fail(n, methodHint, "methods of values cannot be called in rules")
 			return
 		}
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok && contains(macroNames, id.Value) {

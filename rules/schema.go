@@ -147,7 +147,8 @@ func (s *Schema) Row(facts map[string]any) ([]any, error) {
 // Coerce converts v to the Go type expressions expect for the field:
 // float64, int, string, bool or time.Time, or nil when the field is
 // nullable. It accepts the usual types database drivers and decoders
-// produce, such as int64, []byte and date strings.
+// produce, such as int64, []byte and date strings. A number must be
+// finite: NaN and the infinities are errors.
 func (f Field) Coerce(v any) (any, error) {
 	if v == nil {
 		if f.Nullable {
@@ -158,6 +159,9 @@ func (f Field) Coerce(v any) (any, error) {
 	out, err := coerce(f.Type, v)
 	if err != nil {
 		return nil, fmt.Errorf("fact %q: %w", f.Name, err)
+	}
+	if x, ok := out.(float64); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
+		return nil, fmt.Errorf("fact %q: %v is not a finite number", f.Name, x)
 	}
 	return out, nil
 }
@@ -203,7 +207,13 @@ func coerce(t Type, v any) (any, error) {
 			return int(x), nil
 		case json.Number:
 			i, err := x.Int64()
-			return int(i), err
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return nil, fmt.Errorf("%q is too large for an integer", x.String())
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a whole number", x.String())
+			}
+			return int(i), nil
 		case string:
 			i, err := strconv.Atoi(strings.TrimSpace(x))
 			if err != nil {

@@ -169,6 +169,9 @@ type Expr struct {
 	// Field is the dotted path of the expression in the rule file.
 	Field string
 	Pos   Pos
+	// Cost bounds the steps one evaluation can take, whatever the facts;
+	// it is at most MaxExprSteps (see "Limits" in docs/rules.md).
+	Cost int64
 }
 
 // TestCase is one rule test: facts, previous state and an as-of time in,

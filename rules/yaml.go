@@ -339,3 +339,30 @@ func (l *loader) yamlError(err error) {
 		}
 	}
 }
+
+// commentHint explains an expression that YAML cut short: in a plain
+// (unquoted) value, a # after a space starts a comment, so
+// `when: code == #1` reads as `code ==`. It returns "" unless n's value
+// is followed by such a comment.
+func (l *loader) commentHint(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode || n.Style != 0 || n.LineComment == "" {
+		return ""
+	}
+	var whole string
+	if line := l.lineRunes(n.Line); n.Column >= 1 && n.Column <= len(line) {
+		whole = strings.TrimSpace(string(line[n.Column-1:]))
+	}
+	if !strings.HasPrefix(whole, n.Value) || !strings.Contains(whole, "#") {
+		whole = "..." // the value spans lines: no one line shows it
+	}
+	return "a # starts a YAML comment: quote the expression (" + yamlQuote(whole) + ")"
+}
+
+// yamlQuote quotes s as a YAML scalar: in double quotes, or in single
+// quotes when s holds a double quote or a backslash.
+func yamlQuote(s string) string {
+	if !strings.ContainsAny(s, `"\`) {
+		return `"` + s + `"`
+	}
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
