@@ -179,12 +179,25 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 		w.asOf, w.asOfAny = asOf, asOf
 		env[rules.AsOfVar] = w.asOfAny
 	}
+	for _, fe := range c.FactErrors {
+		res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: factField(fe.Fact), Err: fe.Err})
+	}
 	for _, f := range e.facts {
 		var v any
 		if f.index < len(c.Facts) {
 			v = c.Facts[f.index]
 		}
+		// x-x is 0 for every finite number and NaN for NaN and the
+		// infinities, which readers should have refused (rules.Field.Coerce
+		// does).
+		if x, ok := v.(float64); ok && x-x != 0 {
+			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: factField(f.name), Err: fmt.Errorf("fact %q: %w", f.name, nonFinite(x))})
+		}
 		env[f.name] = v
+	}
+	if len(res.Errors) > 0 {
+		w.keep(c, res, tr)
+		return
 	}
 	for i, s := range rs.Segmentations {
 		prev := c.State.segment(i)
@@ -217,6 +230,25 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	for i := range rs.Actions {
 		w.action(i, asOf, c, res, tr, mask)
 	}
+}
+
+// factField is a fact's path in rule errors.
+func factField(name string) string { return "facts." + name }
+
+// keep decides every segmentation of a customer whose facts could not be
+// used as failed: each keeps its previous segment (none if the rules no
+// longer define it), and no action is queued.
+func (w *worker) keep(c *Customer, res *Result, tr *Trace) {
+	rs := w.e.rs
+	for i, s := range rs.Segmentations {
+		prev := c.State.segment(i)
+		d := &res.Segments[i]
+		d.Previous, d.Reason = prev.Segment, ReasonError
+		if s.SegmentIndex(prev.Segment) >= 0 {
+			d.Assignment = prev
+		}
+	}
+	tr.factsFailed(rs, c, res)
 }
 
 // errNullCondition reports a condition that produced null, which happens
@@ -365,13 +397,19 @@ func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Tr
 		payload = make(map[string]any, len(a.Payload))
 	}
 	for _, p := range a.Payload {
-		if p.Expr == nil {
-			payload[p.Name] = p.Value
-			continue
+		v := p.Value
+		if p.Expr != nil {
+			v, err = w.vm.Run(p.Expr.Program, w.env)
 		}
-		v, err := w.vm.Run(p.Expr.Program, w.env)
+		if err == nil {
+			// Checked here, so that a plan reports what an apply could
+			// not write.
+			if err = payloadValue(v); p.Expr != nil && errors.As(err, new(nonFinite)) {
+				err = fmt.Errorf("%w (a division by zero? safe_div(a, b, default) guards one)", err)
+			}
+		}
 		if err != nil {
-			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: p.Expr.Field, Err: err})
+			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: payloadField(a, p), Err: err})
 			at.failed(fmt.Errorf("payload %s: %w", p.Name, err))
 			return
 		}

@@ -137,6 +137,28 @@ func (st *SegmentationTrace) decided(s *rules.Segmentation, d *Decision) {
 	}
 }
 
+// factsFailed records a customer left unevaluated because some facts
+// could not be used; res holds the kept segments and the errors.
+func (t *Trace) factsFailed(rs *rules.RuleSet, c *Customer, res *Result) {
+	if t == nil {
+		return
+	}
+	for _, i := range rs.EvalOrder {
+		s := rs.Segmentations[i]
+		st := t.segmentation(s, c.State.segment(i))
+		st.decided(s, &res.Segments[i])
+		if d := res.Segments[i]; d.Segment == "" {
+			st.Note = "a fact could not be used, and the customer had no previous segment: left unassigned"
+		} else {
+			st.Note = "a fact could not be used: the previous segment " + d.Segment + " is kept"
+		}
+	}
+	for _, a := range rs.Actions {
+		at := t.action(a)
+		at.Outcome, at.Why = OutcomeNotReached, "not evaluated: a fact could not be used"
+	}
+}
+
 func whenSource(seg *rules.Segment) string {
 	if seg.When == nil {
 		return ""

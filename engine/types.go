@@ -18,6 +18,19 @@ type Customer struct {
 	Facts []any
 	// State is what tierflow remembered from the previous run.
 	State State
+	// FactErrors lists the facts whose value the reader could not use,
+	// such as a number that is NaN; their Facts entries are null. A
+	// customer with fact errors is not evaluated: each error becomes a
+	// RuleError naming the fact, every segmentation keeps its previous
+	// segment and no action is queued.
+	FactErrors []FactError
+}
+
+// FactError is one fact whose value could not be used for a customer.
+type FactError struct {
+	// Fact is the fact's name in the schema.
+	Fact string
+	Err  error
 }
 
 // State is a customer's state before a run.
@@ -108,11 +121,14 @@ type QueuedAction struct {
 }
 
 // RuleError is a rule that failed at runtime for one customer, such as a
-// null compared with a number.
+// null compared with a number, a payload that is not a finite number, or
+// a fact whose value could not be used.
 type RuleError struct {
 	Key string
 	// Rule is the field path of the failing expression, such as
-	// "segmentations.value_tier.segments.vip.when".
+	// "segmentations.value_tier.segments.vip.when" or
+	// "actions.winback_call.payload.discount", or of the fact, such as
+	// "facts.spend_12m".
 	Rule string
 	Err  error
 }

@@ -62,6 +62,11 @@ func PlanDiff(ctx context.Context, state StateStore, facts FactsSource, baseline
 			var before, after engine.Result
 			for b := range batches {
 				for j := range b {
+					if j%checkEvery == 0 {
+						if err := gctx.Err(); err != nil {
+							return err
+						}
+					}
 					c := &b[j]
 					propEngine.EvaluateInto(opts.AsOf, union.side(c, union.prop), &after)
 					var bp *engine.Result

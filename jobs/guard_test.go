@@ -1,7 +1,9 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +60,7 @@ func TestGuardCheck(t *testing.T) {
 		guard                Guard
 		n, moved, failed     int
 		initial              bool
+		prev                 *PreviousRun
 		wantBlocked, wantErr bool
 		wantReason           string
 	}{
@@ -77,10 +80,32 @@ func TestGuardCheck(t *testing.T) {
 			wantBlocked: true, wantErr: true},
 		{name: "zero error rate: any error aborts", guard: Guard{}, n: 200, failed: 1, wantBlocked: true, wantErr: true},
 		{name: "negative error rate: no limit", guard: Guard{MaxErrorRate: -1}, n: 200, failed: 150},
+
+		// max_shrink, against the last successful run.
+		{name: "an emptied source is refused", guard: DefaultGuard, n: 0, prev: &PreviousRun{ID: 12, Customers: 44220}, wantBlocked: true,
+			wantReason: "the facts source returned 0 customers; the last successful run (run 12) evaluated 44,220: check the source (an emptied or failed load?), then rerun with --allow-large-change if intended"},
+		{name: "an emptied source is refused without a shrink limit", guard: Guard{}, n: 0, prev: &PreviousRun{ID: 3, Customers: 1}, wantBlocked: true,
+			wantReason: "the facts source returned 0 customers; the last successful run (run 3) evaluated 1:"},
+		{name: "a halved source is refused", guard: DefaultGuard, n: 22110, prev: &PreviousRun{ID: 12, Customers: 44220}, wantBlocked: true,
+			wantReason: "the facts source returned 22,110 customers, 50.0% fewer than the 44,220 of the last successful run (run 12), more than the limit of 25.0%: check the source (a partial load?), then rerun with --allow-large-change if intended"},
+		{name: "a drop just over the limit is refused", guard: DefaultGuard, n: 74, prev: &PreviousRun{ID: 2, Customers: 100}, wantBlocked: true,
+			wantReason: "the facts source returned 74 customers, 26.0% fewer than the 100 of the last successful run (run 2), more than the limit of 25.0%"},
+		{name: "a drop at the limit passes", guard: DefaultGuard, n: 75, prev: &PreviousRun{ID: 2, Customers: 100}},
+		{name: "a 10% drop passes", guard: DefaultGuard, n: 90, prev: &PreviousRun{ID: 2, Customers: 100}},
+		{name: "growth passes", guard: DefaultGuard, n: 200, prev: &PreviousRun{ID: 2, Customers: 100}},
+		{name: "no shrink limit", guard: Guard{}, n: 1, prev: &PreviousRun{ID: 2, Customers: 100}},
+		{name: "allow large lifts the shrink limit", guard: Guard{MaxShrinkShare: 0.25, AllowLarge: true}, n: 10, prev: &PreviousRun{ID: 2, Customers: 100}},
+		{name: "allow large lifts the refusal of an empty source", guard: Guard{MaxShrinkShare: 0.25, AllowLarge: true}, n: 0, prev: &PreviousRun{ID: 2, Customers: 100}},
+		{name: "a first run is not limited", guard: DefaultGuard, n: 0, initial: true},
+		{name: "a last success with no customers does not limit", guard: DefaultGuard, n: 0, prev: &PreviousRun{ID: 2}},
+		{name: "shrink applies to a run with initial state", guard: DefaultGuard, n: 10, initial: true, prev: &PreviousRun{ID: 2, Customers: 100}, wantBlocked: true,
+			wantReason: "90.0% fewer than the 100 of the last successful run (run 2)"},
+		{name: "shrink and the error rate: the error rate comes last", guard: DefaultGuard, n: 50, failed: 10, prev: &PreviousRun{ID: 2, Customers: 100},
+			wantBlocked: true, wantErr: true, wantReason: "50.0% fewer than the 100 of the last successful run (run 2), more than the limit of 25.0%: check the source (a partial load?), then rerun with --allow-large-change if intended; 10 of 50 customers (20.00%) failed a rule"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := tt.guard.check(tinyPlan(t, tt.n, tt.moved, tt.failed), tt.initial)
+			r := tt.guard.check(tinyPlan(t, tt.n, tt.moved, tt.failed), tt.initial, tt.prev)
 			if r.Blocked != tt.wantBlocked || r.ErrorRateExceeded != tt.wantErr {
 				t.Fatalf("check: %+v, want blocked=%v error_rate_exceeded=%v", r, tt.wantBlocked, tt.wantErr)
 			}
@@ -89,6 +114,9 @@ func TestGuardCheck(t *testing.T) {
 			}
 			if tt.wantReason != "" && !strings.Contains(joinReasons(r.Reasons), tt.wantReason) {
 				t.Fatalf("reasons %q, want %q", r.Reasons, tt.wantReason)
+			}
+			if r.PreviousRun != tt.prev {
+				t.Fatalf("report's previous run %+v, want %+v", r.PreviousRun, tt.prev)
 			}
 		})
 	}
@@ -133,5 +161,107 @@ func TestPlanReportJSON(t *testing.T) {
 	}
 	if empty.HasChanges() {
 		t.Error("an empty plan has changes")
+	}
+}
+
+// The guard's report names the last successful run it compared with, as
+// previous_run (docs/plan-json.md), and leaves the key out when there is
+// none.
+func TestGuardReportPreviousRunJSON(t *testing.T) {
+	r := DefaultGuard.check(tinyPlan(t, 0, 0, 0), false, &PreviousRun{ID: 12, Customers: 44220})
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"blocked":true`) || !strings.Contains(string(b), `"previous_run":{"id":12,"customers":44220}`) {
+		t.Errorf("guard report JSON %s, want it blocked with previous_run", b)
+	}
+	b, _ = json.Marshal(DefaultGuard.check(tinyPlan(t, 0, 0, 0), true, nil))
+	if strings.Contains(string(b), "previous_run") || strings.Contains(string(b), `"blocked":true`) {
+		t.Errorf("first run's guard report JSON %s, want it not blocked, without previous_run", b)
+	}
+}
+
+// populationStore is a store with no state that reports a last
+// successful run, or fails to.
+type populationStore struct {
+	NoState
+	last  PreviousRun
+	ok    bool
+	err   error
+	asked []string
+}
+
+func (s *populationStore) LastSucceeded(_ context.Context, ruleset string) (PreviousRun, bool, error) {
+	s.asked = append(s.asked, ruleset)
+	return s.last, s.ok, s.err
+}
+
+// sliceFacts is a facts source of n customers with a spend of 10.
+type sliceFacts int
+
+func (n sliceFacts) OpenFacts(context.Context, *rules.RuleSet) (FactsReader, error) { return n, nil }
+func (n sliceFacts) Count(context.Context) (int64, error)                           { return int64(n), nil }
+func (n sliceFacts) Close() error                                                   { return nil }
+func (n sliceFacts) Stream(_ context.Context, _ int, fn func([]engine.Customer) error) error {
+	batch := make([]engine.Customer, n)
+	for i := range batch {
+		batch[i] = engine.Customer{Key: string(rune('a' + i%26)), Facts: []any{10.0}}
+	}
+	return fn(batch)
+}
+
+// Plan reads the last successful run from a store that keeps runs and
+// shows the guard's verdict on the customer count: an emptied source is
+// refused in the report, with the figures, and a store that cannot say
+// fails the plan.
+func TestPlanComparesWithLastSuccess(t *testing.T) {
+	rs, err := rules.Compile("tiny.yaml", []byte(tinyRules), rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	opts := Options{AsOf: time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC), Guard: DefaultGuard}
+	tests := []struct {
+		name        string
+		store       *populationStore
+		facts       sliceFacts
+		wantBlocked bool
+		wantReason  string
+	}{
+		{name: "emptied", store: &populationStore{last: PreviousRun{ID: 12, Customers: 44220}, ok: true}, facts: 0, wantBlocked: true,
+			wantReason: "the facts source returned 0 customers; the last successful run (run 12) evaluated 44,220"},
+		{name: "shrunk", store: &populationStore{last: PreviousRun{ID: 4, Customers: 40}, ok: true}, facts: 20, wantBlocked: true,
+			wantReason: "the facts source returned 20 customers, 50.0% fewer than the 40 of the last successful run (run 4)"},
+		{name: "a tenth fewer", store: &populationStore{last: PreviousRun{ID: 4, Customers: 20}, ok: true}, facts: 18},
+		{name: "no successful run yet", store: &populationStore{}, facts: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := Plan(ctx, tt.store, tt.facts, rs, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := out.Report.Guard
+			if g.Blocked != tt.wantBlocked || !strings.Contains(joinReasons(g.Reasons), tt.wantReason) {
+				t.Fatalf("plan's guard %+v, want blocked=%v with %q", g, tt.wantBlocked, tt.wantReason)
+			}
+			if len(tt.store.asked) != 1 || tt.store.asked[0] != "tiny" {
+				t.Fatalf("the plan asked for the last successful run of %q, want tiny once", tt.store.asked)
+			}
+			if tt.store.ok && (g.PreviousRun == nil || *g.PreviousRun != tt.store.last) {
+				t.Fatalf("report's previous run %+v, want %+v", g.PreviousRun, tt.store.last)
+			}
+		})
+	}
+
+	broken := &populationStore{err: errors.New("connection reset")}
+	if _, err := Plan(ctx, broken, sliceFacts(3), rs, opts); err == nil ||
+		err.Error() != "read the last successful run of tiny: connection reset" {
+		t.Fatalf("plan on a store that cannot read its runs: %v", err)
+	}
+	// A store that keeps no runs (a preview of a facts file) is not limited.
+	if out, err := Plan(ctx, NoState{}, sliceFacts(0), rs, opts); err != nil || out.Report.Guard.Blocked || out.Report.Guard.PreviousRun != nil {
+		t.Fatalf("plan on a store without runs: %+v, %v", out, err)
 	}
 }

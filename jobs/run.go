@@ -78,12 +78,16 @@ func Plan(ctx context.Context, state StateStore, facts FactsSource, rs *rules.Ru
 		return nil, err
 	}
 	defer snap.Close()
+	prev, err := previousRun(ctx, state, rs)
+	if err != nil {
+		return nil, err
+	}
 	plan, err := evaluate(ctx, snap, rs, opts, nil)
 	if err != nil {
 		return nil, err
 	}
 	rep := NewPlanReport(plan, "plan", opts.AsOf, snap.Initial())
-	rep.Guard = opts.Guard.check(plan, snap.Initial())
+	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev)
 	return &Outcome{Report: rep}, nil
 }
 
@@ -106,6 +110,9 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 	finish := func(s RunSummary) {
 		if rec != nil && info.ID != 0 {
 			s.Finished = opts.Now()
+			if s.Status == StatusFailed && ctx.Err() != nil {
+				s.Status = StatusCancelled // stopped (shutdown), not broken
+			}
 			// The run's context may be cancelled; record the outcome anyway.
 			_ = rec.FinishRun(context.WithoutCancel(ctx), info.ID, s)
 		}
@@ -122,6 +129,12 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 	}
 	defer tx.Rollback()
 
+	// Read under the lock: no other apply can succeed before this one ends.
+	prev, err := previousRun(ctx, state, rs)
+	if err != nil {
+		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
+		return out, err
+	}
 	snap, err := OpenSnapshot(ctx, state, facts, rs)
 	if err != nil {
 		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
@@ -134,7 +147,7 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 		return out, err
 	}
 	rep := NewPlanReport(plan, "apply", opts.AsOf, snap.Initial())
-	rep.Guard = opts.Guard.check(plan, snap.Initial())
+	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev)
 	out.Report = rep
 	summary := RunSummary{Customers: plan.Customers, Changed: plan.Changed, Actions: plan.TotalActions(), Errors: plan.Errors, Detail: rep}
 	if rep.Guard.ErrorRateExceeded {
@@ -175,24 +188,15 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	var done atomic.Int64
 	var workers sync.WaitGroup
 	for i := range plans {
-		p := engine.NewPlan(rs)
-		plans[i] = p
+		w := &evaluator{e: e, asOf: opts.AsOf, noActions: initial && !opts.InitialActions, keep: stage != nil, plan: engine.NewPlan(rs)}
+		plans[i] = w.plan
 		workers.Add(1)
 		g.Go(func() error {
 			defer workers.Done()
-			var scratch engine.Result
 			for b := range batches {
-				var changed []Evaluated
-				for j := range b {
-					c := &b[j]
-					e.EvaluateInto(opts.AsOf, c, &scratch)
-					if initial && !opts.InitialActions {
-						scratch.Actions = scratch.Actions[:0]
-					}
-					p.Add(c.Key, &scratch)
-					if stage != nil && needsWrite(c, &scratch) {
-						changed = append(changed, Evaluated{Customer: c, Result: clone(&scratch)})
-					}
+				changed, err := w.batch(gctx, b)
+				if err != nil {
+					return err
 				}
 				if n := done.Add(int64(len(b))); opts.Progress != nil {
 					opts.Progress(n, total)
@@ -218,7 +222,11 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 			if stage == nil {
 				continue
 			}
-			if err := stage(gctx, b); err != nil {
+			err := gctx.Err()
+			if err == nil {
+				err = stage(gctx, b)
+			}
+			if err != nil {
 				// Drain so workers blocked on send can see the cancellation.
 				go func() {
 					for range staged {
@@ -239,6 +247,47 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	return plan, nil
 }
 
+// checkEvery is how many customers a worker evaluates between two looks
+// at the run's context: a cancelled run stops within moments, and the
+// look costs nothing next to the evaluations.
+const checkEvery = 32
+
+// evaluator is one worker of evaluate: it evaluates batches into its own
+// plan, reusing one result.
+type evaluator struct {
+	e    *engine.Engine
+	asOf time.Time
+	// noActions drops queued actions: a first run without InitialActions.
+	noActions bool
+	// keep collects the customers whose stored state changes, to stage.
+	keep    bool
+	plan    *engine.Plan
+	scratch engine.Result
+}
+
+// batch evaluates b into the plan and returns the customers to stage,
+// or ctx's error as soon as ctx is done.
+func (w *evaluator) batch(ctx context.Context, b []engine.Customer) ([]Evaluated, error) {
+	var changed []Evaluated
+	for j := range b {
+		if j%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		c := &b[j]
+		w.e.EvaluateInto(w.asOf, c, &w.scratch)
+		if w.noActions {
+			w.scratch.Actions = w.scratch.Actions[:0]
+		}
+		w.plan.Add(c.Key, &w.scratch)
+		if w.keep && needsWrite(c, &w.scratch) {
+			changed = append(changed, Evaluated{Customer: c, Result: clone(&w.scratch)})
+		}
+	}
+	return changed, nil
+}
+
 // stream reads snap in batches on a goroutine of g. The channel closes
 // when the snapshot is read, or early when ctx (g's context) is cancelled.
 func stream(ctx context.Context, g *errgroup.Group, snap Snapshot, opts Options) <-chan []engine.Customer {
@@ -246,6 +295,11 @@ func stream(ctx context.Context, g *errgroup.Group, snap Snapshot, opts Options)
 	g.Go(func() error {
 		defer close(batches)
 		return snap.Stream(ctx, opts.BatchSize, func(b []engine.Customer) error {
+			// select picks at random when both are ready: once ctx is
+			// done, hand out no more.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			select {
 			case batches <- b:
 				return nil

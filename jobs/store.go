@@ -134,7 +134,24 @@ const (
 	StatusFailed    Status = "failed"    // an error, or too many rule errors
 	StatusSkipped   Status = "skipped"   // another run held the lock
 	StatusAbandoned Status = "abandoned" // the process died mid-run
+	StatusCancelled Status = "cancelled" // shutdown cancelled the run; nothing was written
 )
+
+// PopulationReader is implemented by state stores that can say how many
+// customers a rule set's last successful run evaluated, so that the guard
+// can refuse a run whose facts source lost most of them (Guard.MaxShrinkShare).
+type PopulationReader interface {
+	// LastSucceeded returns the most recent succeeded run of the rule set
+	// (by start time, then id); ok is false when it has none.
+	LastSucceeded(ctx context.Context, ruleset string) (last PreviousRun, ok bool, err error)
+}
+
+// PreviousRun is the last successful run of a rule set, as the guard
+// compares a run with it.
+type PreviousRun struct {
+	ID        int64 `json:"id"`        // the run's id in the run record
+	Customers int64 `json:"customers"` // the customers it evaluated
+}
 
 // RunRecorder records runs that write no state (blocked, failed, skipped)
 // outside the apply transaction. State stores implement it alongside

@@ -92,6 +92,9 @@ type guardConfig struct {
 	MaxMoved     string // max_moved: "20%" or "0.2"
 	MaxActions   *int   // max_actions; 0: no limit
 	MaxErrorRate string // max_error_rate: "1%"
+	// MaxShrink (max_shrink: "25%") is how far the number of customers may
+	// fall against the last successful run; 0: no limit.
+	MaxShrink string
 }
 
 type ruleSetConfig struct {
@@ -240,6 +243,13 @@ func (gc guardConfig) apply(g jobs.Guard) (jobs.Guard, error) {
 		}
 		g.MaxErrorRate = v
 	}
+	if gc.MaxShrink != "" {
+		v, err := parseShare(gc.MaxShrink)
+		if err != nil {
+			return g, fmt.Errorf("max_shrink: %w", err)
+		}
+		g.MaxShrinkShare = v
+	}
 	return g, nil
 }
 
@@ -366,10 +376,11 @@ func (r *configReader) database(e rules.Entry, field string) databaseConfig {
 }
 
 func (r *configReader) guard(n *yaml.Node, field string) guardConfig {
-	m, _ := r.Mapping(n, field, "max_moved", "max_actions", "max_error_rate")
+	m, _ := r.Mapping(n, field, "max_moved", "max_actions", "max_error_rate", "max_shrink")
 	gc := guardConfig{
 		MaxMoved:     r.share(m["max_moved"], field+".max_moved"),
 		MaxErrorRate: r.share(m["max_error_rate"], field+".max_error_rate"),
+		MaxShrink:    r.share(m["max_shrink"], field+".max_shrink"),
 	}
 	if v, ok := r.Int(m["max_actions"], field+".max_actions"); ok {
 		if v < 0 {

@@ -165,6 +165,26 @@ tierflow.yaml:9:18: rulesets[0].guard.max_moved: "120%" is not between 0% and 10
      |                  ^`,
 		},
 		{
+			name: "bad max_shrink",
+			src: `guard:
+  max_shrink: half
+  max_shrnk: 50%
+rulesets:
+  - rules: a.yaml
+    source: customer_facts
+    guard: {max_shrink: 120%}
+`,
+			want: `tierflow.yaml:2:15: guard.max_shrink: "half" is not a share (write 20% or 0.2)
+   2 |   max_shrink: half
+     |               ^
+tierflow.yaml:3:3: guard.max_shrnk: unknown key "max_shrnk" (did you mean "max_shrink"?)
+   3 |   max_shrnk: 50%
+     |   ^
+tierflow.yaml:7:25: rulesets[0].guard.max_shrink: "120%" is not between 0% and 100%
+   7 |     guard: {max_shrink: 120%}
+     |                         ^`,
+		},
+		{
 			name: "bad durations",
 			src: `serve:
   starting_deadline: soon
@@ -555,6 +575,7 @@ guard:
   max_moved: 20%
   max_actions: 100000
   max_error_rate: 0.01
+  max_shrink: 50%
 serve:
   listen: 0.0.0.0:9090
   starting_deadline: 2h
@@ -562,7 +583,7 @@ serve:
 rulesets:
   - rules: rules/retail.yaml
     source: {table: customer_facts, database: warehouse}
-    guard: {max_moved: 5%, max_actions: 0}
+    guard: {max_moved: 5%, max_actions: 0, max_shrink: 0}
     initial_actions: true
   - rules: rules/b2b.yaml
     source: {file: exports/accounts.jsonl}
@@ -579,17 +600,17 @@ rulesets:
 			"warehouse": {Driver: "postgres", URLEnv: "WAREHOUSE_URL", pos: at(5, 3)},
 			"lake":      {Driver: "sqlite", Path: "data/lake.db", pos: at(8, 3)},
 		},
-		Guard: guardConfig{MaxMoved: "20%", MaxActions: &many, MaxErrorRate: "0.01"},
+		Guard: guardConfig{MaxMoved: "20%", MaxActions: &many, MaxErrorRate: "0.01", MaxShrink: "50%"},
 		Serve: serveConfig{Listen: "0.0.0.0:9090", StartingDeadline: "2h", ShutdownTimeout: "45s"},
 		RuleSets: []ruleSetConfig{
 			{
 				Rules:          "rules/retail.yaml",
-				Source:         sourceConfig{Table: "customer_facts", Database: "warehouse", pos: at(19, 13)},
-				Guard:          &guardConfig{MaxMoved: "5%", MaxActions: &zero},
+				Source:         sourceConfig{Table: "customer_facts", Database: "warehouse", pos: at(20, 13)},
+				Guard:          &guardConfig{MaxMoved: "5%", MaxActions: &zero, MaxShrink: "0"},
 				InitialActions: true,
-				pos:            at(18, 5),
+				pos:            at(19, 5),
 			},
-			{Rules: "rules/b2b.yaml", Source: sourceConfig{File: "exports/accounts.jsonl", pos: at(23, 13)}, pos: at(22, 5)},
+			{Rules: "rules/b2b.yaml", Source: sourceConfig{File: "exports/accounts.jsonl", pos: at(24, 13)}, pos: at(23, 5)},
 		},
 		dir: "/etc/tierflow",
 	}
@@ -600,10 +621,10 @@ rulesets:
 	}
 
 	g := cfg.guardFor(&cfg.RuleSets[0])
-	if g.MaxMovedShare != 0.05 || g.MaxActions != 0 || g.MaxErrorRate != 0.01 {
-		t.Errorf("guardFor(retail) = %+v; want the rule set's max_moved and max_actions over the config's", g)
+	if g.MaxMovedShare != 0.05 || g.MaxActions != 0 || g.MaxErrorRate != 0.01 || g.MaxShrinkShare != 0 {
+		t.Errorf("guardFor(retail) = %+v; want the rule set's max_moved, max_actions and max_shrink over the config's", g)
 	}
-	if g := cfg.guardFor(&cfg.RuleSets[1]); g.MaxMovedShare != 0.2 || g.MaxActions != 100000 {
+	if g := cfg.guardFor(&cfg.RuleSets[1]); g.MaxMovedShare != 0.2 || g.MaxActions != 100000 || g.MaxShrinkShare != 0.5 {
 		t.Errorf("guardFor(b2b) = %+v; want the config's guard", g)
 	}
 	if deadline, shutdown, err := cfg.Serve.durations(); err != nil || deadline.String() != "2h0m0s" || shutdown.String() != "45s" {
@@ -611,6 +632,52 @@ rulesets:
 	}
 	if got := cfg.rulesPath(cfg.RuleSets[0]); got != "/etc/tierflow/rules/retail.yaml" {
 		t.Errorf("rulesPath = %s", got)
+	}
+}
+
+// TestConfigGuardMaxShrink: guard.max_shrink sets Guard.MaxShrinkShare
+// from the default, then the config's guard, then the rule set's; 0 is no
+// limit, and apply reports a bad value with its field.
+func TestConfigGuardMaxShrink(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		guard     string // the config's guard:, "" for none
+		ruleGuard string // the rule set's guard:, "" for none
+		want      float64
+	}{
+		{"default", "", "", jobs.DefaultGuard.MaxShrinkShare},
+		{"percent", "{max_shrink: 40%}", "", 0.4},
+		{"fraction", "{max_shrink: 0.1}", "", 0.1},
+		{"no limit", "{max_shrink: 0}", "", 0},
+		{"the rule set's over the config's", "{max_shrink: 40%}", "{max_shrink: 60%}", 0.6},
+		{"a rule set guard without it keeps the config's", "{max_shrink: 40%}", "{max_moved: 5%}", 0.4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := "rulesets:\n  - rules: a.yaml\n    source: customer_facts\n"
+			if tt.ruleGuard != "" {
+				src += "    guard: " + tt.ruleGuard + "\n"
+			}
+			if tt.guard != "" {
+				src += "guard: " + tt.guard + "\n"
+			}
+			cfg, err := parseConfig("tierflow.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := cfg.guardFor(&cfg.RuleSets[0])
+			if g.MaxShrinkShare != tt.want {
+				t.Errorf("MaxShrinkShare = %v, want %v", g.MaxShrinkShare, tt.want)
+			}
+			if g.MaxMovedShare == 0 || g.MaxActions == 0 {
+				t.Errorf("guard %+v lost the other limits", g)
+			}
+		})
+	}
+	if _, err := (guardConfig{MaxShrink: "-5%"}).apply(jobs.DefaultGuard); err == nil || err.Error() != `max_shrink: "-5%" is not between 0% and 100%` {
+		t.Errorf("apply of max_shrink -5%%: %v", err)
 	}
 }
 

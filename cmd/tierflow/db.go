@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 
 	"gopkg.in/yaml.v3"
 
@@ -36,6 +39,9 @@ type configured struct {
 // --ruleset names). Rule files that declare no facts get their schema
 // from the facts source's columns.
 func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *wiring, []configured, error) {
+	if err := defaultConfigExists(*f.config); err != nil {
+		return nil, nil, nil, err
+	}
 	cfg, err := loadConfig(*f.config)
 	if err != nil {
 		return nil, nil, nil, err
@@ -75,9 +81,30 @@ func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *wiring, []config
 		if *f.ruleset != "" {
 			return nil, nil, nil, fmt.Errorf("no rule set %q in the config's rulesets", *f.ruleset)
 		}
-		return nil, nil, nil, fmt.Errorf("the config lists no rulesets: add `rulesets: [{rules: FILE, source: QUERY}]` to %s", defaultConfigFile)
+		path := *f.config
+		if path == "" {
+			path = defaultConfigFile
+		}
+		return nil, nil, nil, fmt.Errorf("the config lists no rulesets: add `rulesets: [{rules: FILE, source: QUERY}]` to %s", path)
 	}
 	return cfg, w, sets, nil
+}
+
+// defaultConfigExists fails, naming the directory, when no --config is
+// given and there is no tierflow.yaml: the commands that run rule sets
+// have nothing to run without one.
+func defaultConfigExists(path string) error {
+	if path != "" {
+		return nil
+	}
+	if _, err := os.Stat(defaultConfigFile); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		dir = "the current directory"
+	}
+	return fmt.Errorf("no %s in %s: run tierflow init, or pass --config FILE", defaultConfigFile, dir)
 }
 
 // compileConfigured compiles a configured rule file. A file that declares
@@ -121,15 +148,45 @@ type ruleHead struct {
 	hasFacts bool
 }
 
+// readRuleHead reads what a rule file says about itself. A file over the
+// rule-file size limit is refused before it is read, the way compiling
+// it would refuse it after.
 func readRuleHead(path string) (ruleHead, error) {
 	var h ruleHead
-	src, err := os.ReadFile(path)
+	src, err := readRuleFile(path)
 	if err != nil {
-		return h, fmt.Errorf("config: %w", err)
+		return h, err
 	}
 	if err := yaml.Unmarshal(src, &h); err != nil || h.Ruleset == "" {
 		return h, fmt.Errorf("%s: not a rule file (no `ruleset:`); run tierflow check %s", path, path)
 	}
 	h.hasFacts = h.Facts != nil
 	return h, nil
+}
+
+// readRuleFile reads a rule file, refusing one larger than
+// rules.MaxFileBytes from its size, without reading it.
+func readRuleFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	tooLarge := func(size int64) error {
+		return rules.Diagnostic{Pos: rules.Pos{File: path}, Hint: "split the rule set into several files",
+			Message: fmt.Sprintf("file is %d bytes; the limit is %d", size, rules.MaxFileBytes)}
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() > rules.MaxFileBytes {
+		return nil, tooLarge(fi.Size())
+	}
+	// The file may grow, or not be a regular file: read one byte past the
+	// limit at most.
+	src, err := io.ReadAll(io.LimitReader(f, rules.MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if len(src) > rules.MaxFileBytes {
+		return nil, tooLarge(int64(len(src)))
+	}
+	return src, nil
 }

@@ -175,6 +175,7 @@ guard:
   max_moved: 20%          # customers changing segment in one run
   max_actions: 100000     # actions queued in one run
   max_error_rate: 1%      # customers whose facts make a rule fail
+  max_shrink: 25%         # fewer customers than the last successful run
 
 # tierflow serve: runs each rule set on its schedule, as a service.
 serve:

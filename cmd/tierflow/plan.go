@@ -63,8 +63,10 @@ the second ends with "already running".
 
 Guards refuse to write (exit 1) when more than guard.max_moved of the
 customers would change segment (default 20%), more than guard.max_actions
-actions would be queued, or more than guard.max_error_rate of customers
-fail a rule. The first run of a rule set assigns everyone and is not
+actions would be queued, more than guard.max_error_rate of customers
+fail a rule, or the facts source returns more than guard.max_shrink
+(default 25%) fewer customers than the last successful run (an empty
+source when there were customers is always refused). The first run of a rule set assigns everyone and is not
 limited by max_moved; it queues no actions unless the rule set's
 initial_actions is true in the config.
 
@@ -90,7 +92,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	ff := addFormatFlag(fs, "text, json (docs/plan-json.md) or markdown (for a pull-request comment)")
 	allowLarge := false
 	if mode == "apply" {
-		fs.BoolVar(&allowLarge, "allow-large-change", false, "lift the max_moved and max_actions guards for this run")
+		fs.BoolVar(&allowLarge, "allow-large-change", false, "lift the max_moved, max_actions and max_shrink guards for this run")
 	}
 	quiet := fs.Bool("quiet", false, "no progress output")
 	var pf previewFlags
@@ -148,7 +150,11 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 			out, err = jobs.Apply(ctx, w.state, w.facts, set.rs, opts)
 		}
 		prog.finish()
-		if out != nil && out.Report != nil {
+		// A report explains a plan, an apply, or a guard's refusal; after
+		// any other failure (a lost connection at commit) it would show
+		// changes that were not written.
+		explains := mode == "plan" || err == nil || errors.Is(err, jobs.ErrBlocked) || errors.Is(err, jobs.ErrTooManyRuleErrors)
+		if out != nil && out.Report != nil && explains {
 			if err := v.Report(out.Report); err != nil {
 				viewFailed(err)
 			}

@@ -65,6 +65,7 @@ const defaultDatabaseFile = "tierflow.db"
 // backend says which state store the config selects.
 type backend struct {
 	url  string // PostgreSQL, when set
+	from string // where url came from, for messages: "$VAR" or "database.url_file"
 	path string // the SQLite file otherwise
 }
 
@@ -90,7 +91,7 @@ func (c *config) backend(getenv func(string) string) (backend, error) {
 	env := c.Database.URLEnv
 	if c.Database.URLFile != "" || (env == "" && getenv(defaultURLEnv) != "") || env != "" {
 		url, err := c.databaseURL(getenv)
-		return backend{url: url}, err
+		return backend{url: url, from: urlSource(env, c.Database.URLFile)}, err
 	}
 	return backend{path: c.relative(defaultDatabaseFile)}, nil
 }
@@ -105,7 +106,11 @@ func (c *config) relative(p string) string {
 // openState connects to the selected state store.
 func (b backend) openState(ctx context.Context, schema string) (stateStore, error) {
 	if b.url != "" {
-		return postgres.Open(ctx, postgres.Config{URL: b.url, Schema: schema})
+		s, err := postgres.Open(ctx, postgres.Config{URL: b.url, Schema: schema})
+		if err != nil {
+			return nil, namedDSN(b.from, err)
+		}
+		return s, nil
 	}
 	return sqlite.Open(ctx, sqlite.Config{Path: b.path})
 }
@@ -200,14 +205,20 @@ func (c *config) openDatabase(ctx context.Context, getenv func(string) string, n
 	switch d.Driver {
 	case "sqlite":
 		db, err := sqlite.OpenDatabase(ctx, c.relative(d.Path), name)
-		return db, nil, err
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, nil, nil
 	case "postgres":
 		url, err := c.urlOf(getenv, "databases."+name, d.URLEnv, d.URLFile)
 		if err != nil {
 			return nil, nil, err
 		}
 		db, err := postgres.OpenDatabase(ctx, url, name)
-		return db, kernel.SecretsOf(url), err
+		if err != nil {
+			return nil, nil, namedDSN("databases."+name+" ("+urlSource(d.URLEnv, d.URLFile)+")", err)
+		}
+		return db, kernel.SecretsOf(url), nil
 	}
 	return nil, nil, fmt.Errorf("databases.%s.driver: %q is not postgres or sqlite", name, d.Driver)
 }
@@ -245,6 +256,27 @@ func (s sourceConfig) label() string {
 		return "table " + s.Table
 	}
 	return "a query on the state database"
+}
+
+// urlSource says where a URL is read from, for messages.
+func urlSource(env, file string) string {
+	switch {
+	case file != "":
+		return "url_file " + file
+	case env != "":
+		return "$" + env
+	}
+	return "$" + defaultURLEnv
+}
+
+// namedDSN says where an unreadable connection string came from; the
+// string itself is never shown.
+func namedDSN(from string, err error) error {
+	var bad *kernel.DSNError
+	if errors.As(err, &bad) {
+		return fmt.Errorf("%s: %w", from, err)
+	}
+	return err
 }
 
 // urlOf reads a database URL from the file or the environment variable

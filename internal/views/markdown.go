@@ -14,7 +14,7 @@ const maxTableRows = 50
 
 // md escapes text for a markdown table cell.
 func md(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer("|", `\|`, "\r\n", " ", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // mdCode shows s as code in a table cell: entities are not decoded in
@@ -24,7 +24,7 @@ func mdCode(s string) string {
 	if s == "" {
 		return ""
 	}
-	s = strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+	s = strings.NewReplacer("|", `\|`, "\r\n", " ", "\n", " ", "\r", " ").Replace(s)
 	if strings.Contains(s, "`") {
 		return "`` " + s + " ``"
 	}

@@ -204,7 +204,12 @@ func (d *jsonlDecoder) next(vals []any) (int, error) {
 func (d *jsonlDecoder) read() jsonRow {
 	for d.sc.Scan() {
 		d.line++
-		text := bytes.TrimSpace(d.sc.Bytes())
+		text := d.sc.Bytes()
+		if d.line == 1 {
+			// A byte order mark, as some exporters write (CSV allows it too).
+			text = bytes.TrimPrefix(text, []byte("\ufeff"))
+		}
+		text = bytes.TrimSpace(text)
 		if len(text) == 0 {
 			continue
 		}

@@ -3,6 +3,7 @@ package factsfile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs/factsfile"
+	"github.com/tierflow/tierflow/rules"
 )
 
 func day(s string) time.Time {
@@ -255,6 +257,50 @@ func TestStreamBadRowsJSONL(t *testing.T) {
   DIR/f.jsonl:7: more than one JSON value on the line: each line must hold one object`, "DIR", dir)
 	if err == nil || err.Error() != want {
 		t.Fatalf("Stream: error\n%v\nwant\n%s", err, want)
+	}
+}
+
+// A byte order mark before the first object is read past, as in CSV,
+// plain or gzipped; anywhere else it is not JSON.
+func TestStreamJSONLByteOrderMark(t *testing.T) {
+	rs := compile(t, ruleSet)
+	content := "\ufeff" + `{"customer_id": "c1", "spend": 120.5, "region": "north"}` + "\n" +
+		`{"customer_id": "c2", "spend": 7, "region": ""}` + "\n"
+	for _, gz := range []bool{false, true} {
+		path := write(t, t.TempDir(), "facts.jsonl", content, gz)
+		if got := keys(all(t, open(t, path, ""), rs)); !reflect.DeepEqual(got, []string{"c1", "c2"}) {
+			t.Errorf("gzip %v: customers %v, want [c1 c2]", gz, got)
+		}
+		schema, err := open(t, path, "").FactsSchema(context.Background(), &rules.RuleSet{Name: "t", Key: "customer_id"})
+		if err != nil || schema.Names()[0] != "spend" {
+			t.Errorf("gzip %v: FactsSchema = %v, %v; want the columns without the mark", gz, schema, err)
+		}
+	}
+	path := write(t, t.TempDir(), "facts.jsonl", `{"customer_id": "c1", "spend": 1, "region": "a"}`+"\n\ufeff"+`{"customer_id": "c2", "spend": 1, "region": "a"}`+"\n", false)
+	_, err := stream(t, open(t, path, ""), rs, 10)
+	if err == nil || !strings.Contains(err.Error(), path+":2: not a JSON object") {
+		t.Errorf("Stream: error %v, want line 2 refused", err)
+	}
+}
+
+// Anything after a line's object, even with no space before it, makes
+// the line a bad row.
+func TestStreamJSONLTrailingGarbage(t *testing.T) {
+	rs := compile(t, ruleSet)
+	dir := t.TempDir()
+	const obj = `{"customer_id": "c1", "spend": 1, "region": "a"}`
+	var lines []string
+	for _, tail := range []string{"x", " x", "}", ",", "{}", ` {"customer_id": "c9"}`, " // a comment", " null", "]"} {
+		lines = append(lines, obj+tail)
+	}
+	path := write(t, dir, "f.jsonl", obj+"\n"+strings.Join(lines, "\n")+"\n"+obj+"  \t\n", false)
+	_, err := stream(t, open(t, path, ""), rs, 10)
+	var want []string
+	for i := range lines {
+		want = append(want, fmt.Sprintf("  %s:%d: more than one JSON value on the line: each line must hold one object", path, i+2))
+	}
+	if err == nil || !strings.HasSuffix(err.Error(), fmt.Sprintf("%d bad rows; fix them in the export:\n", len(lines))+strings.Join(want, "\n")) {
+		t.Errorf("Stream: error\n%v\nwant every line with a tail refused:\n%s", err, strings.Join(want, "\n"))
 	}
 }
 

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -50,6 +51,140 @@ func TestSecrets(t *testing.T) {
 	}
 	if s.Err(nil) != nil || Secrets(nil).Text("x") != "x" {
 		t.Error("nil error or no secrets changed something")
+	}
+}
+
+// leakPassword is the password of the connection strings the secrets
+// tests break: letters no message has, so that any four of them in a row
+// are a leak.
+const leakPassword = "Zq9Wv7Kx_Jm4Yp"
+
+// fragments returns every run of four or more characters of s.
+func fragments(s string) []string {
+	var out []string
+	for n := 4; n <= len(s); n++ {
+		for i := 0; i+n <= len(s); i++ {
+			out = append(out, s[i:i+n])
+		}
+	}
+	return out
+}
+
+// leaked returns the first fragment of password in text, or "".
+func leaked(text, password string) string {
+	for _, w := range strings.Fields(password) {
+		for _, f := range fragments(w) {
+			if strings.Contains(text, f) {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+// brokenDSNs are connection strings with the password in them written in
+// every way that cannot be read, each with what CheckDSN must say and the
+// password as written.
+var brokenDSNs = []struct {
+	name, dsn, want, password string
+}{
+	{"backslash", `postgres://tierflow:Zq9\Wv7Kx_Jm4Yp@127.0.0.1:5432/db`, "must be percent-encoded", `Zq9\Wv7Kx_Jm4Yp`},
+	{"double quote", `postgres://tierflow:Zq9"Wv7Kx_Jm4Yp@127.0.0.1:5432/db`, "must be percent-encoded", `Zq9"Wv7Kx_Jm4Yp`},
+	{"space", `postgres://tierflow:Zq9 Wv7Kx_Jm4Yp@127.0.0.1:5432/db`, "must be percent-encoded", "Zq9 Wv7Kx_Jm4Yp"},
+	{"tab", "postgres://tierflow:Zq9\tWv7Kx_Jm4Yp@127.0.0.1:5432/db", "control character", "Zq9\tWv7Kx_Jm4Yp"},
+	{"hash", "postgres://tierflow:Zq9#Wv7Kx_Jm4Yp@127.0.0.1:5432/db", "/, ? or #", "Zq9#Wv7Kx_Jm4Yp"},
+	{"slash", "postgres://tierflow:Zq9/Wv7Kx_Jm4Yp@127.0.0.1:5432/db", "/, ? or #", "Zq9/Wv7Kx_Jm4Yp"},
+	{"question mark", "postgresql://tierflow:Zq9?Wv7Kx_Jm4Yp@127.0.0.1/db?sslmode=disable", "/, ? or #", "Zq9?Wv7Kx_Jm4Yp"},
+	{"digits then hash", "postgres://tierflow:4242#Wv7Kx_Jm4Yp@127.0.0.1:5432/db", "/, ? or #", "4242#Wv7Kx_Jm4Yp"},
+	{"bad escape", "postgres://tierflow:Zq9%zzWv7Kx_Jm4Yp@127.0.0.1:5432/db", "a % is not followed", "Zq9%zzWv7Kx_Jm4Yp"},
+	{"fragment", "postgres://tierflow:Zq9Wv7Kx_Jm4Yp@127.0.0.1:5432/db#x", "a # ends a URL", leakPassword},
+	{"upper-case scheme", "POSTGRES://tierflow:Zq9Wv7Kx_Jm4Yp@127.0.0.1:5432/db", "starts with postgres://", leakPassword},
+	{"upper-case scheme and query", "Postgres://tierflow:Zq9Wv7Kx_Jm4Yp@127.0.0.1/db?sslmode=disable", "starts with postgres://", leakPassword},
+	{"key=value, two words", "host=127.0.0.1 user=tierflow password=Zq9 Wv7Kx_Jm4Yp dbname=db", "a word after the value of password has no =", "Zq9 Wv7Kx_Jm4Yp"},
+	{"key=value, no closing quote", "host=127.0.0.1 password='Zq9 Wv7Kx_Jm4Yp dbname=db", "no closing quote", "Zq9 Wv7Kx_Jm4Yp dbname=db"},
+	{"key=value, trailing backslash", `host=127.0.0.1 password=Zq9Wv7Kx_Jm4Yp\`, "ends with a backslash", leakPassword},
+	{"key=value, quote in a name", `host=127.0.0.1 password=Zq9 Wv7Kx"_Jm4Yp=1`, "a setting's name", `Zq9 Wv7Kx"_Jm4Yp`},
+	{"neither", "Zq9Wv7Kx_Jm4Yp", "neither a URL", leakPassword},
+	{"no name", "host=127.0.0.1 =Zq9Wv7Kx_Jm4Yp", "has no name", leakPassword},
+}
+
+// A connection string that cannot be read is said so in words that
+// quote no part of it.
+func TestCheckDSN(t *testing.T) {
+	for _, c := range brokenDSNs {
+		err := CheckDSN(c.dsn)
+		var de *DSNError
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: CheckDSN = %v, want a *DSNError saying %q", c.name, err, c.want)
+			continue
+		}
+		if f := leaked(err.Error(), c.password); f != "" || strings.Contains(err.Error(), "tierflow") {
+			t.Errorf("%s: CheckDSN quotes the connection string (%q): %v", c.name, f, err)
+		}
+	}
+	for _, dsn := range []string{
+		"postgres://app:s3cr%21t@db.internal/crm",
+		"postgresql://app@db:5432/crm?sslmode=disable&connect_timeout=5",
+		"postgres:///crm?host=/var/run/postgresql",
+		"postgres://app:ab@cd@db/crm",
+		"postgres://db.internal/crm?user=me@corp&sslmode=require",
+		"postgres://a,b:5433/crm",
+		"host=db user=app password='two words' dbname=crm",
+		`host=db user=app password=two\ words dbname=crm`,
+		`host=db password='it\'s' dbname=crm application_name=tierflow search_path=x`,
+		"host = db  port= 5432 password=",
+		"",
+	} {
+		if err := CheckDSN(dsn); err != nil {
+			t.Errorf("CheckDSN(%q) = %v, want nil", dsn, err)
+		}
+	}
+}
+
+// Whatever a driver or server echoes of a broken connection string, its
+// password goes: quoted by %q, cut at a # or a space, one word of it.
+func TestSecretsOfBrokenDSNs(t *testing.T) {
+	for _, c := range brokenDSNs {
+		s := SecretsOf(c.dsn)
+		pw := c.password
+		echoes := []string{
+			c.dsn,
+			fmt.Sprintf("parse %q: net/url: invalid userinfo", c.dsn),
+			fmt.Sprintf(`missing "=" after %q in connection info string`, c.dsn),
+			"password authentication failed for " + pw,
+			fmt.Sprintf("pq: wrong value for %q", pw),
+		}
+		if before, after, ok := strings.Cut(pw, " "); ok {
+			echoes = append(echoes, fmt.Sprintf(`missing "=" after %q in connection info string`, after), "auth "+before+" failed")
+		}
+		for _, sep := range []string{"#", "/", "?"} {
+			if before, _, ok := strings.Cut(pw, sep); ok {
+				echoes = append(echoes, fmt.Sprintf(`invalid port ":%s" after host`, before))
+			}
+		}
+		for _, e := range echoes {
+			if got := s.Text(e); leaked(got, pw) != "" {
+				t.Errorf("%s: Text(%q) = %q", c.name, e, got)
+			}
+		}
+	}
+}
+
+func TestSecretsKeyValueForms(t *testing.T) {
+	for _, c := range []struct{ dsn, password string }{
+		{"host=db password='Zq9 Wv7Kx_Jm4Yp' dbname=crm", "Zq9 Wv7Kx_Jm4Yp"},
+		{`host=db password=Zq9\ Wv7Kx_Jm4Yp dbname=crm`, "Zq9 Wv7Kx_Jm4Yp"},
+		{`host=db password='Zq9\'Wv7Kx_Jm4Yp' dbname=crm`, "Zq9'Wv7Kx_Jm4Yp"},
+		{"postgres://db/crm?password=Zq9%20Wv7Kx_Jm4Yp", "Zq9 Wv7Kx_Jm4Yp"},
+		{"postgres://app:Zq9%20Wv7Kx_Jm4Yp@db/crm", "Zq9 Wv7Kx_Jm4Yp"},
+	} {
+		s := SecretsOf(c.dsn)
+		words := strings.Fields(c.password)
+		for _, e := range []string{c.password, "FATAL: " + words[len(words)-1], fmt.Sprintf("%q", c.password)} {
+			if got := s.Text(e); leaked(got, c.password) != "" {
+				t.Errorf("SecretsOf(%q).Text(%q) = %q", c.dsn, e, got)
+			}
+		}
 	}
 }
 

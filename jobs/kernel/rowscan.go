@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -65,8 +66,13 @@ func (sc *RowScanner) Scan(scan func(dest ...any) error) (engine.Customer, error
 	for k, f := range sc.rs.Facts.Fields {
 		fv, err := sc.Fact(f, v[i])
 		if err != nil {
-			// A null in a fact not declared nullable, or a bad value: the
-			// customer keeps it as null and its rules fail visibly.
+			// A value that does not convert, such as NaN in a number, is
+			// the customer's rule error, naming the fact. A null in a fact
+			// not declared nullable stays null: the rules that read it
+			// fail visibly.
+			if v[i] != nil {
+				c.FactErrors = append(c.FactErrors, engine.FactError{Fact: f.Name, Err: err})
+			}
 			fv = nil
 		}
 		c.Facts[k] = fv
@@ -110,13 +116,20 @@ type Rows interface {
 	Err() error
 }
 
-// Batches reads every row into customers and hands them to fn in
+// BatchesContext reads every row into customers and hands them to fn in
 // batches of batchSize. A driver error is passed to wrap first (to add
-// context or remove secrets).
-func (sc *RowScanner) Batches(rows Rows, batchSize int, fn func([]engine.Customer) error, wrap func(error) error) error {
+// context or remove secrets). It ends with ctx's error, between two rows,
+// once ctx is done, even where the driver would go on reading.
+func (sc *RowScanner) BatchesContext(ctx context.Context, rows Rows, batchSize int, fn func([]engine.Customer) error, wrap func(error) error) error {
 	for {
 		batch := make([]engine.Customer, 0, batchSize)
-		for len(batch) < batchSize && rows.Next() {
+		for len(batch) < batchSize {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if !rows.Next() {
+				break
+			}
 			c, err := sc.Scan(rows.Scan)
 			if err != nil {
 				return err

@@ -96,7 +96,7 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
 	defer rows.Close()
-	return NewRowScanner(j.rs, j.src.d.Fact, j.src.d.Time).Batches(rows, batchSize, fn, func(err error) error {
+	return NewRowScanner(j.rs, j.src.d.Fact, j.src.d.Time).BatchesContext(ctx, rows, batchSize, fn, func(err error) error {
 		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	})
 }

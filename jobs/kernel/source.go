@@ -93,7 +93,7 @@ func (r *factsReader) Stream(ctx context.Context, batchSize int, fn func([]engin
 		return r.q.wrap(r.rs, err)
 	}
 	defer rows.Close()
-	return NewFactsScanner(r.rs, r.q.d.Fact).Batches(rows, batchSize, fn, func(err error) error { return r.q.wrap(r.rs, err) })
+	return NewFactsScanner(r.rs, r.q.d.Fact).BatchesContext(ctx, rows, batchSize, fn, func(err error) error { return r.q.wrap(r.rs, err) })
 }
 
 func count(ctx context.Context, q Queryer, src string, secrets Secrets) (int64, error) {

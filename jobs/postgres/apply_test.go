@@ -266,7 +266,9 @@ func TestGuardBlocksZeroedFacts(t *testing.T) {
 }
 
 // An empty facts table (a load that failed outright) changes nothing:
-// customers missing from the source keep their state and get no actions.
+// the guard refuses it against the last successful run, and even with
+// AllowLarge customers missing from the source keep their state and get
+// no actions.
 func TestEmptyFactsChangeNothing(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, 500)
@@ -274,9 +276,16 @@ func TestEmptyFactsChangeNothing(t *testing.T) {
 	applyAt(t, s, rs, day(0), opts())
 	exec(t, s, `TRUNCATE customer_facts`)
 	before := stateDigest(t, s)
-	out, err := jobs.Apply(context.Background(), s, facts(s), rs, jobs.Options{AsOf: day(1), Guard: jobs.DefaultGuard})
+	o := jobs.Options{AsOf: day(1), Guard: jobs.DefaultGuard}
+	_, err := jobs.Apply(context.Background(), s, facts(s), rs, o)
+	if !errors.Is(err, jobs.ErrBlocked) || !strings.Contains(err.Error(), "the facts source returned 0 customers") {
+		t.Fatalf("apply on an empty facts table: %v, want ErrBlocked naming the empty source", err)
+	}
+	sameDigests(t, "state after a blocked apply on an empty facts table", stateDigest(t, s), before)
+	o.Guard.AllowLarge = true
+	out, err := jobs.Apply(context.Background(), s, facts(s), rs, o)
 	if err != nil {
-		t.Fatalf("apply on an empty facts table: %v", err)
+		t.Fatalf("apply on an empty facts table with AllowLarge: %v", err)
 	}
 	if out.Report.Customers != 0 || out.Report.HasChanges() {
 		t.Fatalf("apply on an empty facts table: %d customers, changed %d, actions %d",

@@ -57,6 +57,11 @@ func connect(ctx context.Context, url string) (*sqlx.DB, kernel.Secrets, error) 
 	if url == "" {
 		return nil, nil, errors.New("no database URL")
 	}
+	// lib/pq's parse errors quote the string, and a password with them;
+	// one that cannot be read is refused first, in words.
+	if err := kernel.CheckDSN(url); err != nil {
+		return nil, nil, err
+	}
 	secrets := kernel.SecretsOf(url)
 	db, err := sqlx.Open("postgres", url)
 	if err != nil {

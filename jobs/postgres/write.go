@@ -3,9 +3,15 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
@@ -108,22 +114,24 @@ func nullString(s string) any {
 }
 
 func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
-	return kernel.Changes(a.rs, a.run, batch, func(c *kernel.Assignment) error {
+	return lostDuringApply(kernel.Changes(a.rs, a.run, batch, func(c *kernel.Assignment) error {
 		_, err := a.copy.ExecContext(ctx, "a", c.Segmentation, c.Customer, c.Segment, c.Since,
 			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil)
 		return a.s.redact(err)
 	}, func(q *kernel.Queued) error {
 		_, err := a.copy.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey)
 		return a.s.redact(err)
-	})
+	}))
 }
 
+// Commit merges the staged changes into the state tables and commits. An
+// error before the commit itself leaves nothing written.
 func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	if _, err := a.copy.ExecContext(ctx); err != nil {
-		return fmt.Errorf("stage: %w", a.s.redact(err))
+		return lostDuringApply(fmt.Errorf("stage: %w", a.s.redact(err)))
 	}
 	if err := a.copy.Close(); err != nil {
-		return a.s.redact(err)
+		return lostDuringApply(a.s.redact(err))
 	}
 	detail, err := json.Marshal(sum.Detail)
 	if err != nil {
@@ -156,11 +164,15 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	}
 	for _, st := range stmts {
 		if _, err := a.tx.ExecContext(ctx, st.sql, st.args...); err != nil {
-			return fmt.Errorf("%s: %w", st.what, a.s.redact(err))
+			return lostDuringApply(fmt.Errorf("%s: %w", st.what, a.s.redact(err)))
 		}
 	}
 	if err := a.tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", a.s.redact(err))
+		err = fmt.Errorf("commit: %w", a.s.redact(err))
+		if lostConnection(err) {
+			return fmt.Errorf("the connection to the database was lost while the apply committed, so it may or may not have been written; rerun the apply, which writes only what is missing (tierflow runs shows whether this one succeeded): %w", err)
+		}
+		return err
 	}
 	a.done = true
 	return a.conn.Close()
@@ -193,7 +205,15 @@ func (s *Store) StartRun(ctx context.Context, run jobs.RunInfo, kind string) (in
 	return id, s.redact(err)
 }
 
-// FinishRun records the outcome of a run that wrote no state.
+// FinishRun records the outcome of a run that wrote no state. A run whose
+// record says it is no longer running keeps that record: one whose commit
+// went through although its connection was lost said succeeded in the
+// same transaction.
+//
+// A run often fails because the database went away (a restart); so that
+// it is recorded as failed rather than left running (and marked
+// abandoned by the next run), FinishRun tries again for a few seconds
+// while the connection is what fails.
 func (s *Store) FinishRun(ctx context.Context, id int64, sum jobs.RunSummary) error {
 	var detail any
 	if sum.Detail != nil {
@@ -203,8 +223,66 @@ func (s *Store) FinishRun(ctx context.Context, id int64, sum jobs.RunSummary) er
 		}
 		detail = string(b)
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE `+s.table("runs")+` SET status = $2, finished_at = $3, customers = $4,
-		changed = $5, actions = $6, errors = $7, detail = $8, error = $9 WHERE id = $1`,
-		id, string(sum.Status), sum.Finished, sum.Customers, sum.Changed, sum.Actions, sum.Errors, detail, nullString(sum.Error))
+	finish := func() error {
+		_, err := s.db.ExecContext(ctx, `UPDATE `+s.table("runs")+` SET status = $2, finished_at = $3, customers = $4,
+			changed = $5, actions = $6, errors = $7, detail = $8, error = $9 WHERE id = $1 AND status = 'running'`,
+			id, string(sum.Status), sum.Finished, sum.Customers, sum.Changed, sum.Actions, sum.Errors, detail, nullString(sum.Error))
+		return err
+	}
+	err := finish()
+	for _, wait := range finishRetryWaits {
+		if !lostConnection(err) {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return s.redact(err)
+		}
+		err = finish()
+	}
 	return s.redact(err)
+}
+
+// finishRetryWaits are the waits before FinishRun tries again on a lost
+// connection: about six seconds in all, time for a restart.
+var finishRetryWaits = []time.Duration{
+	100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
+	800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond,
+}
+
+// lostDuringApply explains an error of an apply's transaction, before its
+// commit, that is a lost connection: the transaction went with it.
+func lostDuringApply(err error) error {
+	if !lostConnection(err) {
+		return err
+	}
+	return fmt.Errorf("the connection to the database was lost during the apply; nothing was written; rerun the apply: %w", err)
+}
+
+// lostConnection reports whether err means that the connection to the
+// server is gone: broken (driver.ErrBadConn, which lib/pq also returns
+// for a server's FATAL errors), closed, cut at the network, or ended by
+// the server (connection errors, class 08, and shutdowns, 57P01-57P03).
+func lostConnection(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var ne *net.OpError
+	if errors.As(err, &ne) {
+		return true
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "57P01", "57P02", "57P03":
+			return true
+		}
+		return pe.Code.Class() == "08" || pe.Fatal()
+	}
+	return false
 }

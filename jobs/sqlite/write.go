@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -139,6 +140,10 @@ func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunI
 }
 
 func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
+	return lostDuringApply(a.stage(ctx, batch))
+}
+
+func (a *applyTx) stage(ctx context.Context, batch []jobs.Evaluated) error {
 	if _, err := a.conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("stage: %w", err)
 	}
@@ -171,7 +176,13 @@ func (a *applyTx) add(ctx context.Context, row ...any) error {
 	return err
 }
 
+// Commit merges the staging table into the state tables in one write
+// transaction. On an error nothing is written.
 func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
+	return lostDuringApply(a.commit(ctx, sum))
+}
+
+func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 	if rows := len(a.args) / stageColumns; rows > 0 {
 		if _, err := a.conn.ExecContext(ctx, stageInsert(rows), a.args...); err != nil {
 			return fmt.Errorf("stage: %w", err)
@@ -264,6 +275,16 @@ func (a *applyTx) release() error {
 	}
 	if uerr := a.lock.unlock(); err == nil {
 		err = uerr
+	}
+	return err
+}
+
+// lostDuringApply explains an error of an apply that is a lost
+// connection (one database/sql closed, or the driver found broken): the
+// apply's transaction went with it.
+func lostDuringApply(err error) error {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("the connection to the database was lost during the apply; nothing was written; rerun the apply: %w", err)
 	}
 	return err
 }

@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -342,16 +344,25 @@ func testCooldown(t *testing.T, nb func(t *testing.T) Backend) {
 }
 
 // An empty facts table (a load that failed outright) changes nothing:
-// customers missing from the source keep their state and get no actions.
+// the guard refuses it against the last successful run, and even with
+// AllowLarge customers missing from the source keep their state and get
+// no actions.
 func testEmptyFacts(t *testing.T, nb func(t *testing.T) Backend) {
 	e := newEnv(t, nb, 500)
 	rs := RetailRuleSet(t)
 	e.applyAt(rs, day(0), Options())
 	e.exec(`DELETE FROM customer_facts`)
 	before := e.stateDigest()
-	out, err := jobs.Apply(context.Background(), e.s, e.f, rs, jobs.Options{AsOf: day(1), Guard: jobs.DefaultGuard})
+	o := jobs.Options{AsOf: day(1), Guard: jobs.DefaultGuard}
+	_, err := jobs.Apply(context.Background(), e.s, e.f, rs, o)
+	if !errors.Is(err, jobs.ErrBlocked) || !strings.Contains(err.Error(), "the facts source returned 0 customers") {
+		t.Fatalf("apply on an empty facts table: %v, want ErrBlocked naming the empty source", err)
+	}
+	SameDigests(t, "state after a blocked apply on an empty facts table", e.stateDigest(), before)
+	o.Guard.AllowLarge = true
+	out, err := jobs.Apply(context.Background(), e.s, e.f, rs, o)
 	if err != nil {
-		t.Fatalf("apply on an empty facts table: %v", err)
+		t.Fatalf("apply on an empty facts table with AllowLarge: %v", err)
 	}
 	if out.Report.Customers != 0 || out.Report.HasChanges() {
 		t.Fatalf("apply on an empty facts table: %d customers, changed %d, actions %d",

@@ -51,7 +51,7 @@ type stateCase struct {
 }
 
 // stateCases are the state-level cases, grouped by what they cover.
-var stateCases = concatState(stateApplyCases, stateTxCases, stateSlotCases)
+var stateCases = concatState(stateApplyCases, stateTxCases, stateSlotCases, statePopulationCases)
 
 func concatState(groups ...[]stateCase) []stateCase {
 	var out []stateCase
