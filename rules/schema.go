@@ -225,6 +225,8 @@ func coerce(t Type, v any) (any, error) {
 		switch x := v.(type) {
 		case string:
 			return x, nil
+		case json.Number:
+			return x.String(), nil // as written in the JSON
 		case int, int64, float64, bool:
 			return fmt.Sprint(x), nil
 		}

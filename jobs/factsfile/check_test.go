@@ -226,3 +226,23 @@ func TestFactsSchemaBadColumnName(t *testing.T) {
 		t.Errorf("FactsSchema: error %v, want %q", err, want)
 	}
 }
+
+// A JSON Lines column whose values mix quoted and bare numbers is
+// inferred as text, and the file then reads under that schema: the bare
+// numbers become their text as written (found by FuzzFactsJSONL).
+func TestFactsSchemaMixedJSONNumbers(t *testing.T) {
+	path := write(t, t.TempDir(), "f.jsonl", `{"customer_id":"a","x":"5"}`+"\n"+`{"customer_id":"b","x":6}`+"\n"+`{"customer_id":"c","x":1e400}`+"\n", false)
+	src := open(t, path, "")
+	schema, err := src.FactsSchema(context.Background(), &rules.RuleSet{Key: "customer_id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _, ok := schema.Lookup("x"); !ok || f.Type != rules.TypeString {
+		t.Fatalf("x inferred as %+v, want text", schema.Fields)
+	}
+	rs := &rules.RuleSet{Name: "t", Key: "customer_id", Facts: schema}
+	got := all(t, src, rs)
+	if s := fmt.Sprint(got[0].Facts, got[1].Facts, got[2].Facts); len(got) != 3 || s != "[5] [6] [1e400]" {
+		t.Errorf("facts %s, want [5] [6] [1e400]", s)
+	}
+}

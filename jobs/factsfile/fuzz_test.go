@@ -561,7 +561,7 @@ func checkInferred(t *testing.T, src *factsfile.Source, path, key string) {
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n")[1:] {
 			_, text, _ := strings.Cut(strings.TrimPrefix(line, "  "+path+":"), ": ")
-			if typeProblem.MatchString(text) && !knownInferenceBug(t, schema, text) {
+			if typeProblem.MatchString(text) {
 				t.Fatalf("a value does not convert to the type FactsSchema inferred from it (%v):\n%v", schema.Fields, err)
 			}
 		}
@@ -569,31 +569,6 @@ func checkInferred(t *testing.T, src *factsfile.Source, path, key string) {
 	}
 	checkTypes(t, inferred, flatten(batches))
 }
-
-// knownInferenceBug reports (and tolerates) the one known way an inferred
-// schema rejects its file: a JSON number in a column inferred as string
-// (mixed with strings or booleans, or a number such as 1e400 that is no
-// float64) does not convert, because rules.Field.Coerce does not take a
-// json.Number for a string fact. Remove this once that is fixed.
-func knownInferenceBug(t *testing.T, schema *rules.Schema, text string) bool {
-	for _, part := range strings.Split(text, "; ") {
-		if !typeProblem.MatchString(part) {
-			continue
-		}
-		name, rest, _ := strings.Cut(strings.TrimPrefix(part, "field "), ": ")
-		f, _, ok := schema.Lookup(name)
-		raw := strings.TrimSuffix(rest, " is not text")
-		if !ok || f.Type != rules.TypeString || raw == rest || !jsonNumber.MatchString(raw) {
-			return false
-		}
-	}
-	t.Logf("known bug, tolerated: %s", text)
-	return true
-}
-
-// jsonNumber matches a JSON number as a bad-row message shows it, cut
-// after 60 bytes.
-var jsonNumber = regexp.MustCompile(`^-?[0-9][0-9.eE+-]*(?:\.\.\.)?$`)
 
 func gzipped(t *testing.T, data []byte) []byte {
 	t.Helper()
