@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -15,10 +16,14 @@ type Schedule interface {
 	Next(time.Time) time.Time
 }
 
-// ParseSchedule parses a standard five-field cron spec evaluated in the
-// named IANA time zone. The zone is validated before cron sees anything,
-// and a spec may not carry its own TZ= prefix: robfig/cron v3 panics on
-// some malformed TZ= specs, and the zone belongs in its own field.
+// ParseSchedule parses a standard five-field cron spec (minute hour
+// day-of-month month day-of-week), or one of the descriptors that stand
+// for one (@hourly, @daily, @midnight, @weekly, @monthly, @yearly,
+// @annually), evaluated in the named IANA time zone. The finest schedule
+// is once a minute: @every is refused, as is any other descriptor. The
+// zone is validated before cron sees anything, and a spec may not carry
+// its own TZ= prefix: robfig/cron v3 panics on some malformed TZ= specs,
+// and the zone belongs in its own field.
 //
 // Slots follow the zone's wall clock through daylight-saving changes
 // (see wallClock): each wall-clock time fires once, and a time the clock
@@ -86,15 +91,45 @@ func asWall(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 }
 
+// descriptors are the named schedules a spec may be: each stands for a
+// five-field spec.
+var descriptors = map[string]bool{
+	"@yearly": true, "@annually": true, "@monthly": true, "@weekly": true,
+	"@daily": true, "@midnight": true, "@hourly": true,
+}
+
+// secondsForTests makes parseCron accept a leading seconds field; see
+// AllowSecondsForTests.
+var secondsForTests atomic.Bool
+
+// AllowSecondsForTests makes ParseSchedule, in this process from then on,
+// also accept six fields whose first is the second ("*/3 * * * * *"), for
+// end-to-end tests of serve that need slots seconds apart. tierflow serve
+// calls it only when the environment sets TIERFLOW_TEST_SCHEDULE_SECONDS=1,
+// and logs a warning when it does; nothing else calls it. It is not for
+// production: slots, leases and starting deadlines are meant for a
+// resolution of a minute.
+func AllowSecondsForTests() { secondsForTests.Store(true) }
+
+// secondsParser reads six fields, the first the second, or five.
+var secondsParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
 // parseCron parses spec, turning any panic inside the parser into an
 // error: schedules come from untrusted rule files.
 func parseCron(spec string) (s cron.Schedule, err error) {
+	if strings.HasPrefix(spec, "@") && !descriptors[strings.ToLower(strings.Fields(spec)[0])] {
+		return nil, fmt.Errorf("cron spec %q is not allowed: a schedule is five cron fields or one of @hourly, @daily, @weekly, @monthly, @yearly; the finest schedule is once a minute", spec)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			s, err = nil, fmt.Errorf("invalid cron spec %q", spec)
 		}
 	}()
-	s, err = cron.ParseStandard(spec)
+	if secondsForTests.Load() {
+		s, err = secondsParser.Parse(spec)
+	} else {
+		s, err = cron.ParseStandard(spec)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid cron spec %q: %v", spec, err)
 	}

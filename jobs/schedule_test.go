@@ -79,7 +79,15 @@ func TestParseScheduleErrors(t *testing.T) {
 		{"0 25 * * *", "UTC", "invalid cron spec"},
 		{"0 2 * *", "UTC", "invalid cron spec"},
 		{"", "UTC", "invalid cron spec"},
-		{"@every 5m", "UTC", ""},
+		{"@every 5m", "UTC", "is not allowed"},
+		{"@every 1s", "UTC", "the finest schedule is once a minute"},
+		{"@every 0s", "UTC", "is not allowed"},
+		{"@every 1ms", "UTC", "is not allowed"},
+		{"@reboot", "UTC", "is not allowed"},
+		{"*/2 * * * * *", "UTC", "invalid cron spec"}, // seconds: only with AllowSecondsForTests
+		{"@daily", "UTC", ""},
+		{"@hourly", "Asia/Shanghai", ""},
+		{"*/5 * * * *", "UTC", ""},
 	}
 	for _, tt := range tests {
 		err := ValidateSchedule(tt.spec, tt.zone)

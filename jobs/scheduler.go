@@ -2,9 +2,9 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,24 +12,6 @@ import (
 
 	"github.com/tierflow/tierflow/rules"
 )
-
-// SlotStore records scheduled slots (a rule set and a planned time) so
-// that each slot runs at most once across every replica of serve, and a
-// slot missed while no replica was up is recorded, not lost.
-type SlotStore interface {
-	// ClaimSlot records the slot as taken by owner; it returns false when
-	// another replica took it first.
-	ClaimSlot(ctx context.Context, ruleset string, slot time.Time, owner string) (bool, error)
-	// FinishSlot records the outcome of a claimed slot.
-	FinishSlot(ctx context.Context, ruleset string, slot time.Time, status Status, runID int64) error
-	// ReleaseSlot forgets a claim whose run was cancelled by shutdown, so
-	// that the next start can run it if its deadline allows.
-	ReleaseSlot(ctx context.Context, ruleset string, slot time.Time) error
-	// MarkMissed records slots that were not run and will not be.
-	MarkMissed(ctx context.Context, ruleset string, slots []time.Time) error
-	// LastSlot returns the latest recorded slot of the rule set.
-	LastSlot(ctx context.Context, ruleset string) (time.Time, bool, error)
-}
 
 // Observer is told what the scheduler does, for metrics.
 type Observer interface {
@@ -39,8 +21,9 @@ type Observer interface {
 }
 
 // Scheduler runs rule sets on their schedules. Its decisions (which slot
-// is due, which were missed) are made from an injected clock, so they are
-// tested without waiting for real time; robfig/cron only wakes it up.
+// is due, which were missed, whose lease has lapsed) are made from an
+// injected clock, so they are tested without waiting for real time;
+// robfig/cron and a poll every Lease/3 only wake it up.
 type Scheduler struct {
 	// State is where runs write; Facts where they read each rule set's
 	// facts (a FactsByRuleSet routes by rule set name).
@@ -49,30 +32,90 @@ type Scheduler struct {
 	Slots SlotStore
 	// Now reads the clock; default time.Now.
 	Now func() time.Time
-	// StartingDeadline is how late a slot may still start: a slot missed
-	// while the service was down runs once on start if it is at most this
-	// old; older missed slots are recorded as missed. Default 1h.
+	// Sleep waits d, or until ctx is done; default a timer. Waits for an
+	// earlier run use it, so that tests with an injected clock can move
+	// the clock instead of waiting.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// StartingDeadline is how late a slot may still start: a slot that no
+	// replica could run at its time (all were down, or the previous run
+	// lasted) runs once it can if it is at most this late; later than
+	// that it is recorded as missed. Default 1h.
 	StartingDeadline time.Duration
+	// Lease is how long a claim keeps its slot without being renewed.
+	// The replica running a slot renews its claim every Lease/3; every
+	// replica looks for lapsed claims (a replica was killed) as often,
+	// and takes them over. Default 1m; keep it well under the starting
+	// deadline.
+	Lease time.Duration
 	// Owner identifies this replica in slot claims.
 	Owner    string
 	Logger   *slog.Logger
 	Observer Observer
 
-	mu      sync.Mutex
-	entries map[string]*entry
-	cron    *cron.Cron
-	ctx     context.Context
+	mu       sync.Mutex
+	entries  map[string]*entry
+	cron     *cron.Cron
+	ctx      context.Context
+	stop     chan struct{} // closed by Stop: the poll ends
+	stopOnce sync.Once
+	polls    sync.WaitGroup // the poll and the ticks it started
+}
+
+// job is what runs for a rule set: its compiled rules, schedule and run
+// options, replaced as a whole on reload.
+type job struct {
+	rs    *rules.RuleSet
+	sched Schedule
+	opts  Options
 }
 
 type entry struct {
-	rs      *rules.RuleSet
-	sched   Schedule
-	opts    Options
-	cronID  cron.EntryID
-	running sync.Mutex // one run of a rule set at a time in this process
+	job
+	cronID cron.EntryID
+
+	// One tick of a rule set at a time in this process: a tick that finds
+	// one in progress asks it to look again when it is done, so that no
+	// slot waits for a tick that never comes.
+	mu          sync.Mutex
+	busy        bool
+	again       bool
+	againOnSlot bool
 }
 
-// maxCatchUp bounds how many missed slots one catch-up walks through.
+// enter starts a tick unless one is in progress, which then looks again.
+func (e *entry) enter(onSlot bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.busy {
+		e.again, e.againOnSlot = true, e.againOnSlot || onSlot
+		return false
+	}
+	e.busy = true
+	return true
+}
+
+// leave ends a tick, unless another was asked for meanwhile: then again
+// is true and the tick goes on, onSlot telling whether cron asked.
+func (e *entry) leave() (again, onSlot bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.again {
+		again, onSlot = true, e.againOnSlot
+		e.again, e.againOnSlot = false, false
+		return again, onSlot
+	}
+	e.busy = false
+	return false, false
+}
+
+// abort ends a tick that panicked.
+func (e *entry) abort() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.busy, e.again, e.againOnSlot = false, false, false
+}
+
+// maxCatchUp bounds how many slots one look at a rule set walks through.
 const maxCatchUp = 10000
 
 // raceWindow is how soon after a slot a tick that finds it already
@@ -91,6 +134,31 @@ func (s *Scheduler) deadline() time.Duration {
 		return s.StartingDeadline
 	}
 	return time.Hour
+}
+
+func (s *Scheduler) lease() time.Duration {
+	if s.Lease > 0 {
+		return s.Lease
+	}
+	return time.Minute
+}
+
+// renewEvery is how often a claim is renewed and lapsed claims are
+// looked for: a third of the lease.
+func (s *Scheduler) renewEvery() time.Duration { return max(s.lease()/3, time.Millisecond) }
+
+func (s *Scheduler) sleep(ctx context.Context, d time.Duration) error {
+	if s.Sleep != nil {
+		return s.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *Scheduler) log() *slog.Logger {
@@ -120,7 +188,7 @@ func (s *Scheduler) Set(rs *rules.RuleSet, opts Options) error {
 		e = &entry{}
 		s.entries[rs.Name] = e
 	}
-	e.rs, e.sched, e.opts = rs, sched, opts
+	e.job = job{rs: rs, sched: sched, opts: opts}
 	if s.cron != nil {
 		s.registerLocked(rs.Name, e)
 	}
@@ -132,12 +200,32 @@ func (s *Scheduler) Set(rs *rules.RuleSet, opts Options) error {
 
 // RuleSet returns the rule set currently scheduled under name.
 func (s *Scheduler) RuleSet(name string) *rules.RuleSet {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e := s.entries[name]; e != nil {
-		return e.rs
+	if j, e := s.job(name); e != nil {
+		return j.rs
 	}
 	return nil
+}
+
+// job returns what runs for name now, and its entry (nil: none).
+func (s *Scheduler) job(name string) (job, *entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[name]
+	if e == nil {
+		return job{}, nil
+	}
+	return e.job, e
+}
+
+func (s *Scheduler) names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.entries))
+	for name := range s.entries {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func (s *Scheduler) registerLocked(name string, e *entry) {
@@ -147,199 +235,238 @@ func (s *Scheduler) registerLocked(name string, e *entry) {
 	e.cronID = s.cron.Schedule(e.sched, cron.FuncJob(func() { s.Tick(s.ctx, name) }))
 }
 
-// Start catches up on missed slots and starts the cron runner. The
-// runner is configured explicitly: times in UTC unless a schedule names a
-// zone, and SkipIfStillRunning wrapping Recover. That order matters with
-// robfig/cron v3.0.1: SkipIfStillRunning returns its token only when the
-// job returns normally, so a panic that escaped to it would block the job
-// forever; Recover inside it turns the panic into a log line and the job
-// runs again at its next slot.
+// Start catches up on missed slots, starts the cron runner and the poll
+// that takes over lapsed claims. The runner is configured explicitly:
+// times in UTC unless a schedule names a zone, and SkipIfStillRunning
+// wrapping Recover. That order matters with robfig/cron v3.0.1:
+// SkipIfStillRunning returns its token only when the job returns
+// normally, so a panic that escaped to it would block the job forever;
+// Recover inside it turns the panic into a log line and the job runs
+// again at its next slot. (Tick recovers from a run's panic itself.)
 func (s *Scheduler) Start(ctx context.Context) {
 	s.mu.Lock()
 	s.ctx = ctx
+	s.stop = make(chan struct{})
 	logger := cronLogger{s.log()}
 	s.cron = cron.New(
 		cron.WithLocation(time.UTC),
 		cron.WithLogger(logger),
 		cron.WithChain(jobChain(logger)...),
 	)
-	names := make([]string, 0, len(s.entries))
 	for name, e := range s.entries {
 		s.registerLocked(name, e)
-		names = append(names, name)
 	}
 	s.mu.Unlock()
-	for _, name := range names {
+	for _, name := range s.names() {
 		s.Tick(ctx, name)
 	}
 	s.cron.Start()
+	s.polls.Add(1)
+	go s.poll(ctx)
 }
 
-// Stop stops the runner and waits for a run in progress (cancel its
-// context first to end it quickly) until ctx is done.
+// poll looks at every rule set every Lease/3, so that a claim whose
+// replica died is taken over without waiting for the next slot.
+func (s *Scheduler) poll(ctx context.Context) {
+	defer s.polls.Done()
+	t := time.NewTicker(s.renewEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		for _, name := range s.names() {
+			s.polls.Add(1)
+			go func() {
+				defer s.polls.Done()
+				s.tick(ctx, name, false)
+			}()
+		}
+	}
+}
+
+// Stop stops the runner and the poll and waits for a run in progress
+// (cancel its context first to end it quickly) until ctx is done.
 func (s *Scheduler) Stop(ctx context.Context) error {
 	if s.cron == nil {
 		return nil
 	}
+	s.stopOnce.Do(func() { close(s.stop) })
+	done := make(chan struct{})
+	go func() {
+		<-s.cron.Stop().Done()
+		s.polls.Wait()
+		close(done)
+	}()
 	select {
-	case <-s.cron.Stop().Done():
+	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// Tick runs what is due for a rule set now: every slot since the last
-// recorded one is either run (the latest, if within the starting
-// deadline) or recorded as missed. With no recorded slot yet, only the
-// latest slot within the deadline is considered: nothing is backfilled
-// from before the rule set was first scheduled.
-func (s *Scheduler) Tick(ctx context.Context, name string) {
-	s.mu.Lock()
-	e := s.entries[name]
-	s.mu.Unlock()
+// Tick runs what is due for a rule set now (see planSlots): each slot
+// since the last recorded one, and each claim whose lease lapsed, runs
+// once in slot order if it is within the starting deadline, and is
+// recorded as missed otherwise. A slot waits for a run of an earlier slot
+// still in progress on another replica, and for the rule set's lock,
+// within its deadline. Tick is what cron calls at each slot: when this
+// replica ran nothing because another took the slot, it records a
+// skipped run.
+func (s *Scheduler) Tick(ctx context.Context, name string) { s.tick(ctx, name, true) }
+
+func (s *Scheduler) tick(ctx context.Context, name string, onSlot bool) {
+	_, e := s.job(name)
 	if e == nil || ctx == nil {
 		return
 	}
-	if !e.running.TryLock() {
-		s.log().Warn("previous run still in progress; this tick is skipped", "ruleset", name)
+	if !e.enter(onSlot) {
+		s.log().Debug("the rule set's previous tick is still in progress; it will look again when it ends", "ruleset", name)
 		return
 	}
-	defer e.running.Unlock()
-	if err := s.tick(ctx, name, e); err != nil {
-		s.log().Error("scheduled run failed", "ruleset", name, "error", err.Error())
+	defer func() {
+		if r := recover(); r != nil {
+			e.abort()
+			s.log().Error("scheduled run panicked; the rule set runs again at its next slot", "ruleset", name, "panic", fmt.Sprint(r))
+		}
+	}()
+	var tried []time.Time
+	for again := true; again; {
+		tried = s.look(ctx, name, onSlot, tried)
+		again, onSlot = e.leave()
 	}
-	if s.Observer != nil {
-		s.Observer.NextRun(name, e.sched.Next(s.now()))
+	if j, e := s.job(name); e != nil && s.Observer != nil {
+		s.Observer.NextRun(name, j.sched.Next(s.now()))
 	}
 }
 
-func (s *Scheduler) tick(ctx context.Context, name string, e *entry) error {
-	now := s.now()
-	last, found, err := s.Slots.LastSlot(ctx, name)
+// look is one pass of a tick over a rule set; tried are the slots the
+// tick tried to run so far, returned with those of this pass.
+func (s *Scheduler) look(ctx context.Context, name string, onSlot bool, tried []time.Time) []time.Time {
+	more, err := s.work(ctx, name)
+	tried = append(tried, more...)
 	if err != nil {
-		return err
-	}
-	var due []time.Time
-	if !found {
-		if slot, ok := SlotAtOrBefore(e.sched, now, s.deadline()); ok {
-			due = append(due, slot)
+		if ctx.Err() == nil {
+			s.log().Error("scheduled run failed", "ruleset", name, "error", err.Error())
 		}
-	} else {
-		for t := e.sched.Next(last); !t.IsZero() && !t.After(now) && len(due) < maxCatchUp; t = e.sched.Next(t) {
-			due = append(due, t)
+		return tried
+	}
+	if onSlot {
+		s.recordLostRace(ctx, name, tried)
+	}
+	return tried
+}
+
+// work runs what is due for a rule set until nothing is, and returns the
+// slots it tried to run. It stops at the first error of the slot store.
+func (s *Scheduler) work(ctx context.Context, name string) ([]time.Time, error) {
+	var tried []time.Time
+	var waiting time.Time // the slot logged as waiting
+	wait := newBackoff(s.lease())
+	for ctx.Err() == nil {
+		j, e := s.job(name)
+		if e == nil {
+			return tried, nil
+		}
+		now := s.now()
+		last, found, err := s.Slots.LastSlot(ctx, name)
+		if err != nil {
+			return tried, err
+		}
+		open, err := s.Slots.OpenSlots(ctx, name)
+		if err != nil {
+			return tried, err
+		}
+		p := planSlots(j.sched, now, s.deadline(), last, found, open)
+		if len(p.missed) > 0 {
+			if err := s.markMissed(ctx, name, p.missed, now); err != nil {
+				return tried, err
+			}
+		}
+		if p.next.IsZero() {
+			return tried, nil
+		}
+		if !p.waitFor.IsZero() {
+			if !waiting.Equal(p.next) {
+				waiting = p.next
+				s.log().Info("a run of an earlier slot is in progress on another replica; this slot waits for it",
+					"ruleset", name, "slot", p.next, "starting_deadline", s.deadline().String())
+			}
+			d := wait.next()
+			if until := p.waitFor.Sub(now); until > 0 && until < d {
+				d = until
+			}
+			_ = s.sleep(ctx, d)
+			continue
+		}
+		wait.reset()
+		if slices.ContainsFunc(tried, p.next.Equal) {
+			// Tried once in this look and still due: the store let the
+			// claim go neither way. The next tick looks again.
+			return tried, fmt.Errorf("slot %s is still due after this replica tried it", p.next.Format(time.RFC3339))
+		}
+		tried = append(tried, p.next)
+		if _, _, err := s.runSlot(ctx, name, p.next); err != nil {
+			return tried, err
 		}
 	}
-	if len(due) == 0 {
-		// Another replica may have claimed the current slot a moment ago:
-		// try it anyway, so that losing the race is recorded as a skipped
-		// run rather than passing unseen.
-		if cur, ok := SlotAtOrBefore(e.sched, now, raceWindow); ok && found && cur.Equal(last) {
-			_, _ = s.RunSlot(ctx, name, cur)
-		}
-		return nil
+	return tried, ctx.Err()
+}
+
+// markMissed records slots as missed, logging at ERROR level and
+// counting those that this replica recorded.
+func (s *Scheduler) markMissed(ctx context.Context, name string, missed []time.Time, now time.Time) error {
+	n, err := s.Slots.MarkMissed(ctx, name, missed, now)
+	if err != nil || n == 0 {
+		return err // n == 0: another replica recorded them
 	}
-	latest := due[len(due)-1]
-	missed := due[:len(due)-1]
-	if now.Sub(latest) > s.deadline() {
-		missed = due
+	s.log().Error("scheduled slots were missed and will not run; run `tierflow apply --as-of <slot>` by hand if they matter",
+		"ruleset", name, "missed", n, "first", missed[0], "last", missed[len(missed)-1],
+		"starting_deadline", s.deadline().String())
+	if s.Observer != nil {
+		s.Observer.SlotsMissed(name, n)
 	}
-	if len(missed) > 0 {
-		if err := s.Slots.MarkMissed(ctx, name, missed); err != nil {
-			return err
-		}
-		s.log().Error("scheduled slots were missed and will not run; run `tierflow apply` by hand if they matter",
-			"ruleset", name, "missed", len(missed), "first", missed[0], "last", missed[len(missed)-1],
-			"starting_deadline", s.deadline().String())
-		if s.Observer != nil {
-			s.Observer.SlotsMissed(name, len(missed))
-		}
-	}
-	if now.Sub(latest) > s.deadline() {
-		return nil
-	}
-	// RunSlot logs its own outcome.
-	_, _ = s.RunSlot(ctx, name, latest)
 	return nil
 }
 
-// RunSlot runs one slot of a rule set unless another replica claimed it
-// first, with the slot's time as the as-of time.
-func (s *Scheduler) RunSlot(ctx context.Context, name string, slot time.Time) (Status, error) {
-	s.mu.Lock()
-	e := s.entries[name]
-	s.mu.Unlock()
-	if e == nil {
-		return StatusFailed, fmt.Errorf("no rule set %q is scheduled", name)
+// recordLostRace records a skipped run when the slot cron woke this
+// replica for was taken by another one before this tick could try it, so
+// that losing the race is seen rather than passing unseen.
+func (s *Scheduler) recordLostRace(ctx context.Context, name string, tried []time.Time) {
+	j, e := s.job(name)
+	if e == nil || ctx.Err() != nil {
+		return
 	}
-	log := s.log().With("ruleset", name, "slot", slot)
-	claimed, err := s.Slots.ClaimSlot(ctx, name, slot, s.Owner)
-	if err != nil {
-		return StatusFailed, err
+	cur, ok := SlotAtOrBefore(j.sched, s.now(), min(raceWindow, s.deadline()))
+	if !ok || slices.ContainsFunc(tried, cur.Equal) {
+		return
 	}
-	if !claimed {
-		log.Info("slot already taken by another replica; skipped")
-		if rec, ok := s.State.(RunRecorder); ok {
-			info := RunInfo{RuleSet: name, RulesHash: e.rs.Hash, AsOf: slot, Slot: slot, Started: s.now()}
-			if id, err := rec.StartRun(ctx, info, "scheduled"); err == nil {
-				_ = rec.FinishRun(ctx, id, RunSummary{Status: StatusSkipped, Finished: s.now(), Error: "slot already taken by another replica"})
-			}
-		}
-		if s.Observer != nil {
-			s.Observer.RunFinished(name, StatusSkipped, 0, nil)
-		}
-		return StatusSkipped, nil
+	if last, found, err := s.Slots.LastSlot(ctx, name); err != nil || !found || last.Before(cur) {
+		return
 	}
-	opts := e.opts
-	opts.AsOf = slot
-	opts.Slot = slot
-	if opts.Now == nil {
-		opts.Now = s.now
-	}
-	start := s.now()
-	log.Info("run starting", "rules_hash", e.rs.Hash)
-	out, err := Apply(ctx, s.State, s.Facts, e.rs, opts)
-	status := statusOf(err)
-	took := s.now().Sub(start)
-	var rep *PlanReport
-	var runID int64
-	if out != nil {
-		rep, runID = out.Report, out.RunID
-	}
-	if ctx.Err() != nil {
-		// Shutdown: nothing was applied; let the next start take the slot.
-		_ = s.Slots.ReleaseSlot(context.WithoutCancel(ctx), name, slot)
-		log.Warn("run cancelled by shutdown; nothing was applied", "run_id", runID)
-	} else if ferr := s.Slots.FinishSlot(context.WithoutCancel(ctx), name, slot, status, runID); ferr != nil {
-		log.Error("could not record the slot's outcome", "error", ferr.Error())
-	}
-	if s.Observer != nil {
-		s.Observer.RunFinished(name, status, took, rep)
-	}
-	attrs := []any{"status", string(status), "run_id", runID, "took", took.Round(time.Millisecond).String()}
-	if rep != nil {
-		attrs = append(attrs, "customers", rep.Customers, "changed", rep.Changed, "actions", rep.ActionsTotal, "rule_errors", rep.Errors.Customers)
-	}
-	if err != nil {
-		log.Error("run did not apply", append(attrs, "error", err.Error())...)
-	} else {
-		log.Info("run finished", attrs...)
-	}
-	return status, err
+	_, _ = s.RunSlot(ctx, name, cur)
 }
 
-// statusOf maps an Apply error to the run status it recorded.
-func statusOf(err error) Status {
-	switch {
-	case err == nil:
-		return StatusSucceeded
-	case errors.Is(err, ErrLocked):
-		return StatusSkipped
-	case errors.Is(err, ErrBlocked):
-		return StatusBlocked
-	}
-	return StatusFailed
+// backoff is the growing wait between two looks at something that is
+// not ready: from minWait, doubling, up to max.
+type backoff struct{ d, max time.Duration }
+
+// minWait is the first wait of a backoff.
+const minWait = 250 * time.Millisecond
+
+func newBackoff(lease time.Duration) backoff { return backoff{max: max(lease/3, minWait)} }
+
+func (b *backoff) next() time.Duration {
+	b.d = min(max(2*b.d, minWait), b.max)
+	return b.d
 }
+
+func (b *backoff) reset() { b.d = 0 }
 
 // jobChain wraps every cron job: SkipIfStillRunning outside, Recover
 // inside. robfig/cron v3.0.1's SkipIfStillRunning puts its token back only

@@ -30,11 +30,16 @@ func (l *loader) schedule(n *yaml.Node, validate func(cron, tz string) error) *S
 		return s
 	}
 	if err := validate(s.Cron, s.Timezone); err != nil {
-		at, field := cronNode, "schedule.cron"
+		at, field, hint := cronNode, "schedule.cron", cronHint
 		if tzNode != nil && strings.Contains(err.Error(), "time zone") {
-			at, field = tzNode, "schedule.timezone"
+			at, field, hint = tzNode, "schedule.timezone", "timezone is an IANA name such as Asia/Shanghai or UTC"
 		}
-		l.errorf(at, field, "cron is five fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"; timezone is an IANA name such as Asia/Shanghai", "%v", err)
+		l.errorf(at, field, hint, "%v", err)
 	}
 	return s
 }
+
+// cronHint says what schedule.cron may be. Slots are at least a minute
+// apart: @every and six-field (seconds) specs are refused.
+const cronHint = `cron is five fields: minute hour day-of-month month day-of-week, e.g. "0 2 * * *" for 02:00 every day ` +
+	`or "*/15 * * * *" for every 15 minutes`

@@ -29,15 +29,19 @@ Runs as a long-lived service that applies each configured rule set on the
 schedule its rule file declares (schedule: {cron: "0 2 * * *", timezone:
 Asia/Shanghai}), for systemd or Kubernetes. Several replicas may run
 against one database: each scheduled slot is claimed in the database, so
-it runs exactly once, and two runs of one rule set never overlap. A slot
-missed while no replica was up runs once on start if it is within
-serve.starting_deadline (default 1h); older missed slots are recorded as
-missed and logged as errors.
+it runs exactly once, in slot order, and two runs of one rule set never
+overlap. A claim holds a lease (--slot-lease, default 1m) that the
+running replica renews; when a replica dies, another takes its slot
+over once the lease lapses. Every slot runs if it can start within
+serve.starting_deadline (default 1h) of its time; a slot that cannot is
+recorded as missed and logged as an error.
 
 Rule files are re-read when they change and on SIGHUP; a file that fails
 check is rejected with its errors logged, and the last good version keeps
 running. SIGTERM or SIGINT cancels a run in progress (nothing is
-half-applied) and exits within serve.shutdown_timeout (default 30s).
+half-applied; the run is recorded as cancelled and its slot released for
+another replica or the next start) and exits within
+serve.shutdown_timeout (default 30s).
 
 HTTP on serve.listen (default 127.0.0.1:9090): /healthz (the process is
 up), /readyz (rules loaded and the database reachable), /metrics
@@ -46,16 +50,22 @@ up), /readyz (rules loaded and the database reachable), /metrics
 Examples:
   tierflow serve
   tierflow serve --config /etc/tierflow/tierflow.yaml --listen 0.0.0.0:9090
+  tierflow serve --slot-lease 2m
 `
 
 func runServe(ctx context.Context, a *app, args []string) int {
 	fs := a.flagSet("serve", serveUsage)
 	df := addDBFlags(fs)
 	listen := fs.String("listen", "", "`address` for /healthz, /readyz and /metrics (default serve.listen, else 127.0.0.1:9090)")
+	lease := fs.Duration("slot-lease", time.Minute, "how long a slot's claim lasts unless its replica renews it (every third of it); another replica takes a lapsed claim over")
 	if _, code, ok := a.parse(fs, args); !ok {
 		return code
 	}
 	logger := a.logger()
+	if a.getenv(testSecondsEnv) == "1" {
+		jobs.AllowSecondsForTests()
+		logger.Warn(testSecondsEnv + "=1: schedules may have a seconds field; this is for tierflow's own tests, never for production")
+	}
 	cfg, w, sets, err := a.openDB(ctx, df)
 	if err != nil {
 		return a.errorf("serve: %v", err)
@@ -64,6 +74,9 @@ func runServe(ctx context.Context, a *app, args []string) int {
 	deadline, shutdown, err := cfg.Serve.durations()
 	if err != nil {
 		return a.errorf("serve: %v", err)
+	}
+	if *lease < time.Second || *lease >= deadline {
+		return a.errorf("serve: --slot-lease %s: a lease is at least 1s and shorter than serve.starting_deadline (%s), so that a dead replica's slot is taken over in time", *lease, deadline)
 	}
 	addr := *listen
 	if addr == "" {
@@ -78,7 +91,7 @@ func runServe(ctx context.Context, a *app, args []string) int {
 	m := newMetrics(reg)
 	host, _ := os.Hostname()
 	sched := &jobs.Scheduler{
-		State: w.state, Facts: w.facts, Slots: w.state, StartingDeadline: deadline, Logger: logger, Observer: m,
+		State: w.state, Facts: w.facts, Slots: w.state, StartingDeadline: deadline, Lease: *lease, Logger: logger, Observer: m,
 		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()),
 	}
 	for _, set := range sets {
@@ -102,7 +115,7 @@ func runServe(ctx context.Context, a *app, args []string) int {
 			logger.Error("http server stopped", "error", err.Error())
 		}
 	}()
-	logger.Info("serving", "listen", ln.Addr().String(), "rulesets", len(sets), "starting_deadline", deadline.String())
+	logger.Info("serving", "listen", ln.Addr().String(), "rulesets", len(sets), "starting_deadline", deadline.String(), "slot_lease", lease.String(), "owner", sched.Owner)
 
 	// Runs get a context of their own, cancelled on shutdown.
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
@@ -150,6 +163,11 @@ func runServe(ctx context.Context, a *app, args []string) int {
 	logger.Info("stopped")
 	return exitOK
 }
+
+// testSecondsEnv, set to 1, lets schedules have a seconds field: for
+// tierflow's own end-to-end tests of serve (soak_test.go), which need
+// slots seconds apart. It is documented as test-only and logged when set.
+const testSecondsEnv = "TIERFLOW_TEST_SCHEDULE_SECONDS"
 
 // runOptions are the options of every run of a configured rule set.
 func runOptions(cfg *config, set configured) jobs.Options {

@@ -146,3 +146,18 @@ func TestServeProcess(t *testing.T) {
 	}
 	t.Logf("stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
 }
+
+// TestServeSlotLease: a lease must let a dead replica's slot be taken
+// over within the starting deadline, and serve says so.
+func TestServeSlotLease(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "svc")
+	runCLI(t, nil, "demo", "--dir", dir, "--customers", "50").want(t, exitOK)
+	cfg := filepath.Join(dir, "tierflow.yaml")
+	for _, lease := range []string{"0s", "500ms", "1h", "2h"} {
+		r := runCLI(t, nil, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--slot-lease", lease).want(t, exitFailure)
+		if !strings.Contains(r.stderr, "shorter than serve.starting_deadline (1h0m0s)") {
+			t.Errorf("--slot-lease %s: %s", lease, r.stderr)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -18,28 +19,76 @@ func keyOf(ruleset string, t time.Time) slotKey { return slotKey{ruleset, stamp(
 
 // slot is one recorded slot.
 type slot struct {
-	at     time.Time
-	status string // claimed, missed, or the outcome of its run
-	owner  string
-	runID  int64
+	at         time.Time
+	status     string // claimed, missed, or the outcome of its run
+	owner      string
+	leaseUntil time.Time
+	runID      int64
 }
 
 // missedError is the error of a missed slot's run record.
 const missedError = "no replica ran this slot within the starting deadline"
 
-// ClaimSlot records the slot as claimed by owner; it returns false when
-// the slot is recorded already.
-func (s *Store) ClaimSlot(ctx context.Context, ruleset string, at time.Time, owner string) (bool, error) {
+// ClaimSlot records the slot as claimed by lease.Owner, or takes over a
+// claim whose lease ended at or before lease.Now (settling it with its
+// run instead when that run finished); otherwise the slot is not won.
+func (s *Store) ClaimSlot(ctx context.Context, ruleset string, at time.Time, lease jobs.Lease) (jobs.Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return jobs.Claim{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := keyOf(ruleset, at)
+	sl := s.slots[k]
+	switch {
+	case sl == nil:
+		s.slots[k] = &slot{at: stamp(at), status: "claimed", owner: lease.Owner, leaseUntil: stamp(lease.Until)}
+		return jobs.Claim{Won: true}, nil
+	case !sl.lapsed(stamp(lease.Now)):
+		return jobs.Claim{}, nil
+	}
+	if st := s.settleLocked(ruleset, sl); st != "" {
+		return jobs.Claim{Settled: st}, nil
+	}
+	from := sl.owner
+	sl.owner, sl.leaseUntil = lease.Owner, stamp(lease.Until)
+	return jobs.Claim{Won: true, From: from}, nil
+}
+
+// lapsed reports whether the slot is a claim whose lease ended by now.
+func (sl *slot) lapsed(now time.Time) bool {
+	return sl.status == "claimed" && !sl.leaseUntil.After(now)
+}
+
+// settleLocked records a lapsed claim as the outcome of the slot's last
+// finished run, if there is one, and returns its status.
+func (s *Store) settleLocked(ruleset string, sl *slot) jobs.Status {
+	for i := len(s.runs) - 1; i >= 0; i-- {
+		r := &s.runs[i]
+		if r.RuleSet != ruleset || r.Slot == nil || !r.Slot.Equal(sl.at) {
+			continue
+		}
+		switch jobs.Status(r.Status) {
+		case jobs.StatusSucceeded, jobs.StatusBlocked, jobs.StatusFailed:
+			sl.status, sl.runID = r.Status, r.ID
+			return jobs.Status(r.Status)
+		}
+	}
+	return ""
+}
+
+// RenewSlot extends owner's claim of the slot to until.
+func (s *Store) RenewSlot(ctx context.Context, ruleset string, at time.Time, owner string, until time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := keyOf(ruleset, at)
-	if s.slots[k] != nil {
+	sl := s.slots[keyOf(ruleset, at)]
+	if sl == nil || sl.status != "claimed" || sl.owner != owner {
 		return false, nil
 	}
-	s.slots[k] = &slot{at: stamp(at), status: "claimed", owner: owner}
+	sl.leaseUntil = stamp(until)
 	return true, nil
 }
 
@@ -56,40 +105,46 @@ func (s *Store) FinishSlot(ctx context.Context, ruleset string, at time.Time, st
 	return nil
 }
 
-// ReleaseSlot forgets a slot that is still only claimed.
-func (s *Store) ReleaseSlot(ctx context.Context, ruleset string, at time.Time) error {
+// ReleaseSlot ends owner's claim of the slot at now.
+func (s *Store) ReleaseSlot(ctx context.Context, ruleset string, at time.Time, owner string, now time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := keyOf(ruleset, at)
-	if sl := s.slots[k]; sl != nil && sl.status == "claimed" {
-		delete(s.slots, k)
+	if sl := s.slots[keyOf(ruleset, at)]; sl != nil && sl.status == "claimed" && sl.owner == owner {
+		sl.leaseUntil = stamp(now)
 	}
 	return nil
 }
 
-// MarkMissed records each slot not recorded yet as missed, with a
-// 'missed' run record so that the run list shows it.
-func (s *Store) MarkMissed(ctx context.Context, ruleset string, slots []time.Time) error {
+// MarkMissed records as missed each slot not recorded yet and each
+// lapsed claim whose run did not finish, with a 'missed' run record so
+// that the run list shows it.
+func (s *Store) MarkMissed(ctx context.Context, ruleset string, slots []time.Time, now time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
-	now := stamp(time.Now())
+	when := stamp(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := 0
 	for _, at := range slots {
 		k := keyOf(ruleset, at)
-		if s.slots[k] != nil {
-			continue // run, or recorded by another replica
+		switch sl := s.slots[k]; {
+		case sl == nil:
+			s.slots[k] = &slot{at: stamp(at), status: "missed", leaseUntil: when}
+		case !sl.lapsed(when) || s.settleLocked(ruleset, sl) != "":
+			continue // run, held, or recorded by another replica
+		default:
+			sl.status = "missed"
 		}
-		s.slots[k] = &slot{at: stamp(at), status: "missed"}
-		msg, finished, when := missedError, now, stamp(at)
-		s.addRunLocked(kernel.Run{RuleSet: ruleset, Kind: "scheduled", AsOf: when, Slot: &when,
-			Status: "missed", Started: now, Finished: &finished, Error: &msg})
+		msg, finished, t := missedError, when, stamp(at)
+		s.addRunLocked(kernel.Run{RuleSet: ruleset, Kind: "scheduled", AsOf: t, Slot: &t,
+			Status: "missed", Started: when, Finished: &finished, Error: &msg})
+		n++
 	}
-	return nil
+	return n, nil
 }
 
 // LastSlot returns the latest recorded slot of the rule set.
@@ -107,4 +162,22 @@ func (s *Store) LastSlot(ctx context.Context, ruleset string) (time.Time, bool, 
 		}
 	}
 	return last, found, nil
+}
+
+// OpenSlots returns the rule set's claimed, unfinished slots, oldest
+// first.
+func (s *Store) OpenSlots(ctx context.Context, ruleset string) ([]jobs.OpenSlot, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []jobs.OpenSlot
+	for k, sl := range s.slots {
+		if k.ruleset == ruleset && sl.status == "claimed" {
+			out = append(out, jobs.OpenSlot{Slot: sl.at, Owner: sl.owner, LeaseUntil: sl.leaseUntil})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Slot.Before(out[j].Slot) })
+	return out, nil
 }

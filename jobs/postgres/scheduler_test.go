@@ -101,8 +101,8 @@ func TestSchedulerMissedSlots(t *testing.T) {
 			ctx := context.Background()
 			s := newStore(t, 300)
 			rs := scheduled(t)
-			if ok, err := s.ClaimSlot(ctx, rs.Name, t0, "earlier"); err != nil || !ok {
-				t.Fatalf("claim: %v %v", ok, err)
+			if c, err := s.ClaimSlot(ctx, rs.Name, t0, jobs.Lease{Owner: "earlier", Now: t0, Until: t0.Add(time.Minute)}); err != nil || !c.Won {
+				t.Fatalf("claim: %+v %v", c, err)
 			}
 			if err := s.FinishSlot(ctx, rs.Name, t0, jobs.StatusSucceeded, 0); err != nil {
 				t.Fatal(err)
@@ -147,10 +147,10 @@ type cancelOnClaim struct {
 	cancel context.CancelFunc
 }
 
-func (c cancelOnClaim) ClaimSlot(ctx context.Context, ruleset string, slot time.Time, owner string) (bool, error) {
-	ok, err := c.Store.ClaimSlot(ctx, ruleset, slot, owner)
+func (c cancelOnClaim) ClaimSlot(ctx context.Context, ruleset string, slot time.Time, lease jobs.Lease) (jobs.Claim, error) {
+	claim, err := c.Store.ClaimSlot(ctx, ruleset, slot, lease)
 	c.cancel()
-	return ok, err
+	return claim, err
 }
 
 func TestSchedulerShutdownReleasesSlot(t *testing.T) {
@@ -160,14 +160,14 @@ func TestSchedulerShutdownReleasesSlot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sch := newScheduler(t, s, rs, "replica", asOf.Add(time.Minute), time.Hour)
 	sch.Slots = cancelOnClaim{Store: s, cancel: cancel}
-	if status, err := sch.RunSlot(ctx, rs.Name, asOf); err == nil || status == jobs.StatusSucceeded {
-		t.Fatalf("a cancelled run should not succeed: %v %v", status, err)
+	if status, err := sch.RunSlot(ctx, rs.Name, asOf); err == nil || status != jobs.StatusCancelled {
+		t.Fatalf("a cancelled run: %v %v, want cancelled", status, err)
 	}
 	if got := count(t, s, `SELECT count(*) FROM tierflow.assignments`); got != 0 {
 		t.Fatalf("a cancelled run wrote %d assignments", got)
 	}
-	if st := slotStatuses(t, s); len(st) != 0 {
-		t.Fatalf("the cancelled slot should be released for the next start, got %v", st)
+	if got := count(t, s, `SELECT count(*) FROM tierflow.slots WHERE status = 'claimed' AND lease_until <= $1`, asOf.Add(time.Minute)); got != 1 {
+		t.Fatalf("the cancelled slot should be released (its lease ended) for the next start, got %v", slotStatuses(t, s))
 	}
 	// The next start runs it.
 	next := newScheduler(t, s, rs, "replica", asOf.Add(2*time.Minute), time.Hour)

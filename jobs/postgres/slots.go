@@ -2,72 +2,57 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
-// ClaimSlot inserts the slot; the primary key lets exactly one replica
-// win. It implements jobs.SlotStore.
-func (s *Store) ClaimSlot(ctx context.Context, ruleset string, slot time.Time, owner string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO `+s.table("slots")+` (ruleset, slot, status, owner, claimed_at)
-		VALUES ($1, $2, 'claimed', $3, now()) ON CONFLICT (ruleset, slot) DO NOTHING`, ruleset, slot, owner)
-	if err != nil {
-		return false, s.redact(err)
+// slotSQL is the shared slot store on the tierflow schema's tables.
+func (s *Store) slotSQL() *kernel.SlotSQL {
+	return &kernel.SlotSQL{
+		DB: s.db.DB, Slots: s.table("slots"), Runs: s.table("runs"),
+		Time:      func(t time.Time) any { return t.UTC() },
+		ScanTime:  Dialect.Time,
+		ForUpdate: " FOR UPDATE",
+		Redact:    s.redact,
 	}
-	n, err := res.RowsAffected()
-	return n == 1, s.redact(err)
 }
 
-// FinishSlot records a claimed slot's outcome.
+// ClaimSlot inserts the slot, or takes over a claim whose lease lapsed;
+// the primary key and a row lock let exactly one replica win. It
+// implements jobs.SlotStore.
+func (s *Store) ClaimSlot(ctx context.Context, ruleset string, slot time.Time, lease jobs.Lease) (jobs.Claim, error) {
+	return s.slotSQL().Claim(ctx, ruleset, slot, lease)
+}
+
+// RenewSlot extends owner's claim of the slot to until.
+func (s *Store) RenewSlot(ctx context.Context, ruleset string, slot time.Time, owner string, until time.Time) (bool, error) {
+	return s.slotSQL().Renew(ctx, ruleset, slot, owner, until)
+}
+
+// FinishSlot records the outcome of a run of the slot.
 func (s *Store) FinishSlot(ctx context.Context, ruleset string, slot time.Time, status jobs.Status, runID int64) error {
-	var run any
-	if runID != 0 {
-		run = runID
-	}
-	_, err := s.db.ExecContext(ctx, `UPDATE `+s.table("slots")+` SET status = $3, run_id = $4 WHERE ruleset = $1 AND slot = $2`,
-		ruleset, slot, string(status), run)
-	return s.redact(err)
+	return s.slotSQL().Finish(ctx, ruleset, slot, status, runID)
 }
 
-// ReleaseSlot deletes a claim whose run was cancelled by shutdown.
-func (s *Store) ReleaseSlot(ctx context.Context, ruleset string, slot time.Time) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM `+s.table("slots")+` WHERE ruleset = $1 AND slot = $2 AND status = 'claimed'`, ruleset, slot)
-	return s.redact(err)
+// ReleaseSlot ends owner's claim at now, for another replica to take.
+func (s *Store) ReleaseSlot(ctx context.Context, ruleset string, slot time.Time, owner string, now time.Time) error {
+	return s.slotSQL().Release(ctx, ruleset, slot, owner, now)
 }
 
 // MarkMissed records slots that will not run, each with a 'missed' run
 // record so that `tierflow runs` shows them.
-func (s *Store) MarkMissed(ctx context.Context, ruleset string, slots []time.Time) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return s.redact(err)
-	}
-	defer tx.Rollback() //nolint:errcheck
-	for _, slot := range slots {
-		res, err := tx.ExecContext(ctx, `INSERT INTO `+s.table("slots")+` (ruleset, slot, status, claimed_at)
-			VALUES ($1, $2, 'missed', now()) ON CONFLICT (ruleset, slot) DO NOTHING`, ruleset, slot)
-		if err != nil {
-			return s.redact(err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue // another replica recorded it
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+s.table("runs")+` (ruleset, rules_hash, kind, as_of, slot, status, started_at, finished_at, error)
-			VALUES ($1, '', 'scheduled', $2, $2, 'missed', now(), now(), 'no replica ran this slot within the starting deadline')`, ruleset, slot); err != nil {
-			return s.redact(err)
-		}
-	}
-	return s.redact(tx.Commit())
+func (s *Store) MarkMissed(ctx context.Context, ruleset string, slots []time.Time, now time.Time) (int, error) {
+	return s.slotSQL().MarkMissed(ctx, ruleset, slots, now)
 }
 
 // LastSlot returns the latest recorded slot of a rule set.
 func (s *Store) LastSlot(ctx context.Context, ruleset string) (time.Time, bool, error) {
-	var t sql.NullTime
-	err := s.db.QueryRowContext(ctx, `SELECT max(slot) FROM `+s.table("slots")+` WHERE ruleset = $1`, ruleset).Scan(&t)
-	if err != nil {
-		return time.Time{}, false, s.redact(err)
-	}
-	return t.Time.UTC(), t.Valid, nil
+	return s.slotSQL().Last(ctx, ruleset)
+}
+
+// OpenSlots returns the rule set's claimed, unfinished slots.
+func (s *Store) OpenSlots(ctx context.Context, ruleset string) ([]jobs.OpenSlot, error) {
+	return s.slotSQL().Open(ctx, ruleset)
 }

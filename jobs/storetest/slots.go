@@ -19,6 +19,7 @@ var slotCases = []testCase{
 	{"scheduler: missed slots", testSchedulerMissed},
 	{"scheduler: first start does not backfill", testSchedulerNoBackfill},
 	{"scheduler: shutdown releases the slot", testSchedulerShutdown},
+	{"migrate: 0004 keeps runs and slots, leases old claims, allows cancelled", testMigrateSlotLeases},
 }
 
 func (e *env) slotStatuses() map[string]int {
@@ -44,16 +45,18 @@ func (e *env) slotStatuses() map[string]int {
 }
 
 // A slot is claimed by exactly one of many replicas racing for it (each
-// with its own connection pool), records its outcome, and is the latest
-// slot; only a slot still claimed can be released; missed slots are
-// recorded once each, with a run record, and never overwrite a claim.
+// with its own connection pool) and holds its lease in the table; it
+// records its outcome, and is the latest slot; a finished slot is not
+// released; a released claim stays, its lease ended, for another replica
+// to take over; missed slots are recorded once each, with a run record,
+// and never overwrite a run or a live claim.
 func testSlots(t *testing.T, nb func(t *testing.T) Backend) {
 	ctx := context.Background()
 	e := newEnv(t, nb, 0)
 	if _, found, err := e.s.LastSlot(ctx, retailName); err != nil || found {
 		t.Fatalf("LastSlot with no slots: found=%v, %v", found, err)
 	}
-	slot := asOf.Add(time.Hour)
+	slot, now := asOf.Add(time.Hour), asOf.Add(time.Hour+time.Second)
 	stores := []Store{e.s, e.open(), e.open(), e.open()}
 	var wins atomic.Int32
 	var wg sync.WaitGroup
@@ -62,11 +65,11 @@ func testSlots(t *testing.T, nb func(t *testing.T) Backend) {
 		go func() {
 			defer wg.Done()
 			for range 4 {
-				ok, err := s.ClaimSlot(ctx, retailName, slot, "replica-"+string(rune('a'+i)))
+				c, err := s.ClaimSlot(ctx, retailName, slot, leaseAt("replica-"+string(rune('a'+i)), now))
 				if err != nil {
 					t.Errorf("claim: %v", err)
 				}
-				if ok {
+				if c.Won {
 					wins.Add(1)
 				}
 			}
@@ -76,18 +79,25 @@ func testSlots(t *testing.T, nb func(t *testing.T) Backend) {
 	if wins.Load() != 1 {
 		t.Fatalf("%d claims of one slot won, want 1", wins.Load())
 	}
-	if ok, err := e.s.ClaimSlot(ctx, copyName, slot, "x"); err != nil || !ok {
-		t.Fatalf("claiming the same time for another rule set: %v %v", ok, err)
+	if c, err := e.s.ClaimSlot(ctx, copyName, slot, leaseAt("x", now)); err != nil || !c.Won {
+		t.Fatalf("claiming the same time for another rule set: %+v %v", c, err)
 	}
 	last, found, err := e.s.LastSlot(ctx, retailName)
 	if err != nil || !found || !last.Equal(slot) {
 		t.Fatalf("LastSlot = %s %v %v, want %s", last, found, err, slot)
 	}
+	var n int
+	e.scan(`SELECT count(*) FROM {slots} WHERE ruleset = 'retail' AND status = 'claimed' AND lease_until > claimed_at`, nil, &n)
+	if n != 1 {
+		t.Fatalf("the claim holds no lease in the table")
+	}
 
 	if err := e.s.FinishSlot(ctx, retailName, slot, jobs.StatusSucceeded, 7); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.s.ReleaseSlot(ctx, retailName, slot); err != nil {
+	holder := ""
+	e.scan(`SELECT owner FROM {slots} WHERE ruleset = 'retail'`, nil, &holder)
+	if err := e.s.ReleaseSlot(ctx, retailName, slot, holder, now); err != nil {
 		t.Fatal(err)
 	}
 	var status string
@@ -98,27 +108,31 @@ func testSlots(t *testing.T, nb func(t *testing.T) Backend) {
 	}
 
 	later := slot.Add(time.Hour)
-	if ok, err := e.s.ClaimSlot(ctx, retailName, later, "a"); err != nil || !ok {
-		t.Fatalf("claim: %v %v", ok, err)
+	if c, err := e.s.ClaimSlot(ctx, retailName, later, leaseAt("a", later)); err != nil || !c.Won {
+		t.Fatalf("claim: %+v %v", c, err)
 	}
-	if err := e.s.ReleaseSlot(ctx, retailName, later); err != nil {
+	if err := e.s.ReleaseSlot(ctx, retailName, later, "a", later.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if last, _, _ := e.s.LastSlot(ctx, retailName); !last.Equal(slot) {
-		t.Fatalf("after releasing %s the last slot is %s, want %s", later, last, slot)
+	if last, _, _ := e.s.LastSlot(ctx, retailName); !last.Equal(later) {
+		t.Fatalf("after releasing %s the last slot is %s; a released claim stays recorded", later, last)
 	}
-	if ok, err := e.s.ClaimSlot(ctx, retailName, later, "b"); err != nil || !ok {
-		t.Fatalf("claiming a released slot: %v %v", ok, err)
+	if c, err := e.s.ClaimSlot(ctx, retailName, later, leaseAt("b", later.Add(time.Second))); err != nil || c != (jobs.Claim{Won: true, From: "a"}) {
+		t.Fatalf("taking over a released slot: %+v %v", c, err)
 	}
 
-	missed := []time.Time{slot, later.Add(time.Hour), later.Add(2 * time.Hour)}
-	for range 2 {
-		if err := e.s.MarkMissed(ctx, retailName, missed); err != nil {
+	missed := []time.Time{slot, later, later.Add(time.Hour), later.Add(2 * time.Hour)}
+	for i := range 2 {
+		got, err := e.s.MarkMissed(ctx, retailName, missed, later.Add(30*time.Second))
+		if err != nil {
 			t.Fatal(err)
+		}
+		if want := []int{2, 0}[i]; got != want {
+			t.Fatalf("MarkMissed call %d recorded %d slots, want %d", i+1, got, want)
 		}
 	}
 	if st := e.slotStatuses(); st["missed"] != 2 || st["succeeded"] != 1 || st["claimed"] != 2 {
-		t.Fatalf("slots %v, want 2 missed (one of the three was run), 1 succeeded, 2 claimed", st)
+		t.Fatalf("slots %v, want 2 missed (one of the four was run, one is held), 1 succeeded, 2 claimed", st)
 	}
 	runs, err := e.s.Runs(ctx, retailName, 10)
 	if err != nil {
@@ -130,6 +144,9 @@ func testSlots(t *testing.T, nb func(t *testing.T) Backend) {
 	for _, r := range runs {
 		if r.Status != "missed" || r.Kind != "scheduled" || r.Slot == nil || !r.Slot.Equal(r.AsOf) || r.Error == nil {
 			t.Fatalf("run record of a missed slot: %+v", r)
+		}
+		if !r.Started.Equal(later.Add(30 * time.Second)) {
+			t.Fatalf("a missed slot's run record is stamped %s, not with the caller's clock", r.Started)
 		}
 	}
 	if last, _, _ := e.s.LastSlot(ctx, retailName); !last.Equal(later.Add(2 * time.Hour)) {
@@ -208,8 +225,8 @@ func testSchedulerMissed(t *testing.T, nb func(t *testing.T) Backend) {
 			ctx := context.Background()
 			e := newEnv(t, nb, 300)
 			rs := scheduled(t)
-			if ok, err := e.s.ClaimSlot(ctx, rs.Name, t0, "earlier"); err != nil || !ok {
-				t.Fatalf("claim: %v %v", ok, err)
+			if c, err := e.s.ClaimSlot(ctx, rs.Name, t0, leaseAt("earlier", t0)); err != nil || !c.Won {
+				t.Fatalf("claim: %+v %v", c, err)
 			}
 			if err := e.s.FinishSlot(ctx, rs.Name, t0, jobs.StatusSucceeded, 0); err != nil {
 				t.Fatal(err)
@@ -244,36 +261,42 @@ func testSchedulerNoBackfill(t *testing.T, nb func(t *testing.T) Backend) {
 }
 
 // cancelOnClaim is a store that cancels the run's context once the slot
-// is claimed: SIGTERM arriving mid-run.
+// is claimed: SIGTERM arriving as the run starts.
 type cancelOnClaim struct {
 	Store
 	cancel context.CancelFunc
 }
 
-func (c cancelOnClaim) ClaimSlot(ctx context.Context, ruleset string, slot time.Time, owner string) (bool, error) {
-	ok, err := c.Store.ClaimSlot(ctx, ruleset, slot, owner)
+func (c cancelOnClaim) ClaimSlot(ctx context.Context, ruleset string, slot time.Time, lease jobs.Lease) (jobs.Claim, error) {
+	claim, err := c.Store.ClaimSlot(ctx, ruleset, slot, lease)
 	c.cancel()
-	return ok, err
+	return claim, err
 }
 
+// A run cancelled by shutdown writes nothing and releases its slot: the
+// claim stays with its lease ended, and the next start (or another
+// replica) runs it.
 func testSchedulerShutdown(t *testing.T, nb func(t *testing.T) Backend) {
 	e := newEnv(t, nb, 200)
 	rs := scheduled(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	sch := newScheduler(t, e.s, rs, "replica", asOf.Add(time.Minute), time.Hour)
 	sch.Slots = cancelOnClaim{Store: e.s, cancel: cancel}
-	if status, err := sch.RunSlot(ctx, rs.Name, asOf); err == nil || status == jobs.StatusSucceeded {
-		t.Fatalf("a cancelled run should not succeed: %v %v", status, err)
+	if status, err := sch.RunSlot(ctx, rs.Name, asOf); err == nil || status != jobs.StatusCancelled {
+		t.Fatalf("a cancelled run: %v %v, want cancelled", status, err)
 	}
 	if got := e.count(`SELECT count(*) FROM {assignments}`); got != 0 {
 		t.Fatalf("a cancelled run wrote %d assignments", got)
 	}
-	if st := e.slotStatuses(); len(st) != 0 {
-		t.Fatalf("the cancelled slot should be released for the next start, got %v", st)
+	if open, err := e.s.OpenSlots(context.Background(), rs.Name); err != nil || len(open) != 1 || !open[0].Lapsed(asOf.Add(time.Minute)) {
+		t.Fatalf("the cancelled slot should be released (its lease ended): %+v, %v", open, err)
 	}
 	next := newScheduler(t, e.s, rs, "replica", asOf.Add(2*time.Minute), time.Hour)
 	next.Tick(context.Background(), rs.Name)
-	if st := e.slotStatuses(); st["succeeded"] != 1 {
+	if st := e.slotStatuses(); st["succeeded"] != 1 || len(st) != 1 {
 		t.Fatalf("after restart the slot should run: %v", st)
+	}
+	if got := e.runStatuses(); got["missed"] != 0 || got["succeeded"] != 1 {
+		t.Fatalf("runs %v: the released slot must run, not be missed", got)
 	}
 }
