@@ -8,8 +8,13 @@
 #
 # Usage:
 #   scripts/bench-apply.sh [CUSTOMERS...]    default: 1000000
+#   BENCH=ApplyRetailSeparateSource BENCHTIME=1x scripts/bench-apply.sh 100000 1000000
 #
 # Environment:
+#   BENCH       go test -bench, default 'ApplyRetail$' (facts and state in
+#               one database); 'ApplyRetailSeparateSource' reads the facts
+#               from another database and from a CSV file, 'ApplyRetail'
+#               runs both
 #   BENCHTIME   go test -benchtime, default 3x (iterations per size)
 #   COUNT       go test -count, default 1 (each count repeats the setup)
 #   PROFILE     a directory: write a CPU profile of the timed applies there
@@ -19,6 +24,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+bench=${BENCH:-'ApplyRetail$'}
 benchtime=${BENCHTIME:-3x}
 count=${COUNT:-1}
 sizes=("$@")
@@ -36,7 +42,7 @@ echo "(the PostgreSQL version is in the benchmark's log below)"
 
 for n in "${sizes[@]}"; do
 	echo
-	echo "== $n customers, -benchtime $benchtime -count $count"
+	echo "== $n customers, -bench '$bench' -benchtime $benchtime -count $count"
 	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	profile=()
 	if [[ -n "${PROFILE:-}" ]]; then
@@ -46,10 +52,16 @@ for n in "${sizes[@]}"; do
 	start=$SECONDS
 	# The test binary runs in the package directory, as go test would.
 	(cd jobs/postgres && TIERFLOW_BENCH_CUSTOMERS=$n "${profile[@]}" \
-		"$bin/postgres.test" -test.run '^$' -test.bench 'ApplyRetail' -test.benchtime "$benchtime" \
+		"$bin/postgres.test" -test.run '^$' -test.bench "$bench" -test.benchtime "$benchtime" \
 		-test.count "$count" -test.timeout 0 -test.v)
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); took $((SECONDS - start))s"
 	if [[ -n "${PROFILE:-}" ]]; then
-		go tool pprof -top -nodecount 25 "$bin/postgres.test" "$PROFILE/apply-$n.pprof" 2>/dev/null | sed -n '1,35p'
+		# apply-N.pprof for the co-located source, apply-N-database.pprof
+		# and apply-N-csv.pprof for the separate ones.
+		for p in "$PROFILE/apply-$n.pprof" "$PROFILE/apply-$n-database.pprof" "$PROFILE/apply-$n-csv.pprof"; do
+			[[ -f "$p" ]] || continue
+			echo "== profile $p"
+			go tool pprof -top -nodecount 25 "$bin/postgres.test" "$p" 2>/dev/null | sed -n '1,35p'
+		done
 	fi
 done

@@ -25,7 +25,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tierflow_runs_total", Help: "Scheduled runs by rule set and status (succeeded, blocked, failed, skipped).",
+			Name: "tierflow_runs_total", Help: "Scheduled runs by rule set and status (succeeded, blocked, failed, skipped, cancelled).",
 		}, []string{"ruleset", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tierflow_run_duration_seconds", Help: "Duration of scheduled runs.",

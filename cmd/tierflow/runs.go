@@ -17,7 +17,8 @@ did not apply.
 Statuses: succeeded (applied), blocked (a guard refused; nothing
 written), failed (an error; nothing written), skipped (another run held
 the lock or took the slot), missed (no replica ran the slot within the
-starting deadline), abandoned (the process died mid-run; nothing
+starting deadline), cancelled (stopped by shutdown; nothing written, and
+its slot runs again), abandoned (the process died mid-run; nothing
 written), running.
 
 Examples:

@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,18 +15,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
+	"github.com/tierflow/tierflow/internal/pgtest"
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/factsfile"
+	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/rules"
 )
 
-// Environment variables that configure BenchmarkApplyRetail: the number
+// Environment variables that configure the apply benchmarks: the number
 // of customers, and a file to write a CPU profile of the timed applies to
 // (go test's -cpuprofile would include the setup).
 const (
 	benchCustomersEnv = "TIERFLOW_BENCH_CUSTOMERS"
 	benchProfileEnv   = "TIERFLOW_BENCH_CPUPROFILE"
 )
+
+// changeFactsSQL is the change of facts every iteration reclassifies.
+const changeFactsSQL = `UPDATE customer_facts SET spend_12m = spend_12m * 10 WHERE customer_id % 12 = 0`
 
 // sqlRunID marks the rows the hand-written SQL baseline updates, so they
 // can be put back.
@@ -39,7 +49,7 @@ const sqlRunID = -1
 // of the work is PostgreSQL's); changed-% the share of customers who
 // moved. docs/benchmarks.md has the figures and how to run it:
 //
-//	TIERFLOW_BENCH_CUSTOMERS=1000000 go test -run '^$' -bench ApplyRetail -benchtime 3x -timeout 0 ./jobs/postgres/
+//	TIERFLOW_BENCH_CUSTOMERS=1000000 go test -run '^$' -bench 'ApplyRetail$' -benchtime 3x -timeout 0 ./jobs/postgres/
 //
 // Setup (untimed) generates the customers, runs a first apply so every
 // customer has state, saves that state, and multiplies the 12-month spend
@@ -47,6 +57,61 @@ const sqlRunID = -1
 // iteration then puts the saved state back, so every iteration
 // reclassifies the same customers the same way.
 func BenchmarkApplyRetail(b *testing.B) {
+	ctx := context.Background()
+	ab := setupApplyBench(ctx, b)
+	checkWritePlan(ctx, b, ab.s)
+	checkJoined(ctx, b, ab, facts(ab.s), true)
+	b.Run(fmt.Sprintf("customers=%d", ab.n), func(b *testing.B) {
+		ab.run(ctx, b, facts(ab.s), "", 0)
+	})
+}
+
+// BenchmarkApplyRetailSeparateSource is BenchmarkApplyRetail with the
+// facts read from elsewhere than the state database, so that the run
+// joins them to state by customer key, batch by batch: from another
+// PostgreSQL database holding the same customer_facts (source=database),
+// and from a CSV file of them (source=csv). State, the SQL baseline and
+// the checks are those of BenchmarkApplyRetail; each iteration must also
+// change as many customers as the co-located apply did in setup.
+//
+//	TIERFLOW_BENCH_CUSTOMERS=1000000 go test -run '^$' -bench ApplyRetailSeparateSource -benchtime 3x -timeout 0 ./jobs/postgres/
+//
+// Setup adds to BenchmarkApplyRetail's: one co-located apply (with the SQL
+// baseline and its checks) for the number of customers it changes, a
+// second database filled by the same generator and the same change of
+// facts (checked equal to the first), and the CSV file, written from the
+// first database's facts as the co-located query reads them.
+func BenchmarkApplyRetailSeparateSource(b *testing.B) {
+	ctx := context.Background()
+	ab := setupApplyBench(ctx, b)
+	want := ab.colocatedChanged(ctx, b)
+	sources := []struct {
+		name string
+		src  jobs.FactsSource
+	}{
+		{"database", factsDatabase(ctx, b, ab)},
+		{"csv", factsCSV(ctx, b, ab)},
+	}
+	for _, src := range sources {
+		checkJoined(ctx, b, ab, src.src, false)
+		b.Run(fmt.Sprintf("source=%s/customers=%d", src.name, ab.n), func(b *testing.B) {
+			ab.run(ctx, b, jobs.FactsByRuleSet{"retail": src.src}, src.name, want)
+		})
+	}
+}
+
+// applyBench is the state an apply benchmark's iterations start from.
+type applyBench struct {
+	s       *postgres.Store
+	rs      *rules.RuleSet
+	n       int   // customers
+	baseRun int64 // the first apply, which every saved assignment carries
+}
+
+// setupApplyBench reads the number of customers, generates them and seeds
+// their state (seedApplyBench). It skips the benchmark under -short.
+func setupApplyBench(ctx context.Context, b *testing.B) *applyBench {
+	b.Helper()
 	if testing.Short() {
 		b.Skip("builds a large database; not run with -short")
 	}
@@ -57,49 +122,179 @@ func BenchmarkApplyRetail(b *testing.B) {
 			b.Fatalf("%s=%q: want a number of customers, at least 1000", benchCustomersEnv, v)
 		}
 	}
-	ctx := context.Background()
 	generated := time.Now()
 	s := newStore(b, n)
 	rs := retail(b)
 	b.Logf("setup: %d customers generated in %v", n, time.Since(generated).Round(time.Millisecond))
-	baseRun := seedApplyBench(ctx, b, s, rs, n)
-	checkWritePlan(ctx, b, s)
+	return &applyBench{s: s, rs: rs, n: n, baseRun: seedApplyBench(ctx, b, s, rs, n)}
+}
 
-	b.Run(fmt.Sprintf("customers=%d", n), func(b *testing.B) {
-		b.ReportAllocs()
-		var sqlTime, applyTime, cpuTime time.Duration
-		var peakRSS int64
-		var changed int
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			resetBenchState(b, s, baseRun)
-			sqlTime += timeSQLBaseline(b, s, rs)
+// run is one benchmark's iterations: each puts the saved state back,
+// times the SQL baseline, then times an apply of the facts of src and
+// checks it (checkSameOutcome; with want > 0, that it changed want
+// customers). tag names the CPU profile's file.
+func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSource, tag string, want int) {
+	b.ReportAllocs()
+	var sqlTime, applyTime, cpuTime time.Duration
+	var peakRSS int64
+	var changed int
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		resetBenchState(b, ab.s, ab.baseRun)
+		sqlTime += timeSQLBaseline(b, ab.s, ab.rs)
 
-			debug.FreeOSMemory()
-			resetPeakRSS(b)
-			stopProfile := startCPUProfile(b, i)
-			start, startCPU := time.Now(), processCPU(b)
-			b.StartTimer()
-			out, err := jobs.Apply(ctx, s, facts(s), rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
-			b.StopTimer()
-			applyTime += time.Since(start)
-			cpuTime += processCPU(b) - startCPU
-			stopProfile()
-			if err != nil {
-				b.Fatal(err)
-			}
-			peakRSS = max(peakRSS, readPeakRSS(b))
-			changed = out.Report.Changed
-			checkSameOutcome(b, s, out, n)
+		debug.FreeOSMemory()
+		resetPeakRSS(b)
+		stopProfile := startCPUProfile(b, tag, i)
+		start, startCPU := time.Now(), processCPU(b)
+		b.StartTimer()
+		out, err := jobs.Apply(ctx, ab.s, src, ab.rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+		b.StopTimer()
+		applyTime += time.Since(start)
+		cpuTime += processCPU(b) - startCPU
+		stopProfile()
+		if err != nil {
+			b.Fatal(err)
 		}
-		perOp := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
-		b.ReportMetric(perOp(sqlTime), "sql-ns/op")
-		b.ReportMetric(float64(applyTime)/float64(sqlTime), "x-sql")
-		b.ReportMetric(float64(n)/(applyTime.Seconds()/float64(b.N)), "customers/s")
-		b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MB")
-		b.ReportMetric(cpuTime.Seconds()/float64(b.N), "cpu-s/op")
-		b.ReportMetric(100*float64(changed)/float64(n), "changed-%")
-	})
+		peakRSS = max(peakRSS, readPeakRSS(b))
+		changed = out.Report.Changed
+		checkSameOutcome(b, ab.s, out, ab.n)
+		if want > 0 && changed != want {
+			b.Fatalf("apply changed %d customers, the co-located apply %d", changed, want)
+		}
+	}
+	perOp := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
+	b.ReportMetric(perOp(sqlTime), "sql-ns/op")
+	b.ReportMetric(float64(applyTime)/float64(sqlTime), "x-sql")
+	b.ReportMetric(float64(ab.n)/(applyTime.Seconds()/float64(b.N)), "customers/s")
+	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MB")
+	b.ReportMetric(cpuTime.Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric(100*float64(changed)/float64(ab.n), "changed-%")
+}
+
+// colocatedChanged runs one iteration of BenchmarkApplyRetail, untimed,
+// with the facts read joined to state in one query, and returns the number
+// of customers its apply changed.
+func (ab *applyBench) colocatedChanged(ctx context.Context, b testing.TB) int {
+	b.Helper()
+	src := ab.s.Source("customer_facts")
+	checkJoined(ctx, b, ab, src, true)
+	resetBenchState(b, ab.s, ab.baseRun)
+	sqlTime := timeSQLBaseline(b, ab.s, ab.rs)
+	start := time.Now()
+	out, err := jobs.Apply(ctx, ab.s, src, ab.rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	applyTime := time.Since(start)
+	checkSameOutcome(b, ab.s, out, ab.n)
+	b.Logf("setup: co-located apply in %v (SQL baseline %v, %.2fx), %d customers changed",
+		applyTime.Round(time.Millisecond), sqlTime.Round(time.Millisecond), float64(applyTime)/float64(sqlTime), out.Report.Changed)
+	return out.Report.Changed
+}
+
+// checkJoined checks which way a run reads src's facts with ab's state:
+// joined to state in one query (kernel.Joined) when want is true, and
+// otherwise by customer key, batch by batch.
+func checkJoined(ctx context.Context, b testing.TB, ab *applyBench, src jobs.FactsSource, want bool) {
+	b.Helper()
+	snap, err := jobs.OpenSnapshot(ctx, ab.s, src, ab.rs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer snap.Close()
+	if _, joined := snap.(*kernel.Joined); joined != want {
+		b.Fatalf("facts source %T is read as %T: joined to state in one query is %v, want %v", src, snap, joined, want)
+	}
+}
+
+// factsDatabase makes a second database holding the same customer_facts
+// as ab's, generated and changed the same way, and returns a source on it
+// opened as a database of facts only.
+func factsDatabase(ctx context.Context, b testing.TB, ab *applyBench) jobs.FactsSource {
+	b.Helper()
+	start := time.Now()
+	url := pgtest.URL(b)
+	fs, err := postgres.Open(ctx, postgres.Config{URL: url})
+	must(b, err)
+	defer fs.Close()
+	exec(b, fs, factsDDL)
+	insertCustomers(b, fs, 1, ab.n)
+	exec(b, fs, changeFactsSQL)
+	exec(b, fs, `VACUUM ANALYZE customer_facts`)
+	const all = `SELECT * FROM customer_facts`
+	if got, want := digestOf(b, fs.DB().DB, all), digestOf(b, ab.s.DB().DB, all); got != want {
+		b.Fatalf("the facts database holds other facts than the state database: %s, want %s", got, want)
+	}
+	db, err := postgres.OpenDatabase(ctx, url, "facts")
+	must(b, err)
+	b.Cleanup(func() { db.Close() })
+	b.Logf("setup: facts database filled in %v", time.Since(start).Round(time.Millisecond))
+	return db.Source("customer_facts")
+}
+
+// factsCSV writes ab's customer_facts to a CSV file, in key order, each
+// fact as the co-located snapshot query reads it (times in UTC, numbers as
+// float8), and returns a source on the file.
+func factsCSV(ctx context.Context, b testing.TB, ab *applyBench) jobs.FactsSource {
+	b.Helper()
+	start := time.Now()
+	key := pq.QuoteIdentifier(ab.rs.Key)
+	cols, header := []string{key + "::text"}, []string{ab.rs.Key}
+	for _, f := range ab.rs.Facts.Fields {
+		c := pq.QuoteIdentifier(f.Name)
+		switch f.Type {
+		case rules.TypeTime:
+			c = `to_char(` + c + `::timestamptz, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+		case rules.TypeNumber:
+			c += "::float8::text"
+		default:
+			c += "::text"
+		}
+		cols, header = append(cols, c), append(header, f.Name)
+	}
+	tx, err := ab.s.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	must(b, err)
+	defer tx.Rollback() //nolint:errcheck
+	_, err = tx.ExecContext(ctx, `SET LOCAL TIME ZONE 'UTC'`)
+	must(b, err)
+	rows, err := tx.QueryContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM customer_facts ORDER BY `+key)
+	must(b, err)
+	defer rows.Close()
+	f, err := os.Create(filepath.Join(b.TempDir(), "customer_facts.csv"))
+	must(b, err)
+	defer f.Close()
+	w := csv.NewWriter(f)
+	must(b, w.Write(header))
+	vals, dest, record := make([]sql.NullString, len(cols)), make([]any, len(cols)), make([]string, len(cols))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	for rows.Next() {
+		must(b, rows.Scan(dest...))
+		for i, v := range vals {
+			record[i] = v.String // "" for null
+		}
+		must(b, w.Write(record))
+	}
+	must(b, rows.Err())
+	w.Flush()
+	must(b, w.Error())
+	fi, err := f.Stat()
+	must(b, err)
+	must(b, f.Close())
+	src, err := factsfile.Open(f.Name(), "")
+	must(b, err)
+	b.Logf("setup: %d MB of CSV written in %v", fi.Size()>>20, time.Since(start).Round(time.Millisecond))
+	return src
+}
+
+// must fails the benchmark on an error.
+func must(b testing.TB, err error) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
 }
 
 // seedApplyBench gives every customer state with a first apply, saves
@@ -129,7 +324,7 @@ func seedApplyBench(ctx context.Context, b testing.TB, s *postgres.Store, rs *ru
 	// or key), 5% of all. Spend only goes up, so customers only move up a
 	// value tier or out of at_risk: no downgrade grace and no action is
 	// involved, and the SQL baseline does the same work as the apply.
-	exec(b, s, `UPDATE customer_facts SET spend_12m = spend_12m * 10 WHERE customer_id % 12 = 0`)
+	exec(b, s, changeFactsSQL)
 	exec(b, s, `VACUUM ANALYZE`)
 	b.Logf("setup: state saved and facts changed in %v", time.Since(start).Round(time.Millisecond))
 	return out.RunID
@@ -225,16 +420,22 @@ func checkWritePlan(ctx context.Context, b testing.TB, s *postgres.Store) {
 }
 
 // startCPUProfile starts a CPU profile of iteration i's apply into the
-// file named by TIERFLOW_BENCH_CPUPROFILE (with -N before the extension
-// after the first iteration) and returns the function that stops it.
-func startCPUProfile(b *testing.B, i int) (stop func()) {
+// file named by TIERFLOW_BENCH_CPUPROFILE (with -tag, if any, and then
+// -N after the first iteration before the extension) and returns the
+// function that stops it.
+func startCPUProfile(b *testing.B, tag string, i int) (stop func()) {
 	path := os.Getenv(benchProfileEnv)
 	if path == "" {
 		return func() {}
 	}
+	ext := filepath.Ext(path)
+	base := strings.TrimSuffix(path, ext)
+	if tag != "" {
+		base += "-" + tag
+	}
+	path = base + ext
 	if i > 0 {
-		ext := filepath.Ext(path)
-		path = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(path, ext), i, ext)
+		path = fmt.Sprintf("%s-%d%s", base, i, ext)
 	}
 	f, err := os.Create(path)
 	if err != nil {
