@@ -105,14 +105,14 @@ func (noState) Initial() bool { return true }
 func (noState) Close() error  { return nil }
 func (n noState) Load(_ context.Context, batch []engine.Customer) error {
 	for i := range batch {
-		EmptyState(&batch[i], n.rs)
+		emptyState(&batch[i], n.rs)
 	}
 	return nil
 }
 
-// EmptyState gives c the state of a customer the store does not know:
+// emptyState gives c the state of a customer the store does not know:
 // one unassigned entry per segmentation of rs and no last actions.
-func EmptyState(c *engine.Customer, rs *rules.RuleSet) {
+func emptyState(c *engine.Customer, rs *rules.RuleSet) {
 	c.State.Segments = make([]engine.Assignment, len(rs.Segmentations))
 	c.State.LastActions = nil
 }

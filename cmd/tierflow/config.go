@@ -187,29 +187,14 @@ func (c *config) rulesPath(r ruleSetConfig) string {
 // databaseURL reads the URL from the configured environment variable or
 // file; it never comes from a flag, so it cannot leak through argv.
 func (c *config) databaseURL(getenv func(string) string) (string, error) {
-	if f := c.Database.URLFile; f != "" {
-		if !filepath.IsAbs(f) {
-			f = filepath.Join(c.dir, f)
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("database.url_file: %w", err)
-		}
-		u := strings.TrimSpace(string(b))
-		if u == "" {
-			return "", fmt.Errorf("database.url_file: %s is empty", f)
-		}
-		return u, nil
-	}
 	env := c.Database.URLEnv
 	if env == "" {
 		env = defaultURLEnv
 	}
-	u := strings.TrimSpace(getenv(env))
-	if u == "" {
+	if c.Database.URLFile == "" && strings.TrimSpace(getenv(env)) == "" {
 		return "", fmt.Errorf("no database: set %s to the PostgreSQL URL (e.g. postgres://user@host/db), or set database.url_file in the config", env)
 	}
-	return u, nil
+	return c.urlOf(getenv, "database", env, c.Database.URLFile)
 }
 
 // guardFor returns the guard for a rule set: defaults, then the config's

@@ -53,7 +53,10 @@ func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *wiring, []config
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		heads[i], names[i] = h, h.Ruleset
+		heads[i] = h
+		if *f.ruleset == "" || h.Ruleset == *f.ruleset {
+			names[i] = h.Ruleset // only the selected rule sets' sources are opened
+		}
 	}
 	w, err := cfg.wire(ctx, a.getenv, names)
 	if err != nil {

@@ -121,3 +121,31 @@ func TestSourceOtherPostgresDatabase(t *testing.T) {
 		t.Errorf("an unset warehouse variable:\n%s", r)
 	}
 }
+
+// --ruleset opens only that rule set's source: a warehouse another rule
+// set reads, and that cannot be reached, does not stop it.
+func TestSourceOnlySelectedRuleSetsAreOpened(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	runCommand(t, runGen, nil, "--customers", "1000", "--out", filepath.Join(dir, "facts.csv")).want(t, exitOK)
+	config := sourceProject(t, dir, "databases:\n  warehouse: {driver: postgres, url_env: WAREHOUSE_URL}\n", "{file: facts.csv}")
+	src, err := os.ReadFile(retailRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := strings.Replace(string(src), "ruleset: retail\n", "ruleset: retail_wh\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, "rules", "retail_wh.yaml"), []byte(other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("  - rules: rules/retail_wh.yaml\n    source: {database: warehouse, table: customer_facts}\n") //nolint:errcheck
+	f.Close()
+	runCLI(t, nil, "migrate", "--config", config).want(t, exitOK)
+	runCLI(t, nil, "plan", "--quiet", "--ruleset", "retail", "--config", config).want(t, exitChanges)
+	if r := runCLI(t, nil, "plan", "--quiet", "--config", config).want(t, exitFailure); !strings.Contains(r.stderr, "WAREHOUSE_URL") {
+		t.Errorf("plan of every rule set:\n%s", r)
+	}
+}

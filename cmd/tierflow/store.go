@@ -146,9 +146,10 @@ type sourceOpener interface {
 	Source(query string) *kernel.QuerySource
 }
 
-// wire opens the state store and, for each rule set (by name, in the
-// order of cfg.RuleSets), its facts source. Other databases are opened
-// once, however many rule sets read them.
+// wire opens the state store and, for each rule set named (by name, in
+// the order of cfg.RuleSets; "" skips one), its facts source. Other
+// databases are opened once, however many rule sets read them, and not
+// at all for rule sets the command does not run.
 func (c *config) wire(ctx context.Context, getenv func(string) string, names []string) (*wiring, error) {
 	be, err := c.backend(getenv)
 	if err != nil {
@@ -161,6 +162,9 @@ func (c *config) wire(ctx context.Context, getenv func(string) string, names []s
 	w := &wiring{state: state, facts: jobs.FactsByRuleSet{}}
 	dbs := map[string]sourceOpener{"": state.(sourceOpener)}
 	for i, r := range c.RuleSets {
+		if names[i] == "" {
+			continue
+		}
 		src, err := c.openSource(ctx, getenv, w, dbs, r.Source)
 		if err != nil {
 			w.Close()

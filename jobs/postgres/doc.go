@@ -1,8 +1,11 @@
-// Package postgres is tierflow's PostgreSQL store: it reads customer facts
-// from a configured SQL source, keeps assignments, history, the action
-// queue and run records in its own schema (default "tierflow"), and
-// implements the jobs.Store interfaces with streaming reads, COPY into a
-// staging table and set-based writes in one transaction.
+// Package postgres is tierflow's PostgreSQL state store: it keeps
+// assignments, history, the action queue and run records in its own
+// schema (default "tierflow") and implements jobs.StateStore (with
+// jobs.Joiner, jobs.RunRecorder and jobs.SlotStore) with streaming reads,
+// COPY into a staging table and set-based writes in one transaction.
+// Store.Source is a facts source on the same database, read joined to the
+// state in one query; OpenDatabase opens another database that facts are
+// read from. What is not PostgreSQL's own is in jobs/kernel.
 //
 // Schema changes are embedded, versioned migrations applied by Migrate.
 package postgres

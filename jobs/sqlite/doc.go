@@ -1,12 +1,13 @@
 // Package sqlite is tierflow's embedded store: facts and state in one
 // local SQLite file, through a pure-Go driver (modernc.org/sqlite, no
-// cgo), for use without a database server. It implements the jobs.Store
-// interfaces with the same behaviours as jobs/postgres, the production
-// store and the reference: the conformance suite in jobs/storetest runs
-// against both.
+// cgo), for use without a database server. It implements jobs.StateStore
+// (with jobs.Joiner, jobs.RunRecorder and jobs.SlotStore) with the same
+// behaviours as jobs/postgres, the production store and the reference:
+// the conformance suites in jobs/storetest run against both.
 //
-// Facts come from a configured SQL query (or table or view name) on the
-// file itself. tierflow's tables (runs, assignments, history, actions,
+// Store.Source is a facts source on the file itself (a SQL query, or a
+// table or view name), read joined to the state in one query;
+// OpenDatabase opens another SQLite file read-only for facts. tierflow's tables (runs, assignments, history, actions,
 // action_last, slots) are created by embedded, versioned migrations in
 // the SQLite dialect; times are stored as text, RFC 3339 in UTC with
 // six fractional digits (2024-07-01T00:00:00.000000Z), which sorts as
