@@ -24,6 +24,12 @@ type Customer struct {
 	// RuleError naming the fact, every segmentation keeps its previous
 	// segment and no action is queued.
 	FactErrors []FactError
+	// Absent marks a customer the state knows but the facts source no
+	// longer returns, under a rule set with on_missing: exit. Its Facts are
+	// all null; it leaves every segmentation (a Decision with an empty
+	// Segment and ReasonLeft), and only actions whose condition calls
+	// left() are evaluated for it.
+	Absent bool
 }
 
 // FactError is one fact whose value could not be used for a customer.
@@ -87,9 +93,13 @@ const (
 	// ReasonError: a condition failed at runtime; the previous segment is
 	// kept (or none, for a new customer).
 	ReasonError
+	// ReasonLeft: the customer is no longer in the facts source and the
+	// rule set says on_missing: exit; it leaves the segmentation (the
+	// Decision's Segment is empty).
+	ReasonLeft
 )
 
-var reasonNames = [...]string{"", "matched", "fallback", "min_stay", "downgrade_grace", "error"}
+var reasonNames = [...]string{"", "matched", "fallback", "min_stay", "downgrade_grace", "error", "left"}
 
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {

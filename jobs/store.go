@@ -58,6 +58,29 @@ type StateReader interface {
 	Close() error
 }
 
+// Ordered is implemented by facts readers and snapshots whose Stream
+// yields customers in ascending order of their key's bytes (Go's string
+// order; PostgreSQL's "C" collation; SQLite's BINARY). A reader that
+// returns false, or does not implement it, is sorted by tierflow on disk
+// before use. Customers with equal keys (duplicates) come one after the
+// other, in the order the source returned them.
+type Ordered interface {
+	Ordered() bool
+}
+
+// StateKeys is implemented by state readers (and snapshots) that can list
+// every customer the state knows for the rule set, so that a run can tell
+// which customers the facts source no longer returns (on_missing).
+type StateKeys interface {
+	// Keys calls fn with batches of at most batchSize keys of customers
+	// with any assignment in the rule set's state, each key once, in
+	// ascending order of the key's bytes, from the same consistent view
+	// as the rest of the reader.
+	Keys(ctx context.Context, batchSize int, fn func([]string) error) error
+	// Load sets the State of every customer of batch, as StateReader.Load.
+	Load(ctx context.Context, batch []engine.Customer) error
+}
+
 // Joiner is implemented by state stores that can read a facts source of
 // their own database joined to state in one query: the fast path when
 // facts and state live together. Join returns ok false when src is not
@@ -151,6 +174,10 @@ type PopulationReader interface {
 type PreviousRun struct {
 	ID        int64 `json:"id"`        // the run's id in the run record
 	Customers int64 `json:"customers"` // the customers it evaluated
+	// SourceRows is the number of rows each facts source returned, by
+	// source name, as the run's report recorded them (QualityReport);
+	// nil for runs recorded before data-quality checks existed.
+	SourceRows map[string]int64 `json:"source_rows,omitempty"`
 }
 
 // RunRecorder records runs that write no state (blocked, failed, skipped)
