@@ -5,21 +5,30 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
 
-// Assignment is one changed assignment an apply stages.
+// Assignment is one changed assignment an apply stages. One with an
+// empty Segment is a leave: the customer, gone from the facts source
+// under on_missing: exit, moves out of the segmentation from Previous to
+// no segment; its Reason is "left" and its times are zero. A store
+// deletes the customer's assignment and records the move in history.
 type Assignment struct {
 	Segmentation string
 	Customer     string
-	Segment      string
+	Segment      string // "": a leave
 	Since        time.Time
 	PendingSince time.Time // zero: none
 	Matched      string
 	Reason       string
 	Previous     string // "": the customer had no segment
 }
+
+// Leaves reports whether the assignment is a leave: the customer moves
+// out of the segmentation.
+func (a *Assignment) Leaves() bool { return a.Segment == "" }
 
 // Queued is one action an apply stages.
 type Queued struct {
@@ -32,18 +41,31 @@ type Queued struct {
 }
 
 // Changes walks an evaluated batch and calls assign for every assignment
-// that changes (segment, since or pending-since) and queue for every
-// action to queue: the rows each store writes to its staging table.
+// that changes (segment, since or pending-since), and for every leave (a
+// decision with ReasonLeft of a customer who had a segment), and queue
+// for every action to queue: the rows each store writes to its staging
+// table. Other decisions without a segment change nothing.
 func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign func(*Assignment) error, queue func(*Queued) error) error {
 	var a Assignment
 	var q Queued
 	for _, ev := range batch {
 		c, res := ev.Customer, ev.Result
 		for i, d := range res.Segments {
+			var prev engine.Assignment // none: the state holds no segment
+			if i < len(c.State.Segments) {
+				prev = c.State.Segments[i]
+			}
 			if d.Segment == "" {
+				if d.Reason != engine.ReasonLeft || prev.Segment == "" {
+					continue
+				}
+				a = Assignment{Segmentation: rs.Segmentations[i].Name, Customer: c.Key, Matched: d.Matched,
+					Reason: d.Reason.String(), Previous: prev.Segment}
+				if err := assign(&a); err != nil {
+					return fmt.Errorf("stage assignments: %w", err)
+				}
 				continue
 			}
-			prev := c.State.Segments[i]
 			if d.Segment == prev.Segment && d.Since.Equal(prev.Since) && d.PendingSince.Equal(prev.PendingSince) {
 				continue
 			}

@@ -107,8 +107,9 @@ func (a *applyTx) Rollback() error {
 	return nil
 }
 
-// commitLocked is the SQL stores' commit: upsert the assignments, write
-// a history row where the segment changed, queue each action unless its
+// commitLocked is the SQL stores' commit: upsert the assignments,
+// delete those of leaves, write a history row where the segment changed
+// (to "" for a leave), queue each action unless its
 // idempotency key is queued already, keep the latest queued time per
 // action and customer, and record the run. s.mu is held.
 func (s *Store) commitLocked(a *applyTx, sum jobs.RunSummary) {
@@ -118,7 +119,12 @@ func (s *Store) commitLocked(a *applyTx, sum jobs.RunSummary) {
 		next.assignments, next.lastQueued = maps.Clone(old.assignments), maps.Clone(old.lastQueued)
 	}
 	for _, c := range a.assigns {
-		next.assignments[assignKey{c.Segmentation, c.Customer}] = assignment{segment: c.Segment,
+		k := assignKey{c.Segmentation, c.Customer}
+		if c.Leaves() {
+			delete(next.assignments, k)
+			continue
+		}
+		next.assignments[k] = assignment{segment: c.Segment,
 			since: stamp(c.Since), pendingSince: stamp(c.PendingSince), reason: c.Reason, runID: runID}
 	}
 	for _, c := range a.assigns {

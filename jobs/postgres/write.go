@@ -36,7 +36,7 @@ type applyTx struct {
 const lockSQL = `SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2))`
 
 const stageSQL = `CREATE TEMP TABLE tierflow_stage (
-    kind          char(1)     NOT NULL, -- 'a' assignment, 'q' queued action
+    kind          char(1)     NOT NULL, -- 'a' assignment, 'l' leave, 'q' queued action
     name          text        NOT NULL, -- segmentation or action
     customer_key  text        NOT NULL,
     segment       text,
@@ -115,7 +115,11 @@ func nullString(s string) any {
 
 func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 	return lostDuringApply(kernel.Changes(a.rs, a.run, batch, func(c *kernel.Assignment) error {
-		_, err := a.copy.ExecContext(ctx, "a", c.Segmentation, c.Customer, c.Segment, c.Since,
+		kind := "a"
+		if c.Leaves() {
+			kind = "l" // segment '': history records the move to no segment
+		}
+		_, err := a.copy.ExecContext(ctx, kind, c.Segmentation, c.Customer, c.Segment, nullTime(c.Since),
 			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil)
 		return a.s.redact(err)
 	}, func(q *kernel.Queued) error {
@@ -149,9 +153,11 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 			ON CONFLICT (ruleset, segmentation, customer_key) DO UPDATE
 			SET segment = EXCLUDED.segment, since = EXCLUDED.since, pending_since = EXCLUDED.pending_since,
 			    reason = EXCLUDED.reason, run_id = EXCLUDED.run_id`, []any{rs, run}},
+		{"remove left assignments", `DELETE FROM ` + a.s.table("assignments") + ` AS t USING tierflow_stage AS l
+			WHERE l.kind = 'l' AND t.ruleset = $1 AND t.segmentation = l.name AND t.customer_key = l.customer_key`, []any{rs}},
 		{"write history", `INSERT INTO ` + a.s.table("history") + ` (ruleset, segmentation, customer_key, from_segment, to_segment, matched, reason, as_of, run_id)
 			SELECT $1, name, customer_key, prev_segment, segment, matched, reason, $2, $3 FROM tierflow_stage
-			WHERE kind = 'a' AND prev_segment IS DISTINCT FROM segment`, []any{rs, asOf, run}},
+			WHERE kind IN ('a', 'l') AND prev_segment IS DISTINCT FROM segment`, []any{rs, asOf, run}},
 		{"queue actions", `INSERT INTO ` + a.s.table("actions") + ` (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id)
 			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3 FROM tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},

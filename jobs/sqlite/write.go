@@ -24,7 +24,7 @@ func hook(point string) {
 }
 
 const stageSQL = `CREATE TEMP TABLE tierflow_stage (
-    kind          TEXT NOT NULL, -- 'a' assignment, 'q' queued action
+    kind          TEXT NOT NULL, -- 'a' assignment, 'l' leave, 'q' queued action
     name          TEXT NOT NULL, -- segmentation or action
     customer_key  TEXT NOT NULL,
     segment       TEXT,
@@ -149,7 +149,11 @@ func (a *applyTx) stage(ctx context.Context, batch []jobs.Evaluated) error {
 	}
 	a.open = true
 	err := kernel.Changes(a.rs, a.run, batch, func(c *kernel.Assignment) error {
-		return a.add(ctx, "a", c.Segmentation, c.Customer, c.Segment, formatTime(c.Since),
+		kind := "a"
+		if c.Leaves() {
+			kind = "l" // segment '': history records the move to no segment
+		}
+		return a.add(ctx, kind, c.Segmentation, c.Customer, c.Segment, nullTime(c.Since),
 			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil)
 	}, func(q *kernel.Queued) error {
 		return a.add(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), int64(q.Priority), formatTime(q.Due), q.IdempotencyKey)
@@ -204,9 +208,11 @@ func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 			ON CONFLICT (ruleset, segmentation, customer_key) DO UPDATE
 			SET segment = excluded.segment, since = excluded.since, pending_since = excluded.pending_since,
 			    reason = excluded.reason, run_id = excluded.run_id`, []any{rs, run}},
+		{"remove left assignments", `DELETE FROM main.assignments WHERE ruleset = $1
+			AND (segmentation, customer_key) IN (SELECT name, customer_key FROM temp.tierflow_stage WHERE kind = 'l')`, []any{rs}},
 		{"write history", `INSERT INTO main.history (ruleset, segmentation, customer_key, from_segment, to_segment, matched, reason, as_of, run_id)
 			SELECT $1, name, customer_key, prev_segment, segment, matched, reason, $2, $3 FROM temp.tierflow_stage
-			WHERE kind = 'a' AND prev_segment IS NOT segment`, []any{rs, asOf, run}},
+			WHERE kind IN ('a', 'l') AND prev_segment IS NOT segment`, []any{rs, asOf, run}},
 		{"queue actions", `INSERT INTO main.actions (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id)
 			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3 FROM temp.tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},
