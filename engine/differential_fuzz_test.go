@@ -103,7 +103,8 @@ func diffSets(f *testing.F) []*diffSet {
 	}
 	sets = append(sets,
 		&diffSet{name: "errors", rs: compile(f, errorRules)},
-		&diffSet{name: "flags", rs: compile(f, flagRules)})
+		&diffSet{name: "flags", rs: compile(f, flagRules)},
+		&diffSet{name: "leaving", rs: compile(f, leftRules)})
 	for _, s := range sets {
 		if s.rs.Fast == nil {
 			f.Fatalf("rule set %s has no fast path", s.name)
@@ -146,7 +147,8 @@ func paramNumbers(rs *rules.RuleSet) []float64 {
 // reason, since and pending dates, actions with priority, due time and
 // payload, and rule errors by customer, rule and message. It also
 // checks that evaluation leaves the customer alone. The first argument
-// picks the rule set: retail, the b2b examples, errorRules, flagRules.
+// picks the rule set: retail, the b2b examples, errorRules, flagRules,
+// leftRules (on_missing: exit, whose customers are sometimes absent).
 // Crashers go to testdata/fuzz/FuzzFastPathAgrees.
 func FuzzFastPathAgrees(f *testing.F) {
 	sets := diffSets(f)
@@ -203,6 +205,9 @@ func renderResult(res *engine.Result) string {
 	for _, e := range res.Errors {
 		fmt.Fprintf(&b, "error: customer %s: %s: %s\n", e.Key, e.Rule, e.Message())
 	}
+	if res.Left {
+		b.WriteString("left the facts source\n")
+	}
 	return b.String()
 }
 
@@ -212,7 +217,7 @@ func renderTime(t time.Time) string {
 
 func renderCustomer(c *engine.Customer) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s facts %#v segments [", c.Key, c.Facts)
+	fmt.Fprintf(&b, "%s absent %v facts %#v segments [", c.Key, c.Absent, c.Facts)
 	for _, a := range c.State.Segments {
 		fmt.Fprintf(&b, "{%q since %s pending %s}", a.Segment, renderTime(a.Since), renderTime(a.PendingSince))
 	}
@@ -301,6 +306,9 @@ func (in *fuzzInput) customer(s *diffSet, key string, asOf time.Time) *engine.Cu
 		for i := range c.State.LastActions {
 			c.State.LastActions[i] = in.maybeTime(asOf)
 		}
+	}
+	if rs.Exits() {
+		c.Absent = in.byte()%4 == 0
 	}
 	return c
 }

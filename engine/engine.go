@@ -21,7 +21,10 @@ type Engine struct {
 	fast  *rules.FastPath
 	segs  []segVars
 	facts []factSlot
-	pool  sync.Pool
+	// absentVar is true when some expression calls left("SEGMENTATION"),
+	// which reads rules.AbsentVar.
+	absentVar bool
+	pool      sync.Pool
 }
 
 // segVars holds what evaluation writes into the environment for one
@@ -76,6 +79,7 @@ func New(rs *rules.RuleSet) *Engine {
 		}
 		e.segs = append(e.segs, sv)
 	}
+	e.absentVar = read[rules.AbsentVar]
 	for i, f := range rs.Facts.Fields {
 		if read[f.Name] {
 			e.facts = append(e.facts, factSlot{name: f.Name, index: i})
@@ -179,6 +183,13 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 		w.asOf, w.asOfAny = asOf, asOf
 		env[rules.AsOfVar] = w.asOfAny
 	}
+	if e.absentVar {
+		env[rules.AbsentVar] = c.Absent
+	}
+	if c.Absent {
+		w.left(asOf, c, res, tr)
+		return
+	}
 	for _, fe := range c.FactErrors {
 		res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: factField(fe.Fact), Err: fe.Err})
 	}
@@ -199,20 +210,8 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 		w.keep(c, res, tr)
 		return
 	}
-	for i, s := range rs.Segmentations {
-		prev := c.State.segment(i)
-		idx := s.SegmentIndex(prev.Segment)
-		w.prevIdx[i] = idx
-		sv := &e.segs[i]
-		if sv.Previous != "" {
-			env[sv.Previous] = sv.name(idx, prev.Segment)
-		}
-		if sv.PreviousRank != "" {
-			env[sv.PreviousRank] = idx + 1
-		}
-		if sv.DaysInPrevious != "" {
-			env[sv.DaysInPrevious] = days(prev.Since, asOf)
-		}
+	for i := range rs.Segmentations {
+		w.setPrevious(i, c.State.segment(i), asOf)
 	}
 	for _, i := range rs.EvalOrder {
 		w.decide(i, asOf, c, res, tr)
@@ -229,6 +228,53 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	}
 	for i := range rs.Actions {
 		w.action(i, asOf, c, res, tr, mask)
+	}
+}
+
+// setPrevious publishes a segmentation's previous state to the
+// expressions that read it, and records its index in prevIdx.
+func (w *worker) setPrevious(si int, prev Assignment, asOf time.Time) {
+	idx := w.e.rs.Segmentations[si].SegmentIndex(prev.Segment)
+	w.prevIdx[si] = idx
+	sv := &w.e.segs[si]
+	if sv.Previous != "" {
+		w.env[sv.Previous] = sv.name(idx, prev.Segment)
+	}
+	if sv.PreviousRank != "" {
+		w.env[sv.PreviousRank] = idx + 1
+	}
+	if sv.DaysInPrevious != "" {
+		w.env[sv.DaysInPrevious] = days(prev.Since, asOf)
+	}
+}
+
+// left decides a customer who left the facts source (Customer.Absent):
+// every fact is null, each segmentation where it had a segment is left
+// (ReasonLeft), no segment's condition is evaluated, and only the actions
+// that call left("SEGMENTATION") are, on the slow path.
+func (w *worker) left(asOf time.Time, c *Customer, res *Result, tr *Trace) {
+	rs := w.e.rs
+	res.Left = true
+	for _, f := range w.e.facts {
+		w.env[f.name] = nil
+	}
+	for i := range rs.Segmentations {
+		prev := c.State.segment(i)
+		w.setPrevious(i, prev, asOf)
+		w.setNew(i, -1, time.Time{}, asOf)
+		d := &res.Segments[i]
+		d.Previous = prev.Segment
+		if prev.Segment != "" {
+			d.Reason = ReasonLeft
+		}
+	}
+	tr.left(rs, c, res)
+	for i, a := range rs.Actions {
+		if !a.CallsLeft {
+			tr.notForLeft(a)
+			continue
+		}
+		w.action(i, asOf, c, res, tr, -1)
 	}
 }
 
@@ -300,7 +346,7 @@ func (w *worker) decide(si int, asOf time.Time, c *Customer, res *Result, tr *Tr
 		ok, err := w.condition(seg.When)
 		st.tried(seg, ok, err, w.env)
 		if err != nil {
-			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: seg.When.Field, Err: err})
+			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: seg.When.Field, Err: err, Facts: errorFacts(seg.When, w.env)})
 			d.Assignment = prev
 			d.Reason = ReasonError
 			if prevIdx < 0 {
@@ -382,7 +428,7 @@ func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Tr
 	}
 	at.evaluated(a.When, ok, err, w.env)
 	if err != nil {
-		res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: a.When.Field, Err: err})
+		res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: a.When.Field, Err: err, Facts: errorFacts(a.When, w.env)})
 		return
 	}
 	if !ok {
@@ -409,7 +455,7 @@ func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Tr
 			}
 		}
 		if err != nil {
-			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: payloadField(a, p), Err: err})
+			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: payloadField(a, p), Err: err, Facts: errorFacts(p.Expr, w.env)})
 			at.failed(fmt.Errorf("payload %s: %w", p.Name, err))
 			return
 		}

@@ -159,6 +159,34 @@ func (t *Trace) factsFailed(rs *rules.RuleSet, c *Customer, res *Result) {
 	}
 }
 
+// left records a customer who left the facts source: no segment's
+// condition was tried, and each segmentation was left or had no segment.
+func (t *Trace) left(rs *rules.RuleSet, c *Customer, res *Result) {
+	if t == nil {
+		return
+	}
+	for _, i := range rs.EvalOrder {
+		s := rs.Segmentations[i]
+		st := t.segmentation(s, c.State.segment(i))
+		st.decided(s, &res.Segments[i])
+		if d := res.Segments[i]; d.Previous != "" {
+			st.Note = "left the facts source: no longer in " + d.Previous
+		} else {
+			st.Note = "left the facts source, with no segment here before"
+		}
+	}
+}
+
+// notForLeft records an action not evaluated for a customer who left the
+// facts source, because its condition does not call left().
+func (t *Trace) notForLeft(a *rules.Action) {
+	if t == nil {
+		return
+	}
+	at := t.action(a)
+	at.Outcome, at.Why = OutcomeNotReached, `not evaluated: the customer left the facts source, and the condition does not call left("SEGMENTATION")`
+}
+
 func whenSource(seg *rules.Segment) string {
 	if seg.When == nil {
 		return ""

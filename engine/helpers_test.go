@@ -124,7 +124,7 @@ func actionNames(res *engine.Result) []string {
 // snapshot deep-copies a result, with empty slices as nil, so results
 // from fresh and reused Result values compare with reflect.DeepEqual.
 func snapshot(res *engine.Result) engine.Result {
-	var out engine.Result
+	out := engine.Result{Left: res.Left}
 	if len(res.Segments) > 0 {
 		out.Segments = slices.Clone(res.Segments)
 	}

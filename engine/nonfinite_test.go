@@ -150,14 +150,16 @@ func TestNonFinitePayload(t *testing.T) {
 	for _, tt := range []struct {
 		spend float64
 		value string
-	}{{150, "+Inf"}, {0, "NaN"}, {-5, "-Inf"}} {
+		facts string
+	}{{150, "+Inf", "150"}, {0, "NaN", "0"}, {-5, "-Inf", "-5"}} {
 		c := &engine.Customer{Key: "c1", Facts: []any{tt.spend, 2, "store"}}
 		for _, res := range []*engine.Result{e.Evaluate(asOf, c), e.Explain(asOf, c).Result} {
 			if len(res.Errors) != 1 {
 				t.Fatalf("spend %v: errors = %v, want 1", tt.spend, res.Errors)
 			}
 			re := res.Errors[0]
-			want := tt.value + " is not a finite number (a division by zero? safe_div(a, b, default) guards one)"
+			// The facts the payload read follow the message.
+			want := tt.value + " is not a finite number (a division by zero? safe_div(a, b, default) guards one) (spend = " + tt.facts + ")"
 			if re.Key != "c1" || re.Rule != "actions.review.payload.share" || re.Message() != want {
 				t.Errorf("spend %v: error %q, want actions.review.payload.share: %s", tt.spend, re.Error(), want)
 			}
@@ -182,10 +184,10 @@ func TestNonFinitePayloadShapes(t *testing.T) {
 		payload string
 		msg     string // "" when it is queued
 	}{
-		{`=[1, spend / 0]`, "item 1: +Inf is not a finite number (a division by zero? safe_div(a, b, default) guards one)"},
-		{`'={"x": [spend / 0]}'`, `key "x": item 0: +Inf is not a finite number (a division by zero? safe_div(a, b, default) guards one)`},
-		{`=round(-spend / 0)`, "-Inf is not a finite number (a division by zero? safe_div(a, b, default) guards one)"},
-		{`=spend ** 1000`, "+Inf is not a finite number (a division by zero? safe_div(a, b, default) guards one)"},
+		{`=[1, spend / 0]`, "item 1: +Inf is not a finite number (a division by zero? safe_div(a, b, default) guards one) (spend = 150)"},
+		{`'={"x": [spend / 0]}'`, `key "x": item 0: +Inf is not a finite number (a division by zero? safe_div(a, b, default) guards one) (spend = 150)`},
+		{`=round(-spend / 0)`, "-Inf is not a finite number (a division by zero? safe_div(a, b, default) guards one) (spend = 150)"},
+		{`=spend ** 1000`, "+Inf is not a finite number (a division by zero? safe_div(a, b, default) guards one) (spend = 150)"},
 		{`.nan`, "NaN is not a finite number"},
 		{`=safe_div(spend, spend - spend, 0)`, ""},
 		{`=[spend, as_of, as_of - as_of, "x", true, nil]`, ""},

@@ -20,9 +20,12 @@ const (
 type Plan struct {
 	RuleSet *rules.RuleSet
 	// Customers counts the customers evaluated; Changed those with at
-	// least one segment change.
+	// least one segment change. Left counts the customers who left the
+	// facts source (Result.Left); each that had a segment is also in
+	// Changed, moving to "no segment" (index 0 of the move matrix).
 	Customers int
 	Changed   int
+	Left      int
 	// Segmentations is indexed like RuleSet.Segmentations.
 	Segmentations []*SegmentationPlan
 	// Actions counts queued actions, indexed like RuleSet.Actions.
@@ -124,6 +127,9 @@ func (p *Plan) Add(key string, res *Result) {
 	if changed {
 		p.Changed++
 	}
+	if res.Left {
+		p.Left++
+	}
 	for _, q := range res.Actions {
 		if _, i := p.RuleSet.Action(q.Name); i >= 0 {
 			p.Actions[i]++
@@ -144,6 +150,7 @@ func (p *Plan) Add(key string, res *Result) {
 func (p *Plan) Merge(o *Plan) {
 	p.Customers += o.Customers
 	p.Changed += o.Changed
+	p.Left += o.Left
 	p.Errors += o.Errors
 	for i, sp := range p.Segmentations {
 		osp := o.Segmentations[i]

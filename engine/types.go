@@ -26,9 +26,13 @@ type Customer struct {
 	FactErrors []FactError
 	// Absent marks a customer the state knows but the facts source no
 	// longer returns, under a rule set with on_missing: exit. Its Facts are
-	// all null; it leaves every segmentation (a Decision with an empty
-	// Segment and ReasonLeft), and only actions whose condition calls
-	// left() are evaluated for it.
+	// all null (Facts and FactErrors are ignored); it is not evaluated
+	// against any segment's condition but leaves every segmentation where
+	// it had a segment (a Decision with an empty Segment, the old one as
+	// Previous, and ReasonLeft), and only actions whose condition calls
+	// left("SEGMENTATION") (rules.Action.CallsLeft) are evaluated for it,
+	// with cooldowns as usual. Expressions see previous.X as before and
+	// segment.X as "".
 	Absent bool
 }
 
@@ -141,6 +145,12 @@ type RuleError struct {
 	// "facts.spend_12m".
 	Rule string
 	Err  error
+	// Facts lists what the failing expression reads (rules.Expr.Reads:
+	// facts, segment.X and previous.X) with the customer's values, the
+	// null ones first; empty for an error of a fact itself. Message and
+	// Error append it, as in "invalid operation: <nil> >= int
+	// (last_order_at is null; spend_12m = 12.5)".
+	Facts []FactValue
 }
 
 func (e *RuleError) Error() string {
@@ -148,8 +158,17 @@ func (e *RuleError) Error() string {
 }
 
 // Message is the error's text without expr's in-expression position and
-// snippet; Rule already says which expression failed.
+// snippet (Rule already says which expression failed), followed by the
+// facts the expression read, when there are any.
 func (e *RuleError) Message() string {
+	msg := e.cause()
+	if len(e.Facts) > 0 {
+		msg += " (" + formatFacts(e.Facts) + ")"
+	}
+	return msg
+}
+
+func (e *RuleError) cause() string {
 	var fe *file.Error
 	if errors.As(e.Err, &fe) {
 		if fe.Message != "" {
@@ -171,6 +190,9 @@ type Result struct {
 	Segments []Decision
 	Actions  []QueuedAction
 	Errors   []RuleError
+	// Left is true for a customer who left the facts source
+	// (Customer.Absent).
+	Left bool
 }
 
 // Changed reports whether any segment changed or any action is queued.
@@ -197,4 +219,5 @@ func (r *Result) reset(n int) {
 	r.Actions = r.Actions[:0]
 	clear(r.Errors)
 	r.Errors = r.Errors[:0]
+	r.Left = false
 }

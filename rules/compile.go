@@ -33,7 +33,7 @@ type TestSource struct {
 	Src  []byte
 }
 
-var topKeys = []string{"ruleset", "label", "description", "key", "schedule", "params", "facts", "segmentations", "actions", "tests"}
+var topKeys = []string{"ruleset", "label", "description", "key", "schedule", "on_missing", "params", "facts", "segmentations", "actions", "tests"}
 
 // Compile decodes, validates and compiles one rule file. file names the
 // file in diagnostics. On failure the error is an ErrorList holding every
@@ -72,6 +72,7 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 	}
 	rs.Params = l.params(top["params"])
 	rs.Schedule = l.schedule(top["schedule"], opts.ValidateSchedule)
+	rs.OnMissing = l.onMissing(top["on_missing"])
 	rs.Facts = l.facts(top["facts"], rs.Key)
 	if rs.Facts == nil {
 		rs.Facts = opts.Schema
@@ -90,7 +91,7 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 	rs.Segmentations = segs
 	c := newExprCompiler(l, rs.Facts, rs.Params, segs)
 	l.compileSegmentations(c, rawSegs)
-	rs.Actions = l.compileActions(c, rawActs)
+	rs.Actions = l.compileActions(c, rawActs, rs.OnMissing)
 	c.checkTotalCost()
 	rs.EvalOrder = l.evalOrder(rawSegs)
 	if !l.failed() {
@@ -105,6 +106,28 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 		rs.Fast = l.fastPath(c, rs)
 	}
 	return rs
+}
+
+// onMissing decodes the top-level on_missing policy: keep when absent, ""
+// when it is not one.
+func (l *loader) onMissing(n *yaml.Node) OnMissing {
+	if n == nil {
+		return OnMissingKeep
+	}
+	s, ok := l.scalar(n, "on_missing")
+	if !ok {
+		return OnMissingKeep
+	}
+	switch p := OnMissing(s); p {
+	case OnMissingKeep, OnMissingExit:
+		return p
+	}
+	hint := suggest(s, []string{string(OnMissingKeep), string(OnMissingExit)})
+	if hint == "" {
+		hint = "write keep (customers who vanish from the facts source stay in their segments) or exit (they move out)"
+	}
+	l.errorf(n, "on_missing", hint, "unknown on_missing policy %q", s)
+	return "" // unknown: left() is not reported against it
 }
 
 // parseYAML parses src into its root node, reporting syntax errors,
@@ -225,8 +248,9 @@ func (l *loader) facts(n *yaml.Node, key string) *Schema {
 		}
 		f := Field{Name: p.Key, Pos: l.pos(p.KeyN)}
 		typeNode := p.Value
+		var m map[string]*yaml.Node
 		if p.Value.Kind == yaml.MappingNode {
-			m := l.mapping(p.Value, field, "type", "nullable", "label", "description")
+			m = l.mapping(p.Value, field, factKeys...)
 			typeNode = l.required(m, p.Value, field, "type", "e.g. type: number")
 			if nn := m["nullable"]; nn != nil {
 				f.Nullable = l.boolean(nn, join(field, "nullable"))
@@ -257,6 +281,7 @@ func (l *loader) facts(n *yaml.Node, key string) *Schema {
 			continue
 		}
 		f.Type = t
+		f.Checks = l.factChecks(m, f, field)
 		fields = append(fields, f)
 	}
 	schema, err := NewSchema(fields)

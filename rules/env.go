@@ -38,6 +38,12 @@ const (
 // AsOfVar is the name expressions use for the run's as-of time.
 const AsOfVar = "as_of"
 
+// AbsentVar names the bool variable that is true while the engine
+// evaluates a customer who left the facts source (on_missing: exit).
+// left("SEGMENTATION") is rewritten to read it; like the Vars names it
+// contains a dot, so no fact can take it and no rule can write it.
+const AbsentVar = "source.absent"
+
 // Vars names the variables through which expressions see one
 // segmentation's state. The engine sets them for every customer; rule
 // authors reach them through segment.X, previous.X and the helper
@@ -62,7 +68,7 @@ func VarsFor(segmentation string) Vars {
 // fact with a value of its Go type, the as-of time, and each
 // segmentation's state variables.
 func typedEnv(schema *Schema, segs []*Segmentation) map[string]any {
-	env := map[string]any{AsOfVar: time.Time{}}
+	env := map[string]any{AsOfVar: time.Time{}, AbsentVar: false}
 	if schema != nil {
 		for _, f := range schema.Fields {
 			env[f.Name] = f.Type.zero()

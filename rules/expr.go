@@ -73,6 +73,9 @@ type compiled struct {
 	// transition is true when the expression uses a transition helper
 	// (entered, left, changed, upgraded, downgraded).
 	transition bool
+	// leftAt holds where the expression calls left("SEGMENTATION"), which
+	// only actions of a rule set with on_missing: exit may do.
+	leftAt []Pos
 }
 
 // compile compiles the expression held by node. It returns nil after
@@ -138,6 +141,10 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 		c.usedFacts[r] = true
 	}
 	c.costs = append(c.costs, exprCost{field: field, pos: exprPos(c.l, node, shift), steps: cost.steps})
+	var leftAt []Pos
+	for _, loc := range v.leftCalls {
+		leftAt = append(leftAt, exprPos(c.l, node, shift+loc.From))
+	}
 	return &compiled{
 		expr: &Expr{
 			Source:  src,
@@ -149,6 +156,7 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 		},
 		newRefs:    v.newRefs,
 		transition: v.transition,
+		leftAt:     leftAt,
 	}
 }
 

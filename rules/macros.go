@@ -39,6 +39,8 @@ type macroVisitor struct {
 	reads      []string
 	newRefs    []string
 	transition bool
+	// leftCalls holds where the expression calls left("SEGMENTATION").
+	leftCalls []file.Location
 }
 
 func (v *macroVisitor) fail(n ast.Node, hint, format string, args ...any) {
@@ -180,9 +182,16 @@ func (v *macroVisitor) macro(node *ast.Node, fn string, call *ast.CallNode) {
 	if arity == 0 {
 		arity = 1
 	}
+	if fn == "left" && len(call.Arguments) == 1 {
+		v.leftSource(node, call)
+		return
+	}
 	if len(call.Arguments) != arity {
 		args := "\"SEGMENTATION\""
 		switch {
+		case fn == "left":
+			v.fail(call, `write left("SEGMENTATION", "SEGMENT") for a move out of a segment, or left("SEGMENTATION") for a customer who left the facts source`, "left takes 1 or 2 arguments, not %d", len(call.Arguments))
+			return
 		case arity == 2:
 			args = "\"SEGMENTATION\", \"SEGMENT\""
 		case fn == "days_since" || fn == "months_since":
@@ -253,6 +262,29 @@ func (v *macroVisitor) macro(node *ast.Node, fn string, call *ast.CallNode) {
 	case "previous_rank":
 		out = id(vars.PreviousRank)
 	}
+	ast.Patch(node, out)
+	setLocation(out, call.Location())
+}
+
+// leftSource rewrites left("SEGMENTATION"), true when the customer left
+// the facts source and had a segment in the segmentation, into a read of
+// AbsentVar and the previous segment. Where it may be used (actions of a
+// rule set with on_missing: exit) is checked by the caller, from
+// leftCalls.
+func (v *macroVisitor) leftSource(node *ast.Node, call *ast.CallNode) {
+	name, ok := v.stringArg(call, "left", 0)
+	if !ok {
+		return
+	}
+	s := v.segmentation(call.Arguments[0], name)
+	if s == nil {
+		return
+	}
+	vars := VarsFor(s.Name)
+	v.read(vars.Previous)
+	v.transition = true
+	v.leftCalls = append(v.leftCalls, call.Location())
+	out := and(&ast.IdentifierNode{Value: AbsentVar}, ne(&ast.IdentifierNode{Value: vars.Previous}, str("")))
 	ast.Patch(node, out)
 	setLocation(out, call.Location())
 }

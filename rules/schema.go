@@ -67,7 +67,11 @@ type Field struct {
 	Type     Type
 	Nullable bool
 	Label    string
-	Pos      Pos
+	// Checks holds the data-quality checks the rule file declares on the
+	// fact (min, max, one_of, unique, max_null_share); nil when it
+	// declares none. Compile validates them; it never runs them.
+	Checks *FactChecks
+	Pos    Pos
 }
 
 // Schema is the set of facts a rule set reads, in a fixed order. Engine

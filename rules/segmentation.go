@@ -158,6 +158,11 @@ func (l *loader) compileSegmentations(c *exprCompiler, raws []*rawSegmentation) 
 			}
 			rs.compiled = cp
 			rs.seg.When = cp.expr
+			for _, at := range cp.leftAt {
+				l.report(SeverityError, at, join(rs.field, "when"),
+					`to test a move out of a segment, write left("SEGMENTATION", "SEGMENT"); left("SEGMENTATION") belongs in an action's condition`,
+					"left(\"SEGMENTATION\") cannot be used in a segment's condition: a customer who left the facts source is not evaluated against segments")
+			}
 			for _, ref := range cp.newRefs {
 				if ref == raw.seg.Name {
 					l.errorf(rs.when, join(rs.field, "when"), fmt.Sprintf("read previous.%s or days_in_previous(%q) instead", ref, ref), "a segment's condition cannot read the new segment of its own segmentation %q", ref)
@@ -214,13 +219,16 @@ func (l *loader) actions(n *yaml.Node) []*rawAction {
 	return out
 }
 
-func (l *loader) compileActions(c *exprCompiler, raws []*rawAction) []*Action {
+func (l *loader) compileActions(c *exprCompiler, raws []*rawAction, onMissing OnMissing) []*Action {
 	out := make([]*Action, 0, len(raws))
 	for _, ra := range raws {
 		if ra.when != nil {
-			if cp := c.compile(ra.when, join(ra.field, "when"), kindCondition); cp != nil {
+			field := join(ra.field, "when")
+			if cp := c.compile(ra.when, field, kindCondition); cp != nil {
 				ra.compiled = cp
 				ra.act.When = cp.expr
+				ra.act.CallsLeft = len(cp.leftAt) > 0
+				l.checkLeft(cp, field, onMissing)
 			}
 		}
 		for _, p := range ra.payload {
@@ -229,8 +237,9 @@ func (l *loader) compileActions(c *exprCompiler, raws []*rawAction) []*Action {
 				l.errorf(p.KeyN, field, "use lower-case letters, digits and _", "%q is not a valid payload field name", p.Key)
 				continue
 			}
-			if pf, ok := l.payloadField(c, p, field); ok {
+			if pf, cp, ok := l.payloadField(c, p, field); ok {
 				ra.act.Payload = append(ra.act.Payload, pf)
+				l.checkLeft(cp, field, onMissing)
 			}
 		}
 		out = append(out, ra.act)
@@ -238,26 +247,41 @@ func (l *loader) compileActions(c *exprCompiler, raws []*rawAction) []*Action {
 	return out
 }
 
+// checkLeft reports each left("SEGMENTATION") call in an action's
+// expression when the rule set keeps customers who leave the facts source,
+// who then never leave.
+func (l *loader) checkLeft(cp *compiled, field string, onMissing OnMissing) {
+	if cp == nil || onMissing != OnMissingKeep {
+		return
+	}
+	for _, at := range cp.leftAt {
+		l.report(SeverityError, at, field,
+			`add "on_missing: exit" at the top of the rule file, so that customers who leave the facts source leave their segments; or write left("SEGMENTATION", "SEGMENT") for a move out of a segment`,
+			"left(\"SEGMENTATION\") needs on_missing: exit: with on_missing: %s a customer never leaves", onMissing)
+	}
+}
+
 // payloadField compiles one payload entry: a value starting with "=" is an
-// expression, anything else is a constant.
-func (l *loader) payloadField(c *exprCompiler, p pair, field string) (PayloadField, bool) {
+// expression, anything else is a constant. The compiled expression is nil
+// for a constant.
+func (l *loader) payloadField(c *exprCompiler, p pair, field string) (PayloadField, *compiled, bool) {
 	pf := PayloadField{Name: p.Key}
 	if p.Value.Kind != yaml.ScalarNode {
 		l.errorf(p.Value, field, "write a single value, or an expression starting with =", "payload values must be single values")
-		return pf, false
+		return pf, nil, false
 	}
 	if src, isExpr := strings.CutPrefix(p.Value.Value, "="); isExpr && p.Value.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
 		cp := c.compileSource(p.Value, src, 1, field, kindValue)
 		if cp == nil {
-			return pf, false
+			return pf, nil, false
 		}
 		pf.Expr = cp.expr
-		return pf, true
+		return pf, cp, true
 	}
 	v, ok := l.paramValue(p.Value, field)
 	if !ok {
-		return pf, false
+		return pf, nil, false
 	}
 	pf.Value = v
-	return pf, true
+	return pf, nil, true
 }

@@ -2,13 +2,14 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
 var (
-	testKeys     = []string{"name", "as_of", "facts", "previous", "last_actions", "expect"}
+	testKeys     = []string{"name", "as_of", "absent", "facts", "previous", "last_actions", "expect"}
 	expectKeys   = []string{"segments", "actions"}
 	previousKeys = []string{"segment", "since", "pending_since"}
 )
@@ -36,6 +37,9 @@ func (l *loader) tests(n *yaml.Node, rs *RuleSet, field string) []*TestCase {
 		if nn := l.required(m, item, f, "as_of", "e.g. as_of: 2024-06-30"); nn != nil {
 			tc.AsOf = l.timestamp(nn, join(f, "as_of"))
 		}
+		if nn := m["absent"]; nn != nil {
+			tc.Absent = l.testAbsent(nn, m["facts"], rs, join(f, "absent"))
+		}
 		tc.Facts = l.testFacts(m["facts"], rs, join(f, "facts"))
 		tc.Previous = l.testPrevious(m["previous"], rs, join(f, "previous"))
 		tc.LastActions = map[string]time.Time{}
@@ -50,6 +54,25 @@ func (l *loader) tests(n *yaml.Node, rs *RuleSet, field string) []*TestCase {
 		out = append(out, tc)
 	}
 	return out
+}
+
+// testAbsent decodes a case's absent flag: a customer who left the facts
+// source, which only a rule set with on_missing: exit has, and which has
+// no facts.
+func (l *loader) testAbsent(n, facts *yaml.Node, rs *RuleSet, field string) bool {
+	absent := l.boolean(n, field)
+	if !absent {
+		return false
+	}
+	if !rs.Exits() {
+		l.errorf(n, field, `add "on_missing: exit" at the top of the rule file, or remove absent`,
+			"a test customer can be absent only when the rule set says on_missing: exit; with on_missing: %s absent customers keep their segments", rs.OnMissing)
+	}
+	if facts != nil && !isNull(facts) {
+		l.errorf(facts, join(strings.TrimSuffix(field, ".absent"), "facts"), "remove facts: an absent customer's facts are all null",
+			"an absent customer has no facts")
+	}
+	return true
 }
 
 func (l *loader) testFacts(n *yaml.Node, rs *RuleSet, field string) map[string]any {
@@ -153,8 +176,11 @@ func (l *loader) expectation(n *yaml.Node, rs *RuleSet, field string) Expectatio
 			if s == nil {
 				continue
 			}
-			name := l.str(p.Value, join(field, "segments."+p.Key))
-			if s.SegmentIndex(name) < 0 {
+			var name string
+			if !isNull(p.Value) {
+				name = l.str(p.Value, join(field, "segments."+p.Key))
+			}
+			if name != "" && s.SegmentIndex(name) < 0 {
 				l.errorf(p.Value, join(field, "segments."+p.Key), nearOrOneOf(name, segmentNames(s)), "segmentation %q has no segment %q", s.Name, name)
 				continue
 			}

@@ -25,6 +25,13 @@ type RuleSet struct {
 	// rule set has none.
 	Schedule *Schedule
 
+	// OnMissing says what happens to a customer the state knows but the
+	// facts source no longer returns: OnMissingKeep (the default) keeps
+	// its segments, OnMissingExit moves it out of every segmentation (see
+	// engine.Customer.Absent). Compile always sets it; "" in a rule set
+	// built by hand means OnMissingKeep.
+	OnMissing OnMissing
+
 	Params []Param
 	Facts  *Schema
 	// Segmentations are in file order; EvalOrder lists their indexes in
@@ -44,6 +51,23 @@ type RuleSet struct {
 	// Warnings are problems that do not stop the rule set from running.
 	Warnings []Diagnostic
 }
+
+// OnMissing is a rule set's policy for customers who leave the facts
+// source, written `on_missing: keep | exit` at the top of the rule file.
+type OnMissing string
+
+// The on_missing policies.
+const (
+	// OnMissingKeep keeps an absent customer's segments as they were.
+	OnMissingKeep OnMissing = "keep"
+	// OnMissingExit moves an absent customer out of every segmentation;
+	// actions that call left("SEGMENTATION") see it leave.
+	OnMissingExit OnMissing = "exit"
+)
+
+// Exits reports whether customers who leave the facts source leave their
+// segments (on_missing: exit).
+func (rs *RuleSet) Exits() bool { return rs.OnMissing == OnMissingExit }
 
 // Segmentation returns the segmentation called name and its index, or
 // (nil, -1).
@@ -145,7 +169,11 @@ type Action struct {
 	// Priority orders work for consumers: lower numbers first.
 	Priority int
 	Payload  []PayloadField
-	Pos      Pos
+	// CallsLeft is true when the condition calls left("SEGMENTATION"):
+	// such actions are the only ones evaluated for a customer who left
+	// the facts source (on_missing: exit).
+	CallsLeft bool
+	Pos       Pos
 }
 
 // DisplayLabel returns the label, or the name when there is no label.
@@ -187,8 +215,12 @@ type TestCase struct {
 	Previous map[string]PreviousSegment
 	// LastActions holds when each action was last queued for the customer.
 	LastActions map[string]time.Time
-	Expect      Expectation
-	Pos         Pos
+	// Absent says the customer is no longer in the facts source (`absent:
+	// true`, only under on_missing: exit): it has no facts and leaves the
+	// segments Previous gives it.
+	Absent bool
+	Expect Expectation
+	Pos    Pos
 }
 
 // PreviousSegment is a test case's previous assignment in one segmentation.
@@ -201,6 +233,8 @@ type PreviousSegment struct {
 // Expectation is what a test case expects. A nil map or slice is not
 // checked; an empty Actions slice expects that no action is queued.
 type Expectation struct {
+	// Segments holds the expected segment per segmentation; "" expects no
+	// segment (written `value_tier: ~` or `value_tier: ""`).
 	Segments map[string]string
 	Actions  []ExpectedAction
 	// ActionsSet is true when the case lists actions, even an empty list.

@@ -331,13 +331,37 @@ func (l *loader) yamlError(err error) {
 		line = strings.TrimSpace(line)
 		if m := yamlLineRE.FindStringSubmatch(line); m != nil {
 			n, _ := strconv.Atoi(m[1])
-			l.report(SeverityError, Pos{File: l.file, Line: n}, "", "check indentation and quoting; an expression that contains \": \" must be quoted", "YAML syntax: %s", m[2])
+			p, hint := Pos{File: l.file, Line: n}, "check indentation and quoting; an expression that contains \": \" must be quoted"
+			if q, ok := l.flowQuestionMark(n); ok {
+				p, hint = q, `YAML cannot read a type ending in ? inside {...} or [...]: quote it ("time?"), write nullable: true, or use one key per line`
+			}
+			l.report(SeverityError, p, "", hint, "YAML syntax: %s", m[2])
 			continue
 		}
 		if line != "" && line != "yaml: unmarshal errors:" {
 			l.report(SeverityError, Pos{File: l.file}, "", "", "YAML syntax: %s", strings.TrimPrefix(line, "yaml: "))
 		}
 	}
+}
+
+// flowQuestionRE finds a plain value ending in ? inside a flow mapping or
+// list, such as {type: time?, label: x}, which yaml.v3 cannot parse.
+var flowQuestionRE = regexp.MustCompile(`\{[^}#]*\w\?\s*[,}\]]|\[[^\]#]*\w\?\s*[,\]]`)
+
+// flowQuestionMark looks for a value like time? in a flow collection on
+// or just after line n, where yaml.v3 reports its syntax error, and
+// returns the position of the ?.
+func (l *loader) flowQuestionMark(n int) (Pos, bool) {
+	for line := n; line <= n+1; line++ {
+		text := l.lineRunes(line)
+		loc := flowQuestionRE.FindStringIndex(string(text))
+		if loc == nil {
+			continue
+		}
+		q := strings.LastIndex(string(text)[:loc[1]], "?")
+		return Pos{File: l.file, Line: line, Col: len([]rune(string(text)[:q])) + 1}, true
+	}
+	return Pos{}, false
 }
 
 // commentHint explains an expression that YAML cut short: in a plain

@@ -70,13 +70,23 @@ func (r *Report) Uncovered() []string {
 	return out
 }
 
-// Customer builds the engine input a test case describes.
+// Customer builds the engine input a test case describes. A case with
+// Absent set is a customer who left the facts source: its facts are all
+// null and engine.Customer.Absent is set.
 func Customer(rs *rules.RuleSet, tc *rules.TestCase) (*engine.Customer, error) {
-	row, err := rs.Facts.Row(tc.Facts)
-	if err != nil {
-		return nil, err
+	var row []any
+	if tc.Absent {
+		if len(tc.Facts) > 0 {
+			return nil, fmt.Errorf("an absent customer has no facts; remove facts from test case %q", tc.Name)
+		}
+		row = make([]any, len(rs.Facts.Fields))
+	} else {
+		var err error
+		if row, err = rs.Facts.Row(tc.Facts); err != nil {
+			return nil, err
+		}
 	}
-	c := &engine.Customer{Key: "test:" + tc.Name, Facts: row}
+	c := &engine.Customer{Key: "test:" + tc.Name, Facts: row, Absent: tc.Absent}
 	c.State.Segments = make([]engine.Assignment, len(rs.Segmentations))
 	for name, p := range tc.Previous {
 		if _, i := rs.Segmentation(name); i >= 0 {
@@ -143,11 +153,7 @@ func compare(rs *rules.RuleSet, tc *rules.TestCase, res *engine.Result) []string
 		_, i := rs.Segmentation(name)
 		d := res.Segments[i]
 		if d.Segment != want {
-			got := d.Segment
-			if got == "" {
-				got = "no segment"
-			}
-			msg := fmt.Sprintf("%s: expected %s, got %s", name, want, got)
+			msg := fmt.Sprintf("%s: expected %s, got %s", name, orNoSegment(want), orNoSegment(d.Segment))
 			if d.Matched != d.Segment && d.Matched != "" {
 				msg += fmt.Sprintf(" (%s matched, kept by %s)", d.Matched, d.Reason)
 			}
@@ -158,6 +164,13 @@ func compare(rs *rules.RuleSet, tc *rules.TestCase, res *engine.Result) []string
 		fails = append(fails, compareActions(tc.Expect.Actions, res.Actions)...)
 	}
 	return fails
+}
+
+func orNoSegment(name string) string {
+	if name == "" {
+		return "no segment"
+	}
+	return name
 }
 
 func compareActions(want []rules.ExpectedAction, got []engine.QueuedAction) []string {

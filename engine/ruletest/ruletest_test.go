@@ -269,3 +269,63 @@ func TestRetailExample(t *testing.T) {
 		t.Errorf("uncovered: %v", got)
 	}
 }
+
+// A test case can describe a customer who left the facts source, to test
+// the actions that call left(); it expects no segment with ~.
+func TestAbsentCase(t *testing.T) {
+	rep := ruletest.Run(compile(t, `
+ruleset: leaving
+on_missing: exit
+facts:
+  spend: number
+segmentations:
+  - name: tier
+    segments:
+      - {name: vip, when: spend >= 1000}
+      - {name: regular, fallback: true}
+actions:
+  - name: farewell
+    when: left("tier") && previous.tier == "vip"
+    payload: {tier: =previous.tier}
+  - name: thanks
+    when: entered("tier", "vip")
+tests:
+  - name: a vip who leaves gets a farewell
+    as_of: 2024-07-01
+    absent: true
+    previous: {tier: vip}
+    expect:
+      segments: {tier: ~}
+      actions: [{name: farewell, payload: {tier: vip}}]
+  - name: wrong expectation
+    as_of: 2024-07-01
+    absent: true
+    previous: {tier: regular}
+    expect: {segments: {tier: regular}, actions: [farewell]}
+  - name: present
+    as_of: 2024-07-01
+    facts: {spend: 2000}
+    expect: {segments: {tier: vip}, actions: [thanks]}
+`))
+	want := map[string][]string{
+		"a vip who leaves gets a farewell": nil,
+		"wrong expectation":                {"tier: expected regular, got no segment", "expected action farewell, but it was not queued"},
+		"present":                          nil,
+	}
+	for _, cr := range rep.Cases {
+		if w := want[cr.Case.Name]; !slices.Equal(cr.Failures, w) {
+			t.Errorf("%s: failures %q, want %q", cr.Case.Name, cr.Failures, w)
+		}
+	}
+	if got := rep.Uncovered(); !slices.Equal(got, []string{"tier.regular"}) {
+		t.Errorf("uncovered = %v", got)
+	}
+	c, err := ruletest.Customer(rep.RuleSet, rep.RuleSet.Tests[0])
+	if err != nil || !c.Absent || !slices.Equal(c.Facts, []any{nil}) || c.State.Segments[0].Segment != "vip" {
+		t.Errorf("Customer = %+v, %v", c, err)
+	}
+	rep.RuleSet.Tests[0].Facts = map[string]any{"spend": 1.0}
+	if _, err := ruletest.Customer(rep.RuleSet, rep.RuleSet.Tests[0]); err == nil || !strings.Contains(err.Error(), "an absent customer has no facts") {
+		t.Errorf("absent with facts: err = %v", err)
+	}
+}
