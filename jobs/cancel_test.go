@@ -49,14 +49,19 @@ func (f *handshakeFacts) OpenFacts(context.Context, *rules.RuleSet) (jobs.FactsR
 }
 
 func (f *handshakeFacts) Count(context.Context) (int64, error) { return -1, nil }
-func (f *handshakeFacts) Close() error                         { return nil }
+
+// Ordered: the keys are zero-padded counts, in key order, so the run
+// streams them as they come (an unordered source would be sorted first,
+// and this one never ends).
+func (f *handshakeFacts) Ordered() bool { return true }
+func (f *handshakeFacts) Close() error  { return nil }
 
 func (f *handshakeFacts) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
 	next := 0
 	batch := func(n int) []engine.Customer {
 		b := make([]engine.Customer, n)
 		for i := range b {
-			b[i] = engine.Customer{Key: fmt.Sprint(next), Facts: []any{float64(next % 7), "Customer Name"}}
+			b[i] = engine.Customer{Key: fmt.Sprintf("%012d", next), Facts: []any{float64(next % 7), "Customer Name"}}
 			next++
 		}
 		return b

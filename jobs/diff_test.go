@@ -137,13 +137,23 @@ segmentations:
 		t.Fatal(err)
 	}
 	store, _ := factsfile.Open(path, "")
-	_, err := jobs.Plan(context.Background(), jobs.NoState{}, store, rs, jobs.Options{})
-	if err == nil {
-		t.Fatal("bad rows should fail the plan")
+	out, err := jobs.Plan(context.Background(), jobs.NoState{}, store, rs, jobs.Options{Guard: jobs.Guard{MaxErrorRate: -1}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"2 bad rows", "facts.csv:3: column spend", `"n/a" is not a number`, "facts.csv:4: column since"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
+	// A bad value is the customer's error, naming the fact, the raw value
+	// and the line; the other customers are evaluated.
+	e := out.Report.Errors
+	if out.Report.Customers != 3 || e.Customers != 2 || e.ByRule["facts.spend"] != 1 || e.ByRule["facts.since"] != 1 {
+		t.Fatalf("customers %d, errors %+v; want 3 customers, 2 with an error on spend and since", out.Report.Customers, e)
+	}
+	msgs := ""
+	for _, ex := range e.Examples {
+		msgs += ex.Customer + ": " + ex.Message + "\n"
+	}
+	for _, want := range []string{`2: "n/a" is not a number`, "facts.csv:3)", `3: "yesterday" is not a date`, "facts.csv:4)"} {
+		if !strings.Contains(msgs, want) {
+			t.Errorf("error examples lack %q:\n%s", want, msgs)
 		}
 	}
 }

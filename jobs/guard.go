@@ -33,6 +33,11 @@ type Guard struct {
 	// AllowLarge lifts MaxMovedShare, MaxActions and MaxShrinkShare (and
 	// the refusal of an empty source) for one run.
 	AllowLarge bool
+	// AllowFailedChecks lets an apply write although a data-quality check
+	// declared on the facts or their sources failed (QualityReport), for
+	// one run. Duplicate keys refused by a source are not a check: they
+	// fail the run whatever this says.
+	AllowFailedChecks bool
 }
 
 // DefaultGuard is the guard used unless configured otherwise.
@@ -52,10 +57,16 @@ type GuardReport struct {
 // check judges plan p; initial is true on the rule set's first run, and
 // prev is its last successful run, or nil. The error rate's reason, when
 // there is one, comes last.
-func (g Guard) check(p *engine.Plan, initial bool, prev *PreviousRun) GuardReport {
+func (g Guard) check(p *engine.Plan, initial bool, prev *PreviousRun, q *QualityReport) GuardReport {
 	r := GuardReport{PreviousRun: prev}
+	if q != nil && q.Failed && !g.AllowFailedChecks {
+		r.Blocked = true
+		for _, msg := range q.FailedChecks() {
+			r.Reasons = append(r.Reasons, "data-quality check "+msg+"; rerun with --allow-failed-checks if the data is right")
+		}
+	}
 	if !g.AllowLarge {
-		if reason := g.shrunk(p.Customers, prev); reason != "" {
+		if reason := g.shrunk(p.Customers-q.left(), prev); reason != "" {
 			r.Blocked = true
 			r.Reasons = append(r.Reasons, reason)
 		}

@@ -105,7 +105,7 @@ func TestGuardCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := tt.guard.check(tinyPlan(t, tt.n, tt.moved, tt.failed), tt.initial, tt.prev)
+			r := tt.guard.check(tinyPlan(t, tt.n, tt.moved, tt.failed), tt.initial, tt.prev, nil)
 			if r.Blocked != tt.wantBlocked || r.ErrorRateExceeded != tt.wantErr {
 				t.Fatalf("check: %+v, want blocked=%v error_rate_exceeded=%v", r, tt.wantBlocked, tt.wantErr)
 			}
@@ -168,7 +168,7 @@ func TestPlanReportJSON(t *testing.T) {
 // previous_run (docs/plan-json.md), and leaves the key out when there is
 // none.
 func TestGuardReportPreviousRunJSON(t *testing.T) {
-	r := DefaultGuard.check(tinyPlan(t, 0, 0, 0), false, &PreviousRun{ID: 12, Customers: 44220})
+	r := DefaultGuard.check(tinyPlan(t, 0, 0, 0), false, &PreviousRun{ID: 12, Customers: 44220}, nil)
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestGuardReportPreviousRunJSON(t *testing.T) {
 	if !strings.Contains(string(b), `"blocked":true`) || !strings.Contains(string(b), `"previous_run":{"id":12,"customers":44220}`) {
 		t.Errorf("guard report JSON %s, want it blocked with previous_run", b)
 	}
-	b, _ = json.Marshal(DefaultGuard.check(tinyPlan(t, 0, 0, 0), true, nil))
+	b, _ = json.Marshal(DefaultGuard.check(tinyPlan(t, 0, 0, 0), true, nil, nil))
 	if strings.Contains(string(b), "previous_run") || strings.Contains(string(b), `"blocked":true`) {
 		t.Errorf("first run's guard report JSON %s, want it not blocked, without previous_run", b)
 	}

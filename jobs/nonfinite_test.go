@@ -233,14 +233,15 @@ func diffCount(a, b map[string]engine.Assignment) int {
 }
 
 // A NaN or an infinity in a facts file (CSV, or a JSON string) no longer
-// reaches the rules as a number: it is a bad row naming the column.
+// reaches the rules as a number: it is the customer's error naming the
+// fact and the line, and the customer keeps its segments.
 func TestFactsFileNonFinite(t *testing.T) {
 	rs := compile(t, nonFiniteRuleSet)
 	dir := t.TempDir()
 	for _, f := range []struct{ name, body, bad1, bad2 string }{
-		{"f.csv", "customer_id,spend,orders\n1,120,2\n2,NaN,1\n3,-Infinity,1\n", ":3: column spend", ":4: column spend"},
+		{"f.csv", "customer_id,spend,orders\n1,120,2\n2,NaN,1\n3,-Infinity,1\n", "f.csv:3)", "f.csv:4)"},
 		{"f.jsonl", `{"customer_id": 1, "spend": 120, "orders": 2}` + "\n" + `{"customer_id": 2, "spend": "NaN", "orders": 1}` + "\n" +
-			`{"customer_id": 3, "spend": "+Inf", "orders": 1}` + "\n", ":2: field spend", ":3: field spend"},
+			`{"customer_id": 3, "spend": "+Inf", "orders": 1}` + "\n", "f.jsonl:2)", "f.jsonl:3)"},
 	} {
 		path := filepath.Join(dir, f.name)
 		if err := os.WriteFile(path, []byte(f.body), 0o644); err != nil {
@@ -250,9 +251,18 @@ func TestFactsFileNonFinite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = jobs.Plan(context.Background(), jobs.NoState{}, src, rs, jobs.Options{AsOf: time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)})
-		if err == nil || !strings.Contains(err.Error(), "2 bad rows") || !strings.Contains(err.Error(), f.name+f.bad1) || !strings.Contains(err.Error(), f.name+f.bad2) {
-			t.Errorf("%s: err = %v, want 2 bad rows naming spend", f.name, err)
+		out, err := jobs.Plan(context.Background(), jobs.NoState{}, src, rs, jobs.Options{AsOf: time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC), Guard: jobs.Guard{MaxErrorRate: -1}})
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		e := out.Report.Errors
+		msgs := ""
+		for _, ex := range e.Examples {
+			msgs += ex.Customer + " " + ex.Rule + ": " + ex.Message + "\n"
+		}
+		if e.Customers != 2 || e.ByRule["facts.spend"] != 2 || !strings.Contains(msgs, "not a finite number") ||
+			!strings.Contains(msgs, f.bad1) || !strings.Contains(msgs, f.bad2) {
+			t.Errorf("%s: errors %+v\n%s; want 2 customers failing facts.spend, naming the lines", f.name, e, msgs)
 		}
 	}
 }

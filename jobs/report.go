@@ -31,6 +31,9 @@ type PlanReport struct {
 	Errors        ErrorReport          `json:"errors"`
 	Samples       []SampleReport       `json:"samples"`
 	Guard         GuardReport          `json:"guard"`
+	// Quality is what the pass found out about the facts: sources,
+	// duplicates, absent customers and declared checks.
+	Quality *QualityReport `json:"quality,omitempty"`
 }
 
 // SegmentationReport is one segmentation's moves and segment sizes.

@@ -87,7 +87,8 @@ func Plan(ctx context.Context, state StateStore, facts FactsSource, rs *rules.Ru
 		return nil, err
 	}
 	rep := NewPlanReport(plan, "plan", opts.AsOf, snap.Initial())
-	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev)
+	rep.Quality = qualityOf(snap, opts.AsOf, prev)
+	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev, rep.Quality)
 	return &Outcome{Report: rep}, nil
 }
 
@@ -147,9 +148,12 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 		return out, err
 	}
 	rep := NewPlanReport(plan, "apply", opts.AsOf, snap.Initial())
-	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev)
+	rep.Quality = qualityOf(snap, opts.AsOf, prev)
+	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev, rep.Quality)
 	out.Report = rep
-	summary := RunSummary{Customers: plan.Customers, Changed: plan.Changed, Actions: plan.TotalActions(), Errors: plan.Errors, Detail: rep}
+	// The run's population is the customers the sources returned: the
+	// next run's guard compares its own with it.
+	summary := RunSummary{Customers: plan.Customers - rep.Quality.left(), Changed: plan.Changed, Actions: plan.TotalActions(), Errors: plan.Errors, Detail: rep}
 	if rep.Guard.ErrorRateExceeded {
 		summary.Status, summary.Error = StatusFailed, rep.Guard.Reasons[len(rep.Guard.Reasons)-1]
 		finish(summary)
@@ -320,6 +324,9 @@ func needsWrite(c *engine.Customer, res *engine.Result) bool {
 	for i := range res.Segments {
 		d := &res.Segments[i]
 		if d.Segment == "" {
+			if d.Reason == engine.ReasonLeft && d.Previous != "" {
+				return true // leaves the segmentation: its assignment goes
+			}
 			continue
 		}
 		var prev engine.Assignment
@@ -338,5 +345,16 @@ func clone(r *engine.Result) *engine.Result {
 		Segments: append([]engine.Decision(nil), r.Segments...),
 		Actions:  append([]engine.QueuedAction(nil), r.Actions...),
 		Errors:   append([]engine.RuleError(nil), r.Errors...),
+		Left:     r.Left,
 	}
+}
+
+// qualityOf reports what the pass over snap saw, once it is streamed:
+// nil for a snapshot OpenSnapshot did not make.
+func qualityOf(snap Snapshot, asOf time.Time, prev *PreviousRun) *QualityReport {
+	s, ok := snap.(*snapshot)
+	if !ok {
+		return nil
+	}
+	return s.q.report(s.sourceStats(), asOf, prev, s.modified())
 }

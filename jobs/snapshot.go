@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/rules"
@@ -12,50 +13,194 @@ import (
 // OpenSnapshot opens rs's customers with their facts from facts and their
 // previous state from state. When state can join the source in its own
 // database (Joiner), that one query is used; otherwise facts are streamed
-// from the source and each batch's state is looked up by key in the
-// store, so memory stays bounded by the batch size whatever the number of
-// customers.
+// from the sources, merged on the key, and each batch's state is looked
+// up by key in the store, so memory stays bounded by the batch size
+// whatever the number of customers.
+//
+// Either way the customers come in key order, one per key (duplicates are
+// handled as each source's on_duplicate says), and, when the store can
+// list the customers it knows (StateKeys), those no source returned are
+// counted and, under on_missing: exit, handed out as absent customers.
+// What the pass saw is reported by Quality once it has been streamed.
 func OpenSnapshot(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet) (Snapshot, error) {
 	facts, err := route(facts, rs)
 	if err != nil {
 		return nil, err
 	}
-	if j, ok := state.(Joiner); ok {
-		snap, joined, err := j.Join(ctx, rs, facts)
-		if err != nil || joined {
-			return snap, err
+	ss := sourcesOf(facts)
+	if err := ss.Check(rs); err != nil {
+		return nil, err
+	}
+	s := &snapshot{rs: rs, sources: ss, q: newCollector(rs, ss)}
+	if j, ok := state.(Joiner); ok && len(ss) == 1 && ss[0].Key.IsZero() {
+		snap, joined, err := j.Join(ctx, rs, ss[0].Facts)
+		if err != nil {
+			return nil, err
+		}
+		if joined {
+			if o, ok := snap.(Ordered); ok && o.Ordered() {
+				s.joined = snap
+				s.keys, _ = snap.(StateKeys)
+				s.stats = []SourceQuality{{Name: ss[0].Name, OnDuplicate: ss[0].onDuplicate()}}
+				return s, nil
+			}
+			snap.Close()
 		}
 	}
 	st, err := state.OpenState(ctx, rs)
 	if err != nil {
 		return nil, err
 	}
-	fr, err := facts.OpenFacts(ctx, rs)
+	fr, err := ss.OpenFacts(ctx, rs)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &joined{state: st, facts: fr}, nil
+	s.state, s.facts = st, fr
+	s.keys, _ = st.(StateKeys)
+	return s, nil
 }
 
-// joined is a snapshot made of a facts reader and a state reader, joined
-// batch by batch on the customer key.
-type joined struct {
-	state StateReader
-	facts FactsReader
+// snapshot is the Snapshot OpenSnapshot returns: the store's joined
+// snapshot, or merged sources joined to a state reader batch by batch.
+type snapshot struct {
+	rs      *rules.RuleSet
+	sources Sources
+	// joined is the store's one-query snapshot (fast path); else state
+	// and facts are read apart.
+	joined Snapshot
+	state  StateReader
+	facts  FactsReader
+	keys   StateKeys // nil when the state cannot list the customers it knows
+	stats  []SourceQuality
+	q      *collector
 }
 
-func (j *joined) Initial() bool                            { return j.state.Initial() }
-func (j *joined) Count(ctx context.Context) (int64, error) { return j.facts.Count(ctx) }
-func (j *joined) Close() error                             { return errors.Join(j.facts.Close(), j.state.Close()) }
+func (s *snapshot) Initial() bool {
+	if s.joined != nil {
+		return s.joined.Initial()
+	}
+	return s.state.Initial()
+}
 
-func (j *joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
-	return j.facts.Stream(ctx, batchSize, func(batch []engine.Customer) error {
-		if err := j.state.Load(ctx, batch); err != nil {
-			return fmt.Errorf("read previous state: %w", err)
+func (s *snapshot) Count(ctx context.Context) (int64, error) {
+	if s.joined != nil {
+		return s.joined.Count(ctx)
+	}
+	return s.facts.Count(ctx)
+}
+
+func (s *snapshot) Close() error {
+	if s.joined != nil {
+		return s.joined.Close()
+	}
+	return errors.Join(s.facts.Close(), s.state.Close())
+}
+
+// sourceStats returns the sources' counts once the snapshot is streamed.
+func (s *snapshot) sourceStats() []SourceQuality {
+	if s.joined != nil {
+		return s.stats
+	}
+	return sourceStats(s.facts)
+}
+
+func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
+	var it custIter
+	if s.joined != nil {
+		s.stats[0] = SourceQuality{Name: s.sources[0].Name, OnDuplicate: s.sources[0].onDuplicate()}
+		in := &inOrder{custIter: readerIter(ctx, batchSize, s.joined.Stream), source: s.sources[0].Name}
+		it = &deduped{in: in, policy: s.sources[0].onDuplicate(), st: &s.stats[0]}
+	} else {
+		it = readerIter(ctx, batchSize, s.facts.Stream)
+	}
+	defer it.close()
+	var known *cursor[string]
+	if s.keys != nil {
+		known = pull(ctx, func(ctx context.Context, fn func([]string) error) error {
+			return s.keys.Keys(ctx, batchSize, fn)
+		})
+		defer known.close()
+	}
+	exit := s.rs.OnMissing == rules.OnMissingExit
+	s.q.reset()
+	batch := make([]engine.Customer, 0, batchSize)
+	var absent []engine.Customer
+	flush := func() error {
+		if s.joined == nil {
+			batch = append(batch, absent...)
+			if err := s.state.Load(ctx, batch); err != nil {
+				return fmt.Errorf("read previous state: %w", err)
+			}
+		} else if len(absent) > 0 {
+			if err := s.keys.Load(ctx, absent); err != nil {
+				return fmt.Errorf("read previous state: %w", err)
+			}
+			batch = append(batch, absent...)
 		}
-		return fn(batch)
-	})
+		absent = nil
+		if len(batch) == 0 {
+			return nil
+		}
+		err := fn(batch)
+		batch = make([]engine.Customer, 0, batchSize)
+		return err
+	}
+	gone := func(key string) error {
+		s.q.absent(exit)
+		if !exit {
+			return nil
+		}
+		absent = append(absent, engine.Customer{Key: key, Facts: make([]any, len(s.rs.Facts.Fields)), Absent: true})
+		if len(batch)+len(absent) >= batchSize {
+			return flush()
+		}
+		return nil
+	}
+	var next *string
+	if known != nil {
+		next = known.next()
+	}
+	for c := it.next(); c != nil; c = it.next() {
+		for next != nil && *next < c.Key {
+			if err := gone(*next); err != nil {
+				return err
+			}
+			next = known.next()
+		}
+		if next != nil && *next == c.Key {
+			next = known.next()
+		}
+		s.q.add(c)
+		batch = append(batch, *c)
+		if len(batch)+len(absent) >= batchSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	// A source that failed, or refused duplicates, fails the pass: the
+	// customers it did return were evaluated, but nothing is written.
+	if err := it.Err(); err != nil {
+		return err
+	}
+	if s.joined != nil {
+		if err := duplicatesErr(&s.stats[0]); err != nil {
+			return err
+		}
+	}
+	for next != nil {
+		if err := gone(*next); err != nil {
+			return err
+		}
+		next = known.next()
+	}
+	if known != nil {
+		if err := known.Err(); err != nil {
+			return fmt.Errorf("read the customers the state knows: %w", err)
+		}
+	}
+	return flush()
 }
 
 // route resolves a FactsByRuleSet to the rule set's own source, so that a
@@ -174,4 +319,34 @@ func findFacts(ctx context.Context, facts FactsSource, rs *rules.RuleSet, key st
 		return nil, fmt.Errorf("no customer %q in the facts source of %s", key, rs.Name)
 	}
 	return found, nil
+}
+
+// modified returns, per source, the newest modification time of its
+// files, for sources that read files and are checked for freshness; zero
+// otherwise.
+func (s *snapshot) modified() []time.Time {
+	out := make([]time.Time, len(s.sources))
+	var readers []part
+	if m, ok := s.facts.(*merged); ok {
+		readers = m.parts
+	}
+	for i, src := range s.sources {
+		if src.FreshWithin == 0 || src.FreshFact != "" {
+			continue
+		}
+		var cands []any
+		if i < len(readers) {
+			cands = append(cands, readers[i].reader)
+		}
+		cands = append(cands, src.Facts)
+		for _, c := range cands {
+			if m, ok := c.(interface{ Modified() (time.Time, error) }); ok {
+				if t, err := m.Modified(); err == nil {
+					out[i] = t
+				}
+				break
+			}
+		}
+	}
+	return out
 }

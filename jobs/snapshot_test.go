@@ -33,14 +33,29 @@ func (j *joiningStore) Join(_ context.Context, _ *rules.RuleSet, src jobs.FactsS
 		return nil, false, nil
 	}
 	j.joined = true
-	return nil, true, nil
+	return orderedSnapshot{}, true, nil
+}
+
+// orderedSnapshot is an empty snapshot in key order, as stores' are.
+type orderedSnapshot struct{}
+
+func (orderedSnapshot) Ordered() bool                        { return true }
+func (orderedSnapshot) Initial() bool                        { return true }
+func (orderedSnapshot) Count(context.Context) (int64, error) { return 0, nil }
+func (orderedSnapshot) Close() error                         { return nil }
+func (orderedSnapshot) Stream(context.Context, int, func([]engine.Customer) error) error {
+	return nil
 }
 
 // A run routed through FactsByRuleSet reaches the store's Joiner and the
 // source's CustomerFinder with the rule set's own source: the fast paths
 // are not lost behind the router.
 func TestRoutedSourcesKeepTheirFastPaths(t *testing.T) {
-	rs := &rules.RuleSet{Name: "retail"}
+	schema, err := rules.NewSchema(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &rules.RuleSet{Name: "retail", Facts: schema}
 	own := &ownSource{}
 	st := &joiningStore{own: own}
 	routed := jobs.FactsByRuleSet{"retail": own}

@@ -1,21 +1,16 @@
 package factsfile_test
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs/factsfile"
@@ -198,17 +193,24 @@ func stretchFor(seed string, kib uint8) uint8 {
 //   - every batch but the last holds exactly the batch size, the last at
 //     least one customer; after an error, every batch handed out is full
 //     (the last partial one is never handed out);
-//   - an error names the file; bad rows are listed as FILE:LINE: with
-//     lines that exist and ascend, at most 20 of them with a count of
-//     the others, and no customer was handed out from the first bad
-//     line on;
-//   - the customers' facts have the schema's Go types (a finite
+//   - an error names the file; bad rows (rows that are no customer) are
+//     listed as FILE:LINE: with lines that exist and ascend, at most 20
+//     of them with a count of the others, and no customer was handed out
+//     from the first bad line on;
+//   - the customers handed out have the schema's Go types (a finite
 //     float64, int, bool, UTC time.Time, string; nil only for a
-//     nullable fact), their keys and string facts are the file's (read
-//     again with encoding/csv or encoding/json), FindFacts finds the
-//     same facts, and CheckFacts finds nothing wrong;
+//     nullable fact, or for a fact with a FactError), and their
+//     FactErrors name facts of the schema, each once, and end in
+//     (FILE:LINE) with lines that ascend from customer to customer;
+//   - when the stream succeeds, every row is a customer: their keys and
+//     string facts are the file's (read again with encoding/csv or
+//     encoding/json), a fact error quotes the value it refuses,
+//     FindFacts finds the same facts and fact errors, and CheckFacts
+//     reports exactly the facts with errors in the first rows, on lines
+//     that have them;
 //   - the schema FactsSchema infers from a file of at most 100 rows
-//     reads every value of it (no bad row for a value's type).
+//     reads every value of it (no fact error, no bad row for a value's
+//     type).
 func fuzzFacts(t *testing.T, dir, format string, data []byte, gz, shop bool, batch, stretch uint8) {
 	if stretch > 0 {
 		data = bytes.Replace(data, []byte("~"), bytes.Repeat([]byte("x"), int(stretch)<<10), 1)
@@ -238,22 +240,19 @@ func fuzzFacts(t *testing.T, dir, format string, data []byte, gz, shop bool, bat
 	size := int(batch%8) + 1
 	batches, err := streamBatches(src, rs, size)
 	checkBatches(t, batches, size, err != nil)
+	got := flatten(batches)
+	checkTypes(t, rs, got, path, format)
 	if err != nil {
 		checkStreamError(t, err, path, format, rs, len(batches)*size)
 	} else {
-		got := flatten(batches)
-		checkTypes(t, rs, got)
 		if readable {
 			checkAgainstReread(t, rs, format, plain, got)
 		}
 		checkFindFacts(t, src, rs, got)
-		msgs, err := src.CheckFacts(context.Background(), rs)
-		if err != nil || len(msgs) > 0 {
-			t.Fatalf("the file streams, but CheckFacts reports %q, %v", msgs, err)
-		}
+		checkCheckFacts(t, src, rs, path, got)
 	}
 	if readable && bytes.Count(plain, []byte("\n")) < sampleRows {
-		checkInferred(t, src, path, rs.Key)
+		checkInferred(t, src, path, format, rs.Key)
 	}
 }
 
@@ -329,10 +328,7 @@ func checkStreamError(t *testing.T, err error, path, format string, rs *rules.Ru
 	if len(rows) != min(n, 20) || n == 0 {
 		t.Fatalf("%d bad rows, but %d are listed:\n%s", n, len(rows), msg)
 	}
-	first := 1 // the first line a row can start on
-	if format == factsfile.FormatCSV {
-		first = 2
-	}
+	first := firstLine(format)
 	prev := first - 1
 	prefix := "  " + path + ":"
 	for _, r := range rows {
@@ -349,225 +345,6 @@ func checkStreamError(t *testing.T, err error, path, format string, rs *rules.Ru
 		}
 		prev = line
 	}
-}
-
-// checkTypes checks every customer against the schema's Go types.
-func checkTypes(t *testing.T, rs *rules.RuleSet, cs []engine.Customer) {
-	t.Helper()
-	fields := rs.Facts.Fields
-	for _, c := range cs {
-		if c.Key == "" {
-			t.Fatalf("a customer without a key: %#v", c)
-		}
-		if len(c.Facts) != len(fields) {
-			t.Fatalf("customer %q has %d facts, want %d", c.Key, len(c.Facts), len(fields))
-		}
-		if c.State.Segments != nil || c.State.LastActions != nil {
-			t.Fatalf("customer %q comes with state %#v", c.Key, c.State)
-		}
-		for i, f := range fields {
-			if !hasType(f, c.Facts[i]) {
-				t.Fatalf("customer %q: fact %s (%s, nullable %v) is %#v (%T)", c.Key, f.Name, f.Type, f.Nullable, c.Facts[i], c.Facts[i])
-			}
-		}
-	}
-}
-
-func hasType(f rules.Field, v any) bool {
-	if v == nil {
-		return f.Nullable
-	}
-	switch f.Type {
-	case rules.TypeNumber:
-		x, ok := v.(float64)
-		return ok && !math.IsNaN(x) && !math.IsInf(x, 0) // rules.Field.Coerce refuses them
-	case rules.TypeInteger:
-		_, ok := v.(int)
-		return ok
-	case rules.TypeBool:
-		_, ok := v.(bool)
-		return ok
-	case rules.TypeTime:
-		tm, ok := v.(time.Time)
-		return ok && tm.Location() == time.UTC
-	case rules.TypeString:
-		_, ok := v.(string)
-		return ok
-	}
-	return false
-}
-
-// checkAgainstReread reads plain again, with encoding/csv or
-// encoding/json directly, and compares the keys and string facts.
-func checkAgainstReread(t *testing.T, rs *rules.RuleSet, format string, plain []byte, got []engine.Customer) {
-	t.Helper()
-	var rows []map[string]any // by column, absent when missing
-	if format == factsfile.FormatCSV {
-		rows = rereadCSV(t, plain)
-	} else {
-		rows = rereadJSONL(t, plain)
-	}
-	if len(rows) != len(got) {
-		t.Fatalf("%d customers, but the file has %d rows", len(got), len(rows))
-	}
-	for i, row := range rows {
-		c := got[i]
-		key := row[rs.Key]
-		if n, ok := key.(json.Number); ok {
-			key = n.String()
-		}
-		if c.Key != key {
-			t.Fatalf("customer %d has key %q, but the file's row has %#v", i, c.Key, key)
-		}
-		for j, f := range rs.Facts.Fields {
-			if f.Type != rules.TypeString {
-				continue
-			}
-			want, ok := row[f.Name]
-			switch {
-			case !ok || want == nil:
-				want = nil
-			case format == factsfile.FormatCSV && want == "" && f.Nullable:
-				want = nil
-			case format == factsfile.FormatJSONL:
-				if b, isBool := want.(bool); isBool {
-					want = strconv.FormatBool(b)
-				}
-			}
-			if c.Facts[j] != want {
-				t.Fatalf("customer %q: fact %s is %#v, but the file holds %#v", c.Key, f.Name, c.Facts[j], want)
-			}
-		}
-	}
-}
-
-func rereadCSV(t *testing.T, plain []byte) []map[string]any {
-	t.Helper()
-	recs, err := csv.NewReader(bytes.NewReader(plain)).ReadAll()
-	if err != nil || len(recs) == 0 {
-		t.Fatalf("the file streams, but encoding/csv reads %d records: %v", len(recs), err)
-	}
-	header := recs[0]
-	for i, h := range header {
-		header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-	}
-	var rows []map[string]any
-	for _, rec := range recs[1:] {
-		row := map[string]any{}
-		for i, v := range rec {
-			if _, dup := row[header[i]]; !dup {
-				row[header[i]] = v
-			}
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
-
-func rereadJSONL(t *testing.T, plain []byte) []map[string]any {
-	t.Helper()
-	sc := bufio.NewScanner(bytes.NewReader(plain))
-	sc.Buffer(nil, 32<<20)
-	var rows []map[string]any
-	for line := 1; sc.Scan(); line++ {
-		text := sc.Bytes()
-		if line == 1 {
-			text = bytes.TrimPrefix(text, []byte("\ufeff")) // as in CSV
-		}
-		text = bytes.TrimSpace(text)
-		if len(text) == 0 {
-			continue
-		}
-		dec := json.NewDecoder(bytes.NewReader(text))
-		dec.UseNumber()
-		var row map[string]any
-		if err := dec.Decode(&row); err != nil {
-			t.Fatalf("the file streams, but encoding/json cannot read %q: %v", text, err)
-		}
-		rows = append(rows, row)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("the file streams, but rereading it fails: %v", err)
-	}
-	return rows
-}
-
-// checkFindFacts checks that FindFacts returns, for the first and the
-// last customer's keys, the facts of the first customer with that key.
-func checkFindFacts(t *testing.T, src *factsfile.Source, rs *rules.RuleSet, got []engine.Customer) {
-	t.Helper()
-	if len(got) == 0 {
-		return
-	}
-	for _, key := range []string{got[0].Key, got[len(got)-1].Key} {
-		var want engine.Customer
-		for _, c := range got {
-			if c.Key == key {
-				want = c
-				break
-			}
-		}
-		found, err := src.FindFacts(context.Background(), rs, key)
-		if err != nil {
-			t.Fatalf("FindFacts(%q): %v", key, err)
-		}
-		if found.Key != key || !sameFacts(found.Facts, want.Facts) {
-			t.Fatalf("FindFacts(%q) = %#v, but the stream has %#v", key, found, want)
-		}
-	}
-}
-
-func sameFacts(a, b []any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if fx, ok := x.(float64); ok {
-			if fy, ok := y.(float64); ok && math.IsNaN(fx) && math.IsNaN(fy) {
-				continue
-			}
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// typeProblem matches a bad row's message about a value that does not
-// convert to its fact's type (problem.short, badType).
-var typeProblem = regexp.MustCompile(`(?:^|; )(?:column|field) [^ ]+: .* is not (?:a number|a whole number|true or false|a date or date-time|text)`)
-
-// checkInferred infers a schema from the file, which has at most
-// sampleRows rows, and streams the file with it: every value was
-// sampled, so none may fail to convert to the type inferred for it.
-func checkInferred(t *testing.T, src *factsfile.Source, path, key string) {
-	t.Helper()
-	schema, err := src.FactsSchema(context.Background(), &rules.RuleSet{Key: key})
-	if err != nil {
-		if !strings.Contains(err.Error(), path) {
-			t.Fatalf("FactsSchema: the error does not name the file %s: %v", path, err)
-		}
-		return
-	}
-	for _, f := range schema.Fields {
-		if !f.Nullable || f.Name == key || f.Type < rules.TypeNumber || f.Type > rules.TypeTime {
-			t.Fatalf("FactsSchema infers %+v", f)
-		}
-	}
-	inferred := &rules.RuleSet{Name: "inferred", Key: key, Facts: schema}
-	batches, err := streamBatches(src, inferred, 1000)
-	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n")[1:] {
-			_, text, _ := strings.Cut(strings.TrimPrefix(line, "  "+path+":"), ": ")
-			if typeProblem.MatchString(text) {
-				t.Fatalf("a value does not convert to the type FactsSchema inferred from it (%v):\n%v", schema.Fields, err)
-			}
-		}
-		return
-	}
-	checkTypes(t, inferred, flatten(batches))
 }
 
 func gzipped(t *testing.T, data []byte) []byte {

@@ -13,8 +13,10 @@ import (
 // maxReported is how many bad rows an error lists.
 const maxReported = 20
 
-// emitter batches customers and collects bad rows. After the first bad
-// row it hands out no more customers.
+// emitter batches customers and collects bad rows: rows that are no
+// customer (fatal problems). After the first bad row it hands out no more
+// customers. A customer with bad values only is handed out with its
+// FactErrors.
 type emitter struct {
 	size  int
 	fn    func([]engine.Customer) error
@@ -25,7 +27,7 @@ type emitter struct {
 }
 
 func (e *emitter) add(f file, line int, c engine.Customer, bad []problem) error {
-	if len(bad) > 0 {
+	if anyFatal(bad) {
 		e.nBad++
 		if n := len(e.files); n == 0 || e.files[n-1] != f.path {
 			e.files = append(e.files, f.path)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -17,6 +18,9 @@ import (
 // problemKind says what is wrong with a row or one of its values.
 type problemKind int
 
+// badRow and badNoKey make a row unusable as a customer, and are fatal
+// for a pass; the others are one fact's, and become the customer's
+// engine.FactError.
 const (
 	badRow    problemKind = iota // the row cannot be decoded, or has no usable key
 	badNoKey                     // the row lacks the key column
@@ -52,7 +56,8 @@ func names(rs *rules.RuleSet) []string {
 
 // scan decodes every row of f as a customer of rs and calls fn with it and
 // what is wrong with it; a row that cannot be decoded comes with an empty
-// customer.
+// customer. A row whose only problems are with values (no fatal one)
+// comes with them as the customer's FactErrors, and null facts for them.
 func scan(ctx context.Context, f file, rs *rules.RuleSet, fn func(line int, c engine.Customer, bad []problem) error) error {
 	d, err := open(f)
 	if err != nil {
@@ -71,6 +76,9 @@ func scan(ctx context.Context, f file, rs *rules.RuleSet, fn func(line int, c en
 				return err
 			}
 			c, bad := customer(rs, vals, f.csv())
+			if !anyFatal(bad) {
+				c.FactErrors = factErrors(f, line, bad)
+			}
 			err = fn(line, c, bad)
 		case errors.As(err, &le):
 			err = fn(line, engine.Customer{}, []problem{{kind: badRow, msg: string(le)}})
@@ -131,7 +139,8 @@ func keyOf(name string, v any, text bool) (string, *problem) {
 }
 
 // value converts one raw value to its fact's type. In CSV an empty cell
-// is null, except for a string fact that is not nullable.
+// is null, except for a string fact that is not nullable; so is a cell of
+// only spaces for a fact that is not text, as FactsSchema sees it.
 func value(f rules.Field, raw any, text bool) (any, *problem) {
 	if raw == absent {
 		if f.Nullable {
@@ -140,7 +149,7 @@ func value(f rules.Field, raw any, text bool) (any, *problem) {
 		return nil, &problem{kind: badAbsent, field: f, raw: raw}
 	}
 	v := raw
-	if s, ok := v.(string); ok && text && s == "" && (f.Type != rules.TypeString || f.Nullable) {
+	if s, ok := v.(string); ok && text && (s == "" && f.Nullable || f.Type != rules.TypeString && strings.TrimSpace(s) == "") {
 		v = nil
 	}
 	out, err := f.Coerce(v)
@@ -152,6 +161,74 @@ func value(f rules.Field, raw any, text bool) (any, *problem) {
 		return nil, &problem{kind: kind, field: f, raw: raw}
 	}
 	return out, nil
+}
+
+// fatal reports whether p makes its row unusable as a customer: the row
+// cannot be decoded, or has no usable key.
+func (p problem) fatal() bool { return p.kind == badRow || p.kind == badNoKey }
+
+// anyFatal reports whether a row with the problems bad is no customer.
+func anyFatal(bad []problem) bool {
+	for _, p := range bad {
+		if p.fatal() {
+			return true
+		}
+	}
+	return false
+}
+
+// factErrors turns the problems of a customer's values into its fact
+// errors, each naming the raw value and f:line; nil when there are none.
+func factErrors(f file, line int, bad []problem) []engine.FactError {
+	if len(bad) == 0 {
+		return nil
+	}
+	out := make([]engine.FactError, len(bad))
+	for i, p := range bad {
+		out[i] = engine.FactError{Fact: p.field.Name, Err: fmt.Errorf("%s (%s:%d)", p.reason(f.csv()), f.path, line)}
+	}
+	return out
+}
+
+// reason says what is wrong with a value, for the customer's fact error,
+// which names the fact already.
+func (p problem) reason(text bool) string {
+	switch p.kind {
+	case badAbsent:
+		return fmt.Sprintf("no %s %q, and the fact is not nullable (declare it %s?)", column(text), p.field.Name, p.field.Type)
+	case badNull:
+		what := "the value is null"
+		switch {
+		case text && p.raw == "":
+			what = "the cell is empty"
+		case text:
+			what = "the cell is blank: " + display(p.raw)
+		}
+		return fmt.Sprintf("%s, but the fact is not nullable (declare it %s?)", what, p.field.Type)
+	}
+	switch {
+	case p.field.Type == rules.TypeNumber && nonFinite(p.raw):
+		return display(p.raw) + " is not a finite number"
+	case p.field.Type == rules.TypeTime:
+		return display(p.raw) + " is not a date (use 2024-06-30 or 2024-06-30T02:00:00Z)"
+	}
+	return display(p.raw) + " is not " + typeWords(p.field.Type)
+}
+
+// nonFinite reports whether raw is the text of NaN or an infinity, or of
+// a number too large for a float64.
+func nonFinite(raw any) bool {
+	var s string
+	switch x := raw.(type) {
+	case string:
+		s = x
+	case json.Number:
+		s = x.String()
+	default:
+		return false
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return (err == nil || errors.Is(err, strconv.ErrRange)) && (math.IsNaN(v) || math.IsInf(v, 0))
 }
 
 // short says what is wrong in a line of a bad-row report.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
@@ -160,9 +161,12 @@ func (r *reader) Count(context.Context) (int64, error) { return -1, nil }
 // Close releases nothing: Stream closes each file it opens.
 func (r *reader) Close() error { return nil }
 
-// Stream checks every CSV header first, then streams the files in order.
-// After the first bad row it hands out no more customers, reads on to
-// find the others, and returns them all as one error.
+// Stream checks every CSV header first, then streams the files in order,
+// each customer as its row comes: customers with equal keys are handed
+// out in file order. A customer with values that do not convert is
+// handed out with FactErrors. After the first row that is no customer
+// (see the package doc) it hands out no more customers, reads on to find
+// the others, and returns them all as one error.
 func (r *reader) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
 	if batchSize < 1 {
 		return fmt.Errorf("%s: batch size %d: must be at least 1", label(r.s, r.files), batchSize)
@@ -184,8 +188,9 @@ func (r *reader) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 
 var errFound = errors.New("found")
 
-// FindFacts reads the files until the customer with key, for explain; its
-// state is left empty. Bad rows of other customers are not reported.
+// FindFacts reads the files until the first customer with key, for
+// explain; its state is left empty, and values of it that do not convert
+// are its FactErrors. Bad rows of other customers are not reported.
 func (s *Source) FindFacts(ctx context.Context, rs *rules.RuleSet, key string) (*engine.Customer, error) {
 	files, err := s.files()
 	if err != nil {
@@ -196,12 +201,10 @@ func (s *Source) FindFacts(ctx context.Context, rs *rules.RuleSet, key string) (
 	}
 	var found *engine.Customer
 	for _, f := range files {
-		err := scan(ctx, f, rs, func(line int, c engine.Customer, bad []problem) error {
+		// A row that is no customer comes with no key.
+		err := scan(ctx, f, rs, func(_ int, c engine.Customer, _ []problem) error {
 			if c.Key != key || key == "" {
 				return nil
-			}
-			if len(bad) > 0 {
-				return fmt.Errorf("%s:%d: customer %q: %s", f.path, line, key, rowMessage(f, bad))
 			}
 			found = &c
 			return errFound
@@ -214,4 +217,35 @@ func (s *Source) FindFacts(ctx context.Context, rs *rules.RuleSet, key string) (
 		}
 	}
 	return nil, fmt.Errorf("no customer %q in %s", key, label(s, files))
+}
+
+// Modified returns the newest modification time of the files the pattern
+// matches now, for a fresh_within check on the source; see
+// reader.Modified for the files of one pass.
+func (s *Source) Modified() (time.Time, error) {
+	files, err := s.files()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return modified(files)
+}
+
+// Modified returns the newest modification time of the files this pass
+// reads (those the pattern matched when it was opened), for a
+// fresh_within check: a run reads it through an interface of its own,
+// interface{ Modified() (time.Time, error) }.
+func (r *reader) Modified() (time.Time, error) { return modified(r.files) }
+
+func modified(files []file) (time.Time, error) {
+	var newest time.Time
+	for _, f := range files {
+		fi, err := os.Stat(f.path)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("facts file: %w", err)
+		}
+		if t := fi.ModTime(); t.After(newest) {
+			newest = t
+		}
+	}
+	return newest, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,36 +208,8 @@ func TestStreamTruncatedGzip(t *testing.T) {
 	}
 }
 
-func TestStreamBadRowsOfEachFile(t *testing.T) {
-	rs := compile(t, ruleSet)
-	dir := t.TempDir()
-	write(t, dir, "a.csv", "customer_id,spend,orders,region,last_order_at\n"+
-		"c1,10,1,n,\n"+
-		"c2,20,2,n,\n"+
-		"c3,abc,1,n,\n"+
-		"c4,40,1.5,n,2024-13-01\n"+
-		"c5,50,1,n,\n", false)
-	write(t, dir, "b.csv", "spend,customer_id,orders,region,last_order_at\n"+
-		",c6,1,n,\n"+
-		"7,,1,n,\n"+
-		"8,c8,1\n"+
-		"9,c9,1,n,\n", false)
-	batches, err := stream(t, open(t, filepath.Join(dir, "*.csv"), ""), rs, 2)
-	want := strings.ReplaceAll(`facts files DIR/*.csv (2 files): 5 bad rows in 2 files; fix them in the export:
-  DIR/a.csv:4: column spend: "abc" is not a number
-  DIR/a.csv:5: column orders: "1.5" is not a whole number; column last_order_at: "2024-13-01" is not a date or date-time (2024-06-30, 2024-06-30T02:00:00Z)
-  DIR/b.csv:2: column spend is empty, but fact "spend" is not nullable
-  DIR/b.csv:3: the key column "customer_id" is empty
-  DIR/b.csv:4: 3 fields, but the header has 5`, "DIR", dir)
-	if err == nil || err.Error() != want {
-		t.Fatalf("Stream: error\n%v\nwant\n%s", err, want)
-	}
-	// The batch before the first bad row was handed out; nothing after it.
-	if len(batches) != 1 || !reflect.DeepEqual(keys(batches[0]), []string{"c1", "c2"}) {
-		t.Errorf("batches = %v, want one of c1, c2", batches)
-	}
-}
-
+// Rows that are no customer are fatal, listed together; a customer with
+// bad values only (line 5) is no bad row.
 func TestStreamBadRowsJSONL(t *testing.T) {
 	rs := compile(t, ruleSet)
 	dir := t.TempDir()
@@ -247,16 +220,18 @@ func TestStreamBadRowsJSONL(t *testing.T) {
 		`{"customer_id": "c5", "spend": null}`+"\n"+
 		`[1, 2]`+"\n"+
 		`{"customer_id": "c7", "spend": 1, "region": "a"} {}`+"\n", false)
-	_, err := stream(t, open(t, path, ""), rs, 10)
-	want := strings.ReplaceAll(`facts file DIR/f.jsonl: 6 bad rows; fix them in the export:
+	batches, err := stream(t, open(t, path, ""), rs, 1)
+	want := strings.ReplaceAll(`facts file DIR/f.jsonl: 5 bad rows; fix them in the export:
   DIR/f.jsonl:2: not a JSON object: unexpected EOF
   DIR/f.jsonl:3: no key field "customer_id"
   DIR/f.jsonl:4: the key field "customer_id" is {"id":3}: use a string or a number; field spend: true is not a number
-  DIR/f.jsonl:5: field spend is null, but fact "spend" is not nullable; no field "region" (fact "region" is not nullable)
   DIR/f.jsonl:6: not a JSON object: each line must hold one object, such as {"customer_id": "c1", ...}
   DIR/f.jsonl:7: more than one JSON value on the line: each line must hold one object`, "DIR", dir)
 	if err == nil || err.Error() != want {
 		t.Fatalf("Stream: error\n%v\nwant\n%s", err, want)
+	}
+	if got := keys(flatten(batches)); !reflect.DeepEqual(got, []string{"c1"}) {
+		t.Errorf("customers %q handed out, want only c1, before the first bad row", got)
 	}
 }
 
@@ -306,7 +281,7 @@ func TestStreamJSONLTrailingGarbage(t *testing.T) {
 
 func TestStreamListsTheFirst20BadRows(t *testing.T) {
 	rs := compile(t, ruleSet)
-	rows := "customer_id,spend,orders,region,last_order_at\n" + strings.Repeat("c,x,1,a,\n", 25)
+	rows := "customer_id,spend,orders,region,last_order_at\n" + strings.Repeat(",1,1,a,\n", 25)
 	path := write(t, t.TempDir(), "f.csv", rows, false)
 	_, err := stream(t, open(t, path, ""), rs, 10)
 	if err == nil {
@@ -319,7 +294,7 @@ func TestStreamListsTheFirst20BadRows(t *testing.T) {
 	if want := "facts file " + path + ": 25 bad rows; fix them in the export:"; lines[0] != want {
 		t.Errorf("heading %q, want %q", lines[0], want)
 	}
-	if want := "  " + path + `:21: column spend: "x" is not a number`; lines[20] != want {
+	if want := "  " + path + `:21: the key column "customer_id" is empty`; lines[20] != want {
 		t.Errorf("20th row %q, want %q", lines[20], want)
 	}
 	if want := "  ... and 5 more"; lines[21] != want {
@@ -466,9 +441,11 @@ func TestFindFacts(t *testing.T) {
 		t.Errorf("FindFacts(c3) = %#v, want %#v", c, want)
 	}
 
-	_, err = src.FindFacts(ctx, rs, "c4")
-	if want := filepath.Join(dir, "b.csv.gz") + `:3: customer "c4": column spend: "x" is not a number`; err == nil || err.Error() != want {
-		t.Errorf("FindFacts(c4): error %v, want %q", err, want)
+	// A value that does not convert is the customer's fact error.
+	c, err = src.FindFacts(ctx, rs, "c4")
+	wantErr := `"x" is not a number (` + filepath.Join(dir, "b.csv.gz") + ":3)"
+	if err != nil || c.Key != "c4" || len(c.FactErrors) != 1 || c.FactErrors[0].Fact != "spend" || c.FactErrors[0].Err.Error() != wantErr || c.Facts[0] != nil || c.Facts[2] != "b" {
+		t.Errorf("FindFacts(c4) = %#v, %v; want c4 with spend null and its fact error %q", c, err, wantErr)
 	}
 
 	_, err = src.FindFacts(ctx, rs, "c9")
@@ -480,32 +457,39 @@ func TestFindFacts(t *testing.T) {
 func TestStreamEmptyCSVCells(t *testing.T) {
 	tests := []struct {
 		typ  string
-		want any    // the value of an empty cell
-		err  string // or the bad row's message
+		cell string
+		want any    // the value of the cell
+		err  string // or the customer's fact error, before its position
 	}{
 		{typ: "string", want: ""},
+		{typ: "string", cell: " ", want: " "},
 		{typ: "string?", want: nil},
+		{typ: "string?", cell: " ", want: " "},
 		{typ: "number?", want: nil},
+		{typ: "number?", cell: "  ", want: nil},
 		{typ: "time?", want: nil},
-		{typ: "integer", err: `column f is empty, but fact "f" is not nullable`},
-		{typ: "bool", err: `column f is empty, but fact "f" is not nullable`},
+		{typ: "integer", err: `the cell is empty, but the fact is not nullable (declare it integer?)`},
+		{typ: "bool", err: `the cell is empty, but the fact is not nullable (declare it bool?)`},
+		{typ: "time", cell: " ", err: `the cell is blank: " ", but the fact is not nullable (declare it time?)`},
 	}
 	for _, tc := range tests {
-		t.Run(tc.typ, func(t *testing.T) {
+		t.Run(tc.typ+" "+strconv.Quote(tc.cell), func(t *testing.T) {
 			rs := compile(t, "ruleset: t\nfacts:\n  f: "+tc.typ+"\nsegmentations:\n  - name: s\n    segments:\n      - name: all\n        fallback: true\n")
-			path := write(t, t.TempDir(), "f.csv", "customer_id,f\nc1,\n", false)
-			batches, err := stream(t, open(t, path, ""), rs, 10)
+			path := write(t, t.TempDir(), "f.csv", "customer_id,f\nc1,"+tc.cell+"\nc2,\n", false)
+			cs := all(t, open(t, path, ""), rs)
+			if len(cs) != 2 {
+				t.Fatalf("%d customers, want 2", len(cs))
+			}
+			c := cs[0]
 			if tc.err != "" {
-				if err == nil || !strings.HasSuffix(err.Error(), path+":2: "+tc.err) {
-					t.Fatalf("Stream: error %v, want one ending in %q", err, tc.err)
+				want := tc.err + " (" + path + ":2)"
+				if len(c.FactErrors) != 1 || c.FactErrors[0].Fact != "f" || c.FactErrors[0].Err.Error() != want || c.Facts[0] != nil {
+					t.Fatalf("customer %#v, want fact f null with the error %q", c, want)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := batches[0][0].Facts[0]; got != tc.want {
-				t.Errorf("an empty %s cell is %#v, want %#v", tc.typ, got, tc.want)
+			if c.FactErrors != nil || c.Facts[0] != tc.want {
+				t.Errorf("the cell %q of a %s fact is %#v (errors %v), want %#v", tc.cell, tc.typ, c.Facts[0], c.FactErrors, tc.want)
 			}
 		})
 	}
