@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/tierflow/tierflow/internal/views"
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -24,26 +27,64 @@ JSON Lines files) and verifies that it returns the key and every fact the
 rules read, with a compatible type: SQL columns by their types (and, on
 SQLite, their first values), files by their headers and the values of
 their first 100 rows. Rule files that declare no facts are checked against
-the source's own columns.
+the source's own columns. A rule set with several sources has each
+checked for the facts it provides.
+
+With --data, check reads every configured rule set's facts sources (or
+the one --ruleset names) in one pass, without evaluating rules or writing
+anything, and prints a data-quality table: per source its rows,
+customers, duplicate keys, rows matching no customer of the primary
+source and newest date; per fact its nulls, values that could not be
+converted, and values breaking the fact's checks; the customers the state
+knows that no source returns; then every declared check, PASS or FAIL,
+with examples (docs/data-quality.md). Checks are declared on facts in the
+rule file (min, max, one_of, unique, max_null_share) and on sources in
+tierflow.yaml (min_rows, max_row_change, fresh_within). --as-of is the
+time fresh_within is measured from. --format is text, json, markdown or
+csv (docs/output.md).
 
 Exit status: 0 when there are no errors, 1 otherwise (or with --strict,
-when there are warnings).
+when there are warnings). With --data: 0 when every check passes, 1 when
+a check fails or a source cannot be read.
 
 Examples:
   tierflow check examples/retail/retail.yaml
   tierflow check rules/                  # every rule file under rules/
   tierflow check --strict rules/         # in CI: warnings fail too
   tierflow check --db                    # the configured rule sets against their facts sources
+  tierflow check --data                  # run every data-quality check on today's facts
+  tierflow check --data --ruleset retail --as-of 2024-07-01 --format markdown >> "$GITHUB_STEP_SUMMARY"
 `
 
 func runCheck(ctx context.Context, a *app, args []string) int {
 	fs := a.flagSet("check", checkUsage)
 	strict := fs.Bool("strict", false, "treat warnings as errors")
 	db := fs.Bool("db", false, "also check the configured rule sets' facts sources (databases and files)")
+	data := fs.Bool("data", false, "run the data-quality checks on the configured rule sets' current facts and print a table; no rule is evaluated")
+	asOfFlag := fs.String("as-of", "", "with --data: measure fresh_within from this `date` (2024-07-01 or RFC 3339; default: today, UTC midnight)")
+	quiet := fs.Bool("quiet", false, "with --data: no progress output")
+	ff := addFormatFlag(fs, "text, or with --data json, markdown or csv (docs/output.md)")
 	df := addDBFlags(fs)
 	paths, code, ok := a.parse(fs, args)
 	if !ok {
 		return code
+	}
+	if *data {
+		if *db || len(paths) > 0 {
+			return a.errorf("check: --data checks the configured rule sets' facts; give it without --db and without rule files")
+		}
+		v, err := pickView(ff, a.stdout, views.NewQuality)
+		if err != nil {
+			return a.errorf("check: %v", err)
+		}
+		asOf, err := a.asOfFlag(*asOfFlag)
+		if err != nil {
+			return a.errorf("check: --as-of: %v", err)
+		}
+		return a.checkData(ctx, df, asOf, *quiet, v)
+	}
+	if name, _ := ff.name(); name != "text" {
+		return a.errorf("check: --format is for check --data; rule files are checked in text")
 	}
 	if *db {
 		return a.checkDB(ctx, df)
@@ -86,7 +127,7 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// checkDB checks every configured rule set against its facts source.
+// checkDB checks every configured rule set against its facts sources.
 func (a *app) checkDB(ctx context.Context, df dbFlags) int {
 	_, w, sets, err := a.openDB(ctx, df)
 	if err != nil {
@@ -95,23 +136,91 @@ func (a *app) checkDB(ctx context.Context, df dbFlags) int {
 	defer w.Close()
 	failed := false
 	for _, set := range sets {
-		checker, ok := w.facts.For(set.rs.Name).(factsChecker)
-		if !ok {
-			fmt.Fprintf(a.stdout, "--  %s: its source (%s) cannot be checked before a run\n", set.rs.Name, set.cfg.Source.label())
-			continue
+		ss := w.sources(set.rs.Name)
+		for i := range ss {
+			ok, err := a.checkSource(ctx, set, ss, i)
+			if err != nil {
+				return a.errorf("check: %s", w.Redact(err.Error()))
+			}
+			failed = failed || !ok
 		}
-		problems, err := checker.CheckFacts(ctx, set.rs)
+	}
+	if failed {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// checkSource checks source i of ss against the facts it provides to the
+// configured rule set, printing the outcome; ok is false when it does not
+// provide them.
+func (a *app) checkSource(ctx context.Context, set configured, ss jobs.Sources, i int) (ok bool, err error) {
+	who := set.rs.Name
+	if len(ss) > 1 {
+		who += " source " + ss[i].Name
+	}
+	checker, can := ss[i].Facts.(factsChecker)
+	if !can {
+		fmt.Fprintf(a.stdout, "--  %s: its source (%s) cannot be checked before a run\n", who, set.cfg.Sources[i].label())
+		return true, nil
+	}
+	sub, err := sourceRuleSet(set.rs, ss, i)
+	if err != nil {
+		return false, err
+	}
+	problems, err := checker.CheckFacts(ctx, sub)
+	if err != nil {
+		return false, err
+	}
+	if len(problems) == 0 {
+		facts := "all " + plural(len(sub.Facts.Fields), "fact")
+		if len(sub.Facts.Fields) == 1 {
+			facts = "its fact " + sub.Facts.Fields[0].Name
+		}
+		fmt.Fprintf(a.stdout, "ok  %s: the facts source provides the key and %s\n", who, facts)
+		return true, nil
+	}
+	for _, p := range problems {
+		fmt.Fprintf(a.stderr, "%s: %s: %s\n", set.rs.File, who, p)
+	}
+	return false, nil
+}
+
+// checkData runs the data-quality checks of every configured rule set (or
+// the one --ruleset names) against its sources, as of asOf, and renders
+// them with v. It fails when a check fails or a source cannot be read.
+func (a *app) checkData(ctx context.Context, df dbFlags, asOf time.Time, quiet bool, v views.Quality) int {
+	_, w, sets, err := a.openDB(ctx, df)
+	if err != nil {
+		return a.errorf("check: %v", err)
+	}
+	defer w.Close()
+	failed := false
+	for _, set := range sets {
+		opts := jobs.Options{AsOf: asOf, Now: a.now}
+		var prog *progress
+		if !quiet {
+			prog = a.newProgress(set.rs.Name)
+			opts.Progress = prog.update
+		}
+		q, err := jobs.CheckData(ctx, w.state, w.facts, set.rs, opts)
+		prog.finish()
 		if err != nil {
-			return a.errorf("check: %s", w.Redact(err.Error()))
-		}
-		if len(problems) == 0 {
-			fmt.Fprintf(a.stdout, "ok  %s: the facts source provides the key and all %s\n", set.rs.Name, plural(len(set.rs.Facts.Fields), "fact"))
+			msg := w.Redact(err.Error())
+			fmt.Fprintf(a.stderr, "tierflow: check %s: %s\n", set.rs.Name, msg)
+			failed = true
+			if err := v.Failed(set.rs.Name, msg); err != nil {
+				return a.errorf("check: %v", err)
+			}
 			continue
 		}
-		failed = true
-		for _, p := range problems {
-			fmt.Fprintf(a.stderr, "%s: %s: %s\n", set.rs.File, set.rs.Name, p)
+		failed = failed || q.Failed
+		if err := v.Report(set.rs.Name, set.rs.Label, asOf, q); err != nil {
+			return a.errorf("check: %v", err)
 		}
+	}
+	if err := v.Close(); err != nil {
+		return a.errorf("check: %v", err)
 	}
 	if failed {
 		return exitFailure

@@ -3,11 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,50 +97,15 @@ type guardConfig struct {
 
 type ruleSetConfig struct {
 	// Rules is the rule file.
-	Rules          string
-	Source         sourceConfig
+	Rules string
+	// Sources are where the rule set's facts come from: the one source:,
+	// or the list sources:, merged on the customer key. The first is the
+	// primary source, whose customers are the rule set's customers.
+	Sources        []sourceConfig
 	Guard          *guardConfig
 	InitialActions bool // initial_actions
 
 	pos rules.Pos
-}
-
-// sourceConfig is where a rule set's facts come from: one of Query, Table
-// or File. The YAML is either a string, a SQL query or a table or view
-// name on the state database (kept in Query, as before there were other
-// forms), or a mapping with exactly one of query, table or file:
-//
-//	source: {query: "SELECT ...", database: warehouse}
-//	source: {table: analytics.customer_facts}   # on the state database
-//	source: {file: exports/customers-*.csv.gz, format: csv}
-type sourceConfig struct {
-	Query    string // query
-	Table    string // table
-	Database string // database: a name under databases:; "" is the state database (never with File)
-	// File is a path or glob relative to the config's directory (resolve
-	// it with config.relative when reading).
-	File string
-	// Format is "csv" or "jsonl"; "" means from File's extension (see
-	// fileFormat).
-	Format string
-
-	pos rules.Pos
-}
-
-// fileFormat returns the format a file source is read in: Format, or the
-// one its extension names, or "" when it names none.
-func (s sourceConfig) fileFormat() string {
-	if s.Format != "" {
-		return s.Format
-	}
-	name := strings.TrimSuffix(strings.ToLower(s.File), ".gz")
-	switch filepath.Ext(name) {
-	case ".csv":
-		return "csv"
-	case ".jsonl", ".ndjson", ".json":
-		return "jsonl"
-	}
-	return ""
 }
 
 // loadConfig reads the config file named by --config, else tierflow.yaml
@@ -408,7 +371,7 @@ func (r *configReader) duration(n *yaml.Node, field string) string {
 }
 
 func (r *configReader) ruleSet(n *yaml.Node, field string, dbs map[string]databaseConfig) (ruleSetConfig, bool) {
-	m, ok := r.Mapping(n, field, "rules", "source", "guard", "initial_actions")
+	m, ok := r.Mapping(n, field, "rules", "source", "sources", "guard", "initial_actions")
 	if !ok {
 		return ruleSetConfig{}, false
 	}
@@ -416,9 +379,7 @@ func (r *configReader) ruleSet(n *yaml.Node, field string, dbs map[string]databa
 	if rn := r.Required(m, n, field, "rules", "name the rule file, e.g. rules: rules/customers.yaml"); rn != nil {
 		rs.Rules = r.nonEmpty(rn, field+".rules", "name the rule file, e.g. rules: rules/customers.yaml")
 	}
-	if sn := r.Required(m, n, field, "source", "give the SQL query, table or file that has one row per customer"); sn != nil {
-		rs.Source = r.source(sn, field+".source", dbs)
-	}
+	rs.Sources = r.ruleSetSources(n, m, field, dbs)
 	if g := m["guard"]; g != nil && g.Tag != "!!null" {
 		gc := r.guard(g, field+".guard")
 		rs.Guard = &gc
@@ -433,94 +394,6 @@ func (r *configReader) nonEmpty(n *yaml.Node, field, hint string) string {
 		r.Errorf(n, field, hint, "must not be empty")
 	}
 	return s
-}
-
-var sourceKinds = []string{"query", "table", "file"}
-
-func (r *configReader) source(n *yaml.Node, field string, dbs map[string]databaseConfig) sourceConfig {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		return sourceConfig{Query: r.nonEmpty(n, field, "give the SQL query or the table that has one row per customer"), pos: r.Pos(n)}
-	case yaml.MappingNode:
-	default:
-		r.Errorf(n, field, "write a SQL query or a table name, or a mapping with one of query, table or file",
-			"must be a single value or a mapping, not a list")
-		return sourceConfig{}
-	}
-	m, _ := r.Mapping(n, field, "query", "table", "file", "database", "format")
-	s := sourceConfig{pos: r.Pos(n), Database: r.String(m["database"], field+".database"), Format: r.String(m["format"], field+".format")}
-	var set []string
-	for _, k := range sourceKinds {
-		if m[k] != nil {
-			set = append(set, k)
-		}
-	}
-	const oneOf = "a source is one of query, table or file"
-	switch {
-	case len(set) == 0:
-		r.Errorf(n, field, oneOf, "no query, table or file")
-	case len(set) > 1:
-		r.Errorf(later(m[set[0]], m[set[1]]), field, oneOf, "%s and %s are both set", set[0], set[1])
-	}
-	s.Query = r.nonEmpty(m["query"], field+".query", "")
-	s.Table = r.table(m["table"], field+".table")
-	s.File = r.nonEmpty(m["file"], field+".file", "")
-	r.sourceDatabase(m, field, s, dbs)
-	r.sourceFormat(m, field, s)
-	return s
-}
-
-// later returns whichever of a and b comes later in the file.
-func later(a, b *yaml.Node) *yaml.Node {
-	if b.Line > a.Line || (b.Line == a.Line && b.Column > a.Column) {
-		return b
-	}
-	return a
-}
-
-// tableRE matches a table or view name, optionally with its schema.
-var tableRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$`)
-
-func (r *configReader) table(n *yaml.Node, field string) string {
-	if n == nil {
-		return ""
-	}
-	s := r.nonEmpty(n, field, "")
-	if s != "" && !tableRE.MatchString(s) {
-		r.Errorf(n, field, "write name or schema.name, in letters, digits and _; for anything else use query", "%q is not a table name", s)
-	}
-	return s
-}
-
-func (r *configReader) sourceDatabase(m map[string]*yaml.Node, field string, s sourceConfig, dbs map[string]databaseConfig) {
-	if s.Database == "" {
-		return
-	}
-	if m["file"] != nil {
-		r.Errorf(m["database"], field+".database", "tierflow reads files itself; remove database", "a file source has no database")
-		return
-	}
-	if _, ok := dbs[s.Database]; !ok {
-		hint := "declare it under databases:, or leave database out to read the state database"
-		if len(dbs) > 0 {
-			hint = rules.Suggest(s.Database, slices.Sorted(maps.Keys(dbs)))
-		}
-		r.Errorf(m["database"], field+".database", hint, "unknown database %q", s.Database)
-	}
-}
-
-var formats = []string{"csv", "jsonl"}
-
-func (r *configReader) sourceFormat(m map[string]*yaml.Node, field string, s sourceConfig) {
-	switch {
-	case s.Format != "" && m["file"] == nil:
-		r.Errorf(m["format"], field+".format", "query and table sources have typed columns", "format is for file sources")
-	case s.Format != "" && !slices.Contains(formats, s.Format):
-		r.Errorf(m["format"], field+".format", rules.Suggest(s.Format, formats), "unknown format %q", s.Format)
-	case s.File != "" && s.fileFormat() == "":
-		r.Errorf(m["file"], field+".file", "add format: csv or format: jsonl, or end the name in .csv, .jsonl, .ndjson or .json, optionally followed by .gz",
-			"cannot tell the format of %q from its name", s.File)
-	}
 }
 
 // looksLikeURL reports whether s is a database URL or connection string

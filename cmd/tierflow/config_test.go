@@ -288,7 +288,7 @@ databases:
   - rules: a.yaml
     source: [customer_facts]
 `,
-			want: `tierflow.yaml:3:13: rulesets[0].source: must be a single value or a mapping, not a list (write a SQL query or a table name, or a mapping with one of query, table or file)
+			want: `tierflow.yaml:3:13: rulesets[0].source: must be a single value or a mapping, not a list (write a SQL query or a table name, or a mapping with one of query, table or file; several sources go in a list under sources:)
    3 |     source: [customer_facts]
      |             ^`,
 		},
@@ -548,12 +548,12 @@ func TestConfigSources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := cfg.RuleSets[0].Source
-			if got.pos != (rules.Pos{File: filepath.Join("conf", "tierflow.yaml"), Line: 5, Col: 13}) {
-				t.Errorf("source at %s, want conf/tierflow.yaml:5:13", got.pos)
+			got := cfg.RuleSets[0].Sources[0]
+			if len(cfg.RuleSets[0].Sources) != 1 || got.pos != (rules.Pos{File: filepath.Join("conf", "tierflow.yaml"), Line: 5, Col: 13}) || got.field != "rulesets[0].source" {
+				t.Errorf("sources %+v, want one at conf/tierflow.yaml:5:13", cfg.RuleSets[0].Sources)
 			}
-			got.pos = rules.Pos{}
-			if got != tt.want {
+			got.pos, got.field = rules.Pos{}, ""
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}
 		})
@@ -605,12 +605,12 @@ rulesets:
 		RuleSets: []ruleSetConfig{
 			{
 				Rules:          "rules/retail.yaml",
-				Source:         sourceConfig{Table: "customer_facts", Database: "warehouse", pos: at(20, 13)},
+				Sources:        []sourceConfig{{Table: "customer_facts", Database: "warehouse", pos: at(20, 13), field: "rulesets[0].source"}},
 				Guard:          &guardConfig{MaxMoved: "5%", MaxActions: &zero, MaxShrink: "0"},
 				InitialActions: true,
 				pos:            at(19, 5),
 			},
-			{Rules: "rules/b2b.yaml", Source: sourceConfig{File: "exports/accounts.jsonl", pos: at(24, 13)}, pos: at(23, 5)},
+			{Rules: "rules/b2b.yaml", Sources: []sourceConfig{{File: "exports/accounts.jsonl", pos: at(24, 13), field: "rulesets[1].source"}}, pos: at(23, 5)},
 		},
 		dir: "/etc/tierflow",
 	}
@@ -751,7 +751,7 @@ func TestConfigInitTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.RuleSets) != 1 || cfg.RuleSets[0].Source.Query+cfg.RuleSets[0].Source.Table+cfg.RuleSets[0].Source.File == "" {
+	if len(cfg.RuleSets) != 1 || len(cfg.RuleSets[0].Sources) != 1 || cfg.RuleSets[0].Sources[0].Query+cfg.RuleSets[0].Sources[0].Table+cfg.RuleSets[0].Sources[0].File == "" {
 		t.Errorf("got %+v; want one rule set with a source", cfg.RuleSets)
 	}
 }
@@ -762,6 +762,7 @@ func FuzzConfig(f *testing.F) {
 	f.Add(initConfig)
 	f.Add("databases:\n  w: {driver: postgres, url_env: W}\nrulesets:\n  - rules: a\n    source: {table: t, database: w}\n")
 	f.Add("rulesets:\n  - rules: a\n    source: {file: x.csv, format: csv, query: q}\n")
+	f.Add("rulesets:\n  - rules: a\n    sources:\n      - {table: t, key: {trim: true, case: lower}, min_rows: 5}\n      - {name: c, file: c.csv, facts: [x, y], fresh_within: 2d, on_duplicate: last}\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		_, err := parseConfig("tierflow.yaml", []byte(src))
 		if err == nil {

@@ -68,13 +68,16 @@ func (a *app) openDB(ctx context.Context, f dbFlags) (*config, *wiring, []config
 		if *f.ruleset != "" && h.Ruleset != *f.ruleset {
 			continue
 		}
-		rs, diags, err := compileConfigured(ctx, w.facts.For(h.Ruleset), cfg, r, h)
+		rs, diags, err := compileConfigured(ctx, w.sources(h.Ruleset), cfg, r, h)
 		if err != nil {
 			w.Close()
 			return nil, nil, nil, err
 		}
 		if errs, _ := printDiagnostics(a.stderr, onlyErrors(diags)); errs > 0 {
 			w.Close()
+			if file := configErrorsIn(diags, cfg.rulesPath(*r)); file != "" {
+				return nil, nil, nil, fmt.Errorf("the sources of rule set %s in %s do not fit its rule file; fix them first", h.Ruleset, file)
+			}
 			return nil, nil, nil, fmt.Errorf("%s has errors; fix them first (tierflow check)", cfg.rulesPath(*r))
 		}
 		sets = append(sets, configured{rs: rs, cfg: r})
@@ -110,22 +113,15 @@ func defaultConfigExists(path string) error {
 	return fmt.Errorf("no %s in %s: run tierflow init, or pass --config FILE", defaultConfigFile, dir)
 }
 
-// compileConfigured compiles a configured rule file. A file that declares
-// no facts gets its schema from its facts source's columns. Diagnostics
+// compileConfigured compiles a configured rule file and checks its
+// sources ss against it (see checkSources). A file that declares no
+// facts gets its schema from its facts source's columns. Diagnostics
 // come back for the caller to print or log; rs is nil when there are
 // errors.
-func compileConfigured(ctx context.Context, src jobs.FactsSource, cfg *config, r *ruleSetConfig, h ruleHead) (*rules.RuleSet, []rules.Diagnostic, error) {
+func compileConfigured(ctx context.Context, ss jobs.Sources, cfg *config, r *ruleSetConfig, h ruleHead) (*rules.RuleSet, []rules.Diagnostic, error) {
 	opts := ruleOptions()
 	if !h.hasFacts {
-		key := h.Key
-		if key == "" {
-			key = "customer_id"
-		}
-		ss, ok := src.(schemaSource)
-		if !ok {
-			return nil, nil, fmt.Errorf("%s declares no facts, and its source (%s) cannot describe its columns: declare facts: in the rule file", cfg.rulesPath(*r), r.Source.label())
-		}
-		schema, err := ss.FactsSchema(ctx, &rules.RuleSet{Name: h.Ruleset, Key: key})
+		schema, err := describedSchema(ctx, ss, cfg, r, h)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -135,7 +131,30 @@ func compileConfigured(ctx context.Context, src jobs.FactsSource, cfg *config, r
 	if loaded.Err() != nil || len(loaded.RuleSets) == 0 {
 		return nil, loaded.Diagnostics, nil
 	}
-	return loaded.RuleSets[0], loaded.Diagnostics, nil
+	rs := loaded.RuleSets[0]
+	if ss != nil {
+		if diags := checkSources(r, ss, rs); len(diags) > 0 {
+			return nil, append(loaded.Diagnostics, diags...), nil
+		}
+	}
+	return rs, loaded.Diagnostics, nil
+}
+
+// describedSchema is the facts schema of a rule file that declares none:
+// its only source's columns.
+func describedSchema(ctx context.Context, ss jobs.Sources, cfg *config, r *ruleSetConfig, h ruleHead) (*rules.Schema, error) {
+	key := h.Key
+	if key == "" {
+		key = "customer_id"
+	}
+	if len(ss) != 1 {
+		return nil, fmt.Errorf("%s declares no facts, and its facts come from %d sources: declare facts: in the rule file", cfg.rulesPath(*r), len(ss))
+	}
+	described, ok := ss[0].Facts.(schemaSource)
+	if !ok {
+		return nil, fmt.Errorf("%s declares no facts, and its source (%s) cannot describe its columns: declare facts: in the rule file", cfg.rulesPath(*r), r.Sources[0].label())
+	}
+	return described.FactsSchema(ctx, &rules.RuleSet{Name: h.Ruleset, Key: key})
 }
 
 // ruleOptions are the options every command compiles rule files with.

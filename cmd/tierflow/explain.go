@@ -131,7 +131,7 @@ func (a *app) explainFromDB(ctx context.Context, df dbFlags, key, asOfFlag strin
 	}
 	defer w.Close()
 	for _, set := range sets {
-		c, err := jobs.FindCustomer(ctx, w.state, w.facts, set.rs, key)
+		c, err := jobs.FindCustomer(ctx, w.state, w.explainFacts(), set.rs, key)
 		if err != nil {
 			return a.errorf("explain: %s", w.Redact(err.Error()))
 		}

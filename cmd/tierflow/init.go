@@ -158,12 +158,25 @@ rulesets:
     #   tierflow gen --customers 20000 --out facts.csv
     source:
       file: facts.csv
+      # Checks on the load (tierflow check --data runs them alone; a
+      # failed one refuses the apply): the fewest rows a good export has,
+      # how much the row count may change from the last run, how old the
+      # newest file may be. A key returned twice refuses the run unless
+      # on_duplicate says first or last. docs/data-quality.md
+      # min_rows: 1000
+      # max_row_change: 20%
+      # fresh_within: 2d
     # Or a SQL query (or a table or view name) on the state database:
     #   source: |
     #     SELECT customer_id, spend_12m, first_order_at, last_order_at
     #     FROM customer_facts
     # Or a query on another database, declared under databases:
     #   source: {database: warehouse, query: "SELECT ..."}
+    # Or several sources merged on the key, the first the primary one
+    # (instead of source:; docs/data-quality.md):
+    #   sources:
+    #     - {file: facts.csv}
+    #     - {name: consent, file: consent.csv, facts: [marketing_consent]}
     # The first run only assigns segments; set this to queue the actions
     # that first run would fire too.
     initial_actions: false

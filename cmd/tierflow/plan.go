@@ -16,10 +16,17 @@ Usage: tierflow plan [flags]
 
 Evaluates the configured rule sets against their facts and the previous
 state, and reports what an apply would change, without writing anything:
-databases are read in READ ONLY transactions. For each segmentation, a table of segment sizes before and
-after and the moves between segments; the actions that would be queued;
-rule errors with examples; sample customers who move; and whether a guard
-would block the apply.
+databases are read in READ ONLY transactions. For each segmentation, a
+table of segment sizes before and after and the moves between segments;
+the actions that would be queued; rule errors with examples; sample
+customers who move; and whether a guard would block the apply. When the
+rule set reads several sources, or a source repeats keys, or customers
+the state knows are missing from the facts, the report shows each
+source's rows and customers and the absent ones. A data-quality check
+that fails (declared on facts in the rule file, on sources in
+tierflow.yaml; docs/data-quality.md) is shown with examples, as a guard
+reason: an apply would be refused. A source that returns a customer key
+twice fails the plan (exit 1) unless its on_duplicate says first or last.
 
 Exit status (like terraform plan -detailed-exitcode): 0 no changes,
 2 changes, 1 error.
@@ -49,6 +56,7 @@ Examples:
   tierflow plan --format markdown >> "$GITHUB_STEP_SUMMARY"
   tierflow plan --baseline origin/main --format markdown > preview.md
   tierflow plan --baseline origin/main --facts facts.csv --max-moved 5% --max-actions winback_call=200 rules/
+  tierflow plan --allow-failed-checks            # show the plan as an apply with the flag would see it
 `
 
 const applyUsage = `
@@ -64,16 +72,22 @@ the second ends with "already running".
 Guards refuse to write (exit 1) when more than guard.max_moved of the
 customers would change segment (default 20%), more than guard.max_actions
 actions would be queued, more than guard.max_error_rate of customers
-fail a rule, or the facts source returns more than guard.max_shrink
+fail a rule, the facts source returns more than guard.max_shrink
 (default 25%) fewer customers than the last successful run (an empty
-source when there were customers is always refused). The first run of a rule set assigns everyone and is not
-limited by max_moved; it queues no actions unless the rule set's
-initial_actions is true in the config.
+source when there were customers is always refused), or a data-quality
+check declared on the facts or their sources fails (docs/data-quality.md;
+tierflow check --data runs them alone; --allow-failed-checks lets one run
+through). A source that returns a customer key twice fails the apply
+unless its on_duplicate says first or last, whatever the flags say. The
+first run of a rule set assigns everyone and is not limited by
+max_moved; it queues no actions unless the rule set's initial_actions is
+true in the config.
 
 Examples:
   tierflow apply
   tierflow apply --ruleset retail --as-of 2024-07-01
   tierflow apply --allow-large-change            # after checking the plan: a big change is intended
+  tierflow apply --allow-failed-checks           # after check --data: the failed check is expected (a short holiday export)
   tierflow apply --quiet --format json > apply.json   # the same reports as plan (docs/plan-json.md)
 `
 
@@ -94,6 +108,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	if mode == "apply" {
 		fs.BoolVar(&allowLarge, "allow-large-change", false, "lift the max_moved, max_actions and max_shrink guards for this run")
 	}
+	allowChecks := fs.Bool("allow-failed-checks", false, "let this run through although a data-quality check on the facts or their sources fails (it is still reported)")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	var pf previewFlags
 	if mode == "plan" {
@@ -110,15 +125,12 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	if err != nil {
 		return a.errorf("%s: %v", mode, err)
 	}
-	asOf := a.now().UTC().Truncate(24 * time.Hour)
-	if *asOfFlag != "" {
-		t, err := rules.ParseTime(*asOfFlag)
-		if err != nil {
-			return a.errorf("%s: --as-of: %v", mode, err)
-		}
-		asOf = t
+	asOf, err := a.asOfFlag(*asOfFlag)
+	if err != nil {
+		return a.errorf("%s: --as-of: %v", mode, err)
 	}
 	if mode == "plan" && (*pf.baseline != "" || *pf.facts != "" || len(paths) > 0) {
+		pf.allowChecks = *allowChecks
 		return a.runPreview(ctx, pf, df, paths, asOf, *quiet, v)
 	}
 	if len(paths) > 0 {
@@ -138,6 +150,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	for _, set := range sets {
 		opts := jobs.Options{AsOf: asOf, Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Now: a.now}
 		opts.Guard.AllowLarge = allowLarge
+		opts.Guard.AllowFailedChecks = *allowChecks
 		var prog *progress
 		if !*quiet {
 			prog = a.newProgress(set.rs.Name)
@@ -185,4 +198,13 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		return exitChanges
 	}
 	return exitOK
+}
+
+// asOfFlag is the as-of time an --as-of flag gives: the date or time
+// written, else today at midnight UTC, read here at the edge.
+func (a *app) asOfFlag(s string) (time.Time, error) {
+	if s == "" {
+		return a.now().UTC().Truncate(24 * time.Hour), nil
+	}
+	return rules.ParseTime(s)
 }

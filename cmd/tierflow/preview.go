@@ -18,6 +18,8 @@ type previewFlags struct {
 	facts      *string
 	maxMoved   *string
 	maxActions listFlag
+	// allowChecks is --allow-failed-checks.
+	allowChecks bool
 }
 
 // listFlag collects a repeatable flag.
@@ -92,7 +94,9 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 		for _, rs := range loaded.RuleSets {
 			if *df.ruleset == "" || rs.Name == *df.ruleset {
 				// A facts export in CI comes without previous state.
-				targets = append(targets, target{rs: rs, state: jobs.NoState{}, facts: file, opts: jobs.Options{AsOf: asOf, Now: a.now}})
+				o := jobs.Options{AsOf: asOf, Now: a.now}
+				o.Guard.AllowFailedChecks = pf.allowChecks
+				targets = append(targets, target{rs: rs, state: jobs.NoState{}, facts: file, opts: o})
 			}
 		}
 	} else {
@@ -104,6 +108,7 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 		for _, set := range sets {
 			o := runOptions(cfg, set)
 			o.AsOf, o.Now = asOf, a.now
+			o.Guard.AllowFailedChecks = pf.allowChecks
 			targets = append(targets, target{rs: set.rs, state: w.state, facts: w.facts, opts: o})
 		}
 	}

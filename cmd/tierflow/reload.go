@@ -101,7 +101,7 @@ func (r *reloader) reload(ctx context.Context, i int) {
 		reject("rule file rejected: it now names rule set " + head.Ruleset + "; renaming a scheduled rule set needs a restart")
 		return
 	}
-	rs, diags, err := compileConfigured(ctx, r.wiring.facts.For(head.Ruleset), r.cfg, set.cfg, head)
+	rs, diags, err := compileConfigured(ctx, r.wiring.sources(head.Ruleset), r.cfg, set.cfg, head)
 	if err != nil {
 		reject("rule file rejected", "error", r.wiring.Redact(err.Error()))
 		return

@@ -37,7 +37,7 @@ func TestReloadKeepsLastGoodRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs := loaded.RuleSets[0]
-	cfg := &config{dir: dir, RuleSets: []ruleSetConfig{{Rules: "retail.yaml", Source: sourceConfig{Query: "customer_facts"}}}}
+	cfg := &config{dir: dir, RuleSets: []ruleSetConfig{{Rules: "retail.yaml", Sources: []sourceConfig{{Query: "customer_facts"}}}}}
 	sched := &jobs.Scheduler{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := sched.Set(rs, jobs.Options{}); err != nil {
 		t.Fatal(err)

@@ -115,8 +115,9 @@ func (b backend) openState(ctx context.Context, schema string) (stateStore, erro
 	return sqlite.Open(ctx, sqlite.Config{Path: b.path})
 }
 
-// wiring is an open state store and the facts source of every configured
-// rule set, with the connections to other databases they need.
+// wiring is an open state store and the facts sources of every
+// configured rule set (a jobs.Sources each, by rule set name), with the
+// connections to other databases they need.
 type wiring struct {
 	state   stateStore
 	facts   jobs.FactsByRuleSet
@@ -165,14 +166,29 @@ func (c *config) wire(ctx context.Context, getenv func(string) string, names []s
 		if names[i] == "" {
 			continue
 		}
-		src, err := c.openSource(ctx, getenv, w, dbs, r.Source)
-		if err != nil {
-			w.Close()
-			return nil, fmt.Errorf("rulesets[%d].source: %w", i, err)
+		ss := make(jobs.Sources, 0, len(r.Sources))
+		for _, sc := range r.Sources {
+			src, err := c.openSource(ctx, getenv, w, dbs, sc)
+			if err != nil {
+				w.Close()
+				field := sc.field
+				if field == "" {
+					field = fmt.Sprintf("rulesets[%d].source", i)
+				}
+				return nil, fmt.Errorf("%s: %w", field, err)
+			}
+			ss = append(ss, sc.jobsSource(src))
 		}
-		w.facts[names[i]] = src
+		w.facts[names[i]] = ss
 	}
 	return w, nil
+}
+
+// sources returns the sources wired for the rule set name, nil when it
+// has none.
+func (w *wiring) sources(name string) jobs.Sources {
+	ss, _ := w.facts.For(name).(jobs.Sources)
+	return ss
 }
 
 func (c *config) openSource(ctx context.Context, getenv func(string) string, w *wiring, dbs map[string]sourceOpener, s sourceConfig) (jobs.FactsSource, error) {

@@ -176,6 +176,7 @@ func historyFixture() []kernel.HistoryEntry {
 	return []kernel.HistoryEntry{
 		{ID: 1, RuleSet: "retail", Segmentation: "lifecycle", To: "active", Matched: "active", Reason: "fallback", AsOf: asOf.AddDate(0, -3, 0), RunID: 1},
 		{ID: 7, RuleSet: "retail", Segmentation: "lifecycle", From: ptr("active"), To: "at_risk", Matched: "at_risk", Reason: "matched", AsOf: asOf, RunID: 4},
+		{ID: 9, RuleSet: "retail", Segmentation: "lifecycle", From: ptr("at_risk"), To: "", Matched: "", Reason: "left", AsOf: asOf.AddDate(0, 1, 0), RunID: 5},
 	}
 }
 
@@ -188,4 +189,54 @@ func actionsFixture() []kernel.QueuedAction {
 			Priority: 5, Status: "failed", CreatedAt: created, DueAt: asOf.Add(30 * time.Minute), Attempts: 3, LastError: ptr("mail server said 550, \"no such user\""),
 			RunID: 4, Idempotent: "retail:onboarding_message:7:2024-07-01"},
 	}
+}
+
+// qualityFixture is a report of two sources, with duplicates kept by
+// on_duplicate: last, customers who left, and one failed check.
+func qualityFixture() *jobs.QualityReport {
+	return &jobs.QualityReport{
+		Failed: true,
+		Sources: []jobs.SourceQuality{
+			{Name: "primary", Rows: 20003, Customers: 20000, Duplicates: 3, DuplicateKeys: []string{"17", "42", "99"}, OnDuplicate: "last"},
+			{Name: "consent", Rows: 18012, Customers: 18000, OnDuplicate: "error", Unmatched: 12, Newest: "2024-06-30T00:00:00Z"},
+		},
+		Facts: []jobs.FactQuality{
+			{Name: "spend_12m", Source: "primary", Invalid: 2, Violations: 1},
+			{Name: "marketing_consent", Source: "consent", Nulls: 2000},
+		},
+		Absent: 40, Left: 40,
+		Checks: []jobs.CheckResult{
+			{Check: "facts.spend_12m.values", Count: 1, Message: "1 of 20,000 customers break the checks declared on spend_12m (min 0)",
+				Examples: []string{"customer 42: -5 is below min 0"}},
+			{Check: "sources.primary.duplicates", Passed: true, Count: 3, Message: `3 rows repeat a customer key ("17", "42", "99"); on_duplicate: last keeps the last`,
+				Examples: []string{"17", "42", "99"}},
+			{Check: "sources.consent.fresh_within", Passed: true, Count: 1,
+				Message: "the newest file is 2024-06-30T00:00:00Z, 1d before the as-of time 2024-07-01T00:00:00Z; fresh_within is 2d"},
+		},
+	}
+}
+
+// qualityPlanFixture is a plan whose failed check the guard refuses,
+// with customers who left the source (a move to no segment).
+func qualityPlanFixture() *jobs.PlanReport {
+	r := applyFixture()
+	r.Mode, r.Status, r.Initial = "plan", "", false
+	r.Customers, r.Changed = 20040, 41
+	r.Segmentations[0].Moved = 41
+	r.Segmentations[0].Moves = []jobs.MoveReport{{From: "vip", To: "", Count: 40}, {From: "small", To: "vip", Count: 1}}
+	r.Samples = []jobs.SampleReport{{Customer: "5", Segmentation: "value_tier", From: "vip", Reason: "left"}}
+	r.Quality = qualityFixture()
+	r.Guard = jobs.GuardReport{Blocked: true, Reasons: []string{
+		"data-quality check facts.spend_12m.values: 1 of 20,000 customers break the checks declared on spend_12m (min 0); rerun with --allow-failed-checks if the data is right",
+	}}
+	return r
+}
+
+// qualityAllowedFixture is an apply that --allow-failed-checks let
+// through.
+func qualityAllowedFixture() *jobs.PlanReport {
+	r := qualityPlanFixture()
+	r.Mode, r.Status = "apply", "succeeded"
+	r.Guard = jobs.GuardReport{}
+	return r
 }

@@ -16,9 +16,8 @@ func markdownPlan(r *jobs.PlanReport, budget int) string {
 	if r.Initial {
 		head += "_Initial run: no customer has a segment yet, so everyone is assigned (the max_moved guard does not apply)._\n\n"
 	}
-	for _, reason := range r.Guard.Reasons {
-		head += fmt.Sprintf("> **Guard %s:** %s\n\n", guardVerb(r.Mode), md(reason))
-	}
+	head += markdownGuard(r.Mode, r.Guard.Reasons, r.Quality)
+	head += markdownPlanQuality(r.Quality, r.Guard.Reasons)
 	if !r.HasChanges() {
 		head += "**No changes.**\n\n"
 	}
@@ -53,7 +52,7 @@ func markdownPlan(r *jobs.PlanReport, budget int) string {
 		var rows []string
 		for _, s := range r.Samples {
 			rows = append(rows, fmt.Sprintf("| %s | `%s` | %s | %s | %s |", md(s.Customer), md(s.Segmentation),
-				md(orNone(s.From)), md(s.To), md(s.Reason)))
+				md(orNone(s.From)), md(orNone(s.To)), md(reasonText(s.Reason))))
 		}
 		m.section(fmt.Sprintf("<details><summary>Sample moves (%d)</summary>\n\n", len(r.Samples)) +
 			table("| customer | segmentation | from | to | reason |", "|---|---|---|---|---|", rows) +
@@ -80,7 +79,7 @@ func markdownSegmentation(s jobs.SegmentationReport) string {
 	}
 	var moves []string
 	for _, mv := range s.Moves {
-		moves = append(moves, fmt.Sprintf("| %s | %s | %s |", md(orNone(mv.From)), md(mv.To), Thousands(mv.Count)))
+		moves = append(moves, fmt.Sprintf("| %s | %s | %s |", md(orNone(mv.From)), md(orNone(mv.To)), Thousands(mv.Count)))
 	}
 	return out + table("| from | to | customers |", "|---|---|--:|", moves)
 }

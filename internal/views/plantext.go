@@ -40,15 +40,11 @@ func writePlanText(w io.Writer, r *jobs.PlanReport) {
 	if len(r.Samples) > 0 && !r.Initial {
 		fmt.Fprintln(w, "\nsample moves (tierflow explain --customer KEY shows why):")
 		for _, s := range r.Samples {
-			fmt.Fprintf(w, "  customer %s: %s %s -> %s (%s)\n", s.Customer, s.Segmentation, orNone(s.From), s.To, s.Reason)
+			fmt.Fprintf(w, "  customer %s: %s %s -> %s (%s)\n", s.Customer, s.Segmentation, orNone(s.From), orNone(s.To), reasonText(s.Reason))
 		}
 	}
-	if len(r.Guard.Reasons) > 0 {
-		fmt.Fprintf(w, "\nguard %s:\n", guardVerb(r.Mode))
-		for _, reason := range r.Guard.Reasons {
-			fmt.Fprintf(w, "  - %s\n", reason)
-		}
-	}
+	writePlanQualityText(w, r.Quality, r.Guard.Reasons)
+	writeGuardText(w, r.Mode, r.Guard.Reasons, r.Quality)
 	if !r.HasChanges() {
 		fmt.Fprintln(w, "\nNo changes.")
 	}
@@ -76,7 +72,7 @@ func writeSegmentationText(w io.Writer, s jobs.SegmentationReport) {
 			fmt.Fprintf(w, "    ... %d more\n", len(s.Moves)-10)
 			break
 		}
-		fmt.Fprintf(w, "    %s -> %s  %s\n", orNone(m.From), m.To, Thousands(m.Count))
+		fmt.Fprintf(w, "    %s -> %s  %s\n", orNone(m.From), orNone(m.To), Thousands(m.Count))
 	}
 }
 

@@ -35,7 +35,7 @@ func (v tableMarkdown) History(customer string, moves []kernel.HistoryEntry) err
 	var rows []string
 	for _, e := range moves {
 		rows = append(rows, fmt.Sprintf("| %s | `%s.%s` | %s | %s | %s | %s | %d |", formatValue(e.AsOf), md(e.RuleSet), md(e.Segmentation),
-			md(orNone(deref(e.From))), md(e.To), md(e.Reason), md(e.Matched), e.RunID))
+			md(orNone(deref(e.From))), md(orNone(e.To)), md(reasonText(e.Reason)), md(orNone(e.Matched)), e.RunID))
 	}
 	_, err := io.WriteString(v.w, fmt.Sprintf("### Moves of customer %s\n\n", md(customer))+fullTable(
 		"| as of | segmentation | from | to | reason | matched | run |", "|---|---|---|---|---|---|--:|", rows))

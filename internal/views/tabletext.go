@@ -34,8 +34,12 @@ func (v tableText) History(customer string, moves []kernel.HistoryEntry) error {
 	}
 	return flush(v.w, func(b *bytes.Buffer) {
 		for _, e := range moves {
-			fmt.Fprintf(b, "%s  %s.%s  %s -> %s  (%s; matched %s; run %d)\n",
-				formatValue(e.AsOf), e.RuleSet, e.Segmentation, orNone(deref(e.From)), e.To, e.Reason, e.Matched, e.RunID)
+			why := reasonText(e.Reason)
+			if e.Matched != "" {
+				why += "; matched " + e.Matched
+			}
+			fmt.Fprintf(b, "%s  %s.%s  %s -> %s  (%s; run %d)\n",
+				formatValue(e.AsOf), e.RuleSet, e.Segmentation, orNone(deref(e.From)), orNone(e.To), why, e.RunID)
 		}
 	})
 }

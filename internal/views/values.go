@@ -75,6 +75,16 @@ func orNone(s string) string {
 	return s
 }
 
+// reasonText shows how a segment was decided for people: "left" (a
+// customer no source returns any more, under on_missing: exit) reads
+// "left the source"; the other reasons as they are.
+func reasonText(reason string) string {
+	if reason == "left" {
+		return "left the source"
+	}
+	return reason
+}
+
 // formatValue renders a fact or payload value for people.
 func formatValue(v any) string {
 	switch x := v.(type) {

@@ -46,6 +46,19 @@ func tableOutput(name string, call func(Table) error) output {
 	}}
 }
 
+func qualityOutput(name string, call func(Quality) error) output {
+	return output{name, tableFormats, func(format string, w io.Writer) error {
+		v, err := NewQuality(format, w)
+		if err != nil {
+			return err
+		}
+		if err := call(v); err != nil {
+			return err
+		}
+		return v.Close()
+	}}
+}
+
 // outputs are every kind of output, from the fixed values of
 // fixtures_test.go.
 func outputs() []output {
@@ -63,6 +76,13 @@ func outputs() []output {
 			return v.Applied("retail", 12)
 		}),
 		planOutput("plan-none", func(Plan) error { return nil }),
+		planOutput("plan-quality", func(v Plan) error { return v.Report(qualityPlanFixture()) }),
+		planOutput("apply-quality", func(v Plan) error {
+			if err := v.Report(qualityAllowedFixture()); err != nil {
+				return err
+			}
+			return v.Applied("retail", 13)
+		}),
 		planOutput("diff", func(v Plan) error { return v.Diff(diffFixture()) }),
 		{"explain", reportFormats, func(format string, w io.Writer) error {
 			v, err := NewExplain(format, w)
@@ -82,6 +102,16 @@ func outputs() []output {
 		tableOutput("history-none", func(v Table) error { return v.History("404", nil) }),
 		tableOutput("actions", func(v Table) error { return v.Actions(actionsFixture()) }),
 		tableOutput("actions-none", func(v Table) error { return v.Actions(nil) }),
+		qualityOutput("check-data", func(v Quality) error {
+			if err := v.Report("retail", "零售客户分群", asOf, qualityFixture()); err != nil {
+				return err
+			}
+			if err := v.Report("b2b", "", asOf, &jobs.QualityReport{Sources: []jobs.SourceQuality{{Name: "primary", Rows: 5, Customers: 5, OnDuplicate: "error"}},
+				Facts: []jobs.FactQuality{}, Checks: []jobs.CheckResult{}}); err != nil {
+				return err
+			}
+			return v.Failed("churn", "source primary: open exports/signals-*.csv: no file matches")
+		}),
 	}
 }
 
@@ -261,15 +291,35 @@ func TestCSVRows(t *testing.T) {
 	}
 }
 
-// Every field explain, runs, history and actions list print in JSON is
-// documented in docs/output.md.
+// Every field explain, check --data, runs, history and actions list
+// print in JSON is documented in docs/output.md, and every field of a
+// plan report's quality in docs/plan-json.md.
 func TestJSONFieldsDocumented(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/output.md")
 	if err != nil {
 		t.Fatal(err)
 	}
+	planDoc, err := os.ReadFile("../../docs/plan-json.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports []map[string]any
+	if err := json.Unmarshal(render(t, planOutput("plan-quality", func(v Plan) error { return v.Report(qualityPlanFixture()) }), JSON), &reports); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string // the field table's rows about quality
+	for _, line := range strings.Split(string(planDoc), "\n") {
+		if strings.HasPrefix(line, "| `quality") {
+			rows = append(rows, line)
+		}
+	}
+	for key := range collectKeys(reports[0]["quality"], map[string]bool{}) {
+		if !regexp.MustCompile("[`.]" + key + "[`.\\[]").MatchString(strings.Join(rows, "\n")) {
+			t.Errorf("plan quality: field %q is not in docs/plan-json.md's rows about quality", key)
+		}
+	}
 	for _, o := range outputs() {
-		if strings.HasPrefix(o.name, "plan") || o.name == "apply" || o.name == "diff" {
+		if strings.HasPrefix(o.name, "plan") || strings.HasPrefix(o.name, "apply") || o.name == "diff" {
 			continue
 		}
 		var v any
