@@ -27,6 +27,16 @@ type Column struct {
 // column whose declaration says little.
 const sampleRows = 100
 
+// factColumns describes the source's columns, reading no rows, where
+// the dialect builds fact expressions by their types (TypedColumns); it
+// returns nil otherwise.
+func factColumns(ctx context.Context, q Queryer, d *Dialect, src string) ([]Column, error) {
+	if !d.TypedColumns {
+		return nil, nil
+	}
+	return readColumns(ctx, q, d, src)
+}
+
 // readColumns describes the columns of the source query src. Where a
 // column's declared type says little (SQLite's loose types), values
 // decide: a column with no declared type gets the type of its first

@@ -16,9 +16,18 @@ type Dialect struct {
 	Name string
 	// KeyText is expr cast to text.
 	KeyText func(expr string) string
-	// FactExpr is the select expression that reads fact column expr as a
-	// fact of type t.
-	FactExpr func(expr string, t rules.Type) string
+	// FactExpr is the select expression that reads column expr as fact
+	// f. col is that column of the source as the LIMIT 0 query describes
+	// it, when the dialect reads column types (TypedColumns); nil
+	// otherwise, or when the source has no such column.
+	FactExpr func(expr string, f rules.Field, col *Column) string
+	// TypedColumns is true when FactExpr decides by the source column's
+	// declared type: readers then describe the source's columns in their
+	// read transaction before they build their query.
+	TypedColumns bool
+	// ByteOrder is text expression expr with the collation that orders
+	// text by its bytes, as Go compares strings.
+	ByteOrder func(expr string) string
 	// ColumnType maps a column type name as the driver reports it to a
 	// fact type. mappable is false for types rules cannot read; declared
 	// is false when the name says nothing (an expression, JSON), and the
@@ -38,6 +47,13 @@ type Dialect struct {
 	// BeginRead opens a read-only transaction that sees one consistent
 	// state for as long as it lasts, with date and time facts read as UTC.
 	BeginRead func(ctx context.Context, db *sql.DB) (*sql.Tx, error)
+	// ShareSnapshot, when set, exports the snapshot of read transaction
+	// tx and returns how to begin another read transaction on db that
+	// sees it, for as long as tx is open: the state lookups of a reader
+	// run there while tx streams, because the driver cannot run a query
+	// on a connection whose rows are open (lib/pq). When nil, every query
+	// of a reader runs in tx, which must allow that (SQLite does).
+	ShareSnapshot func(ctx context.Context, db *sql.DB, tx *sql.Tx) (begin func(ctx context.Context) (*sql.Tx, error), err error)
 }
 
 // Queryer is a *sql.DB, *sql.Tx or *sql.Conn.

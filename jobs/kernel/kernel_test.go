@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -292,5 +293,88 @@ func TestChanges(t *testing.T) {
 	}
 	if len(queued) != 1 || string(queued[0].Payload) != "{}" || queued[0].IdempotencyKey != "retail/welcome/7/2024-07-01T00:00:00Z" {
 		t.Errorf("queued = %+v", queued)
+	}
+}
+
+// A null is a fact error only in a fact not declared nullable; the
+// error reads after the fact's field path and says how to fix it.
+func TestScanNulls(t *testing.T) {
+	schema, err := rules.NewSchema([]rules.Field{{Name: "last_order_at", Type: rules.TypeTime}, {Name: "spend", Type: rules.TypeNumber, Nullable: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &rules.RuleSet{Name: "t", Key: "id", Facts: schema}
+	rows := &sliceRows{rows: [][]any{{"7", nil, nil}, {"8", "2024-06-30", nil}}}
+	sc := NewFactsScanner(rs, rules.Field.Coerce)
+	rows.Next()
+	c, err := sc.Scan(rows.Scan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "null, but the fact is not declared nullable (declare it as time? in facts:, or fix the source)"
+	if len(c.FactErrors) != 1 || c.FactErrors[0].Fact != "last_order_at" || c.FactErrors[0].Err.Error() != want || c.Facts[0] != nil || c.Facts[1] != nil {
+		t.Errorf("customer 7: facts %v, fact errors %v; want last_order_at: %s", c.Facts, c.FactErrors, want)
+	}
+	rows.Next()
+	if c, err = sc.Scan(rows.Scan); err != nil || len(c.FactErrors) != 0 || c.Facts[1] != nil {
+		t.Errorf("customer 8, null in a nullable fact: facts %v, fact errors %v, %v; want no error", c.Facts, c.FactErrors, err)
+	}
+}
+
+// The source row counts of a stored report are read leniently: a report
+// without sources, or with sources in a shape this release does not
+// know, has none.
+func TestSourceRows(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want map[string]int64
+	}{
+		{`[{"name": "primary", "rows": 5104, "customers": 5104}, {"name": "crm", "rows": 0, "future": true}]`, map[string]int64{"primary": 5104, "crm": 0}},
+		{`[{"name": "", "rows": 3}, {"name": "primary", "rows": 3}]`, map[string]int64{"primary": 3}},
+		{`[]`, nil},
+		{`null`, nil},
+		{``, nil},
+		{`{"primary": 3}`, nil},
+		{`[{"name": "primary", "rows": "many"}]`, nil},
+	} {
+		if got := SourceRows([]byte(c.in)); !maps.Equal(got, c.want) || (got == nil) != (c.want == nil) {
+			t.Errorf("SourceRows(%s) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+// keyTextDialect is a dialect for testing the shape of queries: it casts
+// a fact only when its column is declared with the fact's type name.
+var keyTextDialect = &Dialect{
+	KeyText: func(expr string) string { return "TEXT(" + expr + ")" },
+	FactExpr: func(expr string, f rules.Field, col *Column) string {
+		if col != nil && col.DBType == f.Type.String() {
+			return "CAST(" + expr + ")"
+		}
+		return expr
+	},
+	ByteOrder: func(expr string) string { return expr + " BYTES" },
+}
+
+// Both queries hand each fact its own column's description and order by
+// the key's text in byte order; the facts query filters on the key's
+// text when asked.
+func TestQueriesOrderByKeyBytes(t *testing.T) {
+	rs := schemaRuleSet(t)
+	cols := []Column{{Name: "id", DBType: "integer"}, {Name: "spend", DBType: "number"}, {Name: "joined", DBType: "text"}}
+	if got, want := FactsQuery(keyTextDialect, rs, cols, "SELECT 1", "$1"), `SELECT TEXT(src."id"), CAST(src."spend"), src."joined"
+FROM (SELECT 1) AS src
+WHERE TEXT(src."id") = $1
+ORDER BY TEXT(src."id") BYTES`; got != want {
+		t.Errorf("FactsQuery =\n%s\nwant\n%s", got, want)
+	}
+	rs.Segmentations = []*rules.Segmentation{{Name: "tier"}}
+	got := SnapshotQuery(keyTextDialect, Tables{Assignments: "st.assignments", ActionLast: "st.action_last"}, rs, cols[:1], "SELECT 1")
+	want := `SELECT TEXT(src."id"), src."spend", src."joined", a0.segment, a0.since, a0.pending_since
+FROM (SELECT 1) AS src
+LEFT JOIN st.assignments a0 ON a0.ruleset = 't' AND a0.segmentation = 'tier' AND a0.customer_key = TEXT(src."id")
+ORDER BY TEXT(src."id") BYTES`
+	if got != want {
+		t.Errorf("SnapshotQuery =\n%s\nwant\n%s", got, want)
 	}
 }

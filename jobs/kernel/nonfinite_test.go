@@ -50,8 +50,8 @@ func (r *sliceRows) Err() error { return nil }
 
 // A value a SQL source returns that does not convert, such as NaN in a
 // number (float8 'NaN', REAL 9e999, or text), is the customer's fact
-// error, naming the fact, instead of a silent null; a null in a fact not
-// declared nullable stays null, for the rules that read it to fail.
+// error, naming the fact, instead of a silent null; so is a null in a
+// fact not declared nullable.
 func TestScanFactErrors(t *testing.T) {
 	rs := schemaRuleSet(t)
 	joined := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -65,7 +65,7 @@ func TestScanFactErrors(t *testing.T) {
 		{[]byte("-inf"), `fact "spend": -Inf is not a finite number`},
 		{"NaN", `fact "spend": NaN is not a finite number`},
 		{"abc", `fact "spend": "abc" is not a number`},
-		{nil, ""},
+		{nil, "null, but the fact is not declared nullable (declare it as number? in facts:, or fix the source)"},
 		{12.5, ""},
 	}
 	rows := &sliceRows{}

@@ -64,18 +64,7 @@ func (sc *RowScanner) Scan(scan func(dest ...any) error) (engine.Customer, error
 	c := engine.Customer{Key: key, Facts: make([]any, len(sc.rs.Facts.Fields))}
 	i := 1
 	for k, f := range sc.rs.Facts.Fields {
-		fv, err := sc.Fact(f, v[i])
-		if err != nil {
-			// A value that does not convert, such as NaN in a number, is
-			// the customer's rule error, naming the fact. A null in a fact
-			// not declared nullable stays null: the rules that read it
-			// fail visibly.
-			if v[i] != nil {
-				c.FactErrors = append(c.FactErrors, engine.FactError{Fact: f.Name, Err: err})
-			}
-			fv = nil
-		}
-		c.Facts[k] = fv
+		c.Facts[k] = sc.fact(&c, f, v[i])
 		i++
 	}
 	c.State.Segments = make([]engine.Assignment, len(sc.rs.Segmentations))
@@ -107,6 +96,32 @@ func (sc *RowScanner) Scan(scan func(dest ...any) error) (engine.Customer, error
 		}
 	}
 	return c, nil
+}
+
+// fact converts the value v of fact f for customer c. A value that does
+// not convert, such as 'n/a' in a time or NaN in a number, and a null in
+// a fact not declared nullable, are the customer's fact errors, naming
+// the fact: the fact is null and the customer is not evaluated.
+func (sc *RowScanner) fact(c *engine.Customer, f rules.Field, v any) any {
+	if v == nil {
+		if !f.Nullable {
+			c.FactErrors = append(c.FactErrors, engine.FactError{Fact: f.Name, Err: nullError(f)})
+		}
+		return nil
+	}
+	fv, err := sc.Fact(f, v)
+	if err != nil {
+		c.FactErrors = append(c.FactErrors, engine.FactError{Fact: f.Name, Err: err})
+		return nil
+	}
+	return fv
+}
+
+// nullError is the fact error of a null in fact f, which is not declared
+// nullable. It reads after the fact's name: "facts.last_order_at: null,
+// but ...".
+func nullError(f rules.Field) error {
+	return fmt.Errorf("null, but the fact is not declared nullable (declare it as %s? in facts:, or fix the source)", f.Type)
 }
 
 // Rows is the part of *sql.Rows that Batches reads.

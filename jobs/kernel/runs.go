@@ -3,24 +3,58 @@ package kernel
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 
 	"github.com/tierflow/tierflow/jobs"
 )
 
-// LastSucceeded returns the id and customer count of the rule set's most
-// recent succeeded run in the runs table, for the guard's max_shrink; ok
-// is false when it has none. Both dialects store started_at so that it
-// orders as time does.
+// LastSucceeded returns the id, customer count and source row counts of
+// the rule set's most recent succeeded run in the runs table, for the
+// guard's max_shrink and the sources' max_row_change; ok is false when it
+// has none. Both dialects store started_at so that it orders as time
+// does, and read the sources of the stored report (detail) with the same
+// JSON operators.
 func LastSucceeded(ctx context.Context, q Queryer, runs, ruleset string) (jobs.PreviousRun, bool, error) {
 	var last jobs.PreviousRun
-	err := q.QueryRowContext(ctx, `SELECT id, customers FROM `+runs+`
-		WHERE ruleset = $1 AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1`, ruleset).Scan(&last.ID, &last.Customers)
+	var sources []byte
+	err := q.QueryRowContext(ctx, `SELECT id, customers, detail -> 'quality' -> 'sources' FROM `+runs+`
+		WHERE ruleset = $1 AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1`, ruleset).Scan(&last.ID, &last.Customers, &sources)
 	if errors.Is(err, sql.ErrNoRows) {
 		return jobs.PreviousRun{}, false, nil
 	}
 	if err != nil {
 		return jobs.PreviousRun{}, false, err
 	}
+	last.SourceRows = SourceRows(sources)
 	return last, true, nil
+}
+
+// SourceRows reads the row count of each facts source from the sources
+// of a stored report's quality section (the JSON of
+// []jobs.SourceQuality), by source name. It is lenient, as the report of
+// an older or newer release may differ: no sources, or sources it cannot
+// read, are nil; an entry without a name is skipped.
+func SourceRows(sources []byte) map[string]int64 {
+	if len(sources) == 0 {
+		return nil
+	}
+	var entries []struct {
+		Name string `json:"name"`
+		Rows int64  `json:"rows"`
+	}
+	if err := json.Unmarshal(sources, &entries); err != nil {
+		return nil
+	}
+	var out map[string]int64
+	for _, e := range entries {
+		if e.Name == "" {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]int64, len(entries))
+		}
+		out[e.Name] = e.Rows
+	}
+	return out
 }

@@ -3,23 +3,23 @@ package kernel
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
 
-// SnapshotQuery selects every customer's key, facts, previous segments
-// and, for actions with a cooldown, when each was last queued: facts
-// joined to state in one query, for a source on the state database.
-func SnapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, src string) string {
-	key := d.KeyText("src." + QuoteIdent(rs.Key))
-	sel := []string{key}
-	for _, f := range rs.Facts.Fields {
-		sel = append(sel, d.FactExpr("src."+QuoteIdent(f.Name), f.Type))
-	}
+// SnapshotQuery selects every customer's key, facts (read from their
+// columns in cols, as FactsQuery does), previous segments and, for
+// actions with a cooldown, when each was last queued: facts joined to
+// state in one query, for a source on the state database, in ascending
+// byte order of the key's text.
+func SnapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, cols []Column, src string) string {
+	key, sel := factSelect(d, rs, cols)
 	var joins []string
 	for i, seg := range rs.Segmentations {
 		a := fmt.Sprintf("a%d", i)
@@ -36,19 +36,34 @@ func SnapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, src string) string {
 		joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ruleset = %s AND %s.action = %s AND %s.customer_key = %s",
 			t.ActionLast, l, l, QuoteLiteral(rs.Name), l, QuoteLiteral(act.Name), l, key))
 	}
-	return fmt.Sprintf("SELECT %s\nFROM (%s) AS src\n%s", strings.Join(sel, ", "), src, strings.Join(joins, "\n"))
+	return fmt.Sprintf("SELECT %s\nFROM (%s) AS src\n%s\nORDER BY %s", strings.Join(sel, ", "), src, strings.Join(joins, "\n"), d.ByteOrder(key))
 }
 
 // Joined is the one-query snapshot of a source on the state database. It
-// implements jobs.Snapshot.
+// implements jobs.Snapshot, jobs.Ordered and jobs.StateKeys: the state of
+// customers the source no longer returns is read from the same snapshot.
 type Joined struct {
-	src     *QuerySource
-	t       Tables
-	rs      *rules.RuleSet
-	tx      *sql.Tx
-	sql     string
-	initial bool
+	src   *QuerySource
+	t     Tables
+	rs    *rules.RuleSet
+	tx    *sql.Tx
+	sql   string
+	query string
+	// state is the snapshot's state, read in tx; where the dialect
+	// shares snapshots, its Keys read in a transaction of their own on
+	// tx's snapshot, and loader, which Load uses, is another on it, begun
+	// by the first Load: lookups run while Stream reads tx. Otherwise
+	// loader is state.
+	state  *StateReader
+	mu     sync.Mutex // guards loader
+	loader *StateReader
 }
+
+var (
+	_ jobs.Snapshot  = (*Joined)(nil)
+	_ jobs.Ordered   = (*Joined)(nil)
+	_ jobs.StateKeys = (*Joined)(nil)
+)
 
 // OpenJoined opens a consistent read of src's facts joined to the state
 // in t, on src's database.
@@ -61,12 +76,31 @@ func OpenJoined(ctx context.Context, src *QuerySource, t Tables, rs *rules.RuleS
 	if err != nil {
 		return nil, src.secrets.Err(err)
 	}
-	initial, err := isInitial(ctx, tx, t, rs)
+	j, err := openJoined(ctx, src, t, rs, tx, q)
 	if err != nil {
 		tx.Rollback() //nolint:errcheck
-		return nil, src.secrets.Err(err)
+		return nil, err
 	}
-	return &Joined{src: src, t: t, rs: rs, tx: tx, sql: q, initial: initial}, nil
+	return j, nil
+}
+
+func openJoined(ctx context.Context, src *QuerySource, t Tables, rs *rules.RuleSet, tx *sql.Tx, q string) (*Joined, error) {
+	j := &Joined{src: src, t: t, rs: rs, tx: tx, sql: q}
+	var err error
+	if j.state, err = newStateReader(ctx, tx, src.d, t, rs, src.secrets); err != nil {
+		return nil, err
+	}
+	cols, err := factColumns(ctx, tx, src.d, q)
+	if err != nil {
+		return nil, src.wrap(rs, err)
+	}
+	j.query = SnapshotQuery(src.d, t, rs, cols, q)
+	if src.d.ShareSnapshot != nil {
+		if j.state.sibling, err = src.d.ShareSnapshot(ctx, src.db, tx); err != nil {
+			return nil, fmt.Errorf("read the state of %s: %w", rs.Name, src.secrets.Err(err))
+		}
+	}
+	return j, nil
 }
 
 func isInitial(ctx context.Context, q Queryer, t Tables, rs *rules.RuleSet) (bool, error) {
@@ -79,10 +113,22 @@ func isInitial(ctx context.Context, q Queryer, t Tables, rs *rules.RuleSet) (boo
 }
 
 // Initial reports whether the rule set has no state yet.
-func (j *Joined) Initial() bool { return j.initial }
+func (j *Joined) Initial() bool { return j.state.initial }
 
-// Close ends the read transaction.
-func (j *Joined) Close() error { return j.tx.Rollback() }
+// Ordered reports that customers come in byte order of their key.
+func (j *Joined) Ordered() bool { return true }
+
+// Close ends the read transactions.
+func (j *Joined) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var err error
+	if j.loader != nil && j.loader != j.state {
+		err = j.loader.Close()
+	}
+	j.loader = nil
+	return errors.Join(err, j.tx.Rollback())
+}
 
 // Count counts the source's rows.
 func (j *Joined) Count(ctx context.Context) (int64, error) {
@@ -91,7 +137,7 @@ func (j *Joined) Count(ctx context.Context) (int64, error) {
 
 // Stream reads every customer with its state.
 func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
-	rows, err := j.tx.QueryContext(ctx, SnapshotQuery(j.src.d, j.t, j.rs, j.sql))
+	rows, err := j.tx.QueryContext(ctx, j.query)
 	if err != nil {
 		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
@@ -99,6 +145,49 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 	return NewRowScanner(j.rs, j.src.d.Fact, j.src.d.Time).BatchesContext(ctx, rows, batchSize, fn, func(err error) error {
 		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	})
+}
+
+// Keys lists the customers with any assignment in the rule set, from the
+// snapshot's state, as StateReader.Keys does. It may run while Stream
+// and Load do.
+func (j *Joined) Keys(ctx context.Context, batchSize int, fn func([]string) error) error {
+	return j.state.Keys(ctx, batchSize, fn)
+}
+
+// Load sets the state of every customer of batch from the snapshot's
+// state, as StateReader.Load does: for customers the source no longer
+// returns. It may run while Stream does, from one goroutine at a time.
+func (j *Joined) Load(ctx context.Context, batch []engine.Customer) error {
+	r, err := j.stateLoader(ctx)
+	if err != nil {
+		return err
+	}
+	return r.Load(ctx, batch)
+}
+
+// stateLoader returns the reader Load uses, beginning its transaction on
+// the snapshot the first time where the dialect shares snapshots.
+func (j *Joined) stateLoader(ctx context.Context) (*StateReader, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.loader != nil {
+		return j.loader, nil
+	}
+	if j.state.sibling == nil {
+		j.loader = j.state
+		return j.loader, nil
+	}
+	tx, err := j.state.sibling(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the state of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+	}
+	r, err := newStateReader(ctx, tx, j.src.d, j.t, j.rs, j.src.secrets)
+	if err != nil {
+		tx.Rollback() //nolint:errcheck
+		return nil, err
+	}
+	j.loader = r
+	return r, nil
 }
 
 // Join is the jobs.Joiner of a SQL state store: when src reads owner's

@@ -46,22 +46,37 @@ func (q *QuerySource) wrap(rs *rules.RuleSet, err error) error {
 }
 
 // FactsQuery selects each customer's key as text and rs's facts, each as
-// the dialect reads a fact of its type; where, when set, is a condition
+// the dialect reads a fact of its type from its column in cols (the
+// source's columns; nil where the dialect does not read them), in
+// ascending byte order of the key's text; where, when set, is a condition
 // on the key's text.
-func FactsQuery(d *Dialect, rs *rules.RuleSet, src, where string) string {
-	key := d.KeyText("src." + QuoteIdent(rs.Key))
-	sel := []string{key}
-	for _, f := range rs.Facts.Fields {
-		sel = append(sel, d.FactExpr("src."+QuoteIdent(f.Name), f.Type))
-	}
+func FactsQuery(d *Dialect, rs *rules.RuleSet, cols []Column, src, where string) string {
+	key, sel := factSelect(d, rs, cols)
 	q := fmt.Sprintf("SELECT %s\nFROM (%s) AS src", strings.Join(sel, ", "), src)
 	if where != "" {
 		q += "\nWHERE " + key + " = " + where
 	}
-	return q
+	return q + "\nORDER BY " + d.ByteOrder(key)
 }
 
-// OpenFacts opens a read-only transaction for one pass over the facts.
+// factSelect returns the key's text expression and the select list of
+// the key and rs's facts.
+func factSelect(d *Dialect, rs *rules.RuleSet, cols []Column) (key string, sel []string) {
+	byName := make(map[string]*Column, len(cols))
+	for i := range cols {
+		byName[cols[i].Name] = &cols[i]
+	}
+	key = d.KeyText("src." + QuoteIdent(rs.Key))
+	sel = append(make([]string, 0, 1+len(rs.Facts.Fields)), key)
+	for _, f := range rs.Facts.Fields {
+		sel = append(sel, d.FactExpr("src."+QuoteIdent(f.Name), f, byName[f.Name]))
+	}
+	return key, sel
+}
+
+// OpenFacts opens a read-only transaction for one pass over the facts,
+// and reads there the source's column types where the dialect needs them
+// to build its query.
 func (q *QuerySource) OpenFacts(ctx context.Context, rs *rules.RuleSet) (jobs.FactsReader, error) {
 	src, err := q.SQL()
 	if err != nil {
@@ -71,24 +86,37 @@ func (q *QuerySource) OpenFacts(ctx context.Context, rs *rules.RuleSet) (jobs.Fa
 	if err != nil {
 		return nil, q.wrap(rs, err)
 	}
-	return &factsReader{q: q, rs: rs, tx: tx, src: src}, nil
+	cols, err := factColumns(ctx, tx, q.d, src)
+	if err != nil {
+		tx.Rollback() //nolint:errcheck
+		return nil, q.wrap(rs, err)
+	}
+	return &factsReader{q: q, rs: rs, tx: tx, src: src, query: FactsQuery(q.d, rs, cols, src, "")}, nil
 }
 
+// factsReader is one pass over a query source's facts. It implements
+// jobs.FactsReader and jobs.Ordered.
 type factsReader struct {
-	q   *QuerySource
-	rs  *rules.RuleSet
-	tx  *sql.Tx
-	src string
+	q     *QuerySource
+	rs    *rules.RuleSet
+	tx    *sql.Tx
+	src   string
+	query string
 }
+
+var _ jobs.Ordered = (*factsReader)(nil)
 
 func (r *factsReader) Close() error { return r.tx.Rollback() }
+
+// Ordered reports that customers come in byte order of their key.
+func (r *factsReader) Ordered() bool { return true }
 
 func (r *factsReader) Count(ctx context.Context) (int64, error) {
 	return count(ctx, r.tx, r.src, r.q.secrets)
 }
 
 func (r *factsReader) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
-	rows, err := r.tx.QueryContext(ctx, FactsQuery(r.q.d, r.rs, r.src, ""))
+	rows, err := r.tx.QueryContext(ctx, r.query)
 	if err != nil {
 		return r.q.wrap(r.rs, err)
 	}
@@ -120,7 +148,11 @@ func (q *QuerySource) read(ctx context.Context, rs *rules.RuleSet, fn func(tx *s
 func (q *QuerySource) FindFacts(ctx context.Context, rs *rules.RuleSet, key string) (*engine.Customer, error) {
 	var c engine.Customer
 	err := q.read(ctx, rs, func(tx *sql.Tx, src string) error {
-		rows, err := tx.QueryContext(ctx, FactsQuery(q.d, rs, src, "$1"), key)
+		cols, err := factColumns(ctx, tx, q.d, src)
+		if err != nil {
+			return q.wrap(rs, err)
+		}
+		rows, err := tx.QueryContext(ctx, FactsQuery(q.d, rs, cols, src, "$1"), key)
 		if err != nil {
 			return q.wrap(rs, err)
 		}

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
 
 // StateReader looks up previous state by customer key in a SQL store's
-// tables, one query per table and batch. It implements jobs.StateReader.
+// tables, one query per table and batch. It implements jobs.StateReader
+// and jobs.StateKeys.
 type StateReader struct {
 	d       *Dialect
 	t       Tables
@@ -19,14 +21,19 @@ type StateReader struct {
 	tx      *sql.Tx
 	secrets Secrets
 	initial bool
+	// sibling begins a read transaction on tx's snapshot, where Keys reads
+	// while Load goes on in tx; nil when Keys reads in tx.
+	sibling func(ctx context.Context) (*sql.Tx, error)
 	segs    map[string]int // segmentation name -> index
 	acts    map[string]int // action with a cooldown -> index
 	// segNames and actNames are the keys of segs and acts: the queries
-	// name them so that a lookup descends the primary key (ruleset,
+	// name them so that the lookup descends the primary key (ruleset,
 	// segmentation or action, customer_key) instead of scanning the rule
 	// set's rows.
 	segNames, actNames []string
 }
+
+var _ jobs.StateKeys = (*StateReader)(nil)
 
 // OpenStateReader opens a consistent read of rs's state on db.
 func OpenStateReader(ctx context.Context, db *sql.DB, d *Dialect, t Tables, rs *rules.RuleSet, secrets Secrets) (*StateReader, error) {
@@ -34,9 +41,27 @@ func OpenStateReader(ctx context.Context, db *sql.DB, d *Dialect, t Tables, rs *
 	if err != nil {
 		return nil, secrets.Err(err)
 	}
-	initial, err := isInitial(ctx, tx, t, rs)
+	var sibling func(context.Context) (*sql.Tx, error)
+	if d.ShareSnapshot != nil {
+		if sibling, err = d.ShareSnapshot(ctx, db, tx); err != nil {
+			tx.Rollback() //nolint:errcheck
+			return nil, fmt.Errorf("read the state of %s: %w", rs.Name, secrets.Err(err))
+		}
+	}
+	r, err := newStateReader(ctx, tx, d, t, rs, secrets)
 	if err != nil {
 		tx.Rollback() //nolint:errcheck
+		return nil, err
+	}
+	r.sibling = sibling
+	return r, nil
+}
+
+// newStateReader reads rs's state in the read transaction tx, which the
+// caller owns.
+func newStateReader(ctx context.Context, tx *sql.Tx, d *Dialect, t Tables, rs *rules.RuleSet, secrets Secrets) (*StateReader, error) {
+	initial, err := isInitial(ctx, tx, t, rs)
+	if err != nil {
 		return nil, secrets.Err(err)
 	}
 	r := &StateReader{d: d, t: t, rs: rs, tx: tx, secrets: secrets, initial: initial, segs: map[string]int{}, acts: map[string]int{}}
@@ -58,6 +83,56 @@ func (r *StateReader) Initial() bool { return r.initial }
 
 // Close ends the read transaction.
 func (r *StateReader) Close() error { return r.tx.Rollback() }
+
+// Keys calls fn with batches of at most batchSize keys of the customers
+// with any assignment in the rule set, each once, in ascending byte
+// order, as the reader's snapshot has them. It may run while Load does.
+func (r *StateReader) Keys(ctx context.Context, batchSize int, fn func([]string) error) error {
+	if r.sibling == nil {
+		return stateKeys(ctx, r.tx, r.d, r.t, r.rs, r.secrets, batchSize, fn)
+	}
+	tx, err := r.sibling(ctx)
+	if err != nil {
+		return fmt.Errorf("read the customers of %s: %w", r.rs.Name, r.secrets.Err(err))
+	}
+	defer tx.Rollback() //nolint:errcheck
+	return stateKeys(ctx, tx, r.d, r.t, r.rs, r.secrets, batchSize, fn)
+}
+
+// stateKeys reads the keys of rs's customers with any assignment in q,
+// in byte order, and passes them to fn in batches of at most batchSize
+// (1000 when batchSize is not positive).
+func stateKeys(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, secrets Secrets, batchSize int, fn func([]string) error) error {
+	if batchSize <= 0 {
+		batchSize = 1000
+	}
+	rows, err := q.QueryContext(ctx, "SELECT DISTINCT "+d.ByteOrder("customer_key")+" FROM "+t.Assignments+
+		" WHERE ruleset = $1 ORDER BY 1", rs.Name)
+	if err != nil {
+		return fmt.Errorf("read the customers of %s: %w", rs.Name, secrets.Err(err))
+	}
+	defer rows.Close()
+	batch := make([]string, 0, batchSize)
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return fmt.Errorf("read the customers of %s: %w", rs.Name, secrets.Err(err))
+		}
+		if batch = append(batch, key); len(batch) == batchSize {
+			if err := fn(batch); err != nil {
+				return err
+			}
+			batch = make([]string, 0, batchSize)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the customers of %s: %w", rs.Name, secrets.Err(err))
+	}
+	if len(batch) > 0 {
+		return fn(batch)
+	}
+	return nil
+}
 
 // Load sets the state of every customer of batch.
 func (r *StateReader) Load(ctx context.Context, batch []engine.Customer) error {

@@ -12,7 +12,8 @@ var _ jobs.PopulationReader = (*Store)(nil)
 // LastSucceeded returns the id and customer count of the rule set's most
 // recent succeeded run, latest by start time and then id as in the SQL
 // stores; ok is false when it has none. It implements
-// jobs.PopulationReader.
+// jobs.PopulationReader. Its SourceRows is nil: the store keeps each
+// run's counts, not its report, whose quality section holds them.
 func (s *Store) LastSucceeded(ctx context.Context, ruleset string) (jobs.PreviousRun, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return jobs.PreviousRun{}, false, err

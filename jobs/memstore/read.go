@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/tierflow/tierflow/engine"
@@ -26,7 +27,10 @@ func (s *Store) OpenState(ctx context.Context, rs *rules.RuleSet) (jobs.StateRea
 	return r, nil
 }
 
-// reader is a StateReader on one published state of a rule set.
+var _ jobs.StateKeys = (*reader)(nil)
+
+// reader is a StateReader on one published state of a rule set; it can
+// list the customers it knows (jobs.StateKeys).
 type reader struct {
 	rs        *rules.RuleSet
 	state     *ruleSet // nil: the rule set has no state
@@ -88,4 +92,37 @@ func (r *reader) load(c *engine.Customer) {
 			c.State.LastActions[i] = t
 		}
 	}
+}
+
+// Keys calls fn with batches of at most batchSize keys of the customers
+// with any assignment in the view, each once, in ascending byte order, as
+// the SQL stores list them.
+func (r *reader) Keys(ctx context.Context, batchSize int, fn func([]string) error) error {
+	if r.closed {
+		return errors.New("read the customers of " + r.rs.Name + ": the state reader is closed")
+	}
+	if batchSize <= 0 {
+		batchSize = 1000
+	}
+	if r.state == nil {
+		return ctx.Err()
+	}
+	seen := make(map[string]bool)
+	var keys []string
+	for k := range r.state.assignments {
+		if !seen[k.customer] {
+			seen[k.customer] = true
+			keys = append(keys, k.customer)
+		}
+	}
+	slices.Sort(keys)
+	for from := 0; from < len(keys); from += batchSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(slices.Clone(keys[from:min(from+batchSize, len(keys))])); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }

@@ -21,8 +21,8 @@ func TestRuleErrorsKeepPreviousSegments(t *testing.T) {
 	applyAt(t, s, rs, day(0), opts())
 	exec(t, s, `ALTER TABLE customer_facts ALTER spend_12m DROP NOT NULL`)
 	// Ten customers lose their spend (a null in a fact declared not
-	// nullable); they also change channel, which the source segmentation
-	// reads without error. Everyone else changes channel too.
+	// nullable: a fact error); they also change channel, which the source
+	// segmentation reads. Everyone else changes channel too.
 	exec(t, s, `UPDATE customer_facts SET spend_12m = NULL WHERE customer_id % 200 = 0`)
 	exec(t, s, `UPDATE customer_facts SET channel = 'partner' WHERE channel <> 'partner' AND customer_id % 20 = 0`)
 	broken := `customer_key IN (SELECT customer_id::text FROM customer_facts WHERE spend_12m IS NULL)`
@@ -39,21 +39,26 @@ func TestRuleErrorsKeepPreviousSegments(t *testing.T) {
 		t.Fatalf("report errors: %+v, want 10 customers with examples", errs)
 	}
 	for _, ex := range errs.Examples {
-		if ex.Customer == "" || !strings.HasPrefix(ex.Rule, "segmentations.") || !strings.Contains(ex.Message, "nil") {
-			t.Errorf("error example %+v: want a customer, the rule's field path and a message about the null", ex)
+		if ex.Customer == "" || ex.Rule != "facts.spend_12m" || !strings.Contains(ex.Message, "null, but the fact is not declared nullable") {
+			t.Errorf("error example %+v: want a customer, the fact's field path and a message about the null", ex)
 		}
 		if !strings.HasSuffix(ex.Customer, "00") {
 			t.Errorf("error example names customer %s, whose facts are fine", ex.Customer)
 		}
 	}
-	if errs.ByRule["segmentations.value_tier.segments.vip.when"] != 10 {
+	if errs.ByRule["facts.spend_12m"] != 10 {
 		t.Errorf("errors by rule: %v", errs.ByRule)
 	}
 	sameDigests(t, "value_tier and lifecycle of the customers whose rules failed",
 		map[string]string{"x": digestOf(t, s.DB().DB, `SELECT * FROM tierflow.assignments WHERE segmentation IN ('value_tier', 'lifecycle') AND `+broken)},
 		map[string]string{"x": tiersBefore})
-	if got := count(t, s, `SELECT count(*) FROM tierflow.assignments WHERE segmentation = 'source' AND segment = 'other' AND run_id = $1 AND `+broken, out.RunID); got == 0 {
-		t.Error("the customers whose tier rule failed did not move in the source segmentation, which has no error")
+	// A customer whose fact is unusable is not evaluated at all: it keeps
+	// its segment in the source segmentation too, while others move.
+	if got := count(t, s, `SELECT count(*) FROM tierflow.assignments WHERE segmentation = 'source' AND run_id = $1 AND `+broken, out.RunID); got != 0 {
+		t.Errorf("%d customers with an unusable fact moved in the source segmentation; want them not evaluated", got)
+	}
+	if got := count(t, s, `SELECT count(*) FROM tierflow.assignments WHERE segmentation = 'source' AND segment = 'other' AND run_id = $1`, out.RunID); got == 0 {
+		t.Error("no customer moved in the source segmentation: the rest of the run was not applied")
 	}
 	if got := count(t, s, `SELECT count(*) FROM tierflow.history WHERE run_id = $1`, out.RunID); got != out.Report.Changed {
 		t.Errorf("history records %d moves, the report %d", got, out.Report.Changed)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -17,11 +18,14 @@ import (
 var Dialect = &kernel.Dialect{
 	Name:    "PostgreSQL",
 	KeyText: func(expr string) string { return expr + "::text" },
-	// Facts are cast in SQL, so that they arrive in the Go type the engine
-	// expects.
-	FactExpr:   func(expr string, t rules.Type) string { return expr + "::" + castFor(t) },
-	ColumnType: columnType,
-	Fact:       rules.Field.Coerce,
+	// A fact is cast in SQL where its column's type converts exactly and
+	// cannot fail; otherwise it is read as text and converted in Go, so
+	// that a bad value is one customer's error, naming the value.
+	FactExpr:     factExpr,
+	TypedColumns: true,
+	ByteOrder:    func(expr string) string { return "(" + expr + `) COLLATE "C"` },
+	ColumnType:   columnType,
+	Fact:         factValue,
 	Time: func(v any) (time.Time, error) {
 		t, _ := v.(time.Time)
 		return utcOrZero(t), nil
@@ -29,7 +33,8 @@ var Dialect = &kernel.Dialect{
 	InKeys: func(expr string, n int, keys []string) (string, any) {
 		return expr + " = ANY($" + strconv.Itoa(n) + ")", pq.StringArray(keys)
 	},
-	BeginRead: beginRead,
+	BeginRead:     beginRead,
+	ShareSnapshot: shareSnapshot,
 }
 
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC
@@ -49,6 +54,83 @@ func beginRead(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
 		return nil, err
 	}
 	return tx, nil
+}
+
+// shareSnapshot exports the snapshot of the repeatable-read transaction
+// tx and returns how to begin another one on it, READ ONLY and in UTC as
+// beginRead's, for as long as tx is open.
+func shareSnapshot(ctx context.Context, db *sql.DB, tx *sql.Tx) (func(context.Context) (*sql.Tx, error), error) {
+	var id string
+	if err := tx.QueryRowContext(ctx, `SELECT pg_export_snapshot()`).Scan(&id); err != nil {
+		return nil, fmt.Errorf("export the read snapshot: %w", err)
+	}
+	return func(ctx context.Context) (*sql.Tx, error) {
+		other, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		for _, q := range []string{`SET TRANSACTION SNAPSHOT ` + kernel.QuoteLiteral(id), utcSQL} {
+			if _, err := other.ExecContext(ctx, q); err != nil {
+				other.Rollback() //nolint:errcheck
+				return nil, fmt.Errorf("import the read snapshot: %w", err)
+			}
+		}
+		return other, nil
+	}, nil
+}
+
+// factExpr reads column expr as fact f: cast to the fact's type where the
+// column's declared type converts to it exactly and the cast cannot fail
+// (castable), as text otherwise, for factValue to convert.
+func factExpr(expr string, f rules.Field, col *kernel.Column) string {
+	if col != nil && castable(col.DBType, f.Type) {
+		return expr + "::" + castFor(f.Type)
+	}
+	return expr + "::text"
+}
+
+// castable reports whether a column of PostgreSQL type dbType (as
+// database/sql reports it) casts to a fact of type t exactly and without
+// fail. numeric is read as text for number facts too: its cast to float8
+// fails past 1e308, where Go's conversion is a customer's error.
+func castable(dbType string, t rules.Type) bool {
+	switch strings.ToUpper(dbType) {
+	case "INT2", "INT4", "INT8":
+		return t == rules.TypeInteger || t == rules.TypeNumber
+	case "FLOAT4", "FLOAT8":
+		return t == rules.TypeNumber
+	case "BOOL":
+		return t == rules.TypeBool
+	case "DATE", "TIMESTAMP", "TIMESTAMPTZ":
+		return t == rules.TypeTime
+	}
+	return false
+}
+
+// factValue converts a fact value as lib/pq returns it: the Go type of
+// its cast, or text. An integer fact read as text takes a decimal whose
+// fraction is zero (numeric 3.00), never rounds one that is not (2.5).
+func factValue(f rules.Field, v any) (any, error) {
+	if s, ok := v.(string); ok && f.Type == rules.TypeInteger {
+		if whole, ok := wholeDecimal(s); ok {
+			v = whole
+		}
+	}
+	return f.Coerce(v)
+}
+
+// wholeDecimal returns decimal text with a zero fraction (3.00, -7.0)
+// without it, or false.
+func wholeDecimal(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexByte(s, '.')
+	if i < 0 || strings.TrimLeft(s[:i], "+-") == "" {
+		return "", false
+	}
+	if strings.Trim(s[i+1:], "0") != "" {
+		return "", false
+	}
+	return s[:i], true
 }
 
 // columnType maps PostgreSQL type names (as database/sql reports them)

@@ -16,7 +16,8 @@ import (
 var Dialect = &kernel.Dialect{
 	Name:       "SQLite",
 	KeyText:    func(expr string) string { return "CAST(" + expr + " AS TEXT)" },
-	FactExpr:   func(expr string, _ rules.Type) string { return expr },
+	FactExpr:   func(expr string, _ rules.Field, _ *kernel.Column) string { return expr },
+	ByteOrder:  func(expr string) string { return expr + " COLLATE BINARY" },
 	ColumnType: columnType,
 	LooseTypes: true,
 	Fact:       factValue,
@@ -38,7 +39,9 @@ func beginRead(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
 
 // factValue converts a value as SQLite returns it (int64, float64,
 // string, []byte, nil; time.Time for columns declared DATE, DATETIME or
-// TIMESTAMP) to the fact's type. SQLite has no booleans: 0 is false and
+// TIMESTAMP whose text the driver reads as a time, the text itself when
+// it cannot, such as 'n/a') to the fact's type; a value that does not
+// convert is an error that quotes it. SQLite has no booleans: 0 is false and
 // any other number true.
 func factValue(f rules.Field, v any) (any, error) {
 	switch f.Type {

@@ -97,8 +97,8 @@ func testRuleErrors(t *testing.T, nb func(t *testing.T) Backend) {
 	rs := RetailRuleSet(t)
 	e.applyAt(rs, day(0), Options())
 	// Ten customers lose their spend (a null in a fact not declared
-	// nullable); some of everyone change channel, which the source
-	// segmentation reads without error.
+	// nullable: a fact error); some of everyone change channel, which the
+	// source segmentation reads.
 	e.exec(`UPDATE customer_facts SET spend_12m = NULL WHERE customer_id % 200 = 0`)
 	e.exec(`UPDATE customer_facts SET channel = 'partner' WHERE channel <> 'partner' AND customer_id % 20 = 0`)
 	tiers := `SELECT * FROM {assignments} WHERE segmentation IN ('value_tier', 'lifecycle') AND ` + brokenCustomers
@@ -113,21 +113,26 @@ func testRuleErrors(t *testing.T, nb func(t *testing.T) Backend) {
 		t.Fatalf("report errors: %+v, want 10 customers with examples", errs)
 	}
 	for _, ex := range errs.Examples {
-		if ex.Customer == "" || !strings.HasPrefix(ex.Rule, "segmentations.") || !strings.Contains(ex.Message, "nil") {
-			t.Errorf("error example %+v: want a customer, the rule's field path and a message about the null", ex)
+		if ex.Customer == "" || ex.Rule != "facts.spend_12m" || !strings.Contains(ex.Message, "null, but the fact is not declared nullable") {
+			t.Errorf("error example %+v: want a customer, the fact's field path and a message about the null", ex)
 		}
 		if !strings.HasSuffix(ex.Customer, "00") {
 			t.Errorf("error example names customer %s, whose facts are fine", ex.Customer)
 		}
 	}
-	if errs.ByRule["segmentations.value_tier.segments.vip.when"] != 10 {
+	if errs.ByRule["facts.spend_12m"] != 10 {
 		t.Errorf("errors by rule: %v", errs.ByRule)
 	}
 	if after := e.digest(tiers); after != tiersBefore {
 		t.Fatalf("value_tier and lifecycle of the customers whose rules failed changed: %s, was %s", after, tiersBefore)
 	}
-	if got := e.count(`SELECT count(*) FROM {assignments} WHERE segmentation = 'source' AND segment = 'other' AND run_id = $1 AND `+brokenCustomers, out.RunID); got == 0 {
-		t.Error("the customers whose tier rule failed did not move in the source segmentation, which has no error")
+	// A customer whose fact is unusable is not evaluated at all: it keeps
+	// its segment in the source segmentation too, while others move.
+	if got := e.count(`SELECT count(*) FROM {assignments} WHERE segmentation = 'source' AND run_id = $1 AND `+brokenCustomers, out.RunID); got != 0 {
+		t.Errorf("%d customers with an unusable fact moved in the source segmentation; want them not evaluated", got)
+	}
+	if got := e.count(`SELECT count(*) FROM {assignments} WHERE segmentation = 'source' AND segment = 'other' AND run_id = $1`, out.RunID); got == 0 {
+		t.Error("no customer moved in the source segmentation: the rest of the run was not applied")
 	}
 	if got := e.count(`SELECT count(*) FROM {history} WHERE run_id = $1`, out.RunID); got != out.Report.Changed {
 		t.Errorf("history records %d moves, the report %d", got, out.Report.Changed)
