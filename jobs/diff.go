@@ -92,6 +92,7 @@ func PlanDiff(ctx context.Context, state StateStore, facts FactsSource, baseline
 	}
 	rep := NewDiffReport(diff, opts.AsOf)
 	rep.Initial = snap.Initial()
+	rep.Quality = qualityOf(snap, opts.AsOf, nil)
 	rep.Limits = limits.check(diff)
 	return rep, nil
 }

@@ -36,6 +36,9 @@ type DiffReport struct {
 	NewErrors     ErrorReport         `json:"new_errors"`
 	Samples       []DiffSampleReport  `json:"samples"`
 	Limits        LimitReport         `json:"limits"`
+	// Quality is what the pass found out about the facts (warnings of
+	// stale facts, failed checks); a preview reports it without refusing.
+	Quality *QualityReport `json:"quality,omitempty"`
 }
 
 // SegmentationDelta lists customers classified differently in one

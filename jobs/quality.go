@@ -32,7 +32,16 @@ type QualityReport struct {
 	Left   int `json:"left"`
 	// Checks lists every declared check and its outcome, failed first.
 	Checks []CheckResult `json:"checks"`
+	// Warnings are things a reader of the plan should know that no check
+	// declared: facts much older than the as-of time (StaleAfter).
+	Warnings []string `json:"warnings,omitempty"`
 }
+
+// StaleAfter is how much older than the run's as-of time the newest date
+// in the facts may be before a plan warns that it evaluates old facts (a
+// 2024 export previewed "as of today"). Declare fresh_within on a source
+// to make it a check that refuses the apply instead.
+const StaleAfter = 30 * 24 * time.Hour
 
 // SourceQuality is one facts source's counts.
 type SourceQuality struct {
@@ -70,6 +79,9 @@ type FactQuality struct {
 	// Violations counts values outside the declared min, max or one_of,
 	// or repeating a unique fact's value.
 	Violations int64 `json:"violations"`
+	// Newest is the latest value of a time fact, RFC 3339; empty for
+	// other facts or when every value is null.
+	Newest string `json:"newest,omitempty"`
 }
 
 // CheckResult is one declared check's outcome.
@@ -103,6 +115,7 @@ type collector struct {
 
 type factStats struct {
 	nulls, invalid, violations int64
+	newest                     time.Time // time facts
 	examples                   []string
 	seen                       map[any]string // unique facts: value -> first customer
 }
@@ -170,6 +183,9 @@ func (q *collector) add(c *engine.Customer) {
 				st.nulls++
 			}
 			continue
+		}
+		if t, ok := v.(time.Time); ok && t.After(st.newest) {
+			st.newest = t
 		}
 		if msg := factViolation(f, v); msg != "" {
 			st.violate(c.Key, msg)
@@ -271,7 +287,11 @@ func (q *collector) report(stats []SourceQuality, asOf time.Time, prev *Previous
 	for k, f := range q.rs.Facts.Fields {
 		st := &q.facts[k]
 		src := q.sources[q.owner[k]].Name
-		r.Facts = append(r.Facts, FactQuality{Name: f.Name, Source: src, Nulls: st.nulls, Invalid: st.invalid, Violations: st.violations})
+		fq := FactQuality{Name: f.Name, Source: src, Nulls: st.nulls, Invalid: st.invalid, Violations: st.violations}
+		if !st.newest.IsZero() {
+			fq.Newest = st.newest.UTC().Format(time.RFC3339)
+		}
+		r.Facts = append(r.Facts, fq)
 		name := "facts." + f.Name
 		if factHasValueChecks(&f) || st.seen != nil {
 			r.add(CheckResult{Check: name + ".values", Passed: st.violations == 0, Count: st.violations, Examples: st.examples,
@@ -287,7 +307,33 @@ func (q *collector) report(stats []SourceQuality, asOf time.Time, prev *Previous
 		}
 	}
 	sort.SliceStable(r.Checks, func(i, j int) bool { return !r.Checks[i].Passed && r.Checks[j].Passed })
+	if w := q.staleness(asOf); w != "" {
+		r.Warnings = append(r.Warnings, w)
+	}
 	return r
+}
+
+// staleness warns when the newest date in the facts (over every time
+// fact, leaving out facts with dates after asOf, such as a contract's
+// end) is more than StaleAfter before asOf; "" otherwise.
+func (q *collector) staleness(asOf time.Time) string {
+	var newest time.Time
+	var fact string
+	for k, f := range q.rs.Facts.Fields {
+		t := q.facts[k].newest
+		if t.IsZero() || t.After(asOf) {
+			continue
+		}
+		if t.After(newest) {
+			newest, fact = t, f.Name
+		}
+	}
+	if newest.IsZero() || asOf.Sub(newest) <= StaleAfter {
+		return ""
+	}
+	next := newest.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	return fmt.Sprintf("the newest date in the facts (%s %s) is %d days before the as-of time %s: the facts look stale; if they are an export, evaluate them as of its date with --as-of %s",
+		fact, newest.UTC().Format("2006-01-02"), int(asOf.Sub(newest)/(24*time.Hour)), asOf.UTC().Format("2006-01-02"), next.Format("2006-01-02"))
 }
 
 func (r *QualityReport) add(c CheckResult) {

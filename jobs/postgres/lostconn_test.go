@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/rules"
@@ -88,28 +87,30 @@ func (p *proxy) restart(down time.Duration) {
 	}
 }
 
-// restartAfter is a facts source whose pass, once it has handed out
-// every customer, restarts the proxy: the apply has staged what it
-// could and has its commit ahead.
-type restartAfter struct {
-	src     jobs.FactsSource
+// restartBeforeCommit is a state store whose applies restart the proxy
+// when they come to commit: the apply has staged what it could and the
+// database goes away under it.
+type restartBeforeCommit struct {
+	*postgres.Store
 	restart func()
 }
 
-func (r restartAfter) OpenFacts(ctx context.Context, rs *rules.RuleSet) (jobs.FactsReader, error) {
-	fr, err := r.src.OpenFacts(ctx, rs)
-	return restartingReader{fr, r.restart}, err
+func (s restartBeforeCommit) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunInfo) (jobs.ApplyTx, error) {
+	tx, err := s.Store.BeginApply(ctx, rs, run)
+	if err != nil {
+		return nil, err
+	}
+	return commitRestarts{tx, s.restart}, nil
 }
 
-type restartingReader struct {
-	jobs.FactsReader
+type commitRestarts struct {
+	jobs.ApplyTx
 	restart func()
 }
 
-func (r restartingReader) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
-	err := r.FactsReader.Stream(ctx, batchSize, fn)
-	r.restart()
-	return err
+func (c commitRestarts) Commit(ctx context.Context, sum jobs.RunSummary) error {
+	c.restart()
+	return c.ApplyTx.Commit(ctx, sum)
 }
 
 // An apply that loses its connection (a database restart) says so, that
@@ -138,10 +139,11 @@ func TestApplyLostConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fdb.Close()
-	src := restartAfter{fdb.Source("customer_facts"), func() { p.restart(500 * time.Millisecond) }}
+	src := fdb.Source("customer_facts")
 	rs := retail(t)
+	restarting := restartBeforeCommit{s, func() { p.restart(500 * time.Millisecond) }}
 
-	_, err = jobs.Apply(ctx, s, jobs.FactsByRuleSet{"retail": src}, rs, opts())
+	_, err = jobs.Apply(ctx, restarting, jobs.FactsByRuleSet{"retail": src}, rs, opts())
 	const want = "the connection to the database was lost during the apply; nothing was written; rerun the apply: "
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("apply over a restart: %v\nwant it to start %q", err, want)
