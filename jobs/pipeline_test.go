@@ -317,3 +317,51 @@ func TestKeyNormalization(t *testing.T) {
 		}
 	}
 }
+
+// A plan of facts whose newest date is long before the as-of time (a
+// 2024 export previewed "as of today") warns and names the as-of to pass;
+// facts with dates after the as-of time (a contract's end) do not hide
+// it, and fresh facts give no warning.
+func TestStaleFactsWarn(t *testing.T) {
+	rs := compileRules(t, `
+ruleset: stale
+facts:
+  last_order_at: time?
+  contract_end_at: time?
+segmentations:
+  - name: recency
+    segments:
+      - name: recent
+        when: days_since(last_order_at) < 90
+      - name: lapsed
+        fallback: true
+`)
+	day := func(s string) time.Time {
+		v, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	rows := []engine.Customer{
+		cust("1", day("2024-07-29"), day("2030-01-01")),
+		cust("2", day("2024-03-01"), nil),
+		cust("3", nil, nil),
+	}
+	for _, tt := range []struct {
+		asOf string
+		want string
+	}{
+		{"2026-12-01", "the newest date in the facts (last_order_at 2024-07-29) is 855 days before the as-of time 2026-12-01: the facts look stale; if they are an export, evaluate them as of its date with --as-of 2024-07-30"},
+		{"2024-08-15", ""},
+	} {
+		out, err := Plan(context.Background(), NoState{}, &rowsFacts{rows: rows}, rs, Options{AsOf: day(tt.asOf)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(out.Report.Quality.Warnings, "\n")
+		if got != tt.want {
+			t.Errorf("as of %s: warnings %q\nwant %q", tt.asOf, got, tt.want)
+		}
+	}
+}

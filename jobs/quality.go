@@ -240,7 +240,7 @@ func (q *collector) report(stats []SourceQuality, asOf time.Time, prev *Previous
 		name := "sources." + s.Name
 		if st.Duplicates > 0 {
 			passed := st.OnDuplicate != OnDuplicateError
-			msg := fmt.Sprintf("%s rows repeat a customer key; on_duplicate: %s keeps the %s", grouped(st.Duplicates), st.OnDuplicate, st.OnDuplicate)
+			msg := fmt.Sprintf("%s a customer key of an earlier row; on_duplicate: %s keeps the %s", rows(st.Duplicates, "repeats", "repeat"), st.OnDuplicate, st.OnDuplicate)
 			if !passed {
 				msg = (&DuplicateKeysError{Source: s.Name, Count: st.Duplicates, Keys: st.DuplicateKeys}).Error()
 			}
@@ -274,7 +274,11 @@ func (q *collector) report(stats []SourceQuality, asOf time.Time, prev *Previous
 			}
 			age := asOf.Sub(newest)
 			ok := !newest.IsZero() && age <= s.FreshWithin
-			msg := fmt.Sprintf("%s is %s, %s before the as-of time %s; fresh_within is %s", what, st.Newest, rules.FormatDuration(age), asOf.UTC().Format(time.RFC3339), rules.FormatDuration(s.FreshWithin))
+			when := rules.FormatDuration(age) + " before"
+			if age < 0 {
+				when = rules.FormatDuration(-age) + " after"
+			}
+			msg := fmt.Sprintf("%s is %s, %s the as-of time %s; fresh_within is %s", what, st.Newest, when, asOf.UTC().Format(time.RFC3339), rules.FormatDuration(s.FreshWithin))
 			if newest.IsZero() {
 				msg = fmt.Sprintf("%s is unknown (no value); fresh_within is %s", what, rules.FormatDuration(s.FreshWithin))
 			}
@@ -397,4 +401,13 @@ func CheckData(ctx context.Context, state StateStore, facts FactsSource, rs *rul
 		return nil, err
 	}
 	return qualityOf(snap, opts.AsOf, prev), nil
+}
+
+// rows writes a count of rows with the verb that agrees with it: "1 row
+// repeats", "3 rows repeat".
+func rows(n int64, one, many string) string {
+	if n == 1 {
+		return "1 row " + one
+	}
+	return grouped(n) + " rows " + many
 }

@@ -350,3 +350,12 @@ func (s *snapshot) modified() []time.Time {
 	}
 	return out
 }
+
+// ReadsJoined reports whether a snapshot OpenSnapshot opened reads the
+// facts joined to the state in one query by the store (Joiner), rather
+// than looking the state up by key batch by batch: benchmarks and tests
+// check which path a wiring takes.
+func ReadsJoined(snap Snapshot) bool {
+	s, ok := snap.(*snapshot)
+	return ok && s.joined != nil
+}

@@ -262,6 +262,10 @@ func (e *DuplicateKeysError) Error() string {
 	if e.Count > int64(len(e.Keys)) {
 		more = ", ..."
 	}
-	return fmt.Sprintf("facts source %s returned %s duplicate rows (a customer key more than once: %s%s): fix the source (a join that fans out?), or set on_duplicate: first or last on the source to keep one row per key",
-		e.Source, grouped(e.Count), strings.Join(quoted, ", "), more)
+	what := grouped(e.Count) + " duplicate rows"
+	if e.Count == 1 {
+		what = "1 duplicate row"
+	}
+	return fmt.Sprintf("facts source %s returned %s (a customer key more than once: %s%s): fix the source (a join that fans out?), or set on_duplicate: first or last on the source to keep one row per key",
+		e.Source, what, strings.Join(quoted, ", "), more)
 }

@@ -102,7 +102,7 @@ func runApply(ctx context.Context, a *app, args []string) int {
 func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []string) int {
 	fs := a.flagSet(mode, usage)
 	df := addDBFlags(fs)
-	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339; default: today, UTC midnight)")
+	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339; default: today, UTC midnight; a --baseline preview of a source with fresh_fact: the day after its newest value, when that is older)")
 	ff := addFormatFlag(fs, "text, json (docs/plan-json.md) or markdown (for a pull-request comment)")
 	allowLarge := false
 	if mode == "apply" {
@@ -131,7 +131,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	}
 	if mode == "plan" && (*pf.baseline != "" || *pf.facts != "" || len(paths) > 0) {
 		pf.allowChecks = *allowChecks
-		return a.runPreview(ctx, pf, df, paths, asOf, *quiet, v)
+		return a.runPreview(ctx, pf, df, paths, asOf, *asOfFlag != "", *quiet, v)
 	}
 	if len(paths) > 0 {
 		return a.errorf("%s: rule files come from the config's rulesets; %q is not a flag", mode, paths[0])

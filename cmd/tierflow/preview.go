@@ -57,7 +57,7 @@ func (p previewFlags) limits() (jobs.DiffLimits, error) {
 // runPreview is plan with --baseline and/or --facts: it evaluates the
 // rule files on a facts file or the configured database, and with a
 // baseline reports only what the rule change causes.
-func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths []string, asOf time.Time, quiet bool, v views.Plan) int {
+func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths []string, asOf time.Time, asOfGiven, quiet bool, v views.Plan) int {
 	limits, err := pf.limits()
 	if err != nil {
 		return a.errorf("plan: %v", err)
@@ -138,6 +138,17 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 			effect = effect || out.Report.HasChanges()
 			continue
 		}
+		if !asOfGiven {
+			if at, why, err := factsDate(ctx, t.state, t.facts, t.rs, a.now()); err != nil {
+				prog.finish()
+				fmt.Fprintf(a.stderr, "tierflow: plan %s: %v\n", t.rs.Name, err)
+				failed = true
+				continue
+			} else if !at.IsZero() {
+				t.opts.AsOf = at
+				fmt.Fprintf(a.stderr, "tierflow: plan %s: previewing as of %s, %s (pass --as-of to choose)\n", t.rs.Name, at.Format("2006-01-02"), why)
+			}
+		}
 		base, err := baselineFor(*pf.baseline, t.rs)
 		if err != nil {
 			prog.finish()
@@ -188,4 +199,35 @@ func renderPreview(v views.Plan, diffs []*jobs.DiffReport, plans []*jobs.PlanRep
 		}
 	}
 	return v.Close()
+}
+
+// factsDate is the as-of time a rule-change preview defaults to when the
+// facts say their own date: the day after the newest value of the
+// primary source's fresh_fact, when that is before today; zero when the
+// source declares none or its facts are current. A preview of an old
+// export then shows what the rule change does to those customers as of
+// the export, not what it would do years later.
+func factsDate(ctx context.Context, state jobs.StateStore, facts jobs.FactsSource, rs *rules.RuleSet, now time.Time) (time.Time, string, error) {
+	src, ok := facts.(jobs.FactsByRuleSet)
+	if !ok {
+		return time.Time{}, "", nil
+	}
+	ss, ok := src.For(rs.Name).(jobs.Sources)
+	if !ok || len(ss) == 0 || ss[0].FreshFact == "" {
+		return time.Time{}, "", nil
+	}
+	today := now.UTC().Truncate(24 * time.Hour)
+	q, err := jobs.CheckData(ctx, state, facts, rs, jobs.Options{AsOf: today})
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	newest, err := time.Parse(time.RFC3339, q.Sources[0].Newest)
+	if err != nil {
+		return time.Time{}, "", nil // no value: keep today
+	}
+	at := newest.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	if !at.Before(today) {
+		return time.Time{}, "", nil
+	}
+	return at, fmt.Sprintf("the day after the newest %s in the facts (%s)", ss[0].FreshFact, newest.UTC().Format("2006-01-02")), nil
 }

@@ -426,7 +426,7 @@ func TestQualityPostgres(t *testing.T) {
 	runCLI(t, d.env, "migrate", "--config", refused).want(t, exitOK)
 	for _, cmd := range []string{"plan", "apply"} {
 		r := runCLI(t, d.env, cmd, "--quiet", "--config", refused).want(t, exitFailure)
-		if !strings.Contains(r.stderr, `1 duplicate rows (a customer key more than once: "2")`) {
+		if !strings.Contains(r.stderr, `1 duplicate row (a customer key more than once: "2")`) {
 			t.Errorf("%s of a PostgreSQL source with a duplicate key:\n%s", cmd, r)
 		}
 	}

@@ -22,6 +22,15 @@ func markdownDiff(r *jobs.DiffReport, budget int) string {
 		head += " **This rule set is new:** the baseline does not have it."
 	}
 	head += "\n\n"
+	head += markdownWarnings(r.Quality)
+	if r.Quality != nil && r.Quality.Failed {
+		head += "Data-quality checks that would refuse an apply:\n\n"
+		for _, c := range r.Quality.Checks {
+			if !c.Passed {
+				head += mdCheckQuote(c)
+			}
+		}
+	}
 	if r.HasEffect() {
 		head += fmt.Sprintf("**%s customers (%s) would be treated differently.**\n\n", Thousands(r.Differ), pct(r.Differ, r.Customers))
 	} else {

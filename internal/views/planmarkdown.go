@@ -16,6 +16,7 @@ func markdownPlan(r *jobs.PlanReport, budget int) string {
 	if r.Initial {
 		head += "_Initial run: no customer has a segment yet, so everyone is assigned (the max_moved guard does not apply)._\n\n"
 	}
+	head += markdownWarnings(r.Quality)
 	head += markdownGuard(r.Mode, r.Guard.Reasons, r.Quality)
 	head += markdownPlanQuality(r.Quality, r.Guard.Reasons)
 	if !r.HasChanges() {
@@ -82,4 +83,17 @@ func markdownSegmentation(s jobs.SegmentationReport) string {
 		moves = append(moves, fmt.Sprintf("| %s | %s | %s |", md(orNone(mv.From)), md(orNone(mv.To)), Thousands(mv.Count)))
 	}
 	return out + table("| from | to | customers |", "|---|---|--:|", moves)
+}
+
+// markdownWarnings quotes the quality report's warnings, such as stale
+// facts.
+func markdownWarnings(q *jobs.QualityReport) string {
+	if q == nil {
+		return ""
+	}
+	out := ""
+	for _, warn := range q.Warnings {
+		out += "> **Warning:** " + md(warn) + "\n\n"
+	}
+	return out
 }

@@ -16,6 +16,7 @@ func writePlanText(w io.Writer, r *jobs.PlanReport) {
 	fmt.Fprintf(w, "%s for rule set %s as of %s\n", what, labelled(r.RuleSet, r.RuleSetLabel), formatValue(r.AsOf))
 	fmt.Fprintf(w, "  %s customers evaluated, %s change segment, %s actions to queue\n",
 		Thousands(r.Customers), Thousands(r.Changed), Thousands(r.ActionsTotal))
+	writeWarningsText(w, r.Quality)
 	if r.Initial {
 		fmt.Fprintln(w, "  initial run: no customer has a segment yet, so everyone is assigned (the max_moved guard does not apply)")
 	}
@@ -91,6 +92,16 @@ func writeDiffText(w io.Writer, r *jobs.DiffReport) {
 		fmt.Fprintln(w, "  new rule set: the baseline does not have it")
 	}
 	fmt.Fprintf(w, "  %s customers evaluated with both versions; %s (%s) treated differently\n", Thousands(r.Customers), Thousands(r.Differ), pct(r.Differ, r.Customers))
+	writeWarningsText(w, r.Quality)
+	if r.Quality != nil && r.Quality.Failed {
+		// A preview refuses nothing; it says what an apply would refuse.
+		fmt.Fprintln(w, "  data-quality checks that would refuse an apply:")
+		for _, c := range r.Quality.Checks {
+			if !c.Passed {
+				writeCheckText(w, c)
+			}
+		}
+	}
 	for _, s := range r.Segmentations {
 		if s.Moved == 0 {
 			continue
@@ -158,4 +169,15 @@ func changedRules(r *jobs.DiffReport) []jobs.RuleDelta {
 		}
 	}
 	return changed
+}
+
+// writeWarningsText writes the quality report's warnings, such as stale
+// facts, under a report's first lines, where they are seen.
+func writeWarningsText(w io.Writer, q *jobs.QualityReport) {
+	if q == nil {
+		return
+	}
+	for _, warn := range q.Warnings {
+		fmt.Fprintf(w, "  WARNING: %s\n", warn)
+	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/tierflow/tierflow/internal/pgtest"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/factsfile"
-	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/rules"
 )
@@ -194,7 +193,7 @@ func (ab *applyBench) colocatedChanged(ctx context.Context, b testing.TB) int {
 }
 
 // checkJoined checks which way a run reads src's facts with ab's state:
-// joined to state in one query (kernel.Joined) when want is true, and
+// joined to state in one query (jobs.ReadsJoined) when want is true, and
 // otherwise by customer key, batch by batch.
 func checkJoined(ctx context.Context, b testing.TB, ab *applyBench, src jobs.FactsSource, want bool) {
 	b.Helper()
@@ -203,7 +202,7 @@ func checkJoined(ctx context.Context, b testing.TB, ab *applyBench, src jobs.Fac
 		b.Fatal(err)
 	}
 	defer snap.Close()
-	if _, joined := snap.(*kernel.Joined); joined != want {
+	if joined := jobs.ReadsJoined(snap); joined != want {
 		b.Fatalf("facts source %T is read as %T: joined to state in one query is %v, want %v", src, snap, joined, want)
 	}
 }
