@@ -114,6 +114,16 @@ func (a *applyTx) Rollback() error {
 // action and customer, and record the run. s.mu is held.
 func (s *Store) commitLocked(a *applyTx, sum jobs.RunSummary) {
 	name, runID, asOf := a.rs.Name, a.run.ID, stamp(a.run.AsOf)
+	if d := sum.Detail; d != nil && d.Quality != nil {
+		rows := make(map[string]int64, len(d.Quality.Sources))
+		for _, src := range d.Quality.Sources {
+			rows[src.Name] = src.Rows
+		}
+		if s.sourceRows == nil {
+			s.sourceRows = map[int64]map[string]int64{}
+		}
+		s.sourceRows[runID] = rows
+	}
 	next := &ruleSet{assignments: map[assignKey]assignment{}, lastQueued: map[actionKey]time.Time{}}
 	if old := s.sets[name]; old != nil {
 		next.assignments, next.lastQueued = maps.Clone(old.assignments), maps.Clone(old.lastQueued)

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"maps"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
@@ -12,8 +13,8 @@ var _ jobs.PopulationReader = (*Store)(nil)
 // LastSucceeded returns the id and customer count of the rule set's most
 // recent succeeded run, latest by start time and then id as in the SQL
 // stores; ok is false when it has none. It implements
-// jobs.PopulationReader. Its SourceRows is nil: the store keeps each
-// run's counts, not its report, whose quality section holds them.
+// jobs.PopulationReader, with each facts source's rows as the run's
+// report recorded them.
 func (s *Store) LastSucceeded(ctx context.Context, ruleset string) (jobs.PreviousRun, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return jobs.PreviousRun{}, false, err
@@ -30,5 +31,5 @@ func (s *Store) LastSucceeded(ctx context.Context, ruleset string) (jobs.Previou
 	if last == nil {
 		return jobs.PreviousRun{}, false, nil
 	}
-	return jobs.PreviousRun{ID: last.ID, Customers: last.Customers}, true, nil
+	return jobs.PreviousRun{ID: last.ID, Customers: last.Customers, SourceRows: maps.Clone(s.sourceRows[last.ID])}, true, nil
 }

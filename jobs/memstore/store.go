@@ -26,6 +26,10 @@ type Store struct {
 	applying map[string]bool
 
 	runs       []kernel.Run          // run id n is runs[n-1]
+	// sourceRows holds each committed run's rows per facts source, from
+	// its report's quality section, by run id (the SQL stores read them
+	// from the stored report).
+	sourceRows map[int64]map[string]int64
 	history    []kernel.HistoryEntry // entry id n is history[n-1]
 	byCustomer map[string][]int      // history indexes of each customer
 	actions    []kernel.QueuedAction // action id n is actions[n-1]

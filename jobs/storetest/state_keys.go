@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -134,9 +133,6 @@ func (e *stateEnv) commitSegments(rs *rules.RuleSet, at time.Time, keys []string
 func testStateSourceRows(t *testing.T, ns func(t *testing.T) StateBackend) {
 	ctx := context.Background()
 	e := newStateEnv(t, ns, 300)
-	if !keepsRunReports(e.s) {
-		t.Skipf("%T keeps no run report to read source rows from", e.s)
-	}
 	rs := RetailRuleSet(t)
 	pr, ok := e.s.(jobs.PopulationReader)
 	if !ok {
@@ -201,11 +197,4 @@ func testStateSourceRows(t *testing.T, ns func(t *testing.T) StateBackend) {
 	if p := last(); p.ID != id || p.SourceRows != nil {
 		t.Fatalf("after a run whose report has no quality section: LastSucceeded = %+v; want run %d with no source rows", p, id)
 	}
-}
-
-// keepsRunReports reports whether s stores the report of each run. The
-// in-memory store does not (yet): its commit records the run's counts
-// only, so it has no source rows to return.
-func keepsRunReports(s StateStore) bool {
-	return reflect.TypeOf(s).String() != "*memstore.Store"
 }
