@@ -25,7 +25,7 @@ type Store struct {
 	// applying holds the rule sets with an open apply: their locks.
 	applying map[string]bool
 
-	runs       []kernel.Run          // run id n is runs[n-1]
+	runs []kernel.Run // run id n is runs[n-1]
 	// sourceRows holds each committed run's rows per facts source, from
 	// its report's quality section, by run id (the SQL stores read them
 	// from the stored report).
