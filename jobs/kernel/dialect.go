@@ -67,4 +67,5 @@ type Queryer interface {
 type Tables struct {
 	Assignments string
 	ActionLast  string
+	History     string
 }

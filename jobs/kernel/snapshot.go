@@ -103,9 +103,12 @@ func openJoined(ctx context.Context, src *QuerySource, t Tables, rs *rules.RuleS
 	return j, nil
 }
 
+// isInitial reports whether rs has never had state: no assignments, and
+// no history either, so that a rule set whose customers all left the
+// source (on_missing: exit) is not taken for a first run.
 func isInitial(ctx context.Context, q Queryer, t Tables, rs *rules.RuleSet) (bool, error) {
 	var any bool
-	err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+t.Assignments+" WHERE ruleset = $1)", rs.Name).Scan(&any)
+	err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+t.Assignments+" WHERE ruleset = $1) OR EXISTS (SELECT 1 FROM "+t.History+" WHERE ruleset = $1)", rs.Name).Scan(&any)
 	if err != nil {
 		return false, fmt.Errorf("read the state of %s: %w", rs.Name, err)
 	}

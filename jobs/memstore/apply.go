@@ -168,4 +168,8 @@ func (s *Store) addHistoryLocked(h kernel.HistoryEntry, customer string) {
 	h.ID = int64(len(s.history) + 1)
 	s.history = append(s.history, h)
 	s.byCustomer[customer] = append(s.byCustomer[customer], len(s.history)-1)
+	if s.hadHistory == nil {
+		s.hadHistory = map[string]bool{}
+	}
+	s.hadHistory[h.RuleSet] = true
 }

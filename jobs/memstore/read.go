@@ -19,8 +19,8 @@ func (s *Store) OpenState(ctx context.Context, rs *rules.RuleSet) (jobs.StateRea
 	}
 	s.mu.Lock()
 	state := s.sets[rs.Name]
+	r := &reader{rs: rs, state: state, hadHistory: s.hadHistory[rs.Name]}
 	s.mu.Unlock()
-	r := &reader{rs: rs, state: state}
 	for _, a := range rs.Actions {
 		r.cooldowns = r.cooldowns || a.Cooldown > 0
 	}
@@ -35,12 +35,17 @@ type reader struct {
 	rs        *rules.RuleSet
 	state     *ruleSet // nil: the rule set has no state
 	cooldowns bool     // some action has a cooldown: load last actions
-	closed    bool
+	// hadHistory is true when the rule set had history: state once.
+	hadHistory bool
+	closed     bool
 }
 
-// Initial reports whether the rule set had no assignments when the view
-// was opened.
-func (r *reader) Initial() bool { return r.state == nil || len(r.state.assignments) == 0 }
+// Initial reports whether the rule set had no state when the view was
+// opened: no assignments, and no history (customers who all left).
+func (r *reader) Initial() bool { return r.empty() && !r.hadHistory }
+
+// empty reports whether the rule set has no assignments.
+func (r *reader) empty() bool { return r.state == nil || len(r.state.assignments) == 0 }
 
 // Close ends the view.
 func (r *reader) Close() error {
@@ -66,7 +71,7 @@ func (r *reader) Load(ctx context.Context, batch []engine.Customer) error {
 			c.State.LastActions = make([]time.Time, len(r.rs.Actions))
 		}
 	}
-	if r.Initial() {
+	if r.empty() {
 		return nil
 	}
 	for i := range batch {

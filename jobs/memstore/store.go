@@ -30,6 +30,9 @@ type Store struct {
 	// its report's quality section, by run id (the SQL stores read them
 	// from the stored report).
 	sourceRows map[int64]map[string]int64
+	// hadHistory names the rule sets with any history: one whose
+	// customers all left is not on its first run.
+	hadHistory map[string]bool
 	history    []kernel.HistoryEntry // entry id n is history[n-1]
 	byCustomer map[string][]int      // history indexes of each customer
 	actions    []kernel.QueuedAction // action id n is actions[n-1]

@@ -112,6 +112,24 @@ func TestCustomersLeaveTheSource(t *testing.T) {
 			if err != nil || again.Report.Quality.Absent != 0 || again.Report.Changed != 0 {
 				t.Fatalf("%s: the run after: %+v, %v; want no absent, no change", name, again.Report.Quality, err)
 			}
+			// Everyone leaves; the rule set has no assignments left, but it
+			// is not on its first run again: a customer who comes back is
+			// greeted by the guard and actions as on any other run.
+			execAll(t, s, `DELETE FROM f`)
+			o.AsOf = o.AsOf.AddDate(0, 0, 1)
+			o.Guard.AllowLarge = true
+			if _, err := jobs.Apply(ctx, s, src, rs, o); err != nil {
+				t.Fatalf("%s: everyone leaves: %v", name, err)
+			}
+			if got := segments(t, s, rs.Name); len(got) != 0 {
+				t.Fatalf("%s: assignments after everyone left: %v", name, got)
+			}
+			execAll(t, s, `INSERT INTO f VALUES ('42', 900)`)
+			o.AsOf = o.AsOf.AddDate(0, 0, 1)
+			back, err := jobs.Plan(ctx, s, src, rs, o)
+			if err != nil || back.Report.Initial {
+				t.Fatalf("%s: plan after everyone left: initial=%v, %v; want an ordinary run", name, back != nil && back.Report.Initial, err)
+			}
 		}
 	}
 }

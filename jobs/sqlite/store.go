@@ -122,7 +122,7 @@ func (s *Store) Source(query string) *kernel.QuerySource {
 }
 
 func (s *Store) tables() kernel.Tables {
-	return kernel.Tables{Assignments: "main.assignments", ActionLast: "main.action_last"}
+	return kernel.Tables{Assignments: "main.assignments", ActionLast: "main.action_last", History: "main.history"}
 }
 
 // Join reads a source of the store's own file joined to state in one
