@@ -38,7 +38,7 @@ type rawAction struct {
 var (
 	segmentationKeys = []string{"name", "label", "description", "segments"}
 	segmentKeys      = []string{"name", "label", "description", "when", "fallback", "min_stay", "downgrade_grace"}
-	actionKeys       = []string{"name", "label", "description", "when", "cooldown", "delay", "priority", "payload"}
+	actionKeys       = []string{"name", "label", "description", "when", "cooldown", "delay", "priority", "deliver_to", "payload"}
 )
 
 // itemField names list item i by its name when it has a valid one.
@@ -207,6 +207,12 @@ func (l *loader) actions(n *yaml.Node) []*rawAction {
 		}
 		if p := m["priority"]; p != nil {
 			a.Priority = l.integer(p, join(field, "priority"))
+		}
+		if d := m["deliver_to"]; d != nil {
+			a.DeliverTo = l.str(d, join(field, "deliver_to"))
+			if !validName(a.DeliverTo) {
+				l.errorf(d, join(field, "deliver_to"), "name a destination declared under destinations: in tierflow.yaml, in lower-case letters, digits and _", "%q is not a destination name", a.DeliverTo)
+			}
 		}
 		ra := &rawAction{act: a, node: item, field: field, when: l.required(m, item, field, "when", "e.g. when: entered(\"lifecycle\", \"at_risk\")")}
 		ra.payload = l.pairs(m["payload"], join(field, "payload"))

@@ -168,7 +168,11 @@ type Action struct {
 	Delay time.Duration
 	// Priority orders work for consumers: lower numbers first.
 	Priority int
-	Payload  []PayloadField
+	// DeliverTo names the destination (under destinations: in
+	// tierflow.yaml) that tierflow delivers the action to; "" leaves it to
+	// consumers that claim it from the queue.
+	DeliverTo string
+	Payload   []PayloadField
 	// CallsLeft is true when the condition calls left("SEGMENTATION"):
 	// such actions are the only ones evaluated for a customer who left
 	// the facts source (on_missing: exit).
