@@ -38,6 +38,9 @@ type Queued struct {
 	Priority       int
 	Due            time.Time
 	IdempotencyKey string
+	// Destination is the rule's deliver_to: where tierflow delivers the
+	// action; "" leaves it to consumers (NULL in the queue).
+	Destination string
 }
 
 // Changes walks an evaluated batch and calls assign for every assignment
@@ -48,6 +51,10 @@ type Queued struct {
 func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign func(*Assignment) error, queue func(*Queued) error) error {
 	var a Assignment
 	var q Queued
+	deliverTo := make(map[string]string, len(rs.Actions))
+	for i := range rs.Actions {
+		deliverTo[rs.Actions[i].Name] = rs.Actions[i].DeliverTo
+	}
 	for _, ev := range batch {
 		c, res := ev.Customer, ev.Result
 		for i, d := range res.Segments {
@@ -88,7 +95,7 @@ func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign
 				}
 			}
 			q = Queued{Action: act.Name, Customer: c.Key, Payload: payload, Priority: act.Priority, Due: act.Due,
-				IdempotencyKey: IdempotencyKey(rs.Name, act.Name, c.Key, run.AsOf)}
+				IdempotencyKey: IdempotencyKey(rs.Name, act.Name, c.Key, run.AsOf), Destination: deliverTo[act.Name]}
 			if err := queue(&q); err != nil {
 				return fmt.Errorf("stage actions: %w", err)
 			}

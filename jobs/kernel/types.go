@@ -33,12 +33,21 @@ type QueuedAction struct {
 	LastError  *string         `db:"last_error" json:"last_error,omitempty"`
 	RunID      int64           `db:"run_id" json:"run_id"`
 	Idempotent string          `db:"idempotency_key" json:"idempotency_key"`
+	// Destination names where tierflow delivers the action; "" (NULL)
+	// leaves it to consumers that claim it with SQL.
+	Destination string `db:"destination" json:"destination,omitempty"`
+	// LeaseOwner and LeaseUntil are the delivery worker holding a claimed
+	// action and when its lease runs out; empty when none holds it.
+	LeaseOwner string     `db:"lease_owner" json:"lease_owner,omitempty"`
+	LeaseUntil *time.Time `db:"lease_until" json:"lease_until,omitempty"`
 }
 
 // ActionFilter selects queue rows; empty fields match everything.
 type ActionFilter struct {
 	RuleSet, Action, Customer, Status string
-	Limit                             int
+	// Destination selects the actions delivered to one destination.
+	Destination string
+	Limit       int
 }
 
 // Run is one row of the run record, for `tierflow runs`.

@@ -148,7 +148,7 @@ func (s *Store) commitLocked(a *applyTx, sum jobs.RunSummary) {
 			s.idempotent[q.IdempotencyKey] = true
 			s.actions = append(s.actions, kernel.QueuedAction{ID: int64(len(s.actions) + 1), RuleSet: name, Action: q.Action,
 				Customer: q.Customer, Payload: q.Payload, Priority: q.Priority, Status: "pending", CreatedAt: asOf,
-				DueAt: stamp(q.Due), RunID: runID, Idempotent: q.IdempotencyKey})
+				DueAt: stamp(q.Due), RunID: runID, Idempotent: q.IdempotencyKey, Destination: q.Destination})
 		}
 		// As in SQL, the cooldown record follows every staged action,
 		// queued now or by an earlier try of the same as-of.

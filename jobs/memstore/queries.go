@@ -43,7 +43,8 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 	s.mu.Lock()
 	var out []kernel.QueuedAction
 	for _, q := range s.actions {
-		if match(f.RuleSet, q.RuleSet) && match(f.Action, q.Action) && match(f.Customer, q.Customer) && match(f.Status, q.Status) {
+		if match(f.RuleSet, q.RuleSet) && match(f.Action, q.Action) && match(f.Customer, q.Customer) && match(f.Status, q.Status) &&
+			match(f.Destination, q.Destination) {
 			out = append(out, q)
 		}
 	}
@@ -62,6 +63,10 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 	for i := range out {
 		// The caller may change what it gets; the queue must not change.
 		out[i].Payload = append(json.RawMessage(nil), out[i].Payload...)
+		if u := out[i].LeaseUntil; u != nil {
+			cp := *u
+			out[i].LeaseUntil = &cp
+		}
 	}
 	return out, nil
 }

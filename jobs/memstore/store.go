@@ -33,10 +33,11 @@ type Store struct {
 	// hadHistory names the rule sets with any history: one whose
 	// customers all left is not on its first run.
 	hadHistory map[string]bool
-	history    []kernel.HistoryEntry // entry id n is history[n-1]
-	byCustomer map[string][]int      // history indexes of each customer
-	actions    []kernel.QueuedAction // action id n is actions[n-1]
-	idempotent map[string]bool       // idempotency keys of the queue
+	history    []kernel.HistoryEntry    // entry id n is history[n-1]
+	byCustomer map[string][]int         // history indexes of each customer
+	actions    []kernel.QueuedAction    // action id n is actions[n-1]
+	idempotent map[string]bool          // idempotency keys of the queue
+	attempts   map[int64][]jobs.Attempt // delivery attempts by action id (queue.go)
 	slots      map[slotKey]*slot
 }
 

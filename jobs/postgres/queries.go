@@ -21,10 +21,12 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 	}
 	var out []kernel.QueuedAction
 	err := s.db.SelectContext(ctx, &out, `SELECT id, ruleset, action, customer_key, payload, priority, status, created_at, due_at,
-			attempts, last_error, run_id, idempotency_key
+			attempts, last_error, run_id, idempotency_key,
+			coalesce(destination, '') AS destination, coalesce(lease_owner, '') AS lease_owner, lease_until
 		FROM `+s.table("actions")+`
 		WHERE ($1 = '' OR ruleset = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR customer_key = $3) AND ($4 = '' OR status = $4)
-		ORDER BY priority, due_at, id LIMIT $5`, f.RuleSet, f.Action, f.Customer, f.Status, f.Limit)
+			AND ($6 = '' OR destination = $6)
+		ORDER BY priority, due_at, id LIMIT $5`, f.RuleSet, f.Action, f.Customer, f.Status, f.Limit, f.Destination)
 	return out, s.redact(err)
 }
 

@@ -48,10 +48,11 @@ const stageSQL = `CREATE TEMP TABLE tierflow_stage (
     payload       jsonb,
     priority      integer,
     due_at        timestamptz,
-    idem_key      text
+    idem_key      text,
+    destination   text
 ) ON COMMIT DROP`
 
-const copySQL = `COPY tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key) FROM STDIN`
+const copySQL = `COPY tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination) FROM STDIN`
 
 // BeginApply opens the write transaction and takes the rule set's
 // transaction-scoped advisory lock: it is released at commit or rollback,
@@ -120,10 +121,10 @@ func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 			kind = "l" // segment '': history records the move to no segment
 		}
 		_, err := a.copy.ExecContext(ctx, kind, c.Segmentation, c.Customer, c.Segment, nullTime(c.Since),
-			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil)
+			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil, nil)
 		return a.s.redact(err)
 	}, func(q *kernel.Queued) error {
-		_, err := a.copy.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey)
+		_, err := a.copy.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey, nullString(q.Destination))
 		return a.s.redact(err)
 	}))
 }
@@ -158,8 +159,8 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 		{"write history", `INSERT INTO ` + a.s.table("history") + ` (ruleset, segmentation, customer_key, from_segment, to_segment, matched, reason, as_of, run_id)
 			SELECT $1, name, customer_key, prev_segment, segment, matched, reason, $2, $3 FROM tierflow_stage
 			WHERE kind IN ('a', 'l') AND prev_segment IS DISTINCT FROM segment`, []any{rs, asOf, run}},
-		{"queue actions", `INSERT INTO ` + a.s.table("actions") + ` (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id)
-			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3 FROM tierflow_stage WHERE kind = 'q'
+		{"queue actions", `INSERT INTO ` + a.s.table("actions") + ` (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id, destination)
+			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3, destination FROM tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},
 		{"record cooldowns", `INSERT INTO ` + a.s.table("action_last") + ` AS t (ruleset, action, customer_key, queued_at)
 			SELECT $1, name, customer_key, $2 FROM tierflow_stage WHERE kind = 'q'

@@ -41,10 +41,11 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 		f.Limit = 50
 	}
 	rows, err := s.ro.QueryContext(ctx, `SELECT id, ruleset, action, customer_key, payload, priority, status, created_at, due_at,
-			attempts, last_error, run_id, idempotency_key
+			attempts, last_error, run_id, idempotency_key, coalesce(destination, ''), coalesce(lease_owner, ''), lease_until
 		FROM main.actions
 		WHERE ($1 = '' OR ruleset = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR customer_key = $3) AND ($4 = '' OR status = $4)
-		ORDER BY priority, due_at, id LIMIT $5`, f.RuleSet, f.Action, f.Customer, f.Status, f.Limit)
+			AND ($6 = '' OR destination = $6)
+		ORDER BY priority, due_at, id LIMIT $5`, f.RuleSet, f.Action, f.Customer, f.Status, f.Limit, f.Destination)
 	if err != nil {
 		return nil, fmt.Errorf("read actions: %w", err)
 	}
@@ -53,9 +54,9 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 	for rows.Next() {
 		var q kernel.QueuedAction
 		var payload, created, due string
-		var lastErr sql.NullString
+		var lastErr, leaseUntil sql.NullString
 		if err := rows.Scan(&q.ID, &q.RuleSet, &q.Action, &q.Customer, &payload, &q.Priority, &q.Status, &created, &due,
-			&q.Attempts, &lastErr, &q.RunID, &q.Idempotent); err != nil {
+			&q.Attempts, &lastErr, &q.RunID, &q.Idempotent, &q.Destination, &q.LeaseOwner, &leaseUntil); err != nil {
 			return nil, fmt.Errorf("read actions: %w", err)
 		}
 		q.Payload = json.RawMessage(payload)
@@ -64,6 +65,9 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 			return nil, fmt.Errorf("read actions: %w", err)
 		}
 		if q.DueAt, err = parseTime(due); err != nil {
+			return nil, fmt.Errorf("read actions: %w", err)
+		}
+		if q.LeaseUntil, err = timePtr(leaseUntil); err != nil {
 			return nil, fmt.Errorf("read actions: %w", err)
 		}
 		out = append(out, q)

@@ -36,10 +36,11 @@ const stageSQL = `CREATE TEMP TABLE tierflow_stage (
     payload       TEXT,
     priority      INTEGER,
     due_at        TEXT,
-    idem_key      TEXT
+    idem_key      TEXT,
+    destination   TEXT
 )`
 
-const stageColumns = 13
+const stageColumns = 14
 
 // stageRows is how many rows one staging INSERT writes.
 const stageRows = 64
@@ -51,7 +52,7 @@ var applyCacheKiB = 64 << 10
 
 func stageInsert(rows int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO temp.tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key) VALUES `)
+	b.WriteString(`INSERT INTO temp.tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination) VALUES `)
 	for r := range rows {
 		if r > 0 {
 			b.WriteString(", ")
@@ -154,9 +155,9 @@ func (a *applyTx) stage(ctx context.Context, batch []jobs.Evaluated) error {
 			kind = "l" // segment '': history records the move to no segment
 		}
 		return a.add(ctx, kind, c.Segmentation, c.Customer, c.Segment, nullTime(c.Since),
-			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil)
+			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil, nil)
 	}, func(q *kernel.Queued) error {
-		return a.add(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), int64(q.Priority), formatTime(q.Due), q.IdempotencyKey)
+		return a.add(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), int64(q.Priority), formatTime(q.Due), q.IdempotencyKey, nullString(q.Destination))
 	})
 	if err != nil {
 		return err
@@ -213,8 +214,8 @@ func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 		{"write history", `INSERT INTO main.history (ruleset, segmentation, customer_key, from_segment, to_segment, matched, reason, as_of, run_id)
 			SELECT $1, name, customer_key, prev_segment, segment, matched, reason, $2, $3 FROM temp.tierflow_stage
 			WHERE kind IN ('a', 'l') AND prev_segment IS NOT segment`, []any{rs, asOf, run}},
-		{"queue actions", `INSERT INTO main.actions (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id)
-			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3 FROM temp.tierflow_stage WHERE kind = 'q'
+		{"queue actions", `INSERT INTO main.actions (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id, destination)
+			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3, destination FROM temp.tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},
 		{"record cooldowns", `INSERT INTO main.action_last (ruleset, action, customer_key, queued_at)
 			SELECT $1, name, customer_key, $2 FROM temp.tierflow_stage WHERE kind = 'q'

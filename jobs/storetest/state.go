@@ -51,7 +51,7 @@ type stateCase struct {
 }
 
 // stateCases are the state-level cases, grouped by what they cover.
-var stateCases = concatState(stateApplyCases, stateTxCases, stateSlotCases, statePopulationCases, stateLeftCases, stateKeysCases)
+var stateCases = concatState(stateApplyCases, stateTxCases, stateSlotCases, statePopulationCases, stateLeftCases, stateKeysCases, stateQueueCases)
 
 func concatState(groups ...[]stateCase) []stateCase {
 	var out []stateCase

@@ -1,0 +1,52 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/kernel"
+)
+
+var _ jobs.Queue = (*Store)(nil)
+
+// queueSQL is the shared action queue on the file's tables. Its
+// transactions are BEGIN IMMEDIATE: each holds the one write lock, so a
+// claim is atomic without row locks.
+func (s *Store) queueSQL() *kernel.QueueSQL {
+	return &kernel.QueueSQL{
+		DB: s.db.DB, Actions: "main.actions", AttemptsTable: "main.action_attempts",
+		Time:     func(t time.Time) any { return formatTime(t) },
+		ScanTime: timeValue,
+		InKeys:   Dialect.InKeys,
+	}
+}
+
+// Claim leases due actions of the destinations requested, in one UPDATE
+// under the database's write lock, so that no two workers take the same
+// action. It implements jobs.Queue.
+func (s *Store) Claim(ctx context.Context, req jobs.ClaimRequest) ([]jobs.Delivery, error) {
+	return s.queueSQL().Claim(ctx, req)
+}
+
+// Finish records an attempt and the action's next state if f.Owner still
+// holds its lease. It implements jobs.Queue.
+func (s *Store) Finish(ctx context.Context, f jobs.Finished) (bool, error) {
+	return s.queueSQL().Finish(ctx, f)
+}
+
+// Attempts returns the recorded delivery attempts of an action, in order.
+func (s *Store) Attempts(ctx context.Context, actionID int64) ([]jobs.Attempt, error) {
+	return s.queueSQL().Attempts(ctx, actionID)
+}
+
+// RetryAction puts a dead, failed or cancelled action back in the queue,
+// due at now.
+func (s *Store) RetryAction(ctx context.Context, id int64, now time.Time) error {
+	return s.queueSQL().RetryAction(ctx, id, now)
+}
+
+// CancelAction cancels a pending or claimed action.
+func (s *Store) CancelAction(ctx context.Context, id int64) error {
+	return s.queueSQL().CancelAction(ctx, id)
+}
