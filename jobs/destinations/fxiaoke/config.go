@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tierflow/tierflow/jobs/destinations/internal/destkit"
 )
 
 // Config configures one Fxiaoke destination. Secrets (AppSecret,
@@ -71,37 +73,34 @@ type FollowUpConfig struct {
 // invalid corpAccessToken (docs/crm.md).
 var DefaultTokenErrorCodes = []int{20016}
 
-// tokenMargin is how long before its expiry a token is replaced.
-const tokenMargin = 5 * time.Minute
-
 type compiled struct {
 	base       string
-	fields     []fieldSpec
+	fields     []destkit.Field
 	followUp   *compiledFollowUp
 	tokenCodes map[int]bool
 }
 
 type compiledFollowUp struct {
 	actions map[string]bool
-	fields  []fieldSpec
+	fields  []destkit.Field
 }
 
 // check fills defaults and reports every problem at once, naming fields.
 func (c *Config) check() (compiled, error) {
 	var out compiled
 	var errs []error
-	out.base = strings.TrimRight(orDefault(c.BaseURL, "https://open.fxiaoke.com"), "/")
+	out.base = strings.TrimRight(destkit.OrDefault(c.BaseURL, "https://open.fxiaoke.com"), "/")
 	for _, f := range [][2]string{{"app_id", c.AppID}, {"app_secret", c.AppSecret}, {"permanent_code", c.PermanentCode}, {"current_open_user_id", c.CurrentOpenUserID}} {
 		if f[1] == "" {
 			errs = append(errs, fmt.Errorf("%s: required", f[0]))
 		}
 	}
-	c.Object = orDefault(c.Object, "AccountObj")
+	c.Object = destkit.OrDefault(c.Object, "AccountObj")
 	if len(c.Fields) == 0 && c.FollowUp == nil {
 		errs = append(errs, errors.New("fields: required unless follow_up is set"))
 	}
 	var err error
-	if out.fields, err = compileFields("fields", c.Fields); err != nil {
+	if out.fields, err = destkit.CompileFields("fields", c.Fields); err != nil {
 		errs = append(errs, err)
 	}
 	if fu := c.FollowUp; fu != nil {
@@ -115,7 +114,7 @@ func (c *Config) check() (compiled, error) {
 		if fu.LinkField == "" {
 			errs = append(errs, errors.New("follow_up.link_field: required"))
 		}
-		if out.followUp.fields, err = compileFields("follow_up.fields", fu.Fields); err != nil {
+		if out.followUp.fields, err = destkit.CompileFields("follow_up.fields", fu.Fields); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -140,11 +139,4 @@ func (c *Config) check() (compiled, error) {
 		c.Now = time.Now
 	}
 	return out, errors.Join(errs...)
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

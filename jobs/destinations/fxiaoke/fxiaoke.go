@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/destinations/internal/destkit"
 )
 
 // Fxiaoke is a jobs.Destination that writes to one Fxiaoke enterprise.
@@ -16,7 +17,7 @@ import (
 type Fxiaoke struct {
 	cfg    Config
 	c      compiled
-	tokens *tokenSource
+	tokens *destkit.TokenSource
 }
 
 var _ jobs.Destination = (*Fxiaoke)(nil)
@@ -28,12 +29,12 @@ func New(cfg Config) (*Fxiaoke, error) {
 		return nil, fmt.Errorf("fxiaoke: %w", err)
 	}
 	f := &Fxiaoke{cfg: cfg, c: c}
-	f.tokens = newTokenSource(f.fetchToken, cfg.Now, tokenMargin, cfg.MinTokenInterval)
+	f.tokens = destkit.NewTokenSource(f.fetchToken, cfg.Now, destkit.TokenMargin, cfg.MinTokenInterval)
 	return f, nil
 }
 
 func (f *Fxiaoke) secrets() []string {
-	return append([]string{f.cfg.AppSecret, f.cfg.PermanentCode}, f.tokens.tokens()...)
+	return append([]string{f.cfg.AppSecret, f.cfg.PermanentCode}, f.tokens.Tokens()...)
 }
 
 // Deliver updates the customer's record and, for a follow-up action,
@@ -46,23 +47,23 @@ func (f *Fxiaoke) Deliver(ctx context.Context, d *jobs.Delivery) jobs.DeliveryOu
 	if err != nil {
 		err = fmt.Errorf("fxiaoke: %w", err)
 	}
-	return outcome(ex, err, f.secrets())
+	return destkit.Outcome(ex, err, f.secrets())
 }
 
-func (f *Fxiaoke) deliver(ctx context.Context, d *jobs.Delivery) (exchange, error) {
-	payload, err := decodePayload(d.Payload)
+func (f *Fxiaoke) deliver(ctx context.Context, d *jobs.Delivery) (destkit.Exchange, error) {
+	payload, err := destkit.DecodePayload(d.Payload)
 	if err != nil {
-		return exchange{}, &failure{err: err, permanent: true}
+		return destkit.Exchange{}, &destkit.Failure{Err: err, Permanent: true}
 	}
 	rec := map[string]any{}
-	if err := applyFields(f.c.fields, d, payload, rec); err != nil {
-		return exchange{}, &failure{err: err, permanent: true}
+	if err := destkit.ApplyFields(f.c.fields, d, payload, rec); err != nil {
+		return destkit.Exchange{}, &destkit.Failure{Err: err, Permanent: true}
 	}
 	var follow map[string]any
 	if fu := f.c.followUp; fu != nil && (len(fu.actions) == 0 || fu.actions[d.Action]) {
 		follow = map[string]any{"dataObjectApiName": f.cfg.FollowUp.Object}
-		if err := applyFields(fu.fields, d, payload, follow); err != nil {
-			return exchange{}, &failure{err: fmt.Errorf("follow_up: %w", err), permanent: true}
+		if err := destkit.ApplyFields(fu.fields, d, payload, follow); err != nil {
+			return destkit.Exchange{}, &destkit.Failure{Err: fmt.Errorf("follow_up: %w", err), Permanent: true}
 		}
 	}
 	id, ex, err := f.recordID(ctx, d)
@@ -96,9 +97,9 @@ func endpoint(object, op string) string {
 }
 
 // recordID finds the _id of the customer's record.
-func (f *Fxiaoke) recordID(ctx context.Context, d *jobs.Delivery) (string, exchange, error) {
+func (f *Fxiaoke) recordID(ctx context.Context, d *jobs.Delivery) (string, destkit.Exchange, error) {
 	if f.cfg.MatchField == "" || f.cfg.MatchField == "_id" {
-		return d.Customer, exchange{}, nil
+		return d.Customer, destkit.Exchange{}, nil
 	}
 	ex, resp, err := f.call(ctx, d, endpoint(f.cfg.Object, "query"), map[string]any{
 		"dataObjectApiName": f.cfg.Object,
@@ -119,7 +120,7 @@ func (f *Fxiaoke) recordID(ctx context.Context, d *jobs.Delivery) (string, excha
 	}
 	_ = json.Unmarshal(resp, &found)
 	if len(found.Data.DataList) == 0 || found.Data.DataList[0].ID == "" {
-		return "", ex, &failure{err: fmt.Errorf("find %s: no record with %s = %q", f.cfg.Object, f.cfg.MatchField, d.Customer), ex: ex, permanent: true}
+		return "", ex, &destkit.Failure{Err: fmt.Errorf("find %s: no record with %s = %q", f.cfg.Object, f.cfg.MatchField, d.Customer), Ex: ex, Permanent: true}
 	}
 	return found.Data.DataList[0].ID, ex, nil
 }
@@ -133,56 +134,56 @@ type envelope struct {
 // call posts data with the common parameters. An HTTP 200 whose
 // errorCode is not 0 is a failure; a token errorCode drops the token, and
 // the request is sent once more with a new one.
-func (f *Fxiaoke) call(ctx context.Context, d *jobs.Delivery, path string, data any) (exchange, []byte, error) {
+func (f *Fxiaoke) call(ctx context.Context, d *jobs.Delivery, path string, data any) (destkit.Exchange, []byte, error) {
 	what := "post " + path
 	u := f.c.base + path + "?thirdTraceId=" + url.QueryEscape(fmt.Sprintf("%s-%d", d.IdempotencyKey, d.Attempt))
 	for retried := false; ; retried = true {
-		tok, err := f.tokens.get(ctx)
+		tok, err := f.tokens.Get(ctx)
 		if err != nil {
-			return exchange{}, nil, err
+			return destkit.Exchange{}, nil, err
 		}
 		b, err := json.Marshal(map[string]any{
-			"corpAccessToken":   tok.value,
-			"corpId":            tok.extra,
+			"corpAccessToken":   tok.Value,
+			"corpId":            tok.Extra,
 			"currentOpenUserId": f.cfg.CurrentOpenUserID,
 			"data":              data,
 		})
 		if err != nil {
-			return exchange{}, nil, &failure{err: fmt.Errorf("%s: encode: %w", what, err), permanent: true}
+			return destkit.Exchange{}, nil, &destkit.Failure{Err: fmt.Errorf("%s: encode: %w", what, err), Permanent: true}
 		}
-		ex, err := post(ctx, f.cfg.Client, u, "application/json", b, nil)
+		ex, err := destkit.Post(ctx, f.cfg.Client, u, "application/json", b, nil)
 		if err != nil {
-			return ex, nil, &failure{err: fmt.Errorf("%s: %w", what, err)}
+			return ex, nil, &destkit.Failure{Err: fmt.Errorf("%s: %w", what, err)}
 		}
 		var env envelope
-		jsonErr := json.Unmarshal(ex.body, &env)
-		if err := classify(ex, what, env.ErrorMessage, f.cfg.Now()); err != nil {
+		jsonErr := json.Unmarshal(ex.Body, &env)
+		if err := destkit.Classify(ex, what, env.ErrorMessage, f.cfg.Now()); err != nil {
 			return ex, nil, err
 		}
 		if jsonErr != nil || env.ErrorCode == nil {
-			return ex, nil, &failure{err: fmt.Errorf("%s: http %d: no errorCode in the response", what, ex.status), ex: ex}
+			return ex, nil, &destkit.Failure{Err: fmt.Errorf("%s: http %d: no errorCode in the response", what, ex.Status), Ex: ex}
 		}
 		code := *env.ErrorCode
 		if code == 0 {
-			return ex, ex.body, nil
+			return ex, ex.Body, nil
 		}
 		if f.c.tokenCodes[code] && !retried {
-			if err := f.tokens.invalidate(ctx, tok); err != nil {
+			if err := f.tokens.Invalidate(ctx, tok); err != nil {
 				return ex, nil, err
 			}
 			continue
 		}
-		return ex, nil, &failure{err: fmt.Errorf("%s: errorCode %d: %s", what, code, env.ErrorMessage), ex: ex}
+		return ex, nil, &destkit.Failure{Err: fmt.Errorf("%s: errorCode %d: %s", what, code, env.ErrorMessage), Ex: ex}
 	}
 }
 
 // fetchToken asks for a corpAccessToken.
-func (f *Fxiaoke) fetchToken(ctx context.Context) (token, time.Duration, error) {
+func (f *Fxiaoke) fetchToken(ctx context.Context) (destkit.Token, time.Duration, error) {
 	const what = "get corpAccessToken"
 	b, _ := json.Marshal(map[string]string{"appId": f.cfg.AppID, "appSecret": f.cfg.AppSecret, "permanentCode": f.cfg.PermanentCode})
-	ex, err := post(ctx, f.cfg.Client, f.c.base+"/cgi/corpAccessToken/get/V2", "application/json", b, nil)
+	ex, err := destkit.Post(ctx, f.cfg.Client, f.c.base+"/cgi/corpAccessToken/get/V2", "application/json", b, nil)
 	if err != nil {
-		return token{}, 0, &failure{err: fmt.Errorf("%s: %w", what, err)}
+		return destkit.Token{}, 0, &destkit.Failure{Err: fmt.Errorf("%s: %w", what, err)}
 	}
 	var resp struct {
 		envelope
@@ -190,23 +191,23 @@ func (f *Fxiaoke) fetchToken(ctx context.Context) (token, time.Duration, error) 
 		CorpID          string  `json:"corpId"`
 		ExpiresIn       float64 `json:"expiresIn"`
 	}
-	_ = json.Unmarshal(ex.body, &resp)
-	if err := classify(ex, what, resp.ErrorMessage, f.cfg.Now()); err != nil {
-		if fl, ok := err.(*failure); ok {
-			fl.permanent = false // a credential an operator can fix
+	_ = json.Unmarshal(ex.Body, &resp)
+	if err := destkit.Classify(ex, what, resp.ErrorMessage, f.cfg.Now()); err != nil {
+		if fl, ok := err.(*destkit.Failure); ok {
+			fl.Permanent = false // a credential an operator can fix
 		}
-		return token{}, 0, err
+		return destkit.Token{}, 0, err
 	}
 	if resp.ErrorCode == nil || *resp.ErrorCode != 0 || resp.CorpAccessToken == "" {
 		code := -1
 		if resp.ErrorCode != nil {
 			code = *resp.ErrorCode
 		}
-		return token{}, 0, &failure{err: fmt.Errorf("%s: errorCode %d: %s", what, code, orDefault(resp.ErrorMessage, "no corpAccessToken in the response")), ex: ex}
+		return destkit.Token{}, 0, &destkit.Failure{Err: fmt.Errorf("%s: errorCode %d: %s", what, code, destkit.OrDefault(resp.ErrorMessage, "no corpAccessToken in the response")), Ex: ex}
 	}
 	ttl := time.Duration(resp.ExpiresIn * float64(time.Second))
 	if ttl <= 0 {
 		ttl = 2 * time.Hour
 	}
-	return token{value: resp.CorpAccessToken, extra: resp.CorpID}, ttl, nil
+	return destkit.Token{Value: resp.CorpAccessToken, Extra: resp.CorpID}, ttl, nil
 }

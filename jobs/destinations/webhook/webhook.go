@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/destinations/internal/destkit"
 )
 
 // DefaultTimeout bounds one attempt when Config.Timeout is 0; the
@@ -168,7 +169,7 @@ func (w *Webhook) Deliver(ctx context.Context, d *jobs.Delivery) jobs.DeliveryOu
 	}
 	defer resp.Body.Close()
 	buf, err := io.ReadAll(io.LimitReader(resp.Body, jobs.MaxResponseExcerpt+4))
-	out := classify(resp.StatusCode, resp.Header, excerpt(buf, jobs.MaxResponseExcerpt), w.now())
+	out := classify(resp.StatusCode, resp.Header, destkit.Excerpt(buf, jobs.MaxResponseExcerpt), w.now())
 	if err != nil && out.Err == nil {
 		// The receiver answered 2xx and then stalled or broke off: it has
 		// the request, but retry rather than guess.

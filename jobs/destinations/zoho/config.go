@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tierflow/tierflow/jobs/destinations/internal/destkit"
 )
 
 // Config configures one Zoho CRM destination. Secrets (ClientSecret,
@@ -82,24 +84,21 @@ var dataCenters = map[string][2]string{
 	"jp":     {"https://accounts.zoho.jp", "https://www.zohoapis.jp"},
 }
 
-// tokenMargin is how long before its expiry a token is replaced.
-const tokenMargin = 5 * time.Minute
-
 // compiled is a Config checked and compiled for delivery.
 type compiled struct {
 	accountsURL, apiURL, defaultAPIURL, version string
-	fields                                      []fieldSpec
+	fields                                      []destkit.Field
 	task                                        *compiledTask
 }
 
 type compiledTask struct {
 	actions  map[string]bool
-	subject  fieldSpec
-	dueIn    *fieldSpec
+	subject  destkit.Field
+	dueIn    *destkit.Field
 	priority map[int]string
 	defPrio  string
 	owner    string
-	fields   []fieldSpec
+	fields   []destkit.Field
 }
 
 // check fills defaults and reports every problem at once, naming fields.
@@ -113,18 +112,18 @@ func (c *Config) check() (compiled, error) {
 	if !ok {
 		errs = append(errs, fmt.Errorf("data_center: unknown %q (want com, eu, in, com.cn, com.au or jp)", c.DataCenter))
 	}
-	out.accountsURL = strings.TrimRight(orDefault(c.AccountsURL, dc[0]), "/")
+	out.accountsURL = strings.TrimRight(destkit.OrDefault(c.AccountsURL, dc[0]), "/")
 	out.apiURL = strings.TrimRight(c.APIURL, "/")
 	out.defaultAPIURL = dc[1]
-	out.version = orDefault(c.APIVersion, "v7")
+	out.version = destkit.OrDefault(c.APIVersion, "v7")
 	for _, f := range [][2]string{{"client_id", c.ClientID}, {"client_secret", c.ClientSecret}, {"refresh_token", c.RefreshToken}, {"external_id_field", c.ExternalIDField}} {
 		if f[1] == "" {
 			errs = append(errs, fmt.Errorf("%s: required", f[0]))
 		}
 	}
-	c.Module = orDefault(c.Module, "Contacts")
+	c.Module = destkit.OrDefault(c.Module, "Contacts")
 	var err error
-	if out.fields, err = compileFields("fields", c.Fields); err != nil {
+	if out.fields, err = destkit.CompileFields("fields", c.Fields); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Task != nil {
@@ -151,25 +150,18 @@ func (t *TaskConfig) compile() (*compiledTask, error) {
 	}
 	var errs []error
 	var err error
-	if ct.subject, err = compileTemplate("Subject", orDefault(t.Subject, "action")); err != nil {
+	if ct.subject, err = destkit.CompileTemplate("Subject", destkit.OrDefault(t.Subject, "action")); err != nil {
 		errs = append(errs, fmt.Errorf("task.subject: %w", err))
 	}
 	if t.DueIn != "" {
-		s, err := compileTemplate("Due_Date", t.DueIn)
+		s, err := destkit.CompileTemplate("Due_Date", t.DueIn)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("task.due_in: %w", err))
 		}
 		ct.dueIn = &s
 	}
-	if ct.fields, err = compileFields("task.fields", t.Fields); err != nil {
+	if ct.fields, err = destkit.CompileFields("task.fields", t.Fields); err != nil {
 		errs = append(errs, err)
 	}
 	return ct, errors.Join(errs...)
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/destinations/internal/destkit"
 )
 
 // Zoho is a jobs.Destination that writes to one Zoho CRM organisation.
@@ -19,7 +20,7 @@ import (
 type Zoho struct {
 	cfg    Config
 	c      compiled
-	tokens *tokenSource
+	tokens *destkit.TokenSource
 }
 
 var _ jobs.Destination = (*Zoho)(nil)
@@ -31,13 +32,13 @@ func New(cfg Config) (*Zoho, error) {
 		return nil, fmt.Errorf("zoho: %w", err)
 	}
 	z := &Zoho{cfg: cfg, c: c}
-	z.tokens = newTokenSource(z.fetchToken, cfg.Now, tokenMargin, 0)
+	z.tokens = destkit.NewTokenSource(z.fetchToken, cfg.Now, destkit.TokenMargin, 0)
 	return z, nil
 }
 
 // secrets lists what must never leave in an error or excerpt.
 func (z *Zoho) secrets() []string {
-	return append([]string{z.cfg.ClientSecret, z.cfg.RefreshToken}, z.tokens.tokens()...)
+	return append([]string{z.cfg.ClientSecret, z.cfg.RefreshToken}, z.tokens.Tokens()...)
 }
 
 // Deliver upserts the customer's record and, for a task action, creates
@@ -50,22 +51,22 @@ func (z *Zoho) Deliver(ctx context.Context, d *jobs.Delivery) jobs.DeliveryOutco
 	if err != nil {
 		err = fmt.Errorf("zoho: %w", err)
 	}
-	return outcome(ex, err, z.secrets())
+	return destkit.Outcome(ex, err, z.secrets())
 }
 
-func (z *Zoho) deliver(ctx context.Context, d *jobs.Delivery) (exchange, error) {
-	payload, err := decodePayload(d.Payload)
+func (z *Zoho) deliver(ctx context.Context, d *jobs.Delivery) (destkit.Exchange, error) {
+	payload, err := destkit.DecodePayload(d.Payload)
 	if err != nil {
-		return exchange{}, &failure{err: err, permanent: true}
+		return destkit.Exchange{}, &destkit.Failure{Err: err, Permanent: true}
 	}
 	rec := map[string]any{z.cfg.ExternalIDField: d.Customer}
-	if err := applyFields(z.c.fields, d, payload, rec); err != nil {
-		return exchange{}, &failure{err: err, permanent: true}
+	if err := destkit.ApplyFields(z.c.fields, d, payload, rec); err != nil {
+		return destkit.Exchange{}, &destkit.Failure{Err: err, Permanent: true}
 	}
 	var task map[string]any
 	if t := z.c.task; t != nil && (len(t.actions) == 0 || t.actions[d.Action]) {
 		if task, err = z.taskRecord(d, payload); err != nil {
-			return exchange{}, &failure{err: err, permanent: true}
+			return destkit.Exchange{}, &destkit.Failure{Err: err, Permanent: true}
 		}
 	}
 	ex, id, err := z.write(ctx, z.cfg.Module+"/upsert", map[string]any{
@@ -91,7 +92,7 @@ func (z *Zoho) deliver(ctx context.Context, d *jobs.Delivery) (exchange, error) 
 // taskRecord builds the Task for one delivery, without its link.
 func (z *Zoho) taskRecord(d *jobs.Delivery, payload map[string]any) (map[string]any, error) {
 	t := z.c.task
-	subject, _, err := t.subject.value(d, payload)
+	subject, _, err := t.subject.Value(d, payload)
 	if err != nil {
 		return nil, fmt.Errorf("task subject: %w", err)
 	}
@@ -100,7 +101,7 @@ func (z *Zoho) taskRecord(d *jobs.Delivery, payload map[string]any) (map[string]
 		due = z.cfg.Now()
 	}
 	if t.dueIn != nil {
-		v, ok, err := t.dueIn.value(d, payload)
+		v, ok, err := t.dueIn.Value(d, payload)
 		if err != nil {
 			return nil, fmt.Errorf("task due_in: %w", err)
 		}
@@ -113,7 +114,7 @@ func (z *Zoho) taskRecord(d *jobs.Delivery, payload map[string]any) (map[string]
 		}
 	}
 	task := map[string]any{
-		"Subject":  text(subject),
+		"Subject":  destkit.Text(subject),
 		"Due_Date": due.UTC().Format("2006-01-02"),
 		"Description": fmt.Sprintf("tierflow: action %s for customer %s (rule set %s, idempotency key %s)",
 			d.Action, d.Customer, d.RuleSet, d.IdempotencyKey),
@@ -126,7 +127,7 @@ func (z *Zoho) taskRecord(d *jobs.Delivery, payload map[string]any) (map[string]
 	if t.owner != "" {
 		task["Owner"] = map[string]string{"id": t.owner}
 	}
-	if err := applyFields(t.fields, d, payload, task); err != nil {
+	if err := destkit.ApplyFields(t.fields, d, payload, task); err != nil {
 		return nil, fmt.Errorf("task: %w", err)
 	}
 	return task, nil
@@ -134,7 +135,7 @@ func (z *Zoho) taskRecord(d *jobs.Delivery, payload map[string]any) (map[string]
 
 // parseDueIn reads a number of days or a duration ("72h", "3d").
 func parseDueIn(v any) (time.Duration, error) {
-	s := strings.TrimSpace(text(v))
+	s := strings.TrimSpace(destkit.Text(v))
 	if days, err := strconv.ParseFloat(s, 64); err == nil {
 		return time.Duration(days * float64(24*time.Hour)), nil
 	}
@@ -167,7 +168,7 @@ type apiError struct {
 // write posts one record to a module endpoint and reads its record-level
 // status: a 2xx whose record says "error" is a failure (permanent:
 // sending the same record again gets the same answer).
-func (z *Zoho) write(ctx context.Context, path string, body any) (exchange, string, error) {
+func (z *Zoho) write(ctx context.Context, path string, body any) (destkit.Exchange, string, error) {
 	what := "post " + path
 	ex, err := z.call(ctx, path, body)
 	if err != nil {
@@ -176,16 +177,16 @@ func (z *Zoho) write(ctx context.Context, path string, body any) (exchange, stri
 	var resp struct {
 		Data []recordResult `json:"data"`
 	}
-	if err := json.Unmarshal(ex.body, &resp); err != nil || len(resp.Data) == 0 {
-		return ex, "", &failure{err: fmt.Errorf("%s: http %d: no record status in the response", what, ex.status), ex: ex}
+	if err := json.Unmarshal(ex.Body, &resp); err != nil || len(resp.Data) == 0 {
+		return ex, "", &destkit.Failure{Err: fmt.Errorf("%s: http %d: no record status in the response", what, ex.Status), Ex: ex}
 	}
 	r := resp.Data[0]
 	if !strings.EqualFold(r.Status, "success") {
-		msg := fmt.Sprintf("%s: http %d: record %s: %s: %s", what, ex.status, orDefault(r.Status, "without status"), r.Code, r.Message)
+		msg := fmt.Sprintf("%s: http %d: record %s: %s: %s", what, ex.Status, destkit.OrDefault(r.Status, "without status"), r.Code, r.Message)
 		if len(r.Details) > 0 && string(r.Details) != "{}" {
 			msg += " " + string(r.Details)
 		}
-		return ex, "", &failure{err: errors.New(msg), ex: ex, permanent: true}
+		return ex, "", &destkit.Failure{Err: errors.New(msg), Ex: ex, Permanent: true}
 	}
 	var det struct {
 		ID string `json:"id"`
@@ -196,30 +197,30 @@ func (z *Zoho) write(ctx context.Context, path string, body any) (exchange, stri
 
 // call posts body with the cached token; a 401 INVALID_TOKEN drops the
 // token, and the request is sent once more with a new one.
-func (z *Zoho) call(ctx context.Context, path string, body any) (exchange, error) {
+func (z *Zoho) call(ctx context.Context, path string, body any) (destkit.Exchange, error) {
 	what := "post " + path
 	b, err := json.Marshal(body)
 	if err != nil {
-		return exchange{}, &failure{err: fmt.Errorf("%s: encode: %w", what, err), permanent: true}
+		return destkit.Exchange{}, &destkit.Failure{Err: fmt.Errorf("%s: encode: %w", what, err), Permanent: true}
 	}
 	for retried := false; ; retried = true {
-		tok, err := z.tokens.get(ctx)
+		tok, err := z.tokens.Get(ctx)
 		if err != nil {
-			return exchange{}, err
+			return destkit.Exchange{}, err
 		}
 		base := z.c.apiURL
 		if base == "" {
-			base = orDefault(tok.extra, z.c.defaultAPIURL)
+			base = destkit.OrDefault(tok.Extra, z.c.defaultAPIURL)
 		}
 		u := base + "/crm/" + z.c.version + "/" + path
-		ex, err := post(ctx, z.cfg.Client, u, "application/json", b, http.Header{"Authorization": {"Zoho-oauthtoken " + tok.value}})
+		ex, err := destkit.Post(ctx, z.cfg.Client, u, "application/json", b, http.Header{"Authorization": {"Zoho-oauthtoken " + tok.Value}})
 		if err != nil {
-			return ex, &failure{err: fmt.Errorf("%s: %w", what, err)}
+			return ex, &destkit.Failure{Err: fmt.Errorf("%s: %w", what, err)}
 		}
 		var ae apiError
-		_ = json.Unmarshal(ex.body, &ae)
-		if ex.status == http.StatusUnauthorized && ae.Code == "INVALID_TOKEN" && !retried {
-			if err := z.tokens.invalidate(ctx, tok); err != nil {
+		_ = json.Unmarshal(ex.Body, &ae)
+		if ex.Status == http.StatusUnauthorized && ae.Code == "INVALID_TOKEN" && !retried {
+			if err := z.tokens.Invalidate(ctx, tok); err != nil {
 				return ex, err
 			}
 			continue
@@ -228,14 +229,14 @@ func (z *Zoho) call(ctx context.Context, path string, body any) (exchange, error
 		if ae.Code == "" && ae.Message == "" {
 			detail = ""
 		}
-		return ex, classify(ex, what, detail, z.cfg.Now())
+		return ex, destkit.Classify(ex, what, detail, z.cfg.Now())
 	}
 }
 
 // fetchToken exchanges the refresh token for an access token. The
 // parameters go in the form body, never the URL, so that transport errors
 // (which quote the URL) cannot carry them.
-func (z *Zoho) fetchToken(ctx context.Context) (token, time.Duration, error) {
+func (z *Zoho) fetchToken(ctx context.Context) (destkit.Token, time.Duration, error) {
 	const what = "refresh access token"
 	form := url.Values{
 		"grant_type":    {"refresh_token"},
@@ -243,9 +244,9 @@ func (z *Zoho) fetchToken(ctx context.Context) (token, time.Duration, error) {
 		"client_secret": {z.cfg.ClientSecret},
 		"refresh_token": {z.cfg.RefreshToken},
 	}
-	ex, err := post(ctx, z.cfg.Client, z.c.accountsURL+"/oauth/v2/token", "application/x-www-form-urlencoded", []byte(form.Encode()), nil)
+	ex, err := destkit.Post(ctx, z.cfg.Client, z.c.accountsURL+"/oauth/v2/token", "application/x-www-form-urlencoded", []byte(form.Encode()), nil)
 	if err != nil {
-		return token{}, 0, &failure{err: fmt.Errorf("%s: %w", what, err)}
+		return destkit.Token{}, 0, &destkit.Failure{Err: fmt.Errorf("%s: %w", what, err)}
 	}
 	var resp struct {
 		AccessToken string  `json:"access_token"`
@@ -254,16 +255,16 @@ func (z *Zoho) fetchToken(ctx context.Context) (token, time.Duration, error) {
 		APIDomain   string  `json:"api_domain"`
 		Error       string  `json:"error"`
 	}
-	_ = json.Unmarshal(ex.body, &resp)
-	if err := classify(ex, what, resp.Error, z.cfg.Now()); err != nil {
-		var f *failure
+	_ = json.Unmarshal(ex.Body, &resp)
+	if err := destkit.Classify(ex, what, resp.Error, z.cfg.Now()); err != nil {
+		var f *destkit.Failure
 		if errors.As(err, &f) {
-			f.permanent = false // a credential an operator can fix
+			f.Permanent = false // a credential an operator can fix
 		}
-		return token{}, 0, err
+		return destkit.Token{}, 0, err
 	}
 	if resp.Error != "" || resp.AccessToken == "" {
-		return token{}, 0, &failure{err: fmt.Errorf("%s: http %d: %s", what, ex.status, orDefault(resp.Error, "no access_token in the response")), ex: ex}
+		return destkit.Token{}, 0, &destkit.Failure{Err: fmt.Errorf("%s: http %d: %s", what, ex.Status, destkit.OrDefault(resp.Error, "no access_token in the response")), Ex: ex}
 	}
 	// Some Zoho services give expires_in in milliseconds, with
 	// expires_in_sec beside it.
@@ -277,5 +278,5 @@ func (z *Zoho) fetchToken(ctx context.Context) (token, time.Duration, error) {
 	if ttl <= 0 {
 		ttl = time.Hour
 	}
-	return token{value: resp.AccessToken, extra: strings.TrimRight(resp.APIDomain, "/")}, ttl, nil
+	return destkit.Token{Value: resp.AccessToken, Extra: strings.TrimRight(resp.APIDomain, "/")}, ttl, nil
 }

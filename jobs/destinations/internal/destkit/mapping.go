@@ -1,7 +1,4 @@
-package fxiaoke
-
-// This file is kept identical (but for the package clause) in
-// jobs/destinations/zoho; it belongs in a shared package once one exists.
+package destkit
 
 import (
 	"bytes"
@@ -35,9 +32,9 @@ var namedSources = map[string]int{
 	"idempotency_key": srcIdempotencyKey,
 }
 
-// fieldSpec is one compiled entry of a field mapping: a CRM field and
-// where its value comes from.
-type fieldSpec struct {
+// Field is one compiled entry of a field mapping: a CRM field and where
+// its value comes from. Make one with CompileTemplate or CompileFields.
+type Field struct {
 	name     string
 	source   int
 	path     []string // payload.a.b -> [a b]
@@ -45,18 +42,20 @@ type fieldSpec struct {
 	literal  string
 }
 
-// compileFields compiles a declared mapping (CRM field -> template) once,
-// in field-name order so request bodies are stable.
-func compileFields(what string, fields map[string]string) ([]fieldSpec, error) {
+// CompileFields compiles a declared mapping (CRM field -> template) once,
+// in field-name order so request bodies are stable. what names the
+// mapping in errors ("fields", "task.fields"); every bad entry is
+// reported, as what["NAME"]: reason.
+func CompileFields(what string, fields map[string]string) ([]Field, error) {
 	names := make([]string, 0, len(fields))
 	for name := range fields {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	specs := make([]fieldSpec, 0, len(names))
+	specs := make([]Field, 0, len(names))
 	var errs []string
 	for _, name := range names {
-		s, err := compileTemplate(name, fields[name])
+		s, err := CompileTemplate(name, fields[name])
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s[%q]: %v", what, name, err))
 			continue
@@ -69,11 +68,11 @@ func compileFields(what string, fields map[string]string) ([]fieldSpec, error) {
 	return specs, nil
 }
 
-// compileTemplate reads one template: customer, ruleset, action, priority,
-// due_at, idempotency_key, payload.NAME (payload.NAME? when optional) or
-// =literal.
-func compileTemplate(name, tmpl string) (fieldSpec, error) {
-	s := fieldSpec{name: name}
+// CompileTemplate reads the template tmpl of the field name: customer,
+// ruleset, action, priority, due_at, idempotency_key, payload.NAME
+// (nested: payload.a.b; payload.NAME? when optional) or =literal.
+func CompileTemplate(name, tmpl string) (Field, error) {
+	s := Field{name: name}
 	if strings.TrimSpace(name) == "" {
 		return s, fmt.Errorf("empty field name")
 	}
@@ -101,8 +100,9 @@ func compileTemplate(name, tmpl string) (fieldSpec, error) {
 	return s, nil
 }
 
-// decodePayload reads a delivery's payload, keeping numbers exact.
-func decodePayload(raw json.RawMessage) (map[string]any, error) {
+// DecodePayload reads a delivery's payload, keeping numbers exact
+// (json.Number); an empty or null payload is an empty object.
+func DecodePayload(raw json.RawMessage) (map[string]any, error) {
 	out := map[string]any{}
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
 		return out, nil
@@ -115,9 +115,13 @@ func decodePayload(raw json.RawMessage) (map[string]any, error) {
 	return out, nil
 }
 
-// value is the spec's value for one delivery; ok is false when an
-// optional payload field is absent.
-func (s fieldSpec) value(d *jobs.Delivery, payload map[string]any) (v any, ok bool, err error) {
+// Name is the CRM field the value is set into.
+func (s Field) Name() string { return s.name }
+
+// Value is the field's value for one delivery and its decoded payload;
+// ok is false when an optional payload field is absent. A missing
+// required payload field is an error naming the field and the path.
+func (s Field) Value(d *jobs.Delivery, payload map[string]any) (v any, ok bool, err error) {
 	switch s.source {
 	case srcCustomer:
 		return d.Customer, true, nil
@@ -149,10 +153,11 @@ func (s fieldSpec) value(d *jobs.Delivery, payload map[string]any) (v any, ok bo
 	return cur, true, nil
 }
 
-// applyFields sets every mapped field of one delivery into rec.
-func applyFields(specs []fieldSpec, d *jobs.Delivery, payload map[string]any, rec map[string]any) error {
+// ApplyFields sets every mapped field of one delivery into rec, leaving
+// out absent optional ones; it stops at the first error.
+func ApplyFields(specs []Field, d *jobs.Delivery, payload map[string]any, rec map[string]any) error {
 	for _, s := range specs {
-		v, ok, err := s.value(d, payload)
+		v, ok, err := s.Value(d, payload)
 		if err != nil {
 			return err
 		}
@@ -163,8 +168,9 @@ func applyFields(specs []fieldSpec, d *jobs.Delivery, payload map[string]any, re
 	return nil
 }
 
-// text renders a value as text (a task subject).
-func text(v any) string {
+// Text renders a value as text (a task subject): strings as they are,
+// nil as "", anything else as JSON.
+func Text(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -176,4 +182,12 @@ func text(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// OrDefault is v, or def when v is empty.
+func OrDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
