@@ -374,10 +374,24 @@ func (st *workerState) idle(ctx context.Context, d time.Duration, onDone bool) {
 	if onDone {
 		done = st.done
 	}
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	case <-done:
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case <-done:
+		}
+		// Claim again once half the slots are free, not at every
+		// delivery's end: a claim of one action at a time costs a round
+		// trip per action (measured: 660 deliveries/s against 2,000+ with
+		// 8 workers on PostgreSQL; docs/benchmarks.md).
+		st.mu.Lock()
+		free := st.concurrency - st.inflight
+		st.mu.Unlock()
+		if free >= max(1, st.concurrency/2) {
+			return
+		}
 	}
 }
 

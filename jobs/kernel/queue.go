@@ -34,6 +34,11 @@ type QueueSQL struct {
 	// skip each other's rows (" FOR UPDATE SKIP LOCKED"); empty where a
 	// write locks the whole database (SQLite).
 	SkipLocked string
+	// OneStatement says the database runs a claim and a finish as single
+	// statements (a data-modifying WITH on PostgreSQL), each atomic on
+	// its own: one round trip instead of four. Where it is false (SQLite,
+	// whose WITH cannot write), they run in a transaction.
+	OneStatement bool
 	// Redact removes secrets from errors.
 	Redact func(error) error
 }
@@ -59,6 +64,11 @@ func (q *QueueSQL) Claim(ctx context.Context, req jobs.ClaimRequest) ([]jobs.Del
 	if req.Limit <= 0 || len(req.Destinations) == 0 {
 		return nil, nil
 	}
+	if q.OneStatement {
+		out, err := q.claim(ctx, q.DB, req)
+		SortDeliveries(out)
+		return out, err
+	}
 	tx, err := q.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, q.err("claim actions", err)
@@ -75,8 +85,14 @@ func (q *QueueSQL) Claim(ctx context.Context, req jobs.ClaimRequest) ([]jobs.Del
 	return out, nil
 }
 
-func (q *QueueSQL) claim(ctx context.Context, tx *sql.Tx, req jobs.ClaimRequest) ([]jobs.Delivery, error) {
+func (q *QueueSQL) claim(ctx context.Context, tx Queryer, req jobs.ClaimRequest) ([]jobs.Delivery, error) {
+	// One destination (the worker claims one at a time) is an equality,
+	// so that the claim index is read in its order and LIMIT stops the
+	// scan; a list (= ANY) makes PostgreSQL sort every claimable row.
 	in, dests := q.InKeys("destination", 1, req.Destinations)
+	if len(req.Destinations) == 1 {
+		in, dests = "destination = $1", req.Destinations[0]
+	}
 	rows, err := tx.QueryContext(ctx, `UPDATE `+q.Actions+`
 		SET status = 'claimed', lease_owner = $3, lease_until = $4, attempts = attempts + 1, claimed_at = $2
 		WHERE id IN (
@@ -154,17 +170,20 @@ func (q *QueueSQL) Finish(ctx context.Context, f jobs.Finished) (bool, error) {
 		return false, err
 	}
 	what := fmt.Sprintf("finish action %d", f.ID)
-	tx, err := q.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return false, q.err(what, err)
-	}
-	defer tx.Rollback() //nolint:errcheck
 	var due, finished any
 	if f.Status == jobs.ActionPending {
 		due = q.Time(f.NextDue)
 	} else {
 		finished = q.Time(f.Attempt.Started.Add(f.Attempt.Duration))
 	}
+	if q.OneStatement {
+		return q.finishOne(ctx, f, due, finished)
+	}
+	tx, err := q.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return false, q.err(what, err)
+	}
+	defer tx.Rollback() //nolint:errcheck
 	var number int
 	err = tx.QueryRowContext(ctx, `UPDATE `+q.Actions+`
 		SET status = $3, due_at = coalesce($4, due_at), finished_at = coalesce($5, finished_at),
@@ -192,6 +211,33 @@ func (q *QueueSQL) Finish(ctx context.Context, f jobs.Finished) (bool, error) {
 		return false, q.err(what+": commit", err)
 	}
 	return true, nil
+}
+
+// finishOne is Finish as one statement: the UPDATE, fenced by the lease,
+// feeds the attempt's INSERT, so both happen or neither does.
+func (q *QueueSQL) finishOne(ctx context.Context, f jobs.Finished, due, finished any) (bool, error) {
+	a := f.Attempt
+	var status any
+	if a.Status != 0 {
+		status = a.Status
+	}
+	res, err := q.DB.ExecContext(ctx, `WITH u AS (
+		UPDATE `+q.Actions+`
+		SET status = $3, due_at = coalesce($4, due_at), finished_at = coalesce($5, finished_at),
+		    last_error = coalesce($6, last_error), lease_owner = NULL, lease_until = NULL
+		WHERE id = $1 AND status = 'claimed' AND lease_owner = $2
+		RETURNING id, attempts)
+		INSERT INTO `+q.AttemptsTable+` (action_id, attempt, worker, started_at, duration_us, http_status, error, response)
+		SELECT id, attempts, $2, $7, $8, $9, $6, $10 FROM u`,
+		f.ID, f.Owner, f.Status, due, finished, nullText(a.Error), q.Time(a.Started), a.Duration.Microseconds(), status, nullText(a.Response))
+	if err != nil {
+		return false, q.err(fmt.Sprintf("finish action %d", f.ID), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, q.err(fmt.Sprintf("finish action %d", f.ID), err)
+	}
+	return n == 1, nil
 }
 
 func nullText(s string) any {

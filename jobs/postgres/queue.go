@@ -15,11 +15,12 @@ var _ jobs.Queue = (*Store)(nil)
 func (s *Store) queueSQL() *kernel.QueueSQL {
 	return &kernel.QueueSQL{
 		DB: s.db.DB, Actions: s.table("actions"), AttemptsTable: s.table("action_attempts"),
-		Time:       func(t time.Time) any { return t.UTC() },
-		ScanTime:   Dialect.Time,
-		InKeys:     Dialect.InKeys,
-		SkipLocked: " FOR UPDATE SKIP LOCKED",
-		Redact:     s.redact,
+		Time:         func(t time.Time) any { return t.UTC() },
+		ScanTime:     Dialect.Time,
+		InKeys:       Dialect.InKeys,
+		SkipLocked:   " FOR UPDATE SKIP LOCKED",
+		OneStatement: true,
+		Redact:       s.redact,
 	}
 }
 

@@ -41,6 +41,9 @@ var (
 )
 
 // Open connects to the database and checks the connection.
+// idleConns is how many idle connections a store keeps open.
+const idleConns = 16
+
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	db, secrets, err := connect(ctx, cfg.URL)
 	if err != nil {
@@ -67,6 +70,11 @@ func connect(ctx context.Context, url string) (*sqlx.DB, kernel.Secrets, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("open database: %w", secrets.Err(err))
 	}
+	// database/sql keeps 2 idle connections by default: a delivery worker
+	// finishing 8 actions at once would open a connection for most of
+	// its statements (a TCP and authentication round trip each). Keep as
+	// many idle as a run and its workers use at once.
+	db.SetMaxIdleConns(idleConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("connect to database: %w", secrets.Err(err))
