@@ -54,7 +54,8 @@ func commands() []command {
 		{"serve", "run the rule sets on their schedules, as a service", runServe},
 		{"runs", "list recent runs and their outcomes", runRuns},
 		{"history", "list a customer's recorded moves", runHistory},
-		{"actions", "list the action queue", runActions},
+		{"actions", "list, show, retry or cancel queued actions", runActions},
+		{"deliver", "deliver queued actions to webhooks and files, with retries", runDeliver},
 		{"gen", "generate realistic demo customer facts (CSV, JSON Lines, PostgreSQL)", runGen},
 		{"version", "print the version", runVersion},
 	}

@@ -45,6 +45,10 @@ type config struct {
 	Guard     guardConfig     // guard
 	Serve     serveConfig     // serve
 	RuleSets  []ruleSetConfig // rulesets
+	// Destinations are where actions are delivered, by the name their
+	// deliver_to gives (destinations:); Delivery is how (delivery:).
+	Destinations map[string]destinationConfig
+	Delivery     deliveryConfig
 
 	dir string // the config file's directory; relative paths start there
 }
@@ -69,6 +73,9 @@ type serveConfig struct {
 	// ShutdownTimeout bounds how long SIGTERM waits for a run to stop;
 	// default 30s.
 	ShutdownTimeout string
+	// Deliver runs the delivery worker inside serve (deliver); nil means
+	// yes when any destination is configured.
+	Deliver *bool
 }
 
 func (s serveConfig) durations() (deadline, shutdown time.Duration, err error) {
@@ -225,12 +232,14 @@ type configReader struct {
 }
 
 func (r *configReader) config(root *yaml.Node, c *config) {
-	top, ok := r.Mapping(root, "", "database", "databases", "guard", "serve", "rulesets")
+	top, ok := r.Mapping(root, "", "database", "databases", "guard", "serve", "rulesets", "destinations", "delivery")
 	if !ok {
 		return
 	}
 	r.stateDatabase(top["database"], c)
 	c.Databases = r.databases(top["databases"])
+	c.Destinations = r.destinations(top["destinations"])
+	c.Delivery = r.delivery(top["delivery"])
 	c.Guard = r.guard(top["guard"], "guard")
 	c.Serve = r.serve(top["serve"])
 	for i, n := range r.List(top["rulesets"], "rulesets") {
@@ -351,12 +360,17 @@ func (r *configReader) share(n *yaml.Node, field string) string {
 }
 
 func (r *configReader) serve(n *yaml.Node) serveConfig {
-	m, _ := r.Mapping(n, "serve", "listen", "starting_deadline", "shutdown_timeout")
-	return serveConfig{
+	m, _ := r.Mapping(n, "serve", "listen", "starting_deadline", "shutdown_timeout", "deliver")
+	sc := serveConfig{
 		Listen:           r.String(m["listen"], "serve.listen"),
 		StartingDeadline: r.duration(m["starting_deadline"], "serve.starting_deadline"),
 		ShutdownTimeout:  r.duration(m["shutdown_timeout"], "serve.shutdown_timeout"),
 	}
+	if present(m["deliver"]) {
+		v := r.Bool(m["deliver"], "serve.deliver")
+		sc.Deliver = &v
+	}
+	return sc
 }
 
 // duration reads a value rules.ParseDuration accepts.
@@ -406,6 +420,8 @@ func looksLikeURL(s string) bool {
 var (
 	urlPasswordRE = regexp.MustCompile(`(://[^/\s:@]*:)[^@\s]*@`)
 	kvPasswordRE  = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|\S+)`)
+	// webhookSecretRE is a Standard Webhooks signing secret.
+	webhookSecretRE = regexp.MustCompile(`whsec_[A-Za-z0-9+/=]*`)
 )
 
 // redactDiagnostics keeps passwords written into the config by mistake out
@@ -414,9 +430,10 @@ var (
 func redactDiagnostics(list []rules.Diagnostic) rules.ErrorList {
 	out := make(rules.ErrorList, len(list))
 	for i, d := range list {
-		if urlPasswordRE.MatchString(d.Snippet) || kvPasswordRE.MatchString(d.Snippet) {
+		if urlPasswordRE.MatchString(d.Snippet) || kvPasswordRE.MatchString(d.Snippet) || webhookSecretRE.MatchString(d.Snippet) {
 			d.Snippet = ""
 		}
+		d.Message = webhookSecretRE.ReplaceAllString(d.Message, "whsec_xxxxx")
 		d.Message = urlPasswordRE.ReplaceAllString(d.Message, "${1}xxxxx@")
 		d.Message = kvPasswordRE.ReplaceAllString(d.Message, "${1}xxxxx")
 		out[i] = d

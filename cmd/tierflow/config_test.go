@@ -48,7 +48,7 @@ gaurd:
 			name: "unknown key, one of",
 			src: `owner: marketing
 `,
-			want: `tierflow.yaml:1:1: owner: unknown key "owner" (expected one of: database, databases, guard, rulesets, serve)
+			want: `tierflow.yaml:1:1: owner: unknown key "owner" (expected one of: database, databases, delivery, destinations, guard, rulesets, serve)
    1 | owner: marketing
      | ^`,
 		},

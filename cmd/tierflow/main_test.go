@@ -183,3 +183,18 @@ func (d *dbEnv) unchanged(t *testing.T, what string, before map[string]string) {
 		t.FailNow()
 	}
 }
+
+// writeFiles writes files (contents by path relative to dir) under dir,
+// making their directories.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -92,3 +92,62 @@ func (m *metrics) NextRun(ruleset string, next time.Time) {
 		m.nextRun.WithLabelValues(ruleset).Set(float64(next.Unix()))
 	}
 }
+
+// deliveryMetrics implements jobs.WorkerObserver with Prometheus
+// collectors, per destination.
+type deliveryMetrics struct {
+	delivered   *prometheus.CounterVec
+	retried     *prometheus.CounterVec
+	dead        *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	queueErrors *prometheus.CounterVec
+}
+
+// newDeliveryMetrics registers the delivery collectors, with every
+// counter of the destinations named at zero, so that rates and alerts
+// work before the first delivery.
+func newDeliveryMetrics(reg prometheus.Registerer, destinations []string) *deliveryMetrics {
+	m := &deliveryMetrics{
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tierflow_actions_delivered_total", Help: "Actions a destination accepted.",
+		}, []string{"destination"}),
+		retried: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tierflow_delivery_failures_total", Help: "Failed delivery attempts whose action is retried later.",
+		}, []string{"destination"}),
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tierflow_actions_dead_total", Help: "Actions given up on: too many attempts, too old, or a permanent failure.",
+		}, []string{"destination"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tierflow_delivery_duration_seconds", Help: "Duration of delivery attempts, successful or not.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"destination"}),
+		queueErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tierflow_delivery_queue_errors_total", Help: "Failed claims and finishes on the action queue, by operation.",
+		}, []string{"destination", "op"}),
+	}
+	reg.MustRegister(m.delivered, m.retried, m.dead, m.latency, m.queueErrors)
+	for _, d := range destinations {
+		m.delivered.WithLabelValues(d)
+		m.retried.WithLabelValues(d)
+		m.dead.WithLabelValues(d)
+		m.queueErrors.WithLabelValues(d, "claim")
+		m.queueErrors.WithLabelValues(d, "finish")
+	}
+	return m
+}
+
+func (m *deliveryMetrics) OnAttempt(dest string, _ *jobs.Delivery, _ jobs.DeliveryOutcome, took time.Duration, final string) {
+	m.latency.WithLabelValues(dest).Observe(took.Seconds())
+	switch final {
+	case jobs.ActionDone:
+		m.delivered.WithLabelValues(dest).Inc()
+	case jobs.ActionPending:
+		m.retried.WithLabelValues(dest).Inc()
+	case jobs.ActionDead:
+		m.dead.WithLabelValues(dest).Inc()
+	}
+}
+
+func (m *deliveryMetrics) OnQueueError(op, dest string, _ error) {
+	m.queueErrors.WithLabelValues(dest, op).Inc()
+}

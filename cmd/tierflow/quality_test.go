@@ -46,15 +46,7 @@ func shopProject(t *testing.T, files map[string]string, sources string) string {
 	t.Helper()
 	dir := t.TempDir()
 	files["rules/shop.yaml"] = shopRules
-	for name, content := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, dir, files)
 	config := filepath.Join(dir, "tierflow.yaml")
 	cfg := "database: {path: state.db}\nrulesets:\n  - rules: rules/shop.yaml\n" + sources
 	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {

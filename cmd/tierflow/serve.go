@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,6 +47,10 @@ serve.shutdown_timeout (default 30s).
 HTTP on serve.listen (default 127.0.0.1:9090): /healthz (the process is
 up), /readyz (rules loaded and the database reachable), /metrics
 (Prometheus). Logs are JSON lines when stderr is not a terminal.
+
+When the config declares destinations, serve also delivers queued
+actions to them, as tierflow deliver does (serve.deliver: false turns
+this off, e.g. to run tierflow deliver as its own service).
 
 Examples:
   tierflow serve
@@ -104,6 +109,22 @@ func runServe(ctx context.Context, a *app, args []string) int {
 		logger.Info("rule set scheduled", "ruleset", set.rs.Name, "cron", set.rs.Schedule.Cron, "timezone", set.rs.Schedule.Timezone, "rules_hash", set.rs.Hash)
 	}
 
+	var worker *jobs.Worker
+	if cfg.Serve.delivers(cfg) {
+		if errs := cfg.checkDeliverTo(); len(errs) > 0 {
+			printDiagnostics(a.stderr, errs)
+			return a.errorf("serve: rule files deliver actions to destinations the config does not declare; fix them first")
+		}
+		dm := newDeliveryMetrics(reg, cfg.destinationNames())
+		var closeDests func() error
+		worker, closeDests, err = cfg.deliveryWorker(a.getenv, a.stdout, w.state, nil, logger, dm)
+		if err != nil {
+			return a.errorf("serve: %s", w.Redact(err.Error()))
+		}
+		defer closeDests() //nolint:errcheck
+		logger.Info("delivering actions", "destinations", strings.Join(names(worker.Destinations), ","), "concurrency", worker.Concurrency, "owner", worker.Owner)
+	}
+
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return a.errorf("serve: listen on %s: %v", addr, err)
@@ -132,6 +153,15 @@ func runServe(ctx context.Context, a *app, args []string) int {
 		defer wg.Done()
 		rl.watch(runCtx)
 	}()
+	if worker != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := worker.Run(runCtx); err != nil {
+				logger.Error("delivery worker stopped", "error", w.Redact(err.Error()))
+			}
+		}()
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -162,6 +192,15 @@ func runServe(ctx context.Context, a *app, args []string) int {
 	_ = srv.Shutdown(stopCtx)
 	logger.Info("stopped")
 	return exitOK
+}
+
+// delivers reports whether serve runs the delivery worker: serve.deliver,
+// by default yes when any destination is configured.
+func (s serveConfig) delivers(cfg *config) bool {
+	if s.Deliver != nil {
+		return *s.Deliver && len(cfg.Destinations) > 0
+	}
+	return len(cfg.Destinations) > 0
 }
 
 // testSecondsEnv, set to 1, lets schedules have a seconds field: for

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,15 +30,7 @@ func staleProject(t *testing.T, source string) (config, base string) {
 		"base/stale.yaml":  strings.Replace(staleRules, "%d", "90", 1),
 		"tierflow.yaml":    "database: {path: state.db}\nrulesets:\n  - rules: rules/stale.yaml\n    source: " + source + "\n",
 	}
-	for name, content := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, dir, files)
 	config = filepath.Join(dir, "tierflow.yaml")
 	runCLI(t, nil, "migrate", "--config", config).want(t, exitOK)
 	return config, filepath.Join(dir, "base")

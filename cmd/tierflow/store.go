@@ -8,12 +8,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tierflow/tierflow/internal/gen"
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/destinations/filedest"
+	"github.com/tierflow/tierflow/jobs/destinations/webhook"
 	"github.com/tierflow/tierflow/jobs/factsfile"
 	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/jobs/postgres"
@@ -39,6 +43,11 @@ type stateStore interface {
 	History(ctx context.Context, ruleset, customer string) ([]kernel.HistoryEntry, error)
 	Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.QueuedAction, error)
 	Runs(ctx context.Context, ruleset string, limit int) ([]kernel.Run, error)
+	// The delivery queue (tierflow deliver, tierflow actions).
+	jobs.Queue
+	Attempts(ctx context.Context, actionID int64) ([]jobs.Attempt, error)
+	RetryAction(ctx context.Context, id int64, now time.Time) error
+	CancelAction(ctx context.Context, id int64) error
 }
 
 var (
@@ -316,4 +325,40 @@ func (c *config) urlOf(getenv func(string) string, field, env, file string) (str
 		return u, nil
 	}
 	return "", fmt.Errorf("%s: set %s to the database URL (e.g. postgres://user@host/db), or set url_file", field, env)
+}
+
+// openDestination makes the destination name declares. Secrets are read
+// here, from the environment or a file, and go nowhere but into it.
+// A file destination writes to stdout when its path is "-"; closer
+// closes what the destination opened.
+func (c *config) openDestination(getenv func(string) string, stdout io.Writer, name string, dc destinationConfig) (d jobs.Destination, closer func() error, err error) {
+	none := func() error { return nil }
+	field := "destinations." + name
+	switch dc.Type {
+	case "webhook":
+		secrets, err := c.webhookSecrets(getenv, name, dc)
+		if err != nil {
+			return nil, nil, err
+		}
+		headers, err := c.webhookHeaders(getenv, name, dc)
+		if err != nil {
+			return nil, nil, err
+		}
+		d, err := webhook.New(webhook.Config{URL: dc.URL, Secrets: secrets, Timeout: dc.Timeout, Headers: headers})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", field, err)
+		}
+		return d, none, nil
+	case "file":
+		path := dc.Path
+		if path != "-" {
+			path = c.relative(path)
+		}
+		d, err := filedest.New(path, filedest.WithWriter(stdout), filedest.WithSync(dc.Sync))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s.path: %w", field, err)
+		}
+		return d, d.Close, nil
+	}
+	return nil, nil, fmt.Errorf("%s.type: %q is not webhook or file", field, dc.Type)
 }

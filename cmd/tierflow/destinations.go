@@ -1,0 +1,381 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// destinationConfig is one entry under destinations: in tierflow.yaml,
+// a place tierflow delivers actions to. Actions name it with deliver_to.
+// Secrets are never in it: only the names of the environment variables
+// or the files that hold them (secret_env, secret_file, headers_env).
+//
+//	destinations:
+//	  crm_hook:
+//	    type: webhook
+//	    url: https://example.com/tierflow
+//	    secret_env: TIERFLOW_WEBHOOK_SECRET   # whsec_...; several, space-separated, to rotate
+//	    timeout: 15s
+//	    headers: {X-Team: growth}
+//	    headers_env: {Authorization: CRM_AUTH_HEADER}
+//	    concurrency: 4
+//	    rate: 50        # deliveries started per second
+//	  export:
+//	    type: file
+//	    path: out/actions.jsonl    # relative to the config; "-" is stdout
+type destinationConfig struct {
+	Type string // type: webhook or file
+
+	// webhook
+	URL        string            // url
+	SecretEnv  string            // secret_env: the variable holding the signing secret(s)
+	SecretFile string            // secret_file: a file holding them
+	Timeout    time.Duration     // timeout; 0: the destination's default
+	Headers    map[string]string // headers: literal, non-secret values
+	HeadersEnv map[string]string // headers_env: header -> variable holding its value
+
+	// file
+	Path string // path, relative to the config's directory; "-" is stdout
+	Sync bool   // sync: a line counts as delivered once it is on disk (fsync)
+
+	Concurrency int     // concurrency: deliveries in flight at once; 0: no cap of its own
+	Rate        float64 // rate: deliveries started per second; 0: no limit
+
+	pos rules.Pos // where it is declared
+}
+
+// deliveryConfig is delivery: in tierflow.yaml, how the delivery worker
+// of tierflow deliver (and tierflow serve) runs.
+type deliveryConfig struct {
+	Concurrency int           // concurrency: deliveries in flight at once; default 8
+	Lease       time.Duration // lease: how long a claim is a worker's; default 5m
+	Timeout     time.Duration // timeout: one attempt; default 30s
+	MaxAttempts int           // max_attempts: then dead; default 10
+	MaxAge      time.Duration // max_age: after queueing, then dead; default 72h
+	BaseBackoff time.Duration // base_backoff: the wait after the first failure; default 30s
+	MaxBackoff  time.Duration // max_backoff: the longest wait; default 1h
+}
+
+// destinationTypes are the types of destination this build delivers to.
+var destinationTypes = []string{"webhook", "file"}
+
+// The keys of a destination: those every type has, then each type's.
+var (
+	destinationCommonKeys = []string{"type", "concurrency", "rate"}
+	destinationTypeKeys   = map[string][]string{
+		// secret is refused with its own message: the secret goes in
+		// the environment or a file.
+		"webhook": {"url", "secret_env", "secret_file", "secret", "timeout", "headers", "headers_env"},
+		"file":    {"path", "sync"},
+	}
+)
+
+// destinationKeys are the keys allowed for a destination of type t (all
+// of them when t is not a known type).
+func destinationKeys(t string) []string {
+	keys := slices.Clone(destinationCommonKeys)
+	if own, ok := destinationTypeKeys[t]; ok {
+		return append(keys, own...)
+	}
+	for _, name := range destinationTypes {
+		keys = append(keys, destinationTypeKeys[name]...)
+	}
+	return keys
+}
+
+// destinations reads destinations:, a mapping of name to destination.
+func (r *configReader) destinations(n *yaml.Node) map[string]destinationConfig {
+	entries := r.Entries(n, "destinations")
+	if len(entries) == 0 {
+		return nil
+	}
+	out := make(map[string]destinationConfig, len(entries))
+	for _, e := range entries {
+		field := "destinations." + e.Key
+		if r.Name(e.KeyNode, field) == "" {
+			continue
+		}
+		out[e.Key] = r.destination(e, field)
+	}
+	return out
+}
+
+func (r *configReader) destination(e rules.Entry, field string) destinationConfig {
+	dc := destinationConfig{pos: r.Pos(e.KeyNode)}
+	if e.Value == nil || e.Value.Kind != yaml.MappingNode {
+		r.Errorf(e.Value, field, "write a mapping such as {type: webhook, url: https://example.com/hook, secret_env: HOOK_SECRET}", "a destination must be a mapping")
+		return dc
+	}
+	tn := valueOf(e.Value, "type")
+	if tn != nil {
+		dc.Type = r.String(tn, field+".type")
+	}
+	m, _ := r.Mapping(e.Value, field, destinationKeys(dc.Type)...)
+	switch {
+	case tn == nil:
+		r.Errorf(e.KeyNode, field, "write type: webhook or type: file", "a destination needs type")
+	case !slices.Contains(destinationTypes, dc.Type):
+		r.Errorf(tn, field+".type", nearOr(dc.Type, destinationTypes, "write type: webhook or type: file"), "unknown destination type %q", dc.Type)
+	}
+	if v, ok := r.Int(m["concurrency"], field+".concurrency"); ok {
+		if v < 0 {
+			r.Errorf(m["concurrency"], field+".concurrency", "write how many deliveries may be in flight at once, or leave concurrency out", "must be 0 (no cap of its own) or more")
+		}
+		dc.Concurrency = v
+	}
+	dc.Rate = r.rate(m["rate"], field+".rate")
+	switch dc.Type {
+	case "webhook":
+		r.webhook(e, m, field, &dc)
+	case "file":
+		if r.Required(m, e.KeyNode, field, "path", `name the JSON Lines file, relative to this config file, or "-" for stdout`) != nil {
+			dc.Path = r.nonEmpty(m["path"], field+".path", `name the JSON Lines file, relative to this config file, or "-" for stdout`)
+		}
+		dc.Sync = r.Bool(m["sync"], field+".sync")
+	}
+	return dc
+}
+
+// webhook reads the keys of a webhook destination.
+func (r *configReader) webhook(e rules.Entry, m map[string]*yaml.Node, field string, dc *destinationConfig) {
+	if r.Required(m, e.KeyNode, field, "url", "write the receiver's URL, e.g. url: https://example.com/tierflow") != nil {
+		dc.URL = r.nonEmpty(m["url"], field+".url", "write the receiver's URL, e.g. url: https://example.com/tierflow")
+		if dc.URL != "" && !strings.HasPrefix(dc.URL, "https://") && !strings.HasPrefix(dc.URL, "http://") {
+			r.Errorf(m["url"], field+".url", "write an http:// or https:// URL", "%q is not an http or https URL", dc.URL)
+		}
+	}
+	dc.SecretEnv = r.String(m["secret_env"], field+".secret_env")
+	dc.SecretFile = r.String(m["secret_file"], field+".secret_file")
+	const never = "a signing secret never goes in the config"
+	switch {
+	case m["secret"] != nil:
+		r.Errorf(m["secret"], field+".secret", "put it in an environment variable and name it with secret_env, or in a file named by secret_file", never)
+	case strings.HasPrefix(dc.SecretEnv, "whsec_"):
+		r.Errorf(m["secret_env"], field+".secret_env", "set secret_env to the name of the environment variable that holds it, such as TIERFLOW_WEBHOOK_SECRET", never)
+	case strings.HasPrefix(dc.SecretFile, "whsec_"):
+		r.Errorf(m["secret_file"], field+".secret_file", "put the secret in a file and set secret_file to the file's path", never)
+	case dc.SecretEnv != "" && dc.SecretFile != "":
+		key := "secret_file"
+		if later(m["secret_env"], m["secret_file"]) == m["secret_env"] {
+			key = "secret_env"
+		}
+		r.Errorf(m[key], field+"."+key, "keep one: secret_env names an environment variable, secret_file a file holding the secret", "secret_env and secret_file are both set")
+	case dc.SecretEnv == "" && dc.SecretFile == "":
+		r.Errorf(e.KeyNode, field, "name the environment variable (secret_env) or the file (secret_file) that holds the whsec_... signing secret",
+			"a webhook destination needs secret_env or secret_file")
+	}
+	if d := r.duration(m["timeout"], field+".timeout"); d != "" {
+		dc.Timeout, _ = rules.ParseDuration(d)
+	}
+	dc.Headers = r.stringMap(m["headers"], field+".headers")
+	dc.HeadersEnv = r.stringMap(m["headers_env"], field+".headers_env")
+	for name := range dc.HeadersEnv {
+		if _, dup := dc.Headers[name]; dup {
+			r.Errorf(m["headers_env"], field+".headers_env."+name, "set a header in headers or in headers_env, not both", "header %s is set twice", name)
+		}
+	}
+}
+
+// stringMap reads a mapping of strings to strings.
+func (r *configReader) stringMap(n *yaml.Node, field string) map[string]string {
+	entries := r.Entries(n, field)
+	if len(entries) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(entries))
+	for _, e := range entries {
+		out[e.Key] = r.String(e.Value, field+"."+e.Key)
+	}
+	return out
+}
+
+// rate reads a number of deliveries a second, 0 or more.
+func (r *configReader) rate(n *yaml.Node, field string) float64 {
+	s := r.String(n, field)
+	if s == "" {
+		return 0
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < 0 || v > 1e6 {
+		r.Errorf(n, field, "write how many deliveries may start per second, e.g. rate: 10 or rate: 0.5", "%q is not a rate", s)
+		return 0
+	}
+	return v
+}
+
+// valueOf returns the value of key in mapping n, nil when it has none.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// delivery reads delivery:.
+func (r *configReader) delivery(n *yaml.Node) deliveryConfig {
+	m, _ := r.Mapping(n, "delivery", "concurrency", "lease", "timeout", "max_attempts", "max_age", "base_backoff", "max_backoff")
+	var dc deliveryConfig
+	if v, ok := r.Int(m["concurrency"], "delivery.concurrency"); ok {
+		if v < 1 {
+			r.Errorf(m["concurrency"], "delivery.concurrency", "write how many deliveries may be in flight at once; the default is 8", "must be 1 or more")
+		}
+		dc.Concurrency = v
+	}
+	if v, ok := r.Int(m["max_attempts"], "delivery.max_attempts"); ok {
+		if v < 1 {
+			r.Errorf(m["max_attempts"], "delivery.max_attempts", "write how many attempts an action gets before it is dead; the default is 10", "must be 1 or more")
+		}
+		dc.MaxAttempts = v
+	}
+	for key, d := range map[string]*time.Duration{
+		"lease": &dc.Lease, "timeout": &dc.Timeout, "max_age": &dc.MaxAge, "base_backoff": &dc.BaseBackoff, "max_backoff": &dc.MaxBackoff,
+	} {
+		if s := r.duration(m[key], "delivery."+key); s != "" {
+			*d, _ = rules.ParseDuration(s)
+			if *d <= 0 {
+				r.Errorf(m[key], "delivery."+key, "write a duration such as 30s, 5m or 2h, or leave "+key+" out for the default", "must be longer than 0")
+			}
+		}
+	}
+	lease, timeout := dc.lease(), dc.timeout()
+	if m["lease"] != nil || m["timeout"] != nil {
+		if lease <= 2*timeout {
+			at := m["lease"]
+			if at == nil {
+				at = m["timeout"]
+			}
+			r.Errorf(at, "delivery.lease", "a claim is not renewed: make lease longer than twice timeout, e.g. lease: 5m with timeout: 30s",
+				"lease %s is not longer than twice timeout %s", lease, timeout)
+		}
+	}
+	if dc.BaseBackoff > 0 && dc.MaxBackoff > 0 && dc.BaseBackoff > dc.MaxBackoff {
+		r.Errorf(m["base_backoff"], "delivery.base_backoff", "make base_backoff the first wait and max_backoff the longest", "base_backoff %s is longer than max_backoff %s", dc.BaseBackoff, dc.MaxBackoff)
+	}
+	return dc
+}
+
+func (dc deliveryConfig) lease() time.Duration {
+	if dc.Lease > 0 {
+		return dc.Lease
+	}
+	return 5 * time.Minute
+}
+
+func (dc deliveryConfig) timeout() time.Duration {
+	if dc.Timeout > 0 {
+		return dc.Timeout
+	}
+	return 30 * time.Second
+}
+
+// retryPolicy is the worker's retry policy; zero fields take jobs'
+// defaults.
+func (dc deliveryConfig) retryPolicy() jobs.RetryPolicy {
+	return jobs.RetryPolicy{Base: dc.BaseBackoff, Max: dc.MaxBackoff, MaxAttempts: dc.MaxAttempts, MaxAge: dc.MaxAge}
+}
+
+// destinationNames are the configured destinations' names, sorted.
+func (c *config) destinationNames() []string {
+	return slices.Sorted(maps.Keys(c.Destinations))
+}
+
+// webhookSecrets reads a webhook destination's signing secrets from its
+// variable or file: whsec_ values separated by spaces or new lines (two
+// during a key rotation). Errors name where they were looked for, never
+// what was found.
+func (c *config) webhookSecrets(getenv func(string) string, name string, dc destinationConfig) ([]string, error) {
+	field := "destinations." + name
+	var raw string
+	if dc.SecretFile != "" {
+		b, err := os.ReadFile(c.relative(dc.SecretFile))
+		if err != nil {
+			return nil, fmt.Errorf("%s.secret_file: %w", field, err)
+		}
+		raw = string(b)
+	} else {
+		raw = getenv(dc.SecretEnv)
+	}
+	secrets := strings.Fields(raw)
+	if len(secrets) == 0 {
+		where := "$" + dc.SecretEnv
+		if dc.SecretFile != "" {
+			where = dc.SecretFile
+		}
+		return nil, fmt.Errorf("%s: %s holds no signing secret: put one whsec_... secret there (two, space-separated, while rotating keys)", field, where)
+	}
+	return secrets, nil
+}
+
+// webhookHeaders are a webhook destination's headers, those from the
+// environment included. A variable headers_env names must be set.
+func (c *config) webhookHeaders(getenv func(string) string, name string, dc destinationConfig) (map[string]string, error) {
+	out := maps.Clone(dc.Headers)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for header, env := range dc.HeadersEnv {
+		v := strings.TrimSpace(getenv(env))
+		if v == "" {
+			return nil, fmt.Errorf("destinations.%s.headers_env.%s: $%s is not set", name, header, env)
+		}
+		out[header] = v
+	}
+	return out, nil
+}
+
+// checkDeliverTo reports, positioned in the rule files, every action
+// whose deliver_to names no destination declared in the config, in each
+// rule set the config lists. It reads the rule files' actions only, so
+// it needs no facts source; a file that cannot be read is left to the
+// commands that compile it.
+func (c *config) checkDeliverTo() rules.ErrorList {
+	names := c.destinationNames()
+	var out rules.ErrorList
+	for _, r := range c.RuleSets {
+		path := c.rulesPath(r)
+		src, err := readRuleFile(path)
+		if err != nil {
+			continue
+		}
+		d := rules.ParseDocument(path, src)
+		root := d.Root()
+		if root == nil || root.Kind != yaml.MappingNode {
+			continue
+		}
+		acts := valueOf(root, "actions")
+		if acts == nil || acts.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, item := range acts.Content {
+			if item.Kind != yaml.MappingNode {
+				continue
+			}
+			to, name := valueOf(item, "deliver_to"), valueOf(item, "name")
+			if to == nil || to.Value == "" || name == nil {
+				continue
+			}
+			if _, ok := c.Destinations[to.Value]; ok {
+				continue
+			}
+			hint := "declare it under destinations: in tierflow.yaml, e.g. " + to.Value + ": {type: webhook, url: https://example.com/hook, secret_env: HOOK_SECRET}"
+			if len(names) > 0 {
+				hint = nearOr(to.Value, names, "declare it under destinations: in tierflow.yaml, or use one of "+strings.Join(names, ", "))
+			}
+			out = append(out, rules.Diagnostic{Pos: d.Pos(to), Field: "actions." + name.Value + ".deliver_to", Hint: hint,
+				Message: fmt.Sprintf("unknown destination %q: tierflow.yaml declares no such destination", to.Value)})
+		}
+	}
+	return out
+}
