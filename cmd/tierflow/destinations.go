@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/destinations/fxiaoke"
+	"github.com/tierflow/tierflow/jobs/destinations/zoho"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -48,6 +52,12 @@ type destinationConfig struct {
 	Path string // path, relative to the config's directory; "-" is stdout
 	Sync bool   // sync: a line counts as delivered once it is on disk (fsync)
 
+	// zoho, fxiaoke: the connector's config without its credentials,
+	// which Secrets names (credential -> where it is kept).
+	Zoho    *zoho.Config
+	Fxiaoke *fxiaoke.Config
+	Secrets map[string]secretRef
+
 	Concurrency int     // concurrency: deliveries in flight at once; 0: no cap of its own
 	Rate        float64 // rate: deliveries started per second; 0: no limit
 
@@ -67,7 +77,7 @@ type deliveryConfig struct {
 }
 
 // destinationTypes are the types of destination this build delivers to.
-var destinationTypes = []string{"webhook", "file"}
+var destinationTypes = []string{"webhook", "file", "zoho", "fxiaoke"}
 
 // The keys of a destination: those every type has, then each type's.
 var (
@@ -77,6 +87,10 @@ var (
 		// the environment or a file.
 		"webhook": {"url", "secret_env", "secret_file", "secret", "timeout", "headers", "headers_env"},
 		"file":    {"path", "sync"},
+		"zoho": append(credentialKeys(zohoCredentials), "data_center", "accounts_url", "api_url", "api_version",
+			"module", "external_id_field", "fields", "task", "timeout"),
+		"fxiaoke": append(credentialKeys(fxiaokeCredentials), "base_url", "current_open_user_id", "object",
+			"match_field", "fields", "follow_up", "token_error_codes", "min_token_interval", "timeout"),
 	}
 )
 
@@ -123,9 +137,9 @@ func (r *configReader) destination(e rules.Entry, field string) destinationConfi
 	m, _ := r.Mapping(e.Value, field, destinationKeys(dc.Type)...)
 	switch {
 	case tn == nil:
-		r.Errorf(e.KeyNode, field, "write type: webhook or type: file", "a destination needs type")
+		r.Errorf(e.KeyNode, field, "write type: webhook, file, zoho or fxiaoke", "a destination needs type")
 	case !slices.Contains(destinationTypes, dc.Type):
-		r.Errorf(tn, field+".type", nearOr(dc.Type, destinationTypes, "write type: webhook or type: file"), "unknown destination type %q", dc.Type)
+		r.Errorf(tn, field+".type", nearOr(dc.Type, destinationTypes, "write type: webhook, file, zoho or fxiaoke"), "unknown destination type %q", dc.Type)
 	}
 	if v, ok := r.Int(m["concurrency"], field+".concurrency"); ok {
 		if v < 0 {
@@ -142,6 +156,10 @@ func (r *configReader) destination(e rules.Entry, field string) destinationConfi
 			dc.Path = r.nonEmpty(m["path"], field+".path", `name the JSON Lines file, relative to this config file, or "-" for stdout`)
 		}
 		dc.Sync = r.Bool(m["sync"], field+".sync")
+	case "zoho":
+		r.zoho(e, m, field, &dc)
+	case "fxiaoke":
+		r.fxiaoke(e, m, field, &dc)
 	}
 	return dc
 }
@@ -378,4 +396,229 @@ func (c *config) checkDeliverTo() rules.ErrorList {
 		}
 	}
 	return out
+}
+
+// secretRef is where one credential of a CRM destination is kept: an
+// environment variable or a file (relative to the config). Its value
+// never passes through the config.
+type secretRef struct {
+	Env, File string
+}
+
+// The credentials of the CRM destinations, each read from KEY_env or
+// KEY_file; KEY itself is refused.
+var (
+	zohoCredentials    = []string{"client_id", "client_secret", "refresh_token"}
+	fxiaokeCredentials = []string{"app_id", "app_secret", "permanent_code"}
+)
+
+// credentialKeys are the keys that name credentials: KEY_env, KEY_file
+// and KEY, which is refused with its own message.
+func credentialKeys(creds []string) []string {
+	var out []string
+	for _, c := range creds {
+		out = append(out, c+"_env", c+"_file", c)
+	}
+	return out
+}
+
+// credentials reads where each of creds is kept. A literal value (KEY:)
+// is refused without being quoted, and so is a *_env value that is not a
+// variable's name.
+func (r *configReader) credentials(e rules.Entry, m map[string]*yaml.Node, field string, creds []string) map[string]secretRef {
+	const never = "a credential never goes in the config"
+	out := make(map[string]secretRef, len(creds))
+	for _, c := range creds {
+		envKey, fileKey := c+"_env", c+"_file"
+		if m[c] != nil {
+			r.Errorf(m[c], field+"."+c, "put it in an environment variable and name it with "+envKey+", or in a file named by "+fileKey, never)
+			continue
+		}
+		ref := secretRef{Env: r.String(m[envKey], field+"."+envKey), File: r.String(m[fileKey], field+"."+fileKey)}
+		switch {
+		case ref.Env != "" && !envName.MatchString(ref.Env):
+			r.Errorf(m[envKey], field+"."+envKey, "set "+envKey+" to the name of the environment variable that holds it, such as "+strings.ToUpper(e.Key+"_"+c), "%s; this is not a variable's name", never)
+		case ref.Env != "" && ref.File != "":
+			key := fileKey
+			if later(m[envKey], m[fileKey]) == m[envKey] {
+				key = envKey
+			}
+			r.Errorf(m[key], field+"."+key, "keep one: "+envKey+" names an environment variable, "+fileKey+" a file holding it", "%s and %s are both set", envKey, fileKey)
+		case ref.Env == "" && ref.File == "":
+			r.Errorf(e.KeyNode, field, "name the environment variable ("+envKey+") or the file ("+fileKey+") that holds it", "a %s destination needs %s or %s", valueOf(e.Value, "type").Value, envKey, fileKey)
+		}
+		out[c] = ref
+	}
+	return out
+}
+
+// envName is the shape of an environment variable's name.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// zoho reads the keys of a Zoho CRM destination.
+func (r *configReader) zoho(e rules.Entry, m map[string]*yaml.Node, field string, dc *destinationConfig) {
+	dc.Secrets = r.credentials(e, m, field, zohoCredentials)
+	zc := &zoho.Config{
+		DataCenter:  r.String(m["data_center"], field+".data_center"),
+		AccountsURL: r.crmURL(m["accounts_url"], field+".accounts_url"),
+		APIURL:      r.crmURL(m["api_url"], field+".api_url"),
+		APIVersion:  r.String(m["api_version"], field+".api_version"),
+		Module:      r.String(m["module"], field+".module"),
+		Fields:      r.stringMap(m["fields"], field+".fields"),
+	}
+	if r.Required(m, e.KeyNode, field, "external_id_field", "name the field the record is matched on, e.g. external_id_field: Customer_ID") != nil {
+		zc.ExternalIDField = r.nonEmpty(m["external_id_field"], field+".external_id_field", "name the field the record is matched on, e.g. external_id_field: Customer_ID")
+	}
+	zc.Timeout = r.crmTimeout(m["timeout"], field+".timeout")
+	if n := m["task"]; n != nil {
+		zc.Task = r.zohoTask(n, field+".task")
+	}
+	dc.Zoho = zc
+	check := *zc
+	check.ClientID, check.ClientSecret, check.RefreshToken = "-", "-", "-"
+	check.ExternalIDField = cmp.Or(check.ExternalIDField, "-")
+	_, err := zoho.New(check)
+	r.connectorErrors(e, field, err)
+}
+
+// zohoTask reads task: of a Zoho destination. priority maps action
+// priorities to Zoho's picklist; its key default is for the others.
+func (r *configReader) zohoTask(n *yaml.Node, field string) *zoho.TaskConfig {
+	m, _ := r.Mapping(n, field, "actions", "subject", "due_in", "priority", "owner", "fields")
+	t := &zoho.TaskConfig{
+		Actions: r.stringList(m["actions"], field+".actions"),
+		Subject: r.String(m["subject"], field+".subject"),
+		DueIn:   r.String(m["due_in"], field+".due_in"),
+		Owner:   r.String(m["owner"], field+".owner"),
+		Fields:  r.stringMap(m["fields"], field+".fields"),
+	}
+	for _, pe := range r.Entries(m["priority"], field+".priority") {
+		v := r.String(pe.Value, field+".priority."+pe.Key)
+		if pe.Key == "default" {
+			t.DefaultPriority = v
+			continue
+		}
+		p, err := strconv.Atoi(pe.Key)
+		if err != nil {
+			r.Errorf(pe.KeyNode, field+".priority."+pe.Key, "map an action's priority (a number) to Highest, High, Normal, Low or Lowest, e.g. {1: Highest, 2: High, default: Normal}", "%q is not a priority", pe.Key)
+			continue
+		}
+		if t.Priority == nil {
+			t.Priority = map[int]string{}
+		}
+		t.Priority[p] = v
+	}
+	return t
+}
+
+// fxiaoke reads the keys of a Fxiaoke destination.
+func (r *configReader) fxiaoke(e rules.Entry, m map[string]*yaml.Node, field string, dc *destinationConfig) {
+	dc.Secrets = r.credentials(e, m, field, fxiaokeCredentials)
+	fc := &fxiaoke.Config{
+		BaseURL:    r.crmURL(m["base_url"], field+".base_url"),
+		Object:     r.String(m["object"], field+".object"),
+		MatchField: r.String(m["match_field"], field+".match_field"),
+		Fields:     r.stringMap(m["fields"], field+".fields"),
+		Timeout:    r.crmTimeout(m["timeout"], field+".timeout"),
+	}
+	if r.Required(m, e.KeyNode, field, "current_open_user_id", "name the employee the API acts as, e.g. current_open_user_id: FSUID_...") != nil {
+		fc.CurrentOpenUserID = r.nonEmpty(m["current_open_user_id"], field+".current_open_user_id", "name the employee the API acts as, e.g. current_open_user_id: FSUID_...")
+	}
+	if s := r.duration(m["min_token_interval"], field+".min_token_interval"); s != "" {
+		fc.MinTokenInterval, _ = rules.ParseDuration(s)
+	}
+	for _, c := range r.List(m["token_error_codes"], field+".token_error_codes") {
+		if v, ok := r.Int(c, field+".token_error_codes"); ok {
+			fc.TokenErrorCodes = append(fc.TokenErrorCodes, v)
+		}
+	}
+	if n := m["follow_up"]; n != nil {
+		fm, _ := r.Mapping(n, field+".follow_up", "actions", "object", "link_field", "fields")
+		fc.FollowUp = &fxiaoke.FollowUpConfig{
+			Actions:   r.stringList(fm["actions"], field+".follow_up.actions"),
+			Object:    r.String(fm["object"], field+".follow_up.object"),
+			LinkField: r.String(fm["link_field"], field+".follow_up.link_field"),
+			Fields:    r.stringMap(fm["fields"], field+".follow_up.fields"),
+		}
+	}
+	dc.Fxiaoke = fc
+	check := *fc
+	check.AppID, check.AppSecret, check.PermanentCode = "-", "-", "-"
+	check.CurrentOpenUserID = cmp.Or(check.CurrentOpenUserID, "-")
+	_, err := fxiaoke.New(check)
+	r.connectorErrors(e, field, err)
+}
+
+// connectorErrors reports what a connector's New found wrong (templates,
+// data centre, follow-up), one line each, at the destination.
+func (r *configReader) connectorErrors(e rules.Entry, field string, err error) {
+	if err == nil {
+		return
+	}
+	const hint = "templates are customer, ruleset, action, priority, due_at, idempotency_key, payload.NAME, payload.NAME? or =literal (docs/crm.md)"
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			r.Errorf(e.KeyNode, field, hint, "%s", line)
+		}
+	}
+}
+
+// crmURL reads an optional http:// or https:// URL.
+func (r *configReader) crmURL(n *yaml.Node, field string) string {
+	u := r.String(n, field)
+	if u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		r.Errorf(n, field, "write an http:// or https:// URL, or leave it out for the default", "%q is not an http or https URL", u)
+	}
+	return u
+}
+
+// crmTimeout reads an optional timeout of one delivery.
+func (r *configReader) crmTimeout(n *yaml.Node, field string) time.Duration {
+	s := r.duration(n, field)
+	if s == "" {
+		return 0
+	}
+	d, _ := rules.ParseDuration(s)
+	return d
+}
+
+// stringList reads a list of strings, or one string as a list of one.
+func (r *configReader) stringList(n *yaml.Node, field string) []string {
+	if n != nil && n.Kind == yaml.ScalarNode {
+		if s := r.String(n, field); s != "" {
+			return []string{s}
+		}
+		return nil
+	}
+	var out []string
+	for _, item := range r.List(n, field) {
+		out = append(out, r.String(item, field))
+	}
+	return out
+}
+
+// crmSecrets reads the credentials of a CRM destination from where the
+// config says they are. Errors name where they were looked for, never
+// what was found.
+func (c *config) crmSecrets(getenv func(string) string, name string, dc destinationConfig) (map[string]string, error) {
+	out := make(map[string]string, len(dc.Secrets))
+	for _, cred := range slices.Sorted(maps.Keys(dc.Secrets)) {
+		ref := dc.Secrets[cred]
+		field := "destinations." + name + "." + cred
+		var v, where string
+		if ref.File != "" {
+			b, err := os.ReadFile(c.relative(ref.File))
+			if err != nil {
+				return nil, fmt.Errorf("%s_file: %w", field, err)
+			}
+			v, where = strings.TrimSpace(string(b)), ref.File
+		} else {
+			v, where = strings.TrimSpace(getenv(ref.Env)), "$"+ref.Env
+		}
+		if v == "" {
+			return nil, fmt.Errorf("%s: %s holds no %s: put it there", "destinations."+name, where, cred)
+		}
+		out[cred] = v
+	}
+	return out, nil
 }

@@ -12,7 +12,7 @@ func TestDestinationConfigErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, src, want string }{
 		{"no type", "destinations:\n  hook: {url: https://x.example/h, secret_env: S}\n",
-			"tierflow.yaml:2:3: destinations.hook: a destination needs type (write type: webhook or type: file)"},
+			"tierflow.yaml:2:3: destinations.hook: a destination needs type (write type: webhook, file, zoho or fxiaoke)"},
 		{"unknown type", "destinations:\n  hook: {type: webhok, url: https://x.example/h, secret_env: S}\n",
 			`tierflow.yaml:2:16: destinations.hook.type: unknown destination type "webhok" (did you mean "webhook"?)`},
 		{"key of another type", "destinations:\n  out: {type: file, path: a.jsonl, url: https://x.example}\n",
@@ -47,6 +47,34 @@ func TestDestinationConfigErrors(t *testing.T) {
 			"delivery.base_backoff: base_backoff 2h0m0s is longer than max_backoff 1h0m0s"},
 		{"serve deliver", "serve: {deliver: maybe}\n",
 			"serve.deliver"},
+		{"zoho literal secret", "destinations:\n  crm: {type: zoho, client_id_env: ID, client_secret: whsec_abc, refresh_token_env: RT, external_id_field: X}\n",
+			"tierflow.yaml:2:55: destinations.crm.client_secret: a credential never goes in the config (put it in an environment variable and name it with client_secret_env"},
+		{"zoho secret as a variable name", "destinations:\n  crm: {type: zoho, client_id_env: ID, client_secret_env: whsec_abc.1, refresh_token_env: RT, external_id_field: X}\n",
+			"tierflow.yaml:2:59: destinations.crm.client_secret_env: a credential never goes in the config; this is not a variable's name"},
+		{"zoho no credential", "destinations:\n  crm: {type: zoho, client_id_env: ID, client_secret_env: CS, external_id_field: X}\n",
+			"tierflow.yaml:2:3: destinations.crm: a zoho destination needs refresh_token_env or refresh_token_file"},
+		{"zoho both", "destinations:\n  crm: {type: zoho, client_id_env: ID, client_secret_env: CS, refresh_token_env: RT, refresh_token_file: rt, external_id_field: X}\n",
+			"tierflow.yaml:2:106: destinations.crm.refresh_token_file: refresh_token_env and refresh_token_file are both set"},
+		{"zoho no external id", "destinations:\n  crm: {type: zoho, client_id_env: ID, client_secret_env: CS, refresh_token_env: RT}\n",
+			`tierflow.yaml:2:3: destinations.crm.external_id_field: "external_id_field" is required`},
+		{"zoho bad template", "destinations:\n  crm:\n    type: zoho\n    client_id_env: ID\n    client_secret_env: CS\n    refresh_token_env: RT\n    external_id_field: X\n    fields: {Tier: segmnt}\n",
+			`tierflow.yaml:2:3: destinations.crm: zoho: fields["Tier"]`},
+		{"zoho bad data centre", "destinations:\n  crm: {type: zoho, data_center: mars, client_id_env: ID, client_secret_env: CS, refresh_token_env: RT, external_id_field: X}\n",
+			`tierflow.yaml:2:3: destinations.crm: zoho: data_center: unknown "mars"`},
+		{"zoho bad priority", "destinations:\n  crm: {type: zoho, client_id_env: ID, client_secret_env: CS, refresh_token_env: RT, external_id_field: X, task: {priority: {top: High}}}\n",
+			`destinations.crm.task.priority.top: "top" is not a priority`},
+		{"zoho task typo", "destinations:\n  crm: {type: zoho, client_id_env: ID, client_secret_env: CS, refresh_token_env: RT, external_id_field: X, task: {subjet: x}}\n",
+			`destinations.crm.task.subjet: unknown key "subjet" (did you mean "subject"?)`},
+		{"fxiaoke literal secret", "destinations:\n  crm: {type: fxiaoke, app_id_env: A, app_secret_env: S, permanent_code: whsec_abc, current_open_user_id: U, fields: {a: customer}}\n",
+			"tierflow.yaml:2:74: destinations.crm.permanent_code: a credential never goes in the config"},
+		{"fxiaoke no user", "destinations:\n  crm: {type: fxiaoke, app_id_env: A, app_secret_env: S, permanent_code_env: P, fields: {a: customer}}\n",
+			`destinations.crm.current_open_user_id: "current_open_user_id" is required`},
+		{"fxiaoke no fields", "destinations:\n  crm: {type: fxiaoke, app_id_env: A, app_secret_env: S, permanent_code_env: P, current_open_user_id: U}\n",
+			"tierflow.yaml:2:3: destinations.crm: fxiaoke: fields: required unless follow_up is set"},
+		{"fxiaoke follow-up template", "destinations:\n  crm: {type: fxiaoke, app_id_env: A, app_secret_env: S, permanent_code_env: P, current_open_user_id: U, follow_up: {object: f__c, link_field: l__c, fields: {name: acton}}}\n",
+			`tierflow.yaml:2:3: destinations.crm: fxiaoke: follow_up.fields["name"]`},
+		{"fxiaoke bad code", "destinations:\n  crm: {type: fxiaoke, app_id_env: A, app_secret_env: S, permanent_code_env: P, current_open_user_id: U, fields: {a: customer}, token_error_codes: [x]}\n",
+			"destinations.crm.token_error_codes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +161,7 @@ func TestDeliveryDocsExamples(t *testing.T) {
 			t.Errorf("an example declares no destination:\n%s", b)
 		}
 	}
-	if found != 3 {
-		t.Errorf("found %d config examples in docs/delivery.md, want 3 (webhook, file, delivery)", found)
+	if found != 5 {
+		t.Errorf("found %d config examples in docs/delivery.md, want 5 (webhook, file, zoho, fxiaoke, delivery)", found)
 	}
 }

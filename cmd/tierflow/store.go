@@ -17,7 +17,9 @@ import (
 	"github.com/tierflow/tierflow/internal/gen"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/destinations/filedest"
+	"github.com/tierflow/tierflow/jobs/destinations/fxiaoke"
 	"github.com/tierflow/tierflow/jobs/destinations/webhook"
+	"github.com/tierflow/tierflow/jobs/destinations/zoho"
 	"github.com/tierflow/tierflow/jobs/factsfile"
 	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/jobs/postgres"
@@ -359,6 +361,39 @@ func (c *config) openDestination(getenv func(string) string, stdout io.Writer, n
 			return nil, nil, fmt.Errorf("%s.path: %w", field, err)
 		}
 		return d, d.Close, nil
+	case "zoho", "fxiaoke":
+		d, err := c.openCRM(getenv, name, dc)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, none, nil
 	}
-	return nil, nil, fmt.Errorf("%s.type: %q is not webhook or file", field, dc.Type)
+	return nil, nil, fmt.Errorf("%s.type: %q is not webhook, file, zoho or fxiaoke", field, dc.Type)
+}
+
+// openCRM makes a Zoho CRM or Fxiaoke destination, its credentials read
+// from where the config names them. An error of the connector (such as
+// a field template) is reported at the destination's position.
+func (c *config) openCRM(getenv func(string) string, name string, dc destinationConfig) (jobs.Destination, error) {
+	secrets, err := c.crmSecrets(getenv, name, dc)
+	if err != nil {
+		return nil, err
+	}
+	var d jobs.Destination
+	switch {
+	case dc.Zoho != nil:
+		zc := *dc.Zoho
+		zc.ClientID, zc.ClientSecret, zc.RefreshToken = secrets["client_id"], secrets["client_secret"], secrets["refresh_token"]
+		d, err = zoho.New(zc)
+	case dc.Fxiaoke != nil:
+		fc := *dc.Fxiaoke
+		fc.AppID, fc.AppSecret, fc.PermanentCode = secrets["app_id"], secrets["app_secret"], secrets["permanent_code"]
+		d, err = fxiaoke.New(fc)
+	default:
+		return nil, fmt.Errorf("%s: destinations.%s: no %s settings", dc.pos, name, dc.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: destinations.%s: %w", dc.pos, name, err)
+	}
+	return d, nil
 }
