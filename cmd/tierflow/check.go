@@ -93,7 +93,17 @@ func runCheck(ctx context.Context, a *app, args []string) int {
 		return a.errorf("check: name at least one rule file or directory (e.g. tierflow check rules/)")
 	}
 	loaded := rules.LoadFiles(paths, ruleOptions())
-	errs, warns := printDiagnostics(a.stderr, loaded.Diagnostics)
+	diags := loaded.Diagnostics
+	var files []string
+	for _, rs := range loaded.RuleSets {
+		files = append(files, rs.File)
+	}
+	undeclared, err := undeclaredDestinations(*df.config, files)
+	if err != nil {
+		return a.errorf("check: %v", err)
+	}
+	diags = append(diags, undeclared...)
+	errs, warns := printDiagnostics(a.stderr, diags)
 	for _, rs := range loaded.RuleSets {
 		fmt.Fprintf(a.stdout, "ok  %s  %s (%s, %s, %s)\n", rs.File, rs.Name,
 			plural(len(rs.Segmentations), "segmentation"), plural(len(rs.Actions), "action"), plural(len(rs.Tests), "test case"))
@@ -129,6 +139,17 @@ func plural(n int, word string) string {
 
 // checkDB checks every configured rule set against its facts sources.
 func (a *app) checkDB(ctx context.Context, df dbFlags) int {
+	if err := defaultConfigExists(*df.config); err != nil {
+		return a.errorf("check: %v", err)
+	}
+	undeclared, err := undeclaredDestinations(*df.config, nil)
+	if err != nil {
+		return a.errorf("check: %v", err)
+	}
+	if len(undeclared) > 0 {
+		printDiagnostics(a.stderr, undeclared)
+		return a.errorf("check: rule files deliver actions to destinations the config does not declare; fix them first")
+	}
 	_, w, sets, err := a.openDB(ctx, df)
 	if err != nil {
 		return a.errorf("check: %v", err)

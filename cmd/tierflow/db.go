@@ -212,3 +212,37 @@ func readRuleFile(path string) ([]byte, error) {
 	}
 	return src, nil
 }
+
+// undeclaredDestinations loads the config at configPath (when there is
+// one) and returns checkDeliverTo's errors: every action whose
+// deliver_to names a destination the config does not declare, positioned
+// in its rule file. With files, only the errors in those files.
+func undeclaredDestinations(configPath string, files []string) ([]rules.Diagnostic, error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return nil, err
+	}
+	errs := cfg.checkDeliverTo()
+	if files == nil {
+		return errs, nil
+	}
+	in := map[string]bool{}
+	for _, f := range files {
+		in[absPath(f)] = true
+	}
+	var out []rules.Diagnostic
+	for _, d := range errs {
+		if in[absPath(d.Pos.File)] {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// absPath is path made absolute, or path when it cannot be.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
 // metrics implements jobs.Observer with Prometheus collectors.
@@ -150,4 +152,80 @@ func (m *deliveryMetrics) OnAttempt(dest string, _ *jobs.Delivery, _ jobs.Delive
 
 func (m *deliveryMetrics) OnQueueError(op, dest string, _ error) {
 	m.queueErrors.WithLabelValues(dest, op).Inc()
+}
+
+// queueStatser is a store that counts its action queue per destination.
+type queueStatser interface {
+	QueueStats(ctx context.Context, now time.Time) (map[string]kernel.QueueStat, error)
+}
+
+// queueStatsTimeout bounds the query of one scrape.
+const queueStatsTimeout = 2 * time.Second
+
+// queueCollector is the queue's gauges, read from the store at scrape
+// time: depth per destination and status, and the age of the oldest due
+// pending action. A failed read is counted and the gauges are left out
+// of that scrape.
+type queueCollector struct {
+	store        queueStatser
+	destinations []string
+	now          func() time.Time
+	depth, age   *prometheus.Desc
+	errors       prometheus.Counter
+}
+
+// registerQueueMetrics registers the queue gauges of store, with every
+// destination named at zero.
+func registerQueueMetrics(reg prometheus.Registerer, store queueStatser, destinations []string, now func() time.Time) *queueCollector {
+	c := &queueCollector{
+		store: store, destinations: destinations, now: now,
+		depth: prometheus.NewDesc("tierflow_delivery_queue_depth",
+			"Actions waiting for delivery (pending) or being delivered (claimed), by destination.", []string{"destination", "status"}, nil),
+		age: prometheus.NewDesc("tierflow_delivery_oldest_due_age_seconds",
+			"Seconds since the oldest due pending action of a destination was due; 0 when none is due.", []string{"destination"}, nil),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tierflow_delivery_queue_stats_errors_total", Help: "Scrapes whose read of the action queue failed.",
+		}),
+	}
+	reg.MustRegister(c)
+	return c
+}
+
+// Describe implements prometheus.Collector.
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.depth
+	ch <- c.age
+	c.errors.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	defer c.errors.Collect(ch)
+	ctx, cancel := context.WithTimeout(context.Background(), queueStatsTimeout)
+	defer cancel()
+	now := c.now()
+	stats, err := c.store.QueueStats(ctx, now)
+	if err != nil {
+		c.errors.Inc()
+		return
+	}
+	seen := map[string]bool{}
+	emit := func(dest string, st kernel.QueueStat) {
+		seen[dest] = true
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(st.Pending), dest, jobs.ActionPending)
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(st.Claimed), dest, jobs.ActionClaimed)
+		age := 0.0
+		if !st.OldestDue.IsZero() {
+			age = max(now.Sub(st.OldestDue).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age, dest)
+	}
+	for _, d := range c.destinations {
+		emit(d, stats[d])
+	}
+	for d, st := range stats {
+		if !seen[d] {
+			emit(d, st)
+		}
+	}
 }

@@ -136,6 +136,21 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	if len(paths) > 0 {
 		return a.errorf("%s: rule files come from the config's rulesets; %q is not a flag", mode, paths[0])
 	}
+	if mode == "apply" {
+		// Before the state is opened: an apply must not queue actions for
+		// a destination that does not exist.
+		if err := defaultConfigExists(*df.config); err != nil {
+			return a.errorf("apply: %v", err)
+		}
+		undeclared, err := undeclaredDestinations(*df.config, nil)
+		if err != nil {
+			return a.errorf("apply: %v", err)
+		}
+		if len(undeclared) > 0 {
+			printDiagnostics(a.stderr, undeclared)
+			return a.errorf("apply: rule files deliver actions to destinations the config does not declare; fix them first")
+		}
+	}
 	cfg, w, sets, err := a.openDB(ctx, df)
 	if err != nil {
 		return a.errorf("%s: %v", mode, err)

@@ -116,6 +116,9 @@ func runServe(ctx context.Context, a *app, args []string) int {
 			return a.errorf("serve: rule files deliver actions to destinations the config does not declare; fix them first")
 		}
 		dm := newDeliveryMetrics(reg, cfg.destinationNames())
+		if qs, ok := w.state.(queueStatser); ok {
+			registerQueueMetrics(reg, qs, cfg.destinationNames(), a.now)
+		}
 		var closeDests func() error
 		worker, closeDests, err = cfg.deliveryWorker(a.getenv, a.stdout, w.state, nil, logger, dm)
 		if err != nil {
