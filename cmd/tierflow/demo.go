@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,8 +25,10 @@ rule set and a config whose facts source is a CSV file, generates demo
 customers into that file with tierflow gen, then runs check, test,
 migrate, plan and apply as of one date, keeping state in the embedded
 SQLite file; generates the same customers a month on and runs plan and
-apply again, so you see customers move and follow-up actions queued; and
-shows the queue and one customer's history and explanation. It needs no
+apply again, so you see customers move and follow-up actions queued;
+shows the queue, delivers one round of winback_call actions to a JSON
+Lines file (outbox.jsonl, as tierflow deliver --once would); and shows
+one customer's history and explanation. It needs no
 terminal or input and takes a few seconds at its default size.
 
 Running it again starts the demo over in the same directory.
@@ -92,6 +95,12 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		{"tierflow actions list: the queue your CRM, mail and call centre consume", func() int {
 			return a.run(ctx, []string{"actions", "list", "--config", cfgPath, "--limit", "8"})
 		}, []int{exitOK}},
+		{"tierflow deliver --once: one round of winback_call actions to the outbox destination", func() int {
+			if code := a.run(ctx, []string{"deliver", "--once", "--config", cfgPath}); code != exitOK {
+				return code
+			}
+			return a.sayOutbox(filepath.Join(*dir, demoOutbox))
+		}, []int{exitOK}},
 	}
 	for i, st := range steps {
 		a.say("\n[%d/%d] %s", i+1, len(steps)+1, st.title)
@@ -151,7 +160,7 @@ func prepareDemoDir(dir string) error {
 			return fmt.Errorf("%s exists and was not made by tierflow demo; choose another with --dir", dir)
 		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), "tierflow.db") || e.Name() == "facts.csv" {
+			if strings.HasPrefix(e.Name(), "tierflow.db") || e.Name() == "facts.csv" || e.Name() == demoOutbox {
 				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 					return err
 				}
@@ -170,7 +179,18 @@ rulesets:
   - rules: rules/retail.yaml
     source:
       file: facts.csv          # written by tierflow gen; a glob and .gz work too
+destinations:
+  outbox:                      # rules/retail.yaml: winback_call has deliver_to: outbox
+    type: file
+    path: outbox.jsonl         # JSON Lines; a webhook destination is a few keys more
 `
+
+// demoOutbox is the file the demo delivers actions to.
+const demoOutbox = "outbox.jsonl"
+
+// demoDeliverTo is the line the demo adds to the example's winback_call
+// action, so that tierflow deliver has something to deliver.
+const demoDeliverTo = "  - name: winback_call\n    deliver_to: outbox\n"
 
 // writeDemoFiles writes the rules twice: rules/ to edit, and baseline/
 // to compare an edit with.
@@ -184,12 +204,51 @@ func writeDemoFiles(dir string) error {
 			if err != nil {
 				return err
 			}
+			if name == "retail.yaml" {
+				if src, err = demoRules(src); err != nil {
+					return err
+				}
+			}
 			if err := os.WriteFile(filepath.Join(dir, sub, name), src, 0o644); err != nil {
 				return err
 			}
 		}
 	}
 	return os.WriteFile(filepath.Join(dir, "tierflow.yaml"), []byte(demoConfig), 0o644)
+}
+
+// demoRules is the retail example with winback_call delivered to the
+// outbox destination.
+func demoRules(src []byte) ([]byte, error) {
+	const action = "  - name: winback_call\n"
+	if !bytes.Contains(src, []byte(action)) {
+		return nil, errors.New("the retail example lost its winback_call action")
+	}
+	return bytes.Replace(src, []byte(action), []byte(demoDeliverTo), 1), nil
+}
+
+// sayOutbox tells how many actions the outbox file holds, and shows the
+// first (cut short: a line holds the whole action).
+func (a *app) sayOutbox(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return a.errorf("demo: %v", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		a.say("delivered 0 actions to %s: no winback_call was queued (try more --customers)", demoOutbox)
+		return exitOK
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	first := lines[0]
+	if r := []rune(first); len(r) > 160 {
+		first = string(r[:160]) + "..."
+	}
+	noun := "actions"
+	if len(lines) == 1 {
+		noun = "action"
+	}
+	a.say("delivered %d %s to %s; the first line:\n  %s", len(lines), noun, demoOutbox, first)
+	return exitOK
 }
 
 // demoCustomer picks a customer the last apply queued an action for.

@@ -11,14 +11,18 @@ import (
 // again to check a rerun starts over.
 func TestDemo(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
+	var outbox []byte
 	for run := 1; run <= 2; run++ {
 		r := runCLI(t, nil, "demo", "--dir", dir, "--customers", "3000").want(t, exitOK)
 		for _, want := range []string{
-			"[1/11] tierflow gen: 3,000 demo customers into ",
+			"[1/12] tierflow gen: 3,000 demo customers into ",
 			"ok   retail: 13/13 cases passed",
 			"initial run: no customer has a segment yet",
 			"applied retail as run",
 			"winback_call",
+			"tierflow deliver --once: one round",
+			" delivered, 0 to retry, 0 dead",
+			" to outbox.jsonl; the first line:\n  {\"id\":\"act_",
 			"Why did customer",
 			"That was tierflow. Try next",
 		} {
@@ -30,6 +34,19 @@ func TestDemo(t *testing.T) {
 		if strings.Count(r.stdout, "pending") < 1 {
 			t.Fatalf("run %d: no pending action listed:\n%s", run, r.stdout)
 		}
+		// The delivery round wrote winback_call actions to the outbox; a
+		// rerun starts it over rather than appending.
+		got, err := os.ReadFile(filepath.Join(dir, "outbox.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(got), `"action":"winback_call"`) {
+			t.Fatalf("run %d: outbox holds no winback_call:\n%s", run, got)
+		}
+		if run == 2 && strings.Count(string(got), "\n") != strings.Count(string(outbox), "\n") {
+			t.Fatalf("rerun's outbox is not the first run's over again:\n%s\nvs\n%s", got, outbox)
+		}
+		outbox = got
 	}
 	if _, err := os.Stat(filepath.Join(dir, "baseline", "retail.yaml")); err != nil {
 		t.Fatal(err)
