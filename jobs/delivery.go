@@ -36,6 +36,11 @@ type Delivery struct {
 	Destination string
 	// Attempt is this attempt's number, from 1.
 	Attempt int
+	// FirstAttempt is when the action's first recorded attempt started;
+	// zero for its first. The retry policy's MaxAge counts from it, so
+	// that an action queued with a long delay is not dead on its first
+	// failure.
+	FirstAttempt time.Time
 }
 
 // DeliveryOutcome is what one attempt to deliver came to.

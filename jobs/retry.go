@@ -27,10 +27,9 @@ type RetryPolicy struct {
 	// attempt MaxAttempts makes it dead. Default 10; negative means no
 	// limit.
 	MaxAttempts int
-	// MaxAge is how long after it was queued (Delivery.CreatedAt, the
-	// as-of time of the run) an action is still retried: a failure past
-	// it makes the action dead. Keep it longer than the longest delay of
-	// an action. Default 72h; negative means no limit.
+	// MaxAge is how long after its first attempt (Delivery.FirstAttempt)
+	// an action is still retried: a failure past it makes the action
+	// dead. Default 72h; negative means no limit.
 	MaxAge time.Duration
 }
 
@@ -99,7 +98,7 @@ func (p RetryPolicy) decide(d *Delivery, out DeliveryOutcome, now time.Time, rnd
 		return ActionDead, time.Time{}
 	case p.MaxAttempts > 0 && d.Attempt >= p.MaxAttempts:
 		return ActionDead, time.Time{}
-	case p.MaxAge > 0 && now.Sub(d.CreatedAt) > p.MaxAge:
+	case p.MaxAge > 0 && !d.FirstAttempt.IsZero() && now.Sub(d.FirstAttempt) > p.MaxAge:
 		return ActionDead, time.Time{}
 	}
 	wait := max(p.Next(d.Attempt, rnd), out.RetryAfter)

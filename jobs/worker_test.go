@@ -96,6 +96,9 @@ func (q *fakeQueue) Claim(ctx context.Context, req jobs.ClaimRequest) ([]jobs.De
 		a.owners = append(a.owners, req.Owner)
 		d := a.d
 		d.Attempt = a.attempts
+		if len(a.history) > 0 {
+			d.FirstAttempt = a.history[0].Started
+		}
 		out = append(out, d)
 	}
 	return out, nil
@@ -321,6 +324,7 @@ func TestWorkerDeadLetters(t *testing.T) {
 		name     string
 		fn       func(ctx context.Context, d *jobs.Delivery) jobs.DeliveryOutcome
 		age      time.Duration // how long after t0 the worker starts
+		maxAge   time.Duration // the policy's MaxAge, when set
 		attempts int           // until dead
 		lastErr  string
 	}{
@@ -332,7 +336,12 @@ func TestWorkerDeadLetters(t *testing.T) {
 			attempts: 1, lastErr: "not found",
 		},
 		{name: "max attempts", fn: failing, attempts: 5, lastErr: "boom 5"},
-		{name: "max age", fn: failing, age: 73 * time.Hour, attempts: 1, lastErr: "boom 1"},
+		// MaxAge counts from the first attempt: attempts at 0h, 1h, 2h are
+		// retried, the one at 3h is past 2h30m.
+		{name: "max age", fn: failing, maxAge: 150 * time.Minute, attempts: 4, lastErr: "boom 4"},
+		// An action first tried 73h after it was queued (a long delay) is
+		// not past the default 72h on its first failure.
+		{name: "late first attempt", fn: failing, age: 73 * time.Hour, attempts: 5, lastErr: "boom 5"},
 		{
 			name: "panic counts as a failure",
 			fn: func(ctx context.Context, d *jobs.Delivery) jobs.DeliveryOutcome {
@@ -348,6 +357,9 @@ func TestWorkerDeadLetters(t *testing.T) {
 			c.Add(tt.age)
 			dest := &fakeDest{fn: tt.fn}
 			w := newWorker(q, c, map[string]jobs.Destination{"crm": dest})
+			if tt.maxAge != 0 {
+				w.Retry.MaxAge = tt.maxAge
+			}
 			for range 10 {
 				if _, err := w.RunOnce(context.Background()); err != nil {
 					t.Fatal(err)

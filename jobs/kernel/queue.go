@@ -99,7 +99,8 @@ func (q *QueueSQL) claim(ctx context.Context, tx Queryer, req jobs.ClaimRequest)
 			SELECT id FROM `+q.Actions+` WHERE `+in+` AND `+claimable+`
 			ORDER BY priority, due_at, id LIMIT $5`+q.SkipLocked+`
 		)
-		RETURNING id, idempotency_key, ruleset, action, customer_key, payload, priority, created_at, due_at, run_id, destination, attempts`,
+		RETURNING id, idempotency_key, ruleset, action, customer_key, payload, priority, created_at, due_at, run_id, destination, attempts,
+		    (SELECT min(t.started_at) FROM `+q.AttemptsTable+` t WHERE t.action_id = actions.id)`,
 		dests, q.Time(req.Now), req.Owner, q.Time(req.LeaseUntil), req.Limit)
 	if err != nil {
 		return nil, q.err("claim actions", err)
@@ -109,10 +110,15 @@ func (q *QueueSQL) claim(ctx context.Context, tx Queryer, req jobs.ClaimRequest)
 	for rows.Next() {
 		var d jobs.Delivery
 		var payload []byte
-		var created, due any
+		var created, due, first any
 		if err := rows.Scan(&d.ID, &d.IdempotencyKey, &d.RuleSet, &d.Action, &d.Customer, &payload, &d.Priority,
-			&created, &due, &d.RunID, &d.Destination, &d.Attempt); err != nil {
+			&created, &due, &d.RunID, &d.Destination, &d.Attempt, &first); err != nil {
 			return nil, q.err("claim actions", err)
+		}
+		if first != nil {
+			if d.FirstAttempt, err = q.ScanTime(first); err != nil {
+				return nil, q.err("claim actions", err)
+			}
 		}
 		d.Payload = payload
 		if d.CreatedAt, err = q.ScanTime(created); err != nil {

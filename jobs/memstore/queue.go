@@ -51,7 +51,8 @@ func (s *Store) Claim(ctx context.Context, req jobs.ClaimRequest) ([]jobs.Delive
 		q.Attempts++
 		out = append(out, jobs.Delivery{ID: q.ID, IdempotencyKey: q.Idempotent, RuleSet: q.RuleSet, Action: q.Action,
 			Customer: q.Customer, Payload: append(json.RawMessage(nil), q.Payload...), Priority: q.Priority,
-			CreatedAt: q.CreatedAt, DueAt: q.DueAt, RunID: q.RunID, Destination: q.Destination, Attempt: q.Attempts})
+			CreatedAt: q.CreatedAt, DueAt: q.DueAt, RunID: q.RunID, Destination: q.Destination, Attempt: q.Attempts,
+			FirstAttempt: s.firstAttemptLocked(q.ID)})
 	}
 	return out, nil
 }
@@ -156,4 +157,16 @@ func (s *Store) move(ctx context.Context, verb string, id int64, from []string, 
 	set(q)
 	q.LeaseOwner, q.LeaseUntil = "", nil
 	return nil
+}
+
+// firstAttemptLocked is when the action's first recorded attempt started,
+// or zero. s.mu is held.
+func (s *Store) firstAttemptLocked(id int64) time.Time {
+	var first time.Time
+	for _, a := range s.attempts[id] {
+		if first.IsZero() || a.Started.Before(first) {
+			first = a.Started
+		}
+	}
+	return first
 }

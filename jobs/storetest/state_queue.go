@@ -249,8 +249,9 @@ func testQueueFinish(t *testing.T, newStore func(t *testing.T) StateBackend) {
 	if got := claim(t, q, "w", later.Add(-time.Second), 10, "hook"); len(got) != 0 {
 		t.Fatalf("claimed before the retry time: %v", actionNames(got))
 	}
-	if got := claim(t, q, "w", later, 10, "hook"); len(got) != 1 || got[0].ID != retry || got[0].Attempt != 2 {
-		t.Fatalf("claim at the retry time: %+v", got)
+	// It carries when its first attempt started, which MaxAge counts from.
+	if got := claim(t, q, "w", later, 10, "hook"); len(got) != 1 || got[0].ID != retry || got[0].Attempt != 2 || !got[0].FirstAttempt.Equal(started) {
+		t.Fatalf("claim at the retry time: %+v, want attempt 2 whose first started at %v", got, started)
 	}
 	if !finish(t, q, jobs.Finished{ID: retry, Owner: "w", Status: jobs.ActionDone, Attempt: jobs.Attempt{Started: later, Status: 200}}) {
 		t.Fatal("finish the retry")
