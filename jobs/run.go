@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,10 @@ type Options struct {
 	Now func() time.Time
 	// Slot is the scheduled time that triggered the run, if any.
 	Slot time.Time
+	// Sync maps a segmentation's name to the destinations that get every
+	// move in it: an apply queues a "sync.<segmentation>" action per move
+	// and destination (not on a first run, unless InitialActions).
+	Sync map[string][]string
 }
 
 func (o *Options) normalize() {
@@ -99,7 +104,10 @@ func Plan(ctx context.Context, state StateStore, facts FactsSource, rs *rules.Ru
 func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet, opts Options) (*Outcome, error) {
 	opts.normalize()
 	rec, _ := state.(RunRecorder)
-	info := RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: opts.AsOf, Slot: opts.Slot, Started: opts.Now()}
+	// The stores keep info, and with it this map, from BeginApply on; it
+	// is emptied below if the run turns out to be a first one.
+	sync := maps.Clone(opts.Sync)
+	info := RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: opts.AsOf, Slot: opts.Slot, Started: opts.Now(), Sync: sync}
 	if rec != nil {
 		id, err := rec.StartRun(ctx, info, "apply")
 		if err != nil {
@@ -142,6 +150,9 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 		return out, err
 	}
 	defer snap.Close()
+	if snap.Initial() && !opts.InitialActions {
+		clear(sync) // a first run syncs no moves, as it queues no actions
+	}
 	plan, err := evaluate(ctx, snap, rs, opts, tx.Stage)
 	if err != nil {
 		finish(RunSummary{Status: StatusFailed, Error: err.Error()})

@@ -125,6 +125,7 @@ type RunInfo struct {
 	// started by hand.
 	Slot    time.Time
 	Started time.Time
+	Sync    map[string][]string // segmentation -> destinations that get every move (Options.Sync)
 }
 
 // Evaluated is one customer's input and outcome.

@@ -50,7 +50,13 @@ type destinationConfig struct {
 
 	// file
 	Path string // path, relative to the config's directory; "-" is stdout
-	Sync bool   // sync: a line counts as delivered once it is on disk (fsync)
+	Sync bool   // fsync: true: a line counts as delivered once it is on disk
+
+	// SyncSegmentations is sync: [value_tier, ...]: the segmentations
+	// whose every move the destination receives (jobs.Options.Sync), each
+	// declared at syncPos.
+	SyncSegmentations []string
+	syncPos           []rules.Pos
 
 	// zoho, fxiaoke: the connector's config without its credentials,
 	// which Secrets names (credential -> where it is kept).
@@ -81,12 +87,12 @@ var destinationTypes = []string{"webhook", "file", "zoho", "fxiaoke"}
 
 // The keys of a destination: those every type has, then each type's.
 var (
-	destinationCommonKeys = []string{"type", "concurrency", "rate"}
+	destinationCommonKeys = []string{"type", "concurrency", "rate", "sync"}
 	destinationTypeKeys   = map[string][]string{
 		// secret is refused with its own message: the secret goes in
 		// the environment or a file.
 		"webhook": {"url", "secret_env", "secret_file", "secret", "timeout", "headers", "headers_env"},
-		"file":    {"path", "sync"},
+		"file":    {"path", "fsync"},
 		"zoho": append(credentialKeys(zohoCredentials), "data_center", "accounts_url", "api_url", "api_version",
 			"module", "external_id_field", "fields", "task", "timeout"),
 		"fxiaoke": append(credentialKeys(fxiaokeCredentials), "base_url", "current_open_user_id", "object",
@@ -148,6 +154,9 @@ func (r *configReader) destination(e rules.Entry, field string) destinationConfi
 		dc.Concurrency = v
 	}
 	dc.Rate = r.rate(m["rate"], field+".rate")
+	if n := m["sync"]; n != nil {
+		r.syncList(n, field+".sync", &dc)
+	}
 	switch dc.Type {
 	case "webhook":
 		r.webhook(e, m, field, &dc)
@@ -155,13 +164,50 @@ func (r *configReader) destination(e rules.Entry, field string) destinationConfi
 		if r.Required(m, e.KeyNode, field, "path", `name the JSON Lines file, relative to this config file, or "-" for stdout`) != nil {
 			dc.Path = r.nonEmpty(m["path"], field+".path", `name the JSON Lines file, relative to this config file, or "-" for stdout`)
 		}
-		dc.Sync = r.Bool(m["sync"], field+".sync")
+		dc.Sync = r.Bool(m["fsync"], field+".fsync")
 	case "zoho":
 		r.zoho(e, m, field, &dc)
 	case "fxiaoke":
 		r.fxiaoke(e, m, field, &dc)
 	}
 	return dc
+}
+
+// syncList reads sync: a list of segmentation names (or one name), whose
+// every move the destination receives. checkDeliverTo checks the names
+// against the rule files.
+func (r *configReader) syncList(n *yaml.Node, field string, dc *destinationConfig) {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = r.List(n, field)
+	}
+	for _, item := range items {
+		name := r.String(item, field)
+		if name == "" {
+			continue
+		}
+		if slices.Contains(dc.SyncSegmentations, name) {
+			r.Errorf(item, field, "list each segmentation once", "segmentation %q is listed twice", name)
+			continue
+		}
+		dc.SyncSegmentations = append(dc.SyncSegmentations, name)
+		dc.syncPos = append(dc.syncPos, r.Pos(item))
+	}
+}
+
+// syncMap is jobs.Options.Sync: segmentation -> the destinations whose
+// sync: lists it, sorted; nil when none does.
+func (c *config) syncMap() map[string][]string {
+	var out map[string][]string
+	for _, name := range c.destinationNames() {
+		for _, seg := range c.Destinations[name].SyncSegmentations {
+			if out == nil {
+				out = map[string][]string{}
+			}
+			out[seg] = append(out[seg], name)
+		}
+	}
+	return out
 }
 
 // webhook reads the keys of a webhook destination.
@@ -355,23 +401,30 @@ func (c *config) webhookHeaders(getenv func(string) string, name string, dc dest
 
 // checkDeliverTo reports, positioned in the rule files, every action
 // whose deliver_to names no destination declared in the config, in each
-// rule set the config lists. It reads the rule files' actions only, so
-// it needs no facts source; a file that cannot be read is left to the
+// rule set the config lists, and, positioned in the config, every
+// segmentation a destination's sync: names that no rule set declares.
+// It reads the rule files' actions and segmentation names only, so it
+// needs no facts source; a file that cannot be read is left to the
 // commands that compile it.
 func (c *config) checkDeliverTo() rules.ErrorList {
 	names := c.destinationNames()
 	var out rules.ErrorList
+	var segs []string
+	unread := false
 	for _, r := range c.RuleSets {
 		path := c.rulesPath(r)
 		src, err := readRuleFile(path)
 		if err != nil {
+			unread = true
 			continue
 		}
 		d := rules.ParseDocument(path, src)
 		root := d.Root()
 		if root == nil || root.Kind != yaml.MappingNode {
+			unread = true
 			continue
 		}
+		segs = append(segs, segmentationNames(root)...)
 		acts := valueOf(root, "actions")
 		if acts == nil || acts.Kind != yaml.SequenceNode {
 			continue
@@ -393,6 +446,43 @@ func (c *config) checkDeliverTo() rules.ErrorList {
 			}
 			out = append(out, rules.Diagnostic{Pos: d.Pos(to), Field: "actions." + name.Value + ".deliver_to", Hint: hint,
 				Message: fmt.Sprintf("unknown destination %q: tierflow.yaml declares no such destination", to.Value)})
+		}
+	}
+	if !unread {
+		out = append(out, c.checkSync(segs)...)
+	}
+	return out
+}
+
+// segmentationNames are the names of the segmentations a rule file's
+// root declares.
+func segmentationNames(root *yaml.Node) []string {
+	var out []string
+	if list := valueOf(root, "segmentations"); list != nil && list.Kind == yaml.SequenceNode {
+		for _, item := range list.Content {
+			if n := valueOf(item, "name"); item.Kind == yaml.MappingNode && n != nil && n.Value != "" {
+				out = append(out, n.Value)
+			}
+		}
+	}
+	return out
+}
+
+// checkSync reports, positioned in the config, every segmentation a
+// destination's sync: names that is not among segs.
+func (c *config) checkSync(segs []string) rules.ErrorList {
+	slices.Sort(segs)
+	segs = slices.Compact(segs)
+	var out rules.ErrorList
+	for _, name := range c.destinationNames() {
+		dc := c.Destinations[name]
+		for i, seg := range dc.SyncSegmentations {
+			if slices.Contains(segs, seg) {
+				continue
+			}
+			out = append(out, rules.Diagnostic{Pos: dc.syncPos[i], Field: "destinations." + name + ".sync",
+				Hint:    nearOr(seg, segs, "name a segmentation of the rule sets: "+strings.Join(segs, ", ")),
+				Message: fmt.Sprintf("unknown segmentation %q: no rule set declares it", seg)})
 		}
 	}
 	return out

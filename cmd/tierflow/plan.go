@@ -163,7 +163,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		failed = true
 	}
 	for _, set := range sets {
-		opts := jobs.Options{AsOf: asOf, Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Now: a.now}
+		opts := jobs.Options{AsOf: asOf, Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Now: a.now, Sync: cfg.syncMap()}
 		opts.Guard.AllowLarge = allowLarge
 		opts.Guard.AllowFailedChecks = *allowChecks
 		var prog *progress

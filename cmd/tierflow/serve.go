@@ -213,7 +213,7 @@ const testSecondsEnv = "TIERFLOW_TEST_SCHEDULE_SECONDS"
 
 // runOptions are the options of every run of a configured rule set.
 func runOptions(cfg *config, set configured) jobs.Options {
-	return jobs.Options{Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions}
+	return jobs.Options{Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Sync: cfg.syncMap()}
 }
 
 // healthMux serves /healthz, /readyz and /metrics.

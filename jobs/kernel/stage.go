@@ -47,7 +47,9 @@ type Queued struct {
 // that changes (segment, since or pending-since), and for every leave (a
 // decision with ReasonLeft of a customer who had a segment), and queue
 // for every action to queue: the rows each store writes to its staging
-// table. Other decisions without a segment change nothing.
+// table. Other decisions without a segment change nothing. A move (a
+// changed segment, a first one or a leave) in a segmentation of run.Sync
+// also queues one sync action per destination (see SyncAction).
 func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign func(*Assignment) error, queue func(*Queued) error) error {
 	var a Assignment
 	var q Queued
@@ -58,6 +60,7 @@ func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign
 	for _, ev := range batch {
 		c, res := ev.Customer, ev.Result
 		for i, d := range res.Segments {
+			seg := rs.Segmentations[i].Name
 			var prev engine.Assignment // none: the state holds no segment
 			if i < len(c.State.Segments) {
 				prev = c.State.Segments[i]
@@ -66,10 +69,13 @@ func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign
 				if d.Reason != engine.ReasonLeft || prev.Segment == "" {
 					continue
 				}
-				a = Assignment{Segmentation: rs.Segmentations[i].Name, Customer: c.Key, Matched: d.Matched,
+				a = Assignment{Segmentation: seg, Customer: c.Key, Matched: d.Matched,
 					Reason: d.Reason.String(), Previous: prev.Segment}
 				if err := assign(&a); err != nil {
 					return fmt.Errorf("stage assignments: %w", err)
+				}
+				if err := syncMove(rs, run, &a, queue); err != nil {
+					return err
 				}
 				continue
 			}
@@ -80,10 +86,13 @@ func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign
 			if since.IsZero() {
 				since = run.AsOf
 			}
-			a = Assignment{Segmentation: rs.Segmentations[i].Name, Customer: c.Key, Segment: d.Segment, Since: since,
+			a = Assignment{Segmentation: seg, Customer: c.Key, Segment: d.Segment, Since: since,
 				PendingSince: d.PendingSince, Matched: d.Matched, Reason: d.Reason.String(), Previous: prev.Segment}
 			if err := assign(&a); err != nil {
 				return fmt.Errorf("stage assignments: %w", err)
+			}
+			if err := syncMove(rs, run, &a, queue); err != nil {
+				return err
 			}
 		}
 		for _, act := range res.Actions {
@@ -102,4 +111,48 @@ func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign
 		}
 	}
 	return nil
+}
+
+// SyncAction is the action name of the sync of segmentation seg: what a
+// destination of run.Sync receives for every move there.
+func SyncAction(seg string) string { return "sync." + seg }
+
+// syncPayload is the JSON payload of a sync action. From and To are null
+// for no segment: a first assignment, a leave.
+type syncPayload struct {
+	Segmentation string  `json:"segmentation"`
+	From         *string `json:"from"`
+	To           *string `json:"to"`
+	Reason       string  `json:"reason"`
+}
+
+// syncMove queues a sync action for every destination of run.Sync that
+// asks for a's segmentation, if a is a move: its segment differs from the
+// previous one. The action is due at the run's as-of, priority 0.
+func syncMove(rs *rules.RuleSet, run jobs.RunInfo, a *Assignment, queue func(*Queued) error) error {
+	dests := run.Sync[a.Segmentation]
+	if len(dests) == 0 || a.Segment == a.Previous {
+		return nil
+	}
+	payload, err := json.Marshal(syncPayload{Segmentation: a.Segmentation, From: orNull(a.Previous), To: orNull(a.Segment), Reason: a.Reason})
+	if err != nil {
+		return fmt.Errorf("sync of %s for customer %s: %w", a.Segmentation, a.Customer, err)
+	}
+	action := SyncAction(a.Segmentation)
+	for _, dest := range dests {
+		q := Queued{Action: action, Customer: a.Customer, Payload: payload, Due: run.AsOf,
+			IdempotencyKey: IdempotencyKey(rs.Name, action+"/"+dest, a.Customer, run.AsOf), Destination: dest}
+		if err := queue(&q); err != nil {
+			return fmt.Errorf("stage sync actions: %w", err)
+		}
+	}
+	return nil
+}
+
+// orNull is s, or nil (JSON null) for "".
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

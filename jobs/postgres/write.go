@@ -163,7 +163,7 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3, destination FROM tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},
 		{"record cooldowns", `INSERT INTO ` + a.s.table("action_last") + ` AS t (ruleset, action, customer_key, queued_at)
-			SELECT $1, name, customer_key, $2 FROM tierflow_stage WHERE kind = 'q'
+			SELECT DISTINCT $1, name, customer_key, $2::timestamptz FROM tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (ruleset, action, customer_key) DO UPDATE SET queued_at = greatest(t.queued_at, EXCLUDED.queued_at)`, []any{rs, asOf}},
 		{"record run", `UPDATE ` + a.s.table("runs") + ` SET status = $2, finished_at = $3, customers = $4, changed = $5,
 			actions = $6, errors = $7, detail = $8 WHERE id = $1`,

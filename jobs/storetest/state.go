@@ -51,7 +51,7 @@ type stateCase struct {
 }
 
 // stateCases are the state-level cases, grouped by what they cover.
-var stateCases = concatState(stateApplyCases, stateTxCases, stateSlotCases, statePopulationCases, stateLeftCases, stateKeysCases, stateQueueCases)
+var stateCases = concatState(stateApplyCases, stateTxCases, stateSlotCases, statePopulationCases, stateLeftCases, stateKeysCases, stateQueueCases, stateSyncCases)
 
 func concatState(groups ...[]stateCase) []stateCase {
 	var out []stateCase
