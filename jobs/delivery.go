@@ -117,3 +117,16 @@ type Attempt struct {
 	Error    string        `json:"error,omitempty"`
 	Response string        `json:"response,omitempty"`
 }
+
+// BatchDestination is implemented by destinations whose API takes several
+// actions in one call (Zoho CRM upserts up to 100 records a request). A
+// Worker hands such a destination up to MaxBatch of its claimed actions
+// at once instead of one Deliver each.
+type BatchDestination interface {
+	Destination
+	// MaxBatch is the most actions one DeliverBatch call takes.
+	MaxBatch() int
+	// DeliverBatch delivers ds and returns one outcome per delivery, in
+	// the same order; an outcome may fail while others succeed.
+	DeliverBatch(ctx context.Context, ds []*Delivery) []DeliveryOutcome
+}
