@@ -59,6 +59,21 @@ type DestinationLimits struct {
 // its lease runs. Priority orders the actions of one destination; the
 // order destinations are claimed for turns round each round.
 //
+// A destination that implements BatchDestination with a MaxBatch above
+// 1 is handed its actions in batches: the actions claimed for it in one
+// round are split, in claim order, into batches of up to MaxBatch, and
+// each batch is one DeliverBatch call. A batch counts as ONE delivery in
+// flight against Concurrency and the destination's cap, and takes ONE
+// token of its rate limit (the limits count calls to the destination,
+// not actions). Its claim is up to MaxBatch times the calls that can
+// start at once, and no more than what is left of BatchSize in the round
+// (but always at least one full batch, so that a small BatchSize does not
+// shrink the batches). The whole batch gets one Timeout; then each action
+// is finished on its own with its own outcome (retry, dead letter,
+// Observer.OnAttempt with the batch's duration), one after another. A
+// DeliverBatch that panics or returns a wrong number of outcomes fails
+// every action of the batch, retryably.
+//
 // Set the fields before the first Run or RunOnce and change none after;
 // Run and RunOnce must not be called at the same time on one Worker.
 type Worker struct {
@@ -72,6 +87,8 @@ type Worker struct {
 	// Concurrency caps the deliveries in flight at once; default 8.
 	Concurrency int
 	// BatchSize caps the actions one round claims; default Concurrency.
+	// A BatchDestination's claim may go past it up to one full batch
+	// (see above).
 	BatchSize int
 	// Lease is how long a claim is this worker's; default 5m.
 	Lease time.Duration
@@ -175,6 +192,8 @@ type workerState struct {
 type destState struct {
 	name     string
 	dest     Destination
+	batch    BatchDestination // nil: one Deliver per action
+	maxBatch int              // batch's MaxBatch, above 1 when batch is set
 	cap      int
 	limiter  *rate.Limiter
 	inflight int  // under workerState.mu
@@ -212,7 +231,13 @@ func newWorkerState(w *Worker) (*workerState, error) {
 		if d == nil {
 			return nil, fmt.Errorf("jobs: worker: destination %q is nil", name)
 		}
-		st.dests[name] = &destState{name: name, dest: d}
+		ds := &destState{name: name, dest: d}
+		if bd, ok := d.(BatchDestination); ok {
+			if mb := bd.MaxBatch(); mb > 1 {
+				ds.batch, ds.maxBatch = bd, mb
+			}
+		}
+		st.dests[name] = ds
 		st.names = append(st.names, name)
 	}
 	slices.Sort(st.names)
@@ -274,7 +299,17 @@ func (st *workerState) round(ctx context.Context, ex *executor) (claimed int, mo
 			break // stopping: claim no more
 		}
 		ds := st.dests[name]
-		n, tokenWait := st.room(ds, now, st.batch-claimed)
+		var n int
+		var tokenWait time.Duration
+		if ds.batch == nil {
+			n, tokenWait = st.room(ds, now, st.batch-claimed)
+		} else if left := st.batch - claimed; left > 0 {
+			// Calls that can start, each taking up to maxBatch actions;
+			// bounded by what is left of the round, but never below one
+			// full batch.
+			calls, wait := st.room(ds, now, st.concurrency)
+			n, tokenWait = min(calls*ds.maxBatch, max(left, ds.maxBatch)), wait
+		}
 		if n == 0 {
 			more = more || ds.more
 			if ds.more && tokenWait > 0 && (wake == 0 || tokenWait < wake) {
@@ -304,9 +339,16 @@ func (st *workerState) round(ctx context.Context, ex *executor) (claimed int, mo
 		}
 		ds.more = len(got) == n
 		more = more || ds.more
-		for i := range got {
-			st.begin(ds, now)
-			ex.start(ds, &got[i])
+		if ds.batch == nil {
+			for i := range got {
+				st.begin(ds, now)
+				ex.start(ds, &got[i])
+			}
+		} else {
+			for chunk := range slices.Chunk(got, ds.maxBatch) {
+				st.begin(ds, now)
+				ex.startBatch(ds, chunk)
+			}
 		}
 		claimed += len(got)
 	}
@@ -323,7 +365,8 @@ func (st *workerState) rotation() []string {
 	return append(slices.Clone(st.names[k:]), st.names[:k]...)
 }
 
-// room is how many deliveries to ds may start at now, at most left; when
+// room is how many deliveries (Deliver or DeliverBatch calls) to ds may
+// start at now, at most left; when
 // its rate limit allows none, wait is how long until it allows one.
 func (st *workerState) room(ds *destState, now time.Time, left int) (n int, wait time.Duration) {
 	st.mu.Lock()
@@ -342,7 +385,8 @@ func (st *workerState) room(ds *destState, now time.Time, left int) (n int, wait
 	return max(n, 0), wait
 }
 
-// begin counts a delivery to ds in flight and takes its rate token.
+// begin counts a delivery (or a batch) to ds in flight and takes its
+// rate token.
 func (st *workerState) begin(ds *destState, now time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -453,12 +497,40 @@ func (ex *executor) wait(ctx context.Context) {
 	<-done
 }
 
+// startBatch delivers ds (one slot, taken by begin) with one DeliverBatch.
+func (ex *executor) startBatch(ds *destState, batch []Delivery) {
+	ex.wg.Add(1)
+	go func() {
+		defer ex.wg.Done()
+		defer ex.st.end(ds)
+		ex.deliverBatch(ds, batch)
+	}()
+}
+
 // deliver makes one attempt and finishes it.
 func (ex *executor) deliver(ds *destState, d *Delivery) {
 	st := ex.st
 	started := st.now()
 	out := attempt(ex.ctx, st.timeout, ds.dest, *d)
 	ended := st.now()
+	ex.finish(ds, d, out, started, ended)
+}
+
+// deliverBatch makes one attempt at every action of batch with one
+// DeliverBatch call, then finishes each with its own outcome.
+func (ex *executor) deliverBatch(ds *destState, batch []Delivery) {
+	st := ex.st
+	started := st.now()
+	outs := attemptBatch(ex.ctx, st.timeout, ds.name, ds.batch, batch)
+	ended := st.now()
+	for i := range batch {
+		ex.finish(ds, &batch[i], outs[i], started, ended)
+	}
+}
+
+// finish records the attempt at d that started and ended with out.
+func (ex *executor) finish(ds *destState, d *Delivery, out DeliveryOutcome, started, ended time.Time) {
+	st := ex.st
 	took := ended.Sub(started)
 
 	var f Finished
@@ -512,4 +584,34 @@ func attempt(ctx context.Context, timeout time.Duration, dest Destination, d Del
 		}
 	}()
 	return dest.Deliver(ctx, &d)
+}
+
+// attemptBatch calls dest with its own copies of batch and a context
+// that ends after timeout. It returns one outcome per delivery: a panic,
+// or a wrong number of outcomes, fails them all (retryably).
+func attemptBatch(ctx context.Context, timeout time.Duration, name string, dest BatchDestination, batch []Delivery) (outs []DeliveryOutcome) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	failAll := func(err error) []DeliveryOutcome {
+		outs := make([]DeliveryOutcome, len(batch))
+		for i := range outs {
+			outs[i] = DeliveryOutcome{Err: err}
+		}
+		return outs
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			outs = failAll(fmt.Errorf("jobs: destination %q panicked: %v", name, r))
+		}
+	}()
+	copies := slices.Clone(batch)
+	ds := make([]*Delivery, len(copies))
+	for i := range copies {
+		ds[i] = &copies[i]
+	}
+	outs = dest.DeliverBatch(ctx, ds)
+	if len(outs) != len(batch) {
+		return failAll(fmt.Errorf("jobs: destination %q returned %d outcomes for a batch of %d", name, len(outs), len(batch)))
+	}
+	return outs
 }

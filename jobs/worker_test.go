@@ -695,3 +695,247 @@ func TestWorkerConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// fakeBatchDest is a BatchDestination that answers each delivery with fn
+// (success when nil), or the whole batch with batchFn when set, counting
+// calls and batches in flight. Deliver is never expected.
+type fakeBatchDest struct {
+	max     int
+	fn      func(ctx context.Context, d *jobs.Delivery) jobs.DeliveryOutcome
+	batchFn func(ctx context.Context, ds []*jobs.Delivery) []jobs.DeliveryOutcome
+
+	mu          sync.Mutex
+	sizes       []int // each DeliverBatch call's size
+	ids         []int64
+	single      int // Deliver calls
+	inflight    int
+	maxInflight int
+}
+
+func (f *fakeBatchDest) MaxBatch() int { return f.max }
+
+func (f *fakeBatchDest) Deliver(ctx context.Context, d *jobs.Delivery) jobs.DeliveryOutcome {
+	f.mu.Lock()
+	f.single++
+	f.mu.Unlock()
+	return jobs.DeliveryOutcome{Status: 200}
+}
+
+func (f *fakeBatchDest) DeliverBatch(ctx context.Context, ds []*jobs.Delivery) []jobs.DeliveryOutcome {
+	f.mu.Lock()
+	f.sizes = append(f.sizes, len(ds))
+	for _, d := range ds {
+		f.ids = append(f.ids, d.ID)
+	}
+	f.inflight++
+	f.maxInflight = max(f.maxInflight, f.inflight)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inflight--
+		f.mu.Unlock()
+	}()
+	if f.batchFn != nil {
+		return f.batchFn(ctx, ds)
+	}
+	outs := make([]jobs.DeliveryOutcome, len(ds))
+	for i, d := range ds {
+		if f.fn == nil {
+			outs[i] = jobs.DeliveryOutcome{Status: 200}
+		} else {
+			outs[i] = f.fn(ctx, d)
+		}
+	}
+	return outs
+}
+
+func (f *fakeBatchDest) calls() (sizes []int, ids []int64, single int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.sizes), slices.Clone(f.ids), f.single
+}
+
+// TestWorkerBatches: 250 due actions for a destination that takes 100 at
+// a time go out in calls of at most 100, each action exactly once.
+func TestWorkerBatches(t *testing.T) {
+	for _, batchSize := range []int{0, 1000} {
+		t.Run(fmt.Sprintf("BatchSize=%d", batchSize), func(t *testing.T) {
+			q, c := &fakeQueue{}, newClock()
+			q.add(250, "zoho")
+			dest := &fakeBatchDest{max: 100}
+			rec := newRecorder()
+			w := newWorker(q, c, map[string]jobs.Destination{"zoho": dest})
+			w.BatchSize = batchSize
+			w.Observer = rec
+			total := 0
+			for range 10 {
+				n, err := w.RunOnce(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+				total += n
+			}
+			if total != 250 {
+				t.Fatalf("claimed %d in all, want 250", total)
+			}
+			sizes, ids, single := dest.calls()
+			if single != 0 {
+				t.Errorf("%d Deliver calls to a batch destination, want 0", single)
+			}
+			if len(sizes) != 3 {
+				t.Errorf("%d DeliverBatch calls (%v), want 3", len(sizes), sizes)
+			}
+			for _, s := range sizes {
+				if s > 100 || s == 0 {
+					t.Errorf("a batch of %d (max 100)", s)
+				}
+			}
+			slices.Sort(ids)
+			if len(ids) != 250 || len(slices.Compact(ids)) != 250 {
+				t.Errorf("%d deliveries, distinct ids %d; want 250 each once", len(ids), len(slices.Compact(ids)))
+			}
+			for id := int64(1); id <= 250; id++ {
+				if a := q.action(id); a.status != jobs.ActionDone || a.attempts != 1 || len(a.history) != 1 {
+					t.Errorf("action %d: %s after %d claims, %d attempts recorded; want done once", id, a.status, a.attempts, len(a.history))
+				}
+			}
+			if got := len(rec.attempts); got != 250 {
+				t.Errorf("observer told of %d attempts, want 250", got)
+			}
+		})
+	}
+}
+
+// TestWorkerBatchMixed: a batch whose outcomes partly fail leaves the
+// failed actions pending with backoff and the others done.
+func TestWorkerBatchMixed(t *testing.T) {
+	q, c := &fakeQueue{}, newClock()
+	q.add(10, "zoho")
+	dest := &fakeBatchDest{max: 100, fn: func(ctx context.Context, d *jobs.Delivery) jobs.DeliveryOutcome {
+		if d.ID%2 == 0 {
+			return failing(ctx, d)
+		}
+		return jobs.DeliveryOutcome{Status: 200}
+	}}
+	w := newWorker(q, c, map[string]jobs.Destination{"zoho": dest})
+	if n, err := w.RunOnce(context.Background()); err != nil || n != 10 {
+		t.Fatalf("RunOnce = %d, %v; want 10, nil", n, err)
+	}
+	if sizes, _, _ := dest.calls(); !slices.Equal(sizes, []int{10}) {
+		t.Fatalf("batches %v, want one of 10", sizes)
+	}
+	for id := int64(1); id <= 10; id++ {
+		a := q.action(id)
+		if id%2 == 0 {
+			if a.status != jobs.ActionPending || !a.d.DueAt.Equal(t0.Add(time.Minute)) || a.history[0].Error != "boom 1" || a.history[0].Status != 500 {
+				t.Errorf("action %d: %s due %v, attempt %+v; want pending due +1m after boom 1", id, a.status, a.d.DueAt, a.history[0])
+			}
+		} else if a.status != jobs.ActionDone || a.history[0].Status != 200 {
+			t.Errorf("action %d: %s, attempt %+v; want done", id, a.status, a.history[0])
+		}
+	}
+}
+
+// TestWorkerBatchBadOutcomes: a DeliverBatch that returns too few
+// outcomes, or panics, fails the whole batch, to be retried.
+func TestWorkerBatchBadOutcomes(t *testing.T) {
+	for name, fn := range map[string]func(ctx context.Context, ds []*jobs.Delivery) []jobs.DeliveryOutcome{
+		"short": func(ctx context.Context, ds []*jobs.Delivery) []jobs.DeliveryOutcome {
+			return make([]jobs.DeliveryOutcome, len(ds)-1)
+		},
+		"panic": func(ctx context.Context, ds []*jobs.Delivery) []jobs.DeliveryOutcome {
+			panic("kaboom")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			q, c := &fakeQueue{}, newClock()
+			q.add(5, "zoho")
+			dest := &fakeBatchDest{max: 100, batchFn: fn}
+			w := newWorker(q, c, map[string]jobs.Destination{"zoho": dest})
+			if n, err := w.RunOnce(context.Background()); err != nil || n != 5 {
+				t.Fatalf("RunOnce = %d, %v; want 5, nil", n, err)
+			}
+			for id := int64(1); id <= 5; id++ {
+				a := q.action(id)
+				if a.status != jobs.ActionPending || !a.d.DueAt.Equal(t0.Add(time.Minute)) || len(a.history) != 1 || a.history[0].Error == "" {
+					t.Errorf("action %d: %s due %v, attempts %+v; want pending due +1m with an error", id, a.status, a.d.DueAt, a.history)
+				}
+			}
+			t.Log(q.action(1).history[0].Error)
+		})
+	}
+}
+
+// TestWorkerBatchCap: a destination's concurrency cap counts batches,
+// not actions, and no more is claimed than can start.
+func TestWorkerBatchCap(t *testing.T) {
+	q, c := &fakeQueue{}, newClock()
+	q.add(30, "zoho")
+	entered, release := make(chan int, 100), make(chan struct{})
+	dest := &fakeBatchDest{max: 5, batchFn: func(ctx context.Context, ds []*jobs.Delivery) []jobs.DeliveryOutcome {
+		entered <- len(ds)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		outs := make([]jobs.DeliveryOutcome, len(ds))
+		for i := range outs {
+			outs[i] = jobs.DeliveryOutcome{Status: 200, Err: ctx.Err()}
+		}
+		return outs
+	}}
+	rec := newRecorder()
+	w := newWorker(q, c, map[string]jobs.Destination{"zoho": dest})
+	w.Limits = map[string]jobs.DestinationLimits{"zoho": {Concurrency: 2}}
+	w.BatchSize = 100
+	w.Observer = rec
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error)
+	go func() { ran <- w.Run(ctx) }()
+
+	for range 2 {
+		if n := <-entered; n != 5 {
+			t.Errorf("a batch of %d, want 5", n)
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // let rounds run: they must claim nothing
+	select {
+	case n := <-entered:
+		t.Fatalf("a third batch (of %d) started under a cap of 2", n)
+	default:
+	}
+	claimed := 0
+	for id := int64(1); id <= 30; id++ {
+		if a := q.action(id); a.status == jobs.ActionClaimed {
+			claimed++
+		}
+	}
+	if claimed != 10 {
+		t.Errorf("%d actions claimed while 2 batches of 5 are in flight, want 10", claimed)
+	}
+	go func() {
+		for range 6 {
+			release <- struct{}{}
+		}
+	}()
+	for range 30 {
+		if a := <-rec.attempts; a.final != jobs.ActionDone {
+			t.Errorf("action %d: %s, want done", a.id, a.final)
+		}
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	sizes, _, single := dest.calls()
+	if dest.maxInflight != 2 {
+		t.Errorf("up to %d batches in flight, want 2 (the cap)", dest.maxInflight)
+	}
+	if single != 0 || len(sizes) != 6 {
+		t.Errorf("%d Deliver calls and batches %v; want 6 batches of 5", single, sizes)
+	}
+}
