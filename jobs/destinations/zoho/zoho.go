@@ -15,7 +15,7 @@ import (
 	"github.com/tierflow/tierflow/jobs/destinations/internal/destkit"
 )
 
-// Zoho is a jobs.Destination that writes to one Zoho CRM organisation.
+// Zoho is a jobs.BatchDestination that writes to one Zoho CRM organisation.
 // It is safe for concurrent use.
 type Zoho struct {
 	cfg    Config
@@ -23,7 +23,7 @@ type Zoho struct {
 	tokens *destkit.TokenSource
 }
 
-var _ jobs.Destination = (*Zoho)(nil)
+var _ jobs.BatchDestination = (*Zoho)(nil)
 
 // New checks cfg, fills its defaults and returns the destination.
 func New(cfg Config) (*Zoho, error) {
@@ -45,48 +45,114 @@ func (z *Zoho) secrets() []string {
 // its Task. A retry repeats the upsert (idempotent by the external id);
 // the Task is created only after the upsert succeeded.
 func (z *Zoho) Deliver(ctx context.Context, d *jobs.Delivery) jobs.DeliveryOutcome {
-	ctx, cancel := context.WithTimeout(ctx, z.cfg.Timeout)
-	defer cancel()
-	ex, err := z.deliver(ctx, d)
-	if err != nil {
-		err = fmt.Errorf("zoho: %w", err)
-	}
-	return destkit.Outcome(ex, err, z.secrets())
+	return z.DeliverBatch(ctx, []*jobs.Delivery{d})[0]
 }
 
-func (z *Zoho) deliver(ctx context.Context, d *jobs.Delivery) (destkit.Exchange, error) {
-	payload, err := destkit.DecodePayload(d.Payload)
-	if err != nil {
-		return destkit.Exchange{}, &destkit.Failure{Err: err, Permanent: true}
+// MaxBatch is the most records Zoho's upsert (and Tasks insert) takes in
+// one request.
+func (z *Zoho) MaxBatch() int { return maxBatch }
+
+const maxBatch = 100
+
+// result is one delivery's exchange and error while a batch is delivered.
+type result struct {
+	ex   destkit.Exchange
+	err  error
+	task map[string]any
+}
+
+// DeliverBatch upserts the records of ds in one request and then creates
+// the Tasks of those whose upsert succeeded in one more. Each record's
+// status in Zoho's answer is its delivery's outcome; a failure of a whole
+// request is the outcome of every delivery in it. A delivery whose
+// mapping fails is left out of the requests and fails permanently.
+func (z *Zoho) DeliverBatch(ctx context.Context, ds []*jobs.Delivery) []jobs.DeliveryOutcome {
+	ctx, cancel := context.WithTimeout(ctx, z.cfg.Timeout)
+	defer cancel()
+	res := make([]result, len(ds))
+	for start := 0; start < len(ds); start += maxBatch {
+		end := min(start+maxBatch, len(ds))
+		z.deliverBatch(ctx, ds[start:end], res[start:end])
 	}
-	rec := map[string]any{z.cfg.ExternalIDField: d.Customer}
-	if err := destkit.ApplyFields(z.c.fields, d, payload, rec); err != nil {
-		return destkit.Exchange{}, &destkit.Failure{Err: err, Permanent: true}
+	outs := make([]jobs.DeliveryOutcome, len(ds))
+	secrets := z.secrets()
+	for i, r := range res {
+		err := r.err
+		if err != nil {
+			err = fmt.Errorf("zoho: %w", err)
+		}
+		outs[i] = destkit.Outcome(r.ex, err, secrets)
 	}
-	var task map[string]any
-	if t := z.c.task; t != nil && (len(t.actions) == 0 || t.actions[d.Action]) {
-		if task, err = z.taskRecord(d, payload); err != nil {
-			return destkit.Exchange{}, &destkit.Failure{Err: err, Permanent: true}
+	return outs
+}
+
+// deliverBatch delivers at most maxBatch deliveries into res.
+func (z *Zoho) deliverBatch(ctx context.Context, ds []*jobs.Delivery, res []result) {
+	var sent []int
+	var recs []any
+	for i, d := range ds {
+		rec, task, err := z.records(d)
+		if err != nil {
+			res[i].err = &destkit.Failure{Err: err, Permanent: true}
+			continue
+		}
+		res[i].task = task
+		sent = append(sent, i)
+		recs = append(recs, rec)
+	}
+	if len(sent) == 0 {
+		return
+	}
+	exs, ids, errs := z.write(ctx, z.cfg.Module+"/upsert", map[string]any{
+		"data":                   recs,
+		"duplicate_check_fields": []string{z.cfg.ExternalIDField},
+	}, len(sent))
+	var withTask []int
+	var tasks []any
+	for j, i := range sent {
+		res[i].ex, res[i].err = exs[j], errs[j]
+		task := res[i].task
+		if errs[j] != nil || task == nil {
+			continue
+		}
+		if z.cfg.Module == "Contacts" || z.cfg.Module == "Leads" {
+			task["Who_Id"] = map[string]string{"id": ids[j]}
+		} else {
+			task["What_Id"] = map[string]string{"id": ids[j]}
+			task["$se_module"] = z.cfg.Module
+		}
+		withTask = append(withTask, i)
+		tasks = append(tasks, task)
+	}
+	if len(tasks) == 0 {
+		return
+	}
+	exs, _, errs = z.write(ctx, "Tasks", map[string]any{"data": tasks}, len(tasks))
+	for j, i := range withTask {
+		res[i].ex = exs[j]
+		if errs[j] != nil {
+			res[i].err = fmt.Errorf("create task: %w", errs[j])
 		}
 	}
-	ex, id, err := z.write(ctx, z.cfg.Module+"/upsert", map[string]any{
-		"data":                   []any{rec},
-		"duplicate_check_fields": []string{z.cfg.ExternalIDField},
-	})
-	if err != nil || task == nil {
-		return ex, err
-	}
-	if z.cfg.Module == "Contacts" || z.cfg.Module == "Leads" {
-		task["Who_Id"] = map[string]string{"id": id}
-	} else {
-		task["What_Id"] = map[string]string{"id": id}
-		task["$se_module"] = z.cfg.Module
-	}
-	ex, _, err = z.write(ctx, "Tasks", map[string]any{"data": []any{task}})
+}
+
+// records maps one delivery to its record and, for a task action, its
+// Task (without the link to the record).
+func (z *Zoho) records(d *jobs.Delivery) (rec, task map[string]any, err error) {
+	payload, err := destkit.DecodePayload(d.Payload)
 	if err != nil {
-		return ex, fmt.Errorf("create task: %w", err)
+		return nil, nil, err
 	}
-	return ex, nil
+	rec = map[string]any{z.cfg.ExternalIDField: d.Customer}
+	if err := destkit.ApplyFields(z.c.fields, d, payload, rec); err != nil {
+		return nil, nil, err
+	}
+	if t := z.c.task; t != nil && (len(t.actions) == 0 || t.actions[d.Action]) {
+		if task, err = z.taskRecord(d, payload); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rec, task, nil
 }
 
 // taskRecord builds the Task for one delivery, without its link.
@@ -165,34 +231,57 @@ type apiError struct {
 	Message string `json:"message"`
 }
 
-// write posts one record to a module endpoint and reads its record-level
-// status: a 2xx whose record says "error" is a failure (permanent:
-// sending the same record again gets the same answer).
-func (z *Zoho) write(ctx context.Context, path string, body any) (destkit.Exchange, string, error) {
+// write posts n records to a module endpoint and reads each record's
+// status from the answer's data[], in the order sent: a 2xx whose record
+// says "error" is that record's failure (permanent: sending the same
+// record again gets the same answer). A failure of the request is every
+// record's. When n > 1, each record's exchange carries only its own
+// entry of data[] as the body, for its excerpt.
+func (z *Zoho) write(ctx context.Context, path string, body any, n int) ([]destkit.Exchange, []string, []error) {
 	what := "post " + path
+	exs, ids, errs := make([]destkit.Exchange, n), make([]string, n), make([]error, n)
+	all := func(ex destkit.Exchange, err error) ([]destkit.Exchange, []string, []error) {
+		for j := range n {
+			exs[j], errs[j] = ex, err
+		}
+		return exs, ids, errs
+	}
 	ex, err := z.call(ctx, path, body)
 	if err != nil {
-		return ex, "", err
+		return all(ex, err)
 	}
 	var resp struct {
-		Data []recordResult `json:"data"`
+		Data []json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(ex.Body, &resp); err != nil || len(resp.Data) == 0 {
-		return ex, "", &destkit.Failure{Err: fmt.Errorf("%s: http %d: no record status in the response", what, ex.Status), Ex: ex}
+		return all(ex, &destkit.Failure{Err: fmt.Errorf("%s: http %d: no record status in the response", what, ex.Status), Ex: ex})
 	}
-	r := resp.Data[0]
-	if !strings.EqualFold(r.Status, "success") {
-		msg := fmt.Sprintf("%s: http %d: record %s: %s: %s", what, ex.Status, destkit.OrDefault(r.Status, "without status"), r.Code, r.Message)
-		if len(r.Details) > 0 && string(r.Details) != "{}" {
-			msg += " " + string(r.Details)
+	for j := range n {
+		exs[j] = ex
+		if j >= len(resp.Data) {
+			errs[j] = &destkit.Failure{Err: fmt.Errorf("%s: http %d: no record status for record %d of %d", what, ex.Status, j+1, n), Ex: ex}
+			continue
 		}
-		return ex, "", &destkit.Failure{Err: errors.New(msg), Ex: ex, Permanent: true}
+		if n > 1 {
+			exs[j].Body = resp.Data[j]
+		}
+		var r recordResult
+		_ = json.Unmarshal(resp.Data[j], &r)
+		if !strings.EqualFold(r.Status, "success") {
+			msg := fmt.Sprintf("%s: http %d: record %s: %s: %s", what, ex.Status, destkit.OrDefault(r.Status, "without status"), r.Code, r.Message)
+			if len(r.Details) > 0 && string(r.Details) != "{}" {
+				msg += " " + string(r.Details)
+			}
+			errs[j] = &destkit.Failure{Err: errors.New(msg), Ex: exs[j], Permanent: true}
+			continue
+		}
+		var det struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(r.Details, &det)
+		ids[j] = det.ID
 	}
-	var det struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(r.Details, &det)
-	return ex, det.ID, nil
+	return exs, ids, errs
 }
 
 // call posts body with the cached token; a 401 INVALID_TOKEN drops the

@@ -52,6 +52,12 @@ type fakeZoho struct {
 	apiStatus int
 	apiBody   string
 	apiHeader http.Header
+	// recordErrors answers the upserted record of a customer with a
+	// record-level error of this code; taskErrors fails the Task with this
+	// Subject.
+	recordErrors map[string]string
+	taskErrors   map[string]bool
+	taskStatus   int // when set, the Tasks endpoint answers this status
 }
 
 func newFakeZoho(t *testing.T) (*fakeZoho, *httptest.Server) {
@@ -88,11 +94,40 @@ func (f *fakeZoho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/crm/v7/Contacts/upsert", "/crm/v7/Accounts/upsert":
 		f.upserts = append(f.upserts, body)
-		fmt.Fprint(w, `{"data":[{"code":"SUCCESS","duplicate_field":"Customer_ID","action":"update","details":{"id":"4150868000001"},"message":"record updated","status":"success"}]}`)
+		var req struct {
+			Data []map[string]any `json:"data"`
+		}
+		_ = json.Unmarshal(body, &req)
+		var out []string
+		for j, rec := range req.Data {
+			if code := f.recordErrors[fmt.Sprint(rec["Customer_ID"])]; code != "" {
+				out = append(out, fmt.Sprintf(`{"code":%q,"details":{"api_name":"Spend"},"message":"invalid data","status":"error"}`, code))
+				continue
+			}
+			out = append(out, fmt.Sprintf(`{"code":"SUCCESS","duplicate_field":"Customer_ID","action":"update","details":{"id":"41508680000%02d"},"message":"record updated","status":"success"}`, j+1))
+		}
+		fmt.Fprintf(w, `{"data":[%s]}`, strings.Join(out, ","))
 	case "/crm/v7/Tasks":
 		f.tasks = append(f.tasks, body)
+		if f.taskStatus != 0 {
+			w.WriteHeader(f.taskStatus)
+			fmt.Fprint(w, `{"code":"INTERNAL_ERROR","message":"internal error"}`)
+			return
+		}
+		var req struct {
+			Data []map[string]any `json:"data"`
+		}
+		_ = json.Unmarshal(body, &req)
+		var out []string
+		for j, task := range req.Data {
+			if f.taskErrors[fmt.Sprint(task["Subject"])] {
+				out = append(out, `{"code":"INVALID_DATA","details":{"api_name":"Due_Date"},"message":"invalid data","status":"error"}`)
+				continue
+			}
+			out = append(out, fmt.Sprintf(`{"code":"SUCCESS","details":{"id":"41508680000%02d"},"message":"record added","status":"success"}`, 99-j))
+		}
 		w.WriteHeader(http.StatusCreated)
-		fmt.Fprint(w, `{"data":[{"code":"SUCCESS","details":{"id":"4150868000099"},"message":"record added","status":"success"}]}`)
+		fmt.Fprintf(w, `{"data":[%s]}`, strings.Join(out, ","))
 	default:
 		http.NotFound(w, r)
 	}
@@ -491,5 +526,242 @@ func TestNew(t *testing.T) {
 	}
 	if z.c.accountsURL != "https://accounts.zoho.eu" || z.c.defaultAPIURL != "https://www.zohoapis.eu" || z.cfg.Module != "Contacts" || z.c.version != "v7" {
 		t.Errorf("defaults = %+v module %q", z.c, z.cfg.Module)
+	}
+}
+
+func batchDeliveries(customers ...string) []*jobs.Delivery {
+	var ds []*jobs.Delivery
+	for i, c := range customers {
+		d := testDelivery(c)
+		d.ID = int64(i + 1)
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+func upsertedCustomers(t *testing.T, body []byte) []string {
+	t.Helper()
+	var req struct {
+		Data                 []map[string]any `json:"data"`
+		DuplicateCheckFields []string         `json:"duplicate_check_fields"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		t.Fatal(err)
+	}
+	if len(req.DuplicateCheckFields) != 1 || req.DuplicateCheckFields[0] != "Customer_ID" {
+		t.Errorf("duplicate_check_fields = %v", req.DuplicateCheckFields)
+	}
+	var out []string
+	for _, r := range req.Data {
+		out = append(out, fmt.Sprint(r["Customer_ID"]))
+	}
+	return out
+}
+
+func TestDeliverBatchOneRequest(t *testing.T) {
+	f, srv := newFakeZoho(t)
+	z := mustNew(t, testConfig(srv, &fakeClock{t: time.Date(2025, 3, 10, 8, 0, 0, 0, time.UTC)}))
+	var _ jobs.BatchDestination = z
+	if z.MaxBatch() != 100 {
+		t.Errorf("MaxBatch = %d, want 100", z.MaxBatch())
+	}
+	f.recordErrors = map[string]string{"c-2": "INVALID_DATA"}
+	outs := z.DeliverBatch(context.Background(), batchDeliveries("c-1", "c-2", "c-3"))
+	if len(f.upserts) != 1 {
+		t.Fatalf("upsert requests = %d, want 1", len(f.upserts))
+	}
+	if got := strings.Join(upsertedCustomers(t, f.upserts[0]), ","); got != "c-1,c-2,c-3" {
+		t.Errorf("records sent = %s, want c-1,c-2,c-3 in order", got)
+	}
+	if len(outs) != 3 {
+		t.Fatalf("outcomes = %d, want 3", len(outs))
+	}
+	for _, i := range []int{0, 2} {
+		if outs[i].Err != nil || outs[i].Status != 200 {
+			t.Errorf("outcome %d = %+v, want accepted", i, outs[i])
+		}
+	}
+	if !strings.Contains(outs[2].Response, `"id":"4150868000003"`) || strings.Contains(outs[2].Response, "INVALID_DATA") {
+		t.Errorf("outcome 2 response %q, want its own record status", outs[2].Response)
+	}
+	o := outs[1]
+	if o.Err == nil || !o.Permanent || o.Status != 200 ||
+		!strings.HasPrefix(o.Err.Error(), "zoho: post Contacts/upsert: http 200: record error: INVALID_DATA: invalid data") {
+		t.Errorf("outcome 1 = %+v, want a permanent record error", o)
+	}
+	if !strings.Contains(o.Response, "INVALID_DATA") || strings.Contains(o.Response, "record updated") {
+		t.Errorf("outcome 1 response %q, want its own record status", o.Response)
+	}
+}
+
+func TestDeliverBatchWholeRequestFailure(t *testing.T) {
+	f, srv := newFakeZoho(t)
+	z := mustNew(t, testConfig(srv, &fakeClock{t: time.Date(2025, 3, 10, 8, 0, 0, 0, time.UTC)}))
+	f.apiStatus, f.apiBody, f.apiHeader = 503, `busy`, http.Header{"Retry-After": {"30"}}
+	outs := z.DeliverBatch(context.Background(), batchDeliveries("c-1", "c-2", "c-3"))
+	for i, o := range outs {
+		if o.Err == nil || o.Permanent || o.Status != 503 || o.RetryAfter != 30*time.Second || o.Response != "busy" ||
+			!strings.HasPrefix(o.Err.Error(), "zoho: post Contacts/upsert: http 503") {
+			t.Errorf("outcome %d = %+v, want a retryable 503 after 30s", i, o)
+		}
+	}
+}
+
+func TestDeliverBatchRefreshesTokenOnce(t *testing.T) {
+	f, srv := newFakeZoho(t)
+	z := mustNew(t, testConfig(srv, &fakeClock{t: time.Date(2025, 3, 10, 8, 0, 0, 0, time.UTC)}))
+	if out := z.Deliver(context.Background(), testDelivery("c-0")); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	f.revokeAll()
+	for i, o := range z.DeliverBatch(context.Background(), batchDeliveries("c-1", "c-2")) {
+		if o.Err != nil {
+			t.Errorf("outcome %d = %+v, want accepted", i, o)
+		}
+	}
+	if n := f.fetches(); n != 2 {
+		t.Errorf("token fetches = %d, want 2", n)
+	}
+}
+
+func TestDeliverBatchTransportFailure(t *testing.T) {
+	_, srv := newFakeZoho(t)
+	cfg := testConfig(srv, &fakeClock{t: time.Now()})
+	srv.Close()
+	z := mustNew(t, cfg)
+	for i, o := range z.DeliverBatch(context.Background(), batchDeliveries("c-1", "c-2")) {
+		if o.Err == nil || o.Permanent || o.Status != 0 {
+			t.Errorf("outcome %d = %+v, want a retryable failure", i, o)
+		}
+	}
+}
+
+func TestDeliverBatchMappingErrorLeftOut(t *testing.T) {
+	f, srv := newFakeZoho(t)
+	z := mustNew(t, testConfig(srv, &fakeClock{t: time.Now()}))
+	ds := batchDeliveries("c-1", "c-2", "c-3")
+	ds[1].Payload = json.RawMessage(`{"facts":{}}`)
+	outs := z.DeliverBatch(context.Background(), ds)
+	if len(f.upserts) != 1 {
+		t.Fatalf("upsert requests = %d, want 1", len(f.upserts))
+	}
+	if got := strings.Join(upsertedCustomers(t, f.upserts[0]), ","); got != "c-1,c-3" {
+		t.Errorf("records sent = %s, want c-1,c-3", got)
+	}
+	if o := outs[1]; o.Err == nil || !o.Permanent || o.Status != 0 ||
+		o.Err.Error() != `zoho: field "Spend": payload has no "facts.spend"` {
+		t.Errorf("outcome 1 = %+v, want a permanent mapping failure", o)
+	}
+	if outs[0].Err != nil || outs[2].Err != nil {
+		t.Errorf("outcomes = %+v, want 0 and 2 accepted", outs)
+	}
+
+	// A batch whose every mapping fails sends nothing.
+	f.upserts = nil
+	ds[0].Payload, ds[2].Payload = ds[1].Payload, ds[1].Payload
+	for i, o := range z.DeliverBatch(context.Background(), ds) {
+		if o.Err == nil || !o.Permanent {
+			t.Errorf("outcome %d = %+v, want a permanent failure", i, o)
+		}
+	}
+	if len(f.upserts) != 0 {
+		t.Errorf("upsert requests = %d, want 0", len(f.upserts))
+	}
+}
+
+func TestDeliverBatchTasks(t *testing.T) {
+	f, srv := newFakeZoho(t)
+	cfg := testConfig(srv, &fakeClock{t: time.Date(2025, 3, 10, 8, 0, 0, 0, time.UTC)})
+	cfg.Fields = nil
+	cfg.Task = &TaskConfig{Actions: []string{"winback_call"}, Subject: "payload.subject"}
+	z := mustNew(t, cfg)
+	ds := batchDeliveries("c-1", "c-2", "c-3", "c-4", "c-5")
+	for i, d := range ds {
+		d.Payload = json.RawMessage(fmt.Sprintf(`{"subject":"call %d"}`, i+1))
+	}
+	ds[1].Action = "vip_care"                                 // no task
+	f.recordErrors = map[string]string{"c-3": "INVALID_DATA"} // upsert fails: no task
+	f.taskErrors = map[string]bool{"call 5": true}            // task fails
+	outs := z.DeliverBatch(context.Background(), ds)
+	if len(f.upserts) != 1 || len(f.tasks) != 1 {
+		t.Fatalf("upsert requests = %d task requests = %d, want 1 and 1", len(f.upserts), len(f.tasks))
+	}
+	var req struct {
+		Data []struct {
+			Subject string            `json:"Subject"`
+			WhoID   map[string]string `json:"Who_Id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(f.tasks[0], &req); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, task := range req.Data {
+		got = append(got, task.Subject+"->"+task.WhoID["id"])
+	}
+	if want := "call 1->4150868000001,call 4->4150868000004,call 5->4150868000005"; strings.Join(got, ",") != want {
+		t.Errorf("tasks sent = %v, want %s", got, want)
+	}
+	for _, i := range []int{0, 3} {
+		if outs[i].Err != nil || outs[i].Status != 201 {
+			t.Errorf("outcome %d = %+v, want accepted with 201", i, outs[i])
+		}
+	}
+	if outs[1].Err != nil || outs[1].Status != 200 {
+		t.Errorf("outcome 1 = %+v, want accepted with 200 (no task)", outs[1])
+	}
+	if o := outs[2]; o.Err == nil || !o.Permanent || !strings.Contains(o.Err.Error(), "post Contacts/upsert") {
+		t.Errorf("outcome 2 = %+v, want a permanent upsert record error", o)
+	}
+	if o := outs[4]; o.Err == nil || !o.Permanent || o.Status != 201 ||
+		!strings.HasPrefix(o.Err.Error(), "zoho: create task: post Tasks: http 201: record error: INVALID_DATA") {
+		t.Errorf("outcome 4 = %+v, want a permanent task record error", o)
+	}
+
+	// A failed Tasks request fails the deliveries with a task, not the others.
+	f.recordErrors, f.taskErrors, f.tasks = nil, nil, nil
+	f.taskStatus = 500
+	outs = z.DeliverBatch(context.Background(), ds[:2])
+	if len(f.tasks) != 1 {
+		t.Fatalf("task requests = %d, want 1", len(f.tasks))
+	}
+	if o := outs[0]; o.Err == nil || o.Permanent || o.Status != 500 ||
+		!strings.HasPrefix(o.Err.Error(), "zoho: create task: post Tasks: http 500") {
+		t.Errorf("outcome 0 = %+v, want a retryable task failure", o)
+	}
+	if outs[1].Err != nil {
+		t.Errorf("outcome 1 = %+v, want accepted (no task)", outs[1])
+	}
+}
+
+func TestDeliverBatchSecretsAndSplit(t *testing.T) {
+	f, srv := newFakeZoho(t)
+	z := mustNew(t, testConfig(srv, &fakeClock{t: time.Now()}))
+	f.apiStatus = 200
+	f.apiBody = `{"data":[{"code":"SUCCESS","details":{"id":"1"},"status":"success"},{"code":"INVALID_DATA","message":"token 1000.access-SECRET-1","details":{"echo":"` + testClientSecret + `"},"status":"error"}]}`
+	outs := z.DeliverBatch(context.Background(), batchDeliveries("c-1", "c-2"))
+	if outs[0].Err != nil || outs[1].Err == nil {
+		t.Fatalf("outcomes = %+v, want the second to fail", outs)
+	}
+	for i, o := range outs {
+		if strings.Contains(o.Response, "SECRET") || (o.Err != nil && strings.Contains(o.Err.Error(), "SECRET")) {
+			t.Errorf("outcome %d leaks a secret: %+v", i, o)
+		}
+	}
+
+	// More than MaxBatch deliveries go in several requests.
+	f.upserts = nil
+	var customers []string
+	for i := range 150 {
+		customers = append(customers, fmt.Sprint("c-", i))
+	}
+	outs = z.DeliverBatch(context.Background(), batchDeliveries(customers...))
+	if len(outs) != 150 || len(f.upserts) != 2 || len(upsertedCustomers(t, f.upserts[0])) != 100 {
+		t.Errorf("outcomes = %d upsert requests = %d, want 150 and 2 (100 + 50)", len(outs), len(f.upserts))
+	}
+	for i, o := range outs {
+		if o.Err != nil {
+			t.Errorf("outcome %d = %+v", i, o)
+		}
 	}
 }
