@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierflow/tierflow/internal/pgtest"
 	"github.com/tierflow/tierflow/jobs/destinations/webhook"
 )
 
@@ -41,12 +42,45 @@ func TestDeliverKillWorker(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			killWorker(t, bin, store)
+		})
+	}
+}
+
+// killWorker is TestDeliverKillWorker on one state store.
+func killWorker(t *testing.T, bin, store string) {
 	rc := &slowReceiver{inflight: map[string]int{}, delivered: map[string]int{}, starts: map[string][]time.Time{}}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	config, state := killProject(t, srv.URL)
+	env := map[string]string{}
+	var db *sql.DB
+	var config string
+	if store == "postgres" {
+		env["TIERFLOW_DATABASE_URL"] = pgtest.URL(t)
+		config, _ = killProject(t, srv.URL, env)
+		var err error
+		if db, err = sql.Open("postgres", env["TIERFLOW_DATABASE_URL"]); err != nil {
+			t.Fatal(err)
+		}
+		// One connection, so that the search path holds for every query.
+		db.SetMaxOpenConns(1)
+		if _, err := db.Exec(`SET search_path TO tierflow`); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		var state string
+		config, state = killProject(t, srv.URL, env)
+		var err error
+		if db, err = sql.Open("sqlite", "file:"+state+"?mode=ro&_pragma=busy_timeout(5000)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer db.Close()
 
-	first := startDeliver(t, bin, config)
+	first := startDeliver(t, bin, config, env)
 	waitUntil(t, 10*time.Second, "the first worker's deliveries", func() bool { return rc.total() >= killAfter })
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -55,12 +89,7 @@ func TestDeliverKillWorker(t *testing.T) {
 	killed := time.Now()
 	t.Logf("SIGKILLed the first worker after %d deliveries", rc.total())
 
-	a, b := startDeliver(t, bin, config), startDeliver(t, bin, config)
-	db, err := sql.Open("sqlite", "file:"+state+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	a, b := startDeliver(t, bin, config, env), startDeliver(t, bin, config, env)
 	waitUntil(t, 20*time.Second, "every action done", func() bool {
 		return countRows(t, db, `SELECT count(*) FROM actions WHERE status = 'done'`) == killActions
 	})
@@ -112,7 +141,7 @@ func TestDeliverKillWorker(t *testing.T) {
 // customers each get vip_welcome delivered to the webhook at url, and
 // applies it now, so that every action is due. It returns the config's
 // path and the state file's.
-func killProject(t *testing.T, url string) (config, state string) {
+func killProject(t *testing.T, url string, env map[string]string) (config, state string) {
 	t.Helper()
 	dir := t.TempDir()
 	var facts strings.Builder
@@ -123,14 +152,23 @@ func killProject(t *testing.T, url string) (config, state string) {
 	writeFiles(t, dir, map[string]string{
 		"rules/shop.yaml": strings.Replace(hookRules, "%s", "hook", 1),
 		"facts.csv":       facts.String(),
-		"tierflow.yaml": "database: {path: state.db}\nrulesets:\n  - rules: rules/shop.yaml\n    source: {file: facts.csv}\n    initial_actions: true\n" +
+		"tierflow.yaml": stateDatabase(env) + "rulesets:\n  - rules: rules/shop.yaml\n    source: {file: facts.csv}\n    initial_actions: true\n" +
 			"delivery: {lease: 2s, timeout: 500ms}\n" +
 			"destinations:\n  hook: {type: webhook, url: " + url + "/in, secret_env: HOOK_SECRET}\n",
 	})
 	config = filepath.Join(dir, "tierflow.yaml")
-	runCLI(t, nil, "migrate", "--config", config).want(t, exitOK)
-	runCLI(t, nil, "apply", "--quiet", "--config", config, "--as-of", time.Now().UTC().Format(time.RFC3339)).want(t, exitOK)
+	runCLI(t, env, "migrate", "--config", config).want(t, exitOK)
+	runCLI(t, env, "apply", "--quiet", "--config", config, "--as-of", time.Now().UTC().Format(time.RFC3339)).want(t, exitOK)
 	return config, filepath.Join(dir, "state.db")
+}
+
+// stateDatabase is the database: line of a kill test's config: PostgreSQL
+// when env has its URL, else the embedded store.
+func stateDatabase(env map[string]string) string {
+	if env["TIERFLOW_DATABASE_URL"] != "" {
+		return "database: {url_env: TIERFLOW_DATABASE_URL}\n"
+	}
+	return "database: {path: state.db}\n"
 }
 
 // slowReceiver verifies each request, takes 20ms over it, and records
@@ -186,7 +224,7 @@ type deliverProc struct {
 
 // startDeliver starts `tierflow deliver` on config, with the test's
 // signing secret and no TIERFLOW_ variable of the caller's.
-func startDeliver(t *testing.T, bin, config string) *deliverProc {
+func startDeliver(t *testing.T, bin, config string, env map[string]string) *deliverProc {
 	t.Helper()
 	p := &deliverProc{stderr: &syncBuffer{}}
 	p.cmd = exec.Command(bin, "deliver", "--config", config)
@@ -196,6 +234,9 @@ func startDeliver(t *testing.T, bin, config string) *deliverProc {
 		}
 	}
 	p.cmd.Env = append(p.cmd.Env, "HOOK_SECRET="+testSecret)
+	for k, v := range env {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = io.Discard, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
