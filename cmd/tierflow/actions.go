@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,17 +154,14 @@ func (a *app) showAction(ctx context.Context, store stateStore, id int64, format
 	return exitOK
 }
 
-// findAction looks action id up in the queue. The stores' filters have no
-// id, so it reads the queue through: fine for a person's look-up.
+// findAction looks action id up in the queue.
 func findAction(ctx context.Context, store stateStore, id int64) (*kernel.QueuedAction, error) {
-	rows, err := store.Actions(ctx, kernel.ActionFilter{Limit: math.MaxInt32})
+	rows, err := store.Actions(ctx, kernel.ActionFilter{ID: id, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
-	for i := range rows {
-		if rows[i].ID == id {
-			return &rows[i], nil
-		}
+	if len(rows) == 0 || rows[0].ID != id {
+		return nil, fmt.Errorf("no action %d in the queue", id)
 	}
-	return nil, fmt.Errorf("no action %d in the queue", id)
+	return &rows[0], nil
 }

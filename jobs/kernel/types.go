@@ -44,6 +44,8 @@ type QueuedAction struct {
 
 // ActionFilter selects queue rows; empty fields match everything.
 type ActionFilter struct {
+	// ID selects one action; 0 matches every action.
+	ID                                int64
 	RuleSet, Action, Customer, Status string
 	// Destination selects the actions delivered to one destination.
 	Destination string

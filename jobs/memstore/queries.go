@@ -44,7 +44,7 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 	var out []kernel.QueuedAction
 	for _, q := range s.actions {
 		if match(f.RuleSet, q.RuleSet) && match(f.Action, q.Action) && match(f.Customer, q.Customer) && match(f.Status, q.Status) &&
-			match(f.Destination, q.Destination) {
+			match(f.Destination, q.Destination) && (f.ID == 0 || f.ID == q.ID) {
 			out = append(out, q)
 		}
 	}

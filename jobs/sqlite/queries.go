@@ -44,8 +44,8 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 			attempts, last_error, run_id, idempotency_key, coalesce(destination, ''), coalesce(lease_owner, ''), lease_until
 		FROM main.actions
 		WHERE ($1 = '' OR ruleset = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR customer_key = $3) AND ($4 = '' OR status = $4)
-			AND ($6 = '' OR destination = $6)
-		ORDER BY priority, due_at, id LIMIT $5`, f.RuleSet, f.Action, f.Customer, f.Status, f.Limit, f.Destination)
+			AND ($6 = '' OR destination = $6) AND ($7 = 0 OR id = $7)
+		ORDER BY priority, due_at, id LIMIT $5`, f.RuleSet, f.Action, f.Customer, f.Status, f.Limit, f.Destination, f.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read actions: %w", err)
 	}

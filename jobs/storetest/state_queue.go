@@ -228,6 +228,9 @@ func testQueueFinish(t *testing.T, newStore func(t *testing.T) StateBackend) {
 	for _, a := range e.queue(kernel.ActionFilter{Action: "onboarding_message"}) {
 		byID[a.ID] = a
 	}
+	if one := e.queue(kernel.ActionFilter{ID: done}); len(one) != 1 || one[0].ID != done {
+		t.Fatalf("the queue filtered by id %d: %+v", done, one)
+	}
 	if a := byID[done]; a.Status != jobs.ActionDone || a.LeaseOwner != "" || a.LeaseUntil != nil || a.LastError != nil {
 		t.Fatalf("done action: %+v", a)
 	}
