@@ -201,9 +201,17 @@ func (ss Sources) OpenFacts(ctx context.Context, rs *rules.RuleSet) (FactsReader
 	return m, nil
 }
 
-// subRuleSet is rs as source i sees it: the same key, with the facts the
-// source provides; pos maps their places to places in rs's schema (nil:
-// the same places).
+// RuleSetFor is rs as source i reads it: the same key, with only the
+// facts the source provides (for a first source that lists none, every
+// fact the others do not provide). check --db checks each source
+// against it.
+func (ss Sources) RuleSetFor(rs *rules.RuleSet, i int) *rules.RuleSet {
+	sub, _ := ss.subRuleSet(rs, i)
+	return sub
+}
+
+// subRuleSet is RuleSetFor with pos, which maps the sub-schema's places
+// to places in rs's schema (nil: the same places).
 func (ss Sources) subRuleSet(rs *rules.RuleSet, i int) (*rules.RuleSet, []int) {
 	if len(ss) == 1 && len(ss[0].Provides) == 0 {
 		return rs, nil
@@ -221,9 +229,6 @@ func (ss Sources) subRuleSet(rs *rules.RuleSet, i int) (*rules.RuleSet, []int) {
 			for _, f := range o.Provides {
 				delete(mine, f)
 			}
-		}
-		for _, f := range ss[0].Provides {
-			mine[f] = true
 		}
 	}
 	var fields []rules.Field

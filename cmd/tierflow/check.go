@@ -185,10 +185,7 @@ func (a *app) checkSource(ctx context.Context, set configured, ss jobs.Sources, 
 		fmt.Fprintf(a.stdout, "--  %s: its source (%s) cannot be checked before a run\n", who, set.cfg.Sources[i].label())
 		return true, nil
 	}
-	sub, err := sourceRuleSet(set.rs, ss, i)
-	if err != nil {
-		return false, err
-	}
+	sub := ss.RuleSetFor(set.rs, i)
 	problems, err := checker.CheckFacts(ctx, sub)
 	if err != nil {
 		return false, err

@@ -180,44 +180,6 @@ func configErrorsIn(diags []rules.Diagnostic, rulesPath string) string {
 	return ""
 }
 
-// sourceRuleSet is rs as source i of ss sees it: the same key, and only
-// the facts the source provides (for the first source, when it lists
-// none, every fact the others do not provide). check --db checks each
-// source against it.
-func sourceRuleSet(rs *rules.RuleSet, ss jobs.Sources, i int) (*rules.RuleSet, error) {
-	if len(ss) == 1 && len(ss[0].Provides) == 0 {
-		return rs, nil
-	}
-	mine := map[string]bool{}
-	if len(ss[i].Provides) > 0 {
-		for _, f := range ss[i].Provides {
-			mine[f] = true
-		}
-	} else {
-		for _, f := range rs.Facts.Fields {
-			mine[f.Name] = true
-		}
-		for _, o := range ss[1:] {
-			for _, f := range o.Provides {
-				delete(mine, f)
-			}
-		}
-	}
-	var fields []rules.Field
-	for _, f := range rs.Facts.Fields {
-		if mine[f.Name] {
-			fields = append(fields, f)
-		}
-	}
-	schema, err := rules.NewSchema(fields)
-	if err != nil {
-		return nil, err
-	}
-	sub := *rs
-	sub.Facts = schema
-	return &sub, nil
-}
-
 // explainFacts is the facts of every wired rule set for explain
 // --customer: a rule set's only source itself when it takes rows as they
 // come (keys as they are, duplicates refused), so that a SQL or file
