@@ -2,51 +2,30 @@ package filedest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/destinations/webhook"
 )
 
 // Line is one line of the file: the webhook body's "data" fields plus
-// its "id" (docs/webhooks.md).
+// its "id" (docs/webhooks.md), so that a pipeline can read either.
 type Line struct {
-	// ID is the webhook destination's id for the same action: "act_" and
-	// 32 hex digits of the idempotency key's SHA-256, the same on every
-	// attempt, so readers de-duplicate on it.
-	ID             string          `json:"id"`
-	RuleSet        string          `json:"ruleset"`
-	Action         string          `json:"action"`
-	Customer       string          `json:"customer"`
-	Payload        json.RawMessage `json:"payload"`
-	Priority       int             `json:"priority"`
-	DueAt          time.Time       `json:"due_at"`
-	CreatedAt      time.Time       `json:"created_at"`
-	RunID          int64           `json:"run_id"`
-	Attempt        int             `json:"attempt"`
-	ActionID       int64           `json:"action_id"`
-	IdempotencyKey string          `json:"idempotency_key"`
+	// ID is the webhook destination's id for the same action
+	// (webhook.MessageID), the same on every attempt, so readers
+	// de-duplicate on it.
+	ID string `json:"id"`
+	webhook.Data
 }
 
 // NewLine is the line for delivery d. Times are in UTC.
 func NewLine(d *jobs.Delivery) Line {
-	sum := sha256.Sum256([]byte(d.IdempotencyKey))
-	payload := d.Payload
-	if len(payload) == 0 {
-		payload = json.RawMessage("null")
-	}
-	return Line{
-		ID: "act_" + hex.EncodeToString(sum[:16]), RuleSet: d.RuleSet, Action: d.Action,
-		Customer: d.Customer, Payload: payload, Priority: d.Priority,
-		DueAt: d.DueAt.UTC(), CreatedAt: d.CreatedAt.UTC(), RunID: d.RunID,
-		Attempt: d.Attempt, ActionID: d.ID, IdempotencyKey: d.IdempotencyKey,
-	}
+	ev := webhook.NewEvent(d)
+	return Line{ID: ev.ID, Data: ev.Data}
 }
 
 // Option changes how New opens a File.
