@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -104,10 +103,7 @@ func Plan(ctx context.Context, state StateStore, facts FactsSource, rs *rules.Ru
 func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet, opts Options) (*Outcome, error) {
 	opts.normalize()
 	rec, _ := state.(RunRecorder)
-	// The stores keep info, and with it this map, from BeginApply on; it
-	// is emptied below if the run turns out to be a first one.
-	sync := maps.Clone(opts.Sync)
-	info := RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: opts.AsOf, Slot: opts.Slot, Started: opts.Now(), Sync: sync}
+	info := RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: opts.AsOf, Slot: opts.Slot, Started: opts.Now()}
 	if rec != nil {
 		id, err := rec.StartRun(ctx, info, "apply")
 		if err != nil {
@@ -150,9 +146,6 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 		return out, err
 	}
 	defer snap.Close()
-	if snap.Initial() && !opts.InitialActions {
-		clear(sync) // a first run syncs no moves, as it queues no actions
-	}
 	plan, err := evaluate(ctx, snap, rs, opts, tx.Stage)
 	if err != nil {
 		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
@@ -204,6 +197,9 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	var workers sync.WaitGroup
 	for i := range plans {
 		w := &evaluator{e: e, asOf: opts.AsOf, noActions: initial && !opts.InitialActions, keep: stage != nil, plan: engine.NewPlan(rs)}
+		if !w.noActions {
+			w.sync = opts.Sync // a first run syncs no moves, as it queues no actions
+		}
 		plans[i] = w.plan
 		workers.Add(1)
 		g.Go(func() error {
@@ -275,7 +271,9 @@ type evaluator struct {
 	// noActions drops queued actions: a first run without InitialActions.
 	noActions bool
 	// keep collects the customers whose stored state changes, to stage.
-	keep    bool
+	keep bool
+	// sync is Options.Sync, or nil when the run queues no actions.
+	sync    map[string][]string
 	plan    *engine.Plan
 	scratch engine.Result
 }
@@ -297,7 +295,7 @@ func (w *evaluator) batch(ctx context.Context, b []engine.Customer) ([]Evaluated
 		}
 		w.plan.Add(c.Key, &w.scratch)
 		if w.keep && needsWrite(c, &w.scratch) {
-			changed = append(changed, Evaluated{Customer: c, Result: clone(&w.scratch)})
+			changed = append(changed, Evaluated{Customer: c, Result: clone(&w.scratch), Sync: w.sync})
 		}
 	}
 	return changed, nil

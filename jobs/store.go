@@ -125,13 +125,15 @@ type RunInfo struct {
 	// started by hand.
 	Slot    time.Time
 	Started time.Time
-	Sync    map[string][]string // segmentation -> destinations that get every move (Options.Sync)
 }
 
 // Evaluated is one customer's input and outcome.
 type Evaluated struct {
 	Customer *engine.Customer
 	Result   *engine.Result
+	// Sync maps a segmentation to the destinations that get every move in
+	// it (Options.Sync); nil on a first run that queues no actions.
+	Sync map[string][]string
 }
 
 // RunSummary is what a finished run records.

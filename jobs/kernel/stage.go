@@ -48,8 +48,9 @@ type Queued struct {
 // decision with ReasonLeft of a customer who had a segment), and queue
 // for every action to queue: the rows each store writes to its staging
 // table. Other decisions without a segment change nothing. A move (a
-// changed segment, a first one or a leave) in a segmentation of run.Sync
-// also queues one sync action per destination (see SyncAction).
+// changed segment, a first one or a leave) in a segmentation of the
+// customer's Evaluated.Sync also queues one sync action per destination
+// (see SyncAction).
 func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign func(*Assignment) error, queue func(*Queued) error) error {
 	var a Assignment
 	var q Queued
@@ -74,7 +75,7 @@ func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign
 				if err := assign(&a); err != nil {
 					return fmt.Errorf("stage assignments: %w", err)
 				}
-				if err := syncMove(rs, run, &a, queue); err != nil {
+				if err := syncMove(rs, run, ev.Sync, &a, queue); err != nil {
 					return err
 				}
 				continue
@@ -91,7 +92,7 @@ func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign
 			if err := assign(&a); err != nil {
 				return fmt.Errorf("stage assignments: %w", err)
 			}
-			if err := syncMove(rs, run, &a, queue); err != nil {
+			if err := syncMove(rs, run, ev.Sync, &a, queue); err != nil {
 				return err
 			}
 		}
@@ -114,7 +115,7 @@ func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign
 }
 
 // SyncAction is the action name of the sync of segmentation seg: what a
-// destination of run.Sync receives for every move there.
+// destination of Options.Sync receives for every move there.
 func SyncAction(seg string) string { return "sync." + seg }
 
 // syncPayload is the JSON payload of a sync action. From and To are null
@@ -126,11 +127,11 @@ type syncPayload struct {
 	Reason       string  `json:"reason"`
 }
 
-// syncMove queues a sync action for every destination of run.Sync that
+// syncMove queues a sync action for every destination of sync that
 // asks for a's segmentation, if a is a move: its segment differs from the
 // previous one. The action is due at the run's as-of, priority 0.
-func syncMove(rs *rules.RuleSet, run jobs.RunInfo, a *Assignment, queue func(*Queued) error) error {
-	dests := run.Sync[a.Segmentation]
+func syncMove(rs *rules.RuleSet, run jobs.RunInfo, sync map[string][]string, a *Assignment, queue func(*Queued) error) error {
+	dests := sync[a.Segmentation]
 	if len(dests) == 0 || a.Segment == a.Previous {
 		return nil
 	}

@@ -141,7 +141,7 @@ func testStateSync(t *testing.T, ns func(t *testing.T) StateBackend) {
 
 	// A leave, staged by two tries of a run as of one day: synced once.
 	const gone = "7"
-	info := jobs.RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: day(2), Started: day(2), Sync: sync}
+	info := jobs.RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: day(2), Started: day(2)}
 	for try := range 2 {
 		id, err := e.s.StartRun(ctx, info, "apply")
 		if err != nil {
@@ -152,7 +152,9 @@ func testStateSync(t *testing.T, ns func(t *testing.T) StateBackend) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stage(t, tx, []jobs.Evaluated{left(rs, gone, after[gone], day(3))})
+		ev := left(rs, gone, after[gone], day(3))
+		ev.Sync = sync
+		stage(t, tx, []jobs.Evaluated{ev})
 		if err := tx.Commit(ctx, jobs.RunSummary{Status: jobs.StatusSucceeded, Finished: day(2), Changed: 1, Actions: 1}); err != nil {
 			t.Fatalf("commit leave, try %d: %v", try, err)
 		}
