@@ -51,7 +51,7 @@ func OpenSnapshot(ctx context.Context, state StateStore, facts FactsSource, rs *
 	if err != nil {
 		return nil, err
 	}
-	fr, err := ss.OpenFacts(ctx, rs)
+	fr, err := ss.open(ctx, rs) // checked above
 	if err != nil {
 		st.Close()
 		return nil, err

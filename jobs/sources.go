@@ -186,6 +186,15 @@ func (ss Sources) OpenFacts(ctx context.Context, rs *rules.RuleSet) (FactsReader
 	if err := ss.Check(rs); err != nil {
 		return nil, err
 	}
+	m, err := ss.open(ctx, rs)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return m, nil
+}
+
+// open is OpenFacts on sources already checked against rs.
+func (ss Sources) open(ctx context.Context, rs *rules.RuleSet) (*merged, error) {
 	m := &merged{rs: rs, stats: make([]SourceQuality, len(ss))}
 	for i := range ss {
 		s := &ss[i]

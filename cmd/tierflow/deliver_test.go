@@ -46,10 +46,18 @@ var testSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789
 
 // deliveryProject writes a project whose one customer (1) becomes vip and
 // gets vip_welcome delivered to dest (deliver_to), with destinations
-// (the YAML under destinations:), migrates it and, when dest is declared,
-// applies it at the current time, so that the action is due. It returns
-// the config path.
+// (the YAML under destinations:), migrates it and applies it at the
+// current time, so that the action is due. It returns the config path.
 func deliveryProject(t *testing.T, dest, destinations string) string {
+	t.Helper()
+	config := unappliedDeliveryProject(t, dest, destinations)
+	runCLI(t, nil, "apply", "--quiet", "--config", config, "--as-of", time.Now().UTC().Format(time.RFC3339)).want(t, exitOK)
+	return config
+}
+
+// unappliedDeliveryProject is deliveryProject without the apply, for a
+// dest the config does not declare (apply refuses it; deliverto_test.go).
+func unappliedDeliveryProject(t *testing.T, dest, destinations string) string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
@@ -61,11 +69,6 @@ func deliveryProject(t *testing.T, dest, destinations string) string {
 	writeFiles(t, dir, files)
 	config := filepath.Join(dir, "tierflow.yaml")
 	runCLI(t, nil, "migrate", "--config", config).want(t, exitOK)
-	// apply refuses a deliver_to the config does not declare (tested in
-	// deliverto_test.go); such a project is left unapplied.
-	if strings.Contains(destinations, "  "+dest+":") {
-		runCLI(t, nil, "apply", "--quiet", "--config", config, "--as-of", time.Now().UTC().Format(time.RFC3339)).want(t, exitOK)
-	}
 	return config
 }
 
@@ -273,7 +276,7 @@ func TestDeliverErrors(t *testing.T) {
 // stops deliver, with the position in the rule file.
 func TestDeliverToUndeclared(t *testing.T) {
 	t.Parallel()
-	config := deliveryProject(t, "hokk", "  hook: {type: webhook, url: http://127.0.0.1:1/in, secret_env: HOOK_SECRET}\n")
+	config := unappliedDeliveryProject(t, "hokk", "  hook: {type: webhook, url: http://127.0.0.1:1/in, secret_env: HOOK_SECRET}\n")
 	r := runCLI(t, map[string]string{"HOOK_SECRET": testSecret}, "deliver", "--once", "--config", config).want(t, exitFailure)
 	for _, want := range []string{"rules/shop.yaml:15:17: actions.vip_welcome.deliver_to: unknown destination \"hokk\"", `did you mean "hook"?`} {
 		if !strings.Contains(r.stderr, want) {
