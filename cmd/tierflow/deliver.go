@@ -23,8 +23,8 @@ Usage: tierflow deliver [flags]
 
 Delivers queued actions to the destinations their rule names with
 deliver_to (declared under destinations: in tierflow.yaml: webhooks
-signed per Standard Webhooks, or JSON Lines files), and records every
-attempt. It runs until SIGINT or SIGTERM, or for one round with --once.
+signed per Standard Webhooks, Zoho CRM, Fxiaoke, or JSON Lines files),
+and records every attempt. It runs until SIGINT or SIGTERM, or for one round with --once.
 Several workers, on one machine or many, may share one queue: a claim
 is a lease (delivery.lease, default 5m), so no action is delivered by two
 at once, and one whose worker died is delivered again once its lease
