@@ -24,6 +24,7 @@ type Engine struct {
 	// absentVar is true when some expression calls left("SEGMENTATION"),
 	// which reads rules.AbsentVar.
 	absentVar bool
+	follow    followUp
 	pool      sync.Pool
 }
 
@@ -69,7 +70,7 @@ func New(rs *rules.RuleSet) *Engine {
 	})
 	for _, s := range rs.Segmentations {
 		sv := segVars{Vars: rules.VarsFor(s.Name), names: make([]any, len(s.Segments))}
-		for _, name := range []*string{&sv.Segment, &sv.Previous, &sv.Rank, &sv.PreviousRank, &sv.DaysIn, &sv.DaysInPrevious} {
+		for _, name := range []*string{&sv.Segment, &sv.Previous, &sv.Rank, &sv.PreviousRank, &sv.DaysIn, &sv.DaysInPrevious, &sv.Overdue, &sv.DaysSinceCovered} {
 			if !read[*name] {
 				*name = ""
 			}
@@ -80,6 +81,7 @@ func New(rs *rules.RuleSet) *Engine {
 		e.segs = append(e.segs, sv)
 	}
 	e.absentVar = read[rules.AbsentVar]
+	e.follow = newFollowUp(rs)
 	for i, f := range rs.Facts.Fields {
 		if read[f.Name] {
 			e.facts = append(e.facts, factSlot{name: f.Name, index: i})
@@ -133,6 +135,11 @@ type worker struct {
 	// prevIdx holds the current customer's previous segment index per
 	// segmentation, -1 for none.
 	prevIdx []int
+	// fired holds the action index of each of the current result's
+	// Actions; order and kept are withhold's scratch.
+	fired []int
+	order []int
+	kept  []bool
 }
 
 func (e *Engine) newWorker() *worker {
@@ -207,7 +214,7 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 		env[f.name] = v
 	}
 	if len(res.Errors) > 0 {
-		w.keep(c, res, tr)
+		w.keep(asOf, c, res, tr)
 		return
 	}
 	for i := range rs.Segmentations {
@@ -215,6 +222,9 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	}
 	for _, i := range rs.EvalOrder {
 		w.decide(i, asOf, c, res, tr)
+	}
+	if e.follow.coverage {
+		w.coverage(asOf, c, res, tr)
 	}
 	mask := -1
 	if tr == nil && e.fast != nil && e.fast.Actions != nil {
@@ -226,8 +236,12 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 			}
 		}
 	}
+	w.fired = w.fired[:0]
 	for i := range rs.Actions {
 		w.action(i, asOf, c, res, tr, mask)
+	}
+	if e.follow.withhold && len(res.Actions) > 0 {
+		w.withhold(asOf, c, res, tr)
 	}
 }
 
@@ -269,12 +283,19 @@ func (w *worker) left(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 		}
 	}
 	tr.left(rs, c, res)
+	if w.e.follow.coverage {
+		w.coverage(asOf, c, res, tr)
+	}
+	w.fired = w.fired[:0]
 	for i, a := range rs.Actions {
 		if !a.CallsLeft {
 			tr.notForLeft(a)
 			continue
 		}
 		w.action(i, asOf, c, res, tr, -1)
+	}
+	if w.e.follow.withhold && len(res.Actions) > 0 {
+		w.withhold(asOf, c, res, tr)
 	}
 }
 
@@ -284,7 +305,7 @@ func factField(name string) string { return "facts." + name }
 // keep decides every segmentation of a customer whose facts could not be
 // used as failed: each keeps its previous segment (none if the rules no
 // longer define it), and no action is queued.
-func (w *worker) keep(c *Customer, res *Result, tr *Trace) {
+func (w *worker) keep(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	rs := w.e.rs
 	for i, s := range rs.Segmentations {
 		prev := c.State.segment(i)
@@ -295,6 +316,9 @@ func (w *worker) keep(c *Customer, res *Result, tr *Trace) {
 		}
 	}
 	tr.factsFailed(rs, c, res)
+	if w.e.follow.coverage {
+		w.coverage(asOf, c, res, nil)
+	}
 }
 
 // errNullCondition reports a condition that produced null, which happens
@@ -463,5 +487,6 @@ func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Tr
 	}
 	q := QueuedAction{Name: a.Name, Priority: a.Priority, Due: asOf.Add(a.Delay), Payload: payload}
 	res.Actions = append(res.Actions, q)
+	w.fired = append(w.fired, ai)
 	at.fired(q)
 }

@@ -29,6 +29,10 @@ const (
 	OutcomeFired      Outcome = "fired"
 	OutcomeCooldown   Outcome = "cooldown"
 	OutcomeNotReached Outcome = "not reached"
+	// OutcomeHeldOut and OutcomeSuppressed: the action fired but was
+	// withheld (WithheldAction).
+	OutcomeHeldOut    Outcome = "held_out"
+	OutcomeSuppressed Outcome = "suppressed"
 )
 
 // FactValue is a fact a rule read and its value for the customer.
@@ -56,6 +60,11 @@ type SegmentationTrace struct {
 	Decision Decision
 	// Note explains stickiness or an error, in words.
 	Note string
+	// Coverage is the customer's coverage state in its new segment, and
+	// DaysSinceCovered the days since its last covering outcome (-1 for
+	// never); CoverageNone when the segment has no target.
+	Coverage         CoverageState
+	DaysSinceCovered int
 }
 
 // ActionTrace explains why an action fired or did not.
@@ -237,4 +246,32 @@ func (at *ActionTrace) fired(q QueuedAction) {
 	}
 	at.Outcome, at.Why = OutcomeFired, ""
 	at.Queued = &q
+}
+
+// coverage records a segmentation's coverage state.
+func (t *Trace) coverage(s *rules.Segmentation, state CoverageState, daysSince int) {
+	if t == nil {
+		return
+	}
+	for _, st := range t.Segmentations {
+		if st.Name == s.Name {
+			st.Coverage, st.DaysSinceCovered = state, daysSince
+		}
+	}
+}
+
+// withheld records an action that fired but was held out or suppressed.
+func (t *Trace) withheld(a *rules.Action, status WithheldStatus, reason string) {
+	if t == nil {
+		return
+	}
+	for _, at := range t.Actions {
+		if at.Name != a.Name {
+			continue
+		}
+		at.Outcome, at.Why, at.Queued = OutcomeSuppressed, reason, nil
+		if status == HeldOut {
+			at.Outcome = OutcomeHeldOut
+		}
+	}
 }

@@ -28,8 +28,11 @@ type Plan struct {
 	Left      int
 	// Segmentations is indexed like RuleSet.Segmentations.
 	Segmentations []*SegmentationPlan
-	// Actions counts queued actions, indexed like RuleSet.Actions.
-	Actions []int
+	// Actions counts queued actions, indexed like RuleSet.Actions;
+	// HeldOut and Suppressed count the withheld ones (Result.Withheld).
+	Actions    []int
+	HeldOut    []int
+	Suppressed []int
 	// Errors counts customers with at least one rule error; ErrorsByRule
 	// counts errors by rule field path.
 	Errors        int
@@ -52,6 +55,10 @@ type SegmentationPlan struct {
 	// Moves[from][to] counts customers who move from one segment to
 	// another; the diagonal is always zero.
 	Moves [][]int
+	// Coverage counts the customers of each segment (indexed like After)
+	// by coverage state (CoverageCovered, CoveragePending,
+	// CoverageOverdue); all zero for segments without a target.
+	Coverage [][4]int
 }
 
 // Sample is one customer who moves, to show with a plan.
@@ -70,10 +77,11 @@ type Move struct {
 
 // NewPlan returns an empty plan for rs.
 func NewPlan(rs *rules.RuleSet) *Plan {
-	p := &Plan{RuleSet: rs, Actions: make([]int, len(rs.Actions)), ErrorsByRule: map[string]int{}}
+	p := &Plan{RuleSet: rs, Actions: make([]int, len(rs.Actions)), HeldOut: make([]int, len(rs.Actions)),
+		Suppressed: make([]int, len(rs.Actions)), ErrorsByRule: map[string]int{}}
 	for _, s := range rs.Segmentations {
 		n := len(s.Segments) + 2
-		sp := &SegmentationPlan{Name: s.Name, Label: s.Label, Before: make([]int, n), After: make([]int, n), Moves: make([][]int, n)}
+		sp := &SegmentationPlan{Name: s.Name, Label: s.Label, Before: make([]int, n), After: make([]int, n), Moves: make([][]int, n), Coverage: make([][4]int, n)}
 		for _, seg := range s.Segments {
 			sp.Segments = append(sp.Segments, seg.Name)
 		}
@@ -116,6 +124,9 @@ func (p *Plan) Add(key string, res *Result) {
 		from, to := sp.index(s, d.Previous), sp.index(s, d.Segment)
 		sp.Before[from]++
 		sp.After[to]++
+		if i < len(res.Coverage) && res.Coverage[i] != CoverageNone {
+			sp.Coverage[to][res.Coverage[i]]++
+		}
 		if from != to {
 			sp.Moves[from][to]++
 			changed = true
@@ -133,6 +144,15 @@ func (p *Plan) Add(key string, res *Result) {
 	for _, q := range res.Actions {
 		if _, i := p.RuleSet.Action(q.Name); i >= 0 {
 			p.Actions[i]++
+		}
+	}
+	for _, q := range res.Withheld {
+		if _, i := p.RuleSet.Action(q.Name); i >= 0 {
+			if q.Status == HeldOut {
+				p.HeldOut[i]++
+			} else {
+				p.Suppressed[i]++
+			}
 		}
 	}
 	if len(res.Errors) > 0 {
@@ -160,10 +180,15 @@ func (p *Plan) Merge(o *Plan) {
 			for t := range sp.Moves[f] {
 				sp.Moves[f][t] += osp.Moves[f][t]
 			}
+			for k := range sp.Coverage[f] {
+				sp.Coverage[f][k] += osp.Coverage[f][k]
+			}
 		}
 	}
 	for i := range p.Actions {
 		p.Actions[i] += o.Actions[i]
+		p.HeldOut[i] += o.HeldOut[i]
+		p.Suppressed[i] += o.Suppressed[i]
 	}
 	for k, v := range o.ErrorsByRule {
 		p.ErrorsByRule[k] += v

@@ -52,6 +52,35 @@ type State struct {
 	// LastActions holds when each action was last queued for the
 	// customer, indexed like RuleSet.Actions. Zero means never.
 	LastActions []time.Time
+	// Outcomes holds, for each action and outcome the customer's
+	// follow-ups ended with, the last time they did: what coverage
+	// targets read. Stores fill it only for rule sets with coverage
+	// targets (rules.Segment.Coverage).
+	Outcomes []ActionOutcome
+	// Contacts lists the actions queued for the customer within the rule
+	// set's longest contact-limit window before the as-of (held-out,
+	// suppressed and cancelled ones are no contact), in any order: what
+	// contact limits count. Stores fill it only for rule sets with
+	// limits.
+	Contacts []Contact
+}
+
+// ActionOutcome is the last time a customer's follow-up by one action
+// ended with one outcome.
+type ActionOutcome struct {
+	// Action is the action's index in RuleSet.Actions.
+	Action  int
+	Outcome string
+	At      time.Time
+}
+
+// Contact is one action queued for a customer by an earlier run.
+type Contact struct {
+	// Action is the action's index in RuleSet.Actions, or -1 for an
+	// action the rules no longer define (it counts toward per-customer
+	// limits but no channel's).
+	Action int
+	At     time.Time
 }
 
 func (s *State) segment(i int) Assignment {
@@ -134,6 +163,56 @@ type QueuedAction struct {
 	Payload  map[string]any
 }
 
+// WithheldStatus says why an action whose condition held was not queued.
+type WithheldStatus string
+
+// Statuses of withheld actions, as the queue records them.
+const (
+	// HeldOut: the customer is in the action's holdout group.
+	HeldOut WithheldStatus = "held_out"
+	// Suppressed: a contact limit was reached; higher-priority actions
+	// took the customer's remaining contacts.
+	Suppressed WithheldStatus = "suppressed"
+)
+
+// WithheldAction is an action that fired (its condition held and its
+// cooldown had passed) but was not queued.
+type WithheldAction struct {
+	QueuedAction
+	Status WithheldStatus
+	// Reason says in words why, such as "contact limit 2 per 7d reached
+	// (2 contacts since 2024-06-24)".
+	Reason string
+}
+
+// CoverageState is a customer's standing against its segment's coverage
+// target (rules.Coverage) at the as-of.
+type CoverageState uint8
+
+// Coverage states.
+const (
+	// CoverageNone: the customer's segment has no coverage target (or the
+	// customer has no segment).
+	CoverageNone CoverageState = iota
+	// CoverageCovered: a covering outcome within the target's window.
+	CoverageCovered
+	// CoveragePending: not covered yet, but the customer has been in the
+	// segment, and since its last covering outcome, for less than the
+	// window.
+	CoveragePending
+	// CoverageOverdue: neither covered within the window nor new to it.
+	CoverageOverdue
+)
+
+var coverageNames = [...]string{"none", "covered", "pending", "overdue"}
+
+func (s CoverageState) String() string {
+	if int(s) < len(coverageNames) {
+		return coverageNames[s]
+	}
+	return fmt.Sprintf("CoverageState(%d)", s)
+}
+
 // RuleError is a rule that failed at runtime for one customer, such as a
 // null compared with a number, a payload that is not a finite number, or
 // a fact whose value could not be used.
@@ -189,6 +268,13 @@ type Result struct {
 	// RuleSet.Segmentations.
 	Segments []Decision
 	Actions  []QueuedAction
+	// Withheld lists the actions that fired but were held out or
+	// suppressed by a contact limit, in priority order.
+	Withheld []WithheldAction
+	// Coverage holds the customer's coverage state per segmentation,
+	// indexed like RuleSet.Segmentations, for the segment it is in after
+	// the run; nil when the rule set has no coverage target.
+	Coverage []CoverageState
 	Errors   []RuleError
 	// Left is true for a customer who left the facts source
 	// (Customer.Absent).
@@ -197,7 +283,7 @@ type Result struct {
 
 // Changed reports whether any segment changed or any action is queued.
 func (r *Result) Changed() bool {
-	if len(r.Actions) > 0 {
+	if len(r.Actions) > 0 || len(r.Withheld) > 0 {
 		return true
 	}
 	for i := range r.Segments {
@@ -217,6 +303,9 @@ func (r *Result) reset(n int) {
 	}
 	clear(r.Actions)
 	r.Actions = r.Actions[:0]
+	clear(r.Withheld)
+	r.Withheld = r.Withheld[:0]
+	r.Coverage = r.Coverage[:0]
 	clear(r.Errors)
 	r.Errors = r.Errors[:0]
 	r.Left = false

@@ -32,7 +32,7 @@ func PlanDiff(ctx context.Context, state StateStore, facts FactsSource, baseline
 	if err != nil {
 		return nil, err
 	}
-	snap, err := OpenSnapshot(ctx, state, facts, union.rs)
+	snap, err := OpenSnapshot(ctx, state, facts, union.rs, At(opts.AsOf))
 	if err != nil {
 		return nil, err
 	}

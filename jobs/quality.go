@@ -377,7 +377,7 @@ func CheckData(ctx context.Context, state StateStore, facts FactsSource, rs *rul
 	if err != nil {
 		return nil, err
 	}
-	snap, err := OpenSnapshot(ctx, state, facts, rs)
+	snap, err := OpenSnapshot(ctx, state, facts, rs, At(opts.AsOf))
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,30 @@ type PlanReport struct {
 	// Quality is what the pass found out about the facts: sources,
 	// duplicates, absent customers and declared checks.
 	Quality *QualityReport `json:"quality,omitempty"`
+	// Coverage is each coverage target's standing after the run, in file
+	// order of the segments that declare one; absent when none does.
+	Coverage []CoverageReport `json:"coverage,omitempty"`
+}
+
+// CoverageReport is one segment's coverage (覆盖率) after a run: of the
+// Due customers in the segment, Covered had a covering outcome within
+// the target's window, Pending are new to the segment (or to their last
+// coverage) for less than it, Overdue neither.
+type CoverageReport struct {
+	Segmentation string `json:"segmentation"`
+	Segment      string `json:"segment"`
+	Label        string `json:"label,omitempty"`
+	// EveryDays is the target's window in days; By and Counts its
+	// actions and outcomes.
+	EveryDays int      `json:"every_days"`
+	By        []string `json:"by"`
+	Counts    []string `json:"counts"`
+	Due       int      `json:"due"`
+	Covered   int      `json:"covered"`
+	Pending   int      `json:"pending"`
+	Overdue   int      `json:"overdue"`
+	// Share is Covered / Due, 0 when Due is 0.
+	Share float64 `json:"share"`
 }
 
 // SegmentationReport is one segmentation's moves and segment sizes.
@@ -61,11 +85,14 @@ type MoveReport struct {
 	Count int    `json:"count"`
 }
 
-// ActionReport counts one action's queued items.
+// ActionReport counts one action's queued items, and those withheld:
+// held out (its holdout group) or suppressed (a contact limit).
 type ActionReport struct {
-	Name  string `json:"name"`
-	Label string `json:"label,omitempty"`
-	Count int    `json:"count"`
+	Name       string `json:"name"`
+	Label      string `json:"label,omitempty"`
+	Count      int    `json:"count"`
+	HeldOut    int    `json:"held_out"`
+	Suppressed int    `json:"suppressed"`
 }
 
 // ErrorReport summarises rule errors.
@@ -123,8 +150,9 @@ func NewPlanReport(p *engine.Plan, mode string, asOf time.Time, initial bool) *P
 		r.Segmentations = append(r.Segmentations, sr)
 	}
 	for i, a := range rs.Actions {
-		r.Actions = append(r.Actions, ActionReport{Name: a.Name, Label: a.Label, Count: p.Actions[i]})
+		r.Actions = append(r.Actions, ActionReport{Name: a.Name, Label: a.Label, Count: p.Actions[i], HeldOut: p.HeldOut[i], Suppressed: p.Suppressed[i]})
 	}
+	r.Coverage = coverageReports(p)
 	for _, e := range p.ErrorExamples {
 		r.Errors.Examples = append(r.Errors.Examples, ErrorExample{Customer: e.Key, Rule: e.Rule, Message: e.Message()})
 	}
@@ -137,3 +165,26 @@ func NewPlanReport(p *engine.Plan, mode string, asOf time.Time, initial bool) *P
 
 // HasChanges reports whether the plan would change anything.
 func (r *PlanReport) HasChanges() bool { return r.Changed > 0 || r.ActionsTotal > 0 }
+
+// coverageReports counts each coverage target's customers by state.
+func coverageReports(p *engine.Plan) []CoverageReport {
+	var out []CoverageReport
+	for i, s := range p.RuleSet.Segmentations {
+		sp := p.Segmentations[i]
+		for k, seg := range s.Segments {
+			cov := seg.Coverage
+			if cov == nil {
+				continue
+			}
+			c := sp.Coverage[k+1]
+			cr := CoverageReport{Segmentation: s.Name, Segment: seg.Name, Label: seg.Label,
+				EveryDays: int(cov.Every / (24 * time.Hour)), By: cov.By, Counts: cov.Counts,
+				Due: sp.After[k+1], Covered: c[engine.CoverageCovered], Pending: c[engine.CoveragePending], Overdue: c[engine.CoverageOverdue]}
+			if cr.Due > 0 {
+				cr.Share = float64(cr.Covered) / float64(cr.Due)
+			}
+			out = append(out, cr)
+		}
+	}
+	return out
+}

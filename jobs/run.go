@@ -77,7 +77,7 @@ var ErrTooManyRuleErrors = errors.New("too many customers failed a rule")
 // nothing.
 func Plan(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet, opts Options) (*Outcome, error) {
 	opts.normalize()
-	snap, err := OpenSnapshot(ctx, state, facts, rs)
+	snap, err := OpenSnapshot(ctx, state, facts, rs, At(opts.AsOf))
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
 		return out, err
 	}
-	snap, err := OpenSnapshot(ctx, state, facts, rs)
+	snap, err := OpenSnapshot(ctx, state, facts, rs, At(opts.AsOf))
 	if err != nil {
 		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
 		return out, err
@@ -292,6 +292,7 @@ func (w *evaluator) batch(ctx context.Context, b []engine.Customer) ([]Evaluated
 		w.e.EvaluateInto(w.asOf, c, &w.scratch)
 		if w.noActions {
 			w.scratch.Actions = w.scratch.Actions[:0]
+			w.scratch.Withheld = w.scratch.Withheld[:0]
 		}
 		w.plan.Add(c.Key, &w.scratch)
 		if w.keep && needsWrite(c, &w.scratch) {
@@ -327,7 +328,7 @@ func stream(ctx context.Context, g *errgroup.Group, snap Snapshot, opts Options)
 // needsWrite reports whether a customer's stored state must change: a
 // segment, its since or pending-since date, or an action to queue.
 func needsWrite(c *engine.Customer, res *engine.Result) bool {
-	if len(res.Actions) > 0 {
+	if len(res.Actions) > 0 || len(res.Withheld) > 0 {
 		return true
 	}
 	for i := range res.Segments {
@@ -353,6 +354,8 @@ func clone(r *engine.Result) *engine.Result {
 	return &engine.Result{
 		Segments: append([]engine.Decision(nil), r.Segments...),
 		Actions:  append([]engine.QueuedAction(nil), r.Actions...),
+		Withheld: append([]engine.WithheldAction(nil), r.Withheld...),
+		Coverage: append([]engine.CoverageState(nil), r.Coverage...),
 		Errors:   append([]engine.RuleError(nil), r.Errors...),
 		Left:     r.Left,
 	}

@@ -22,7 +22,11 @@ import (
 // list the customers it knows (StateKeys), those no source returned are
 // counted and, under on_missing: exit, handed out as absent customers.
 // What the pass saw is reported by Quality once it has been streamed.
-func OpenSnapshot(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet) (Snapshot, error) {
+func OpenSnapshot(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet, opts ...SnapshotOption) (Snapshot, error) {
+	var cfg snapshotConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	facts, err := route(facts, rs)
 	if err != nil {
 		return nil, err
@@ -39,6 +43,10 @@ func OpenSnapshot(ctx context.Context, state StateStore, facts FactsSource, rs *
 		}
 		if joined {
 			if o, ok := snap.(Ordered); ok && o.Ordered() {
+				if s.follow, err = newFollowUps(rs, cfg, snap); err != nil {
+					snap.Close()
+					return nil, err
+				}
 				s.joined = snap
 				s.keys, _ = snap.(StateKeys)
 				s.stats = []SourceQuality{{Name: ss[0].Name, OnDuplicate: ss[0].onDuplicate()}}
@@ -49,6 +57,10 @@ func OpenSnapshot(ctx context.Context, state StateStore, facts FactsSource, rs *
 	}
 	st, err := state.OpenState(ctx, rs)
 	if err != nil {
+		return nil, err
+	}
+	if s.follow, err = newFollowUps(rs, cfg, st); err != nil {
+		st.Close()
 		return nil, err
 	}
 	fr, err := ss.open(ctx, rs) // checked above
@@ -74,6 +86,9 @@ type snapshot struct {
 	keys   StateKeys // nil when the state cannot list the customers it knows
 	stats  []SourceQuality
 	q      *collector
+	// follow loads follow-up history batch by batch; nil when the rule
+	// set needs none.
+	follow *followUps
 }
 
 func (s *snapshot) Initial() bool {
@@ -141,6 +156,9 @@ func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.C
 		absent = nil
 		if len(batch) == 0 {
 			return nil
+		}
+		if err := s.follow.load(ctx, batch); err != nil {
+			return err
 		}
 		err := fn(batch)
 		batch = make([]engine.Customer, 0, batchSize)
@@ -247,6 +265,9 @@ func (NoState) BeginApply(context.Context, *rules.RuleSet, RunInfo) (ApplyTx, er
 type noState struct{ rs *rules.RuleSet }
 
 func (noState) Initial() bool { return true }
+
+// LoadFollowUps leaves every customer without follow-up history.
+func (noState) LoadFollowUps(context.Context, []engine.Customer, FollowUpQuery) error { return nil }
 func (noState) Close() error  { return nil }
 func (n noState) Load(_ context.Context, batch []engine.Customer) error {
 	for i := range batch {
@@ -270,7 +291,11 @@ type CustomerFinder interface {
 
 // FindCustomer reads one customer's facts from facts and previous state
 // from state, for explain.
-func FindCustomer(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet, key string) (*engine.Customer, error) {
+func FindCustomer(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet, key string, opts ...SnapshotOption) (*engine.Customer, error) {
+	var cfg snapshotConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	c, err := findFacts(ctx, facts, rs, key)
 	if err != nil {
 		return nil, err
@@ -283,6 +308,13 @@ func FindCustomer(ctx context.Context, state StateStore, facts FactsSource, rs *
 	one := []engine.Customer{*c}
 	if err := st.Load(ctx, one); err != nil {
 		return nil, fmt.Errorf("read the state of customer %s: %w", key, err)
+	}
+	f, err := newFollowUps(rs, cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.load(ctx, one); err != nil {
+		return nil, fmt.Errorf("customer %s: %w", key, err)
 	}
 	return &one[0], nil
 }

@@ -50,17 +50,24 @@ const AbsentVar = "source.absent"
 // functions, never by these names.
 type Vars struct {
 	Segment, Previous, Rank, PreviousRank, DaysIn, DaysInPrevious string
+	// Overdue (bool) and DaysSinceCovered (int, -1 when never covered)
+	// are the customer's coverage state in its new segment, which
+	// overdue("SEGMENTATION") and days_since_covered("SEGMENTATION")
+	// read; only actions may call them.
+	Overdue, DaysSinceCovered string
 }
 
 // VarsFor returns the variable names of the segmentation called name.
 func VarsFor(segmentation string) Vars {
 	return Vars{
-		Segment:        "segment." + segmentation,
-		Previous:       "previous." + segmentation,
-		Rank:           "rank." + segmentation,
-		PreviousRank:   "previous_rank." + segmentation,
-		DaysIn:         "days_in." + segmentation,
-		DaysInPrevious: "days_in_previous." + segmentation,
+		Segment:          "segment." + segmentation,
+		Previous:         "previous." + segmentation,
+		Rank:             "rank." + segmentation,
+		PreviousRank:     "previous_rank." + segmentation,
+		DaysIn:           "days_in." + segmentation,
+		DaysInPrevious:   "days_in_previous." + segmentation,
+		Overdue:          "overdue." + segmentation,
+		DaysSinceCovered: "days_since_covered." + segmentation,
 	}
 }
 
@@ -82,6 +89,8 @@ func typedEnv(schema *Schema, segs []*Segmentation) map[string]any {
 		env[v.PreviousRank] = 0
 		env[v.DaysIn] = 0
 		env[v.DaysInPrevious] = 0
+		env[v.Overdue] = false
+		env[v.DaysSinceCovered] = 0
 	}
 	return env
 }

@@ -32,6 +32,14 @@ type RuleSet struct {
 	// built by hand means OnMissingKeep.
 	OnMissing OnMissing
 
+	// Limits caps how often any customer is contacted across all the rule
+	// set's actions (`limits:` in the rule file); nil when there is none.
+	Limits *Limits
+	// Churn names the segment that counts as churn (`churn:
+	// lifecycle.churned`), which effect reports measure; nil when the rule
+	// set declares none.
+	Churn *SegmentRef
+
 	Params []Param
 	Facts  *Schema
 	// Segmentations are in file order; EvalOrder lists their indexes in
@@ -149,8 +157,88 @@ type Segment struct {
 	// lower-ranked segment in this one until they have pointed lower for
 	// this long.
 	DowngradeGrace time.Duration
-	Pos            Pos
+	// Coverage is the segment's follow-up target (覆盖率): how often each
+	// of its customers must be reached, by which actions and outcomes;
+	// nil when the segment has none.
+	Coverage *Coverage
+	Pos      Pos
 }
+
+// Coverage is a segment's coverage target, written
+// `coverage: {every: 28d, by: [vip_care_visit], counts: [reached, converted]}`.
+// A customer of the segment is covered when one of the By actions ended
+// with one of the Counts outcomes within Every before the as-of.
+type Coverage struct {
+	Every time.Duration
+	// By names the actions that cover; ByIndex holds their indexes in
+	// RuleSet.Actions.
+	By      []string
+	ByIndex []int
+	// Counts names the outcomes that count as covering.
+	Counts []string
+	Pos    Pos
+}
+
+// Covers reports whether an outcome of the action at index action counts
+// toward the target.
+func (c *Coverage) Covers(action int, outcome string) bool {
+	return contains(c.Counts, outcome) && containsInt(c.ByIndex, action)
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Limits is a rule set's contact-pressure limit, written
+// `limits: {per_customer: 2 per 7d, per_channel: {phone: 1 per 14d}}`.
+type Limits struct {
+	// PerCustomer caps the actions queued for one customer across all
+	// actions; nil when only channels are limited.
+	PerCustomer *Limit
+	// PerChannel caps the actions of one channel (Action.Channel), by
+	// channel name.
+	PerChannel map[string]*Limit
+	Pos        Pos
+}
+
+// Window is the longest window of any of the limits: how far back a run
+// must know the customer's contacts.
+func (l *Limits) Window() time.Duration {
+	if l == nil {
+		return 0
+	}
+	var w time.Duration
+	if l.PerCustomer != nil {
+		w = l.PerCustomer.Within
+	}
+	for _, c := range l.PerChannel {
+		w = max(w, c.Within)
+	}
+	return w
+}
+
+// Limit is at most Count actions within Within ("2 per 7d").
+type Limit struct {
+	Count  int
+	Within time.Duration
+	// Source is the limit as written, for messages.
+	Source string
+	Pos    Pos
+}
+
+// SegmentRef names one segment of one segmentation ("lifecycle.churned").
+type SegmentRef struct {
+	Segmentation string
+	Segment      string
+	Pos          Pos
+}
+
+func (r SegmentRef) String() string { return r.Segmentation + "." + r.Segment }
 
 // DisplayLabel returns the label, or the name when there is no label.
 func (s *Segment) DisplayLabel() string { return orName(s.Label, s.Name) }
@@ -168,6 +256,21 @@ type Action struct {
 	Delay time.Duration
 	// Priority orders work for consumers: lower numbers first.
 	Priority int
+	// Channel is how the action reaches the customer ("phone", "email"),
+	// which per-channel limits count; "" for none.
+	Channel string
+	// Holdout keeps a deterministic share of the customers the action
+	// fires for out of it, as a control group (see Holdout); zero for
+	// none.
+	Holdout Holdout
+	// Cost is what one queued action costs, in the rule set's currency,
+	// for cost reports; zero when not declared.
+	Cost float64
+	// Outcomes lists how the action may end (`outcomes: [reached,
+	// no_answer, converted, declined]`), which consumers report with
+	// `tierflow actions done ID --outcome NAME`; empty when the action
+	// declares none.
+	Outcomes []string
 	// DeliverTo names the destination (under destinations: in
 	// tierflow.yaml) that tierflow delivers the action to; "" leaves it to
 	// consumers that claim it from the queue.
@@ -182,6 +285,24 @@ type Action struct {
 
 // DisplayLabel returns the label, or the name when there is no label.
 func (a *Action) DisplayLabel() string { return orName(a.Label, a.Name) }
+
+// HasOutcome reports whether the action declares the outcome.
+func (a *Action) HasOutcome(name string) bool { return contains(a.Outcomes, name) }
+
+// Holdout is an action's control group, written `holdout: 10%` with an
+// optional `holdout_salt:`. Whether a customer is held out is a pure
+// function of the rule set, the action, the salt and the customer's key
+// (HoldoutBucket), stable across runs.
+type Holdout struct {
+	// BasisPoints is the share held out in hundredths of a percent: 1000
+	// for 10%. Zero means no holdout.
+	BasisPoints int
+	Salt        string
+	Pos         Pos
+}
+
+// Share is the held-out share as a fraction (0.1 for 10%).
+func (h Holdout) Share() float64 { return float64(h.BasisPoints) / 10000 }
 
 // PayloadField is one field of an action's payload: a constant Value, or
 // an Expr evaluated for each customer (written with a leading "=").
@@ -219,12 +340,35 @@ type TestCase struct {
 	Previous map[string]PreviousSegment
 	// LastActions holds when each action was last queued for the customer.
 	LastActions map[string]time.Time
+	// Key is the customer's key (`key:`), which holdout membership
+	// depends on; "" when the case gives none (the engine then uses the
+	// case's name).
+	Key string
+	// Outcomes are follow-ups that ended before the as-of, for coverage
+	// (`outcomes: [{action: vip_care_visit, outcome: reached, at: 2024-06-01}]`).
+	Outcomes []TestOutcome
+	// Contacts are actions queued for the customer before the as-of, for
+	// contact limits (`contacts: [{action: onboarding_message, at: 2024-06-28}]`).
+	Contacts []TestContact
 	// Absent says the customer is no longer in the facts source (`absent:
 	// true`, only under on_missing: exit): it has no facts and leaves the
 	// segments Previous gives it.
 	Absent bool
 	Expect Expectation
 	Pos    Pos
+}
+
+// TestOutcome is one ended follow-up of a test case.
+type TestOutcome struct {
+	Action  string
+	Outcome string
+	At      time.Time
+}
+
+// TestContact is one action queued for a test case's customer.
+type TestContact struct {
+	Action string
+	At     time.Time
 }
 
 // PreviousSegment is a test case's previous assignment in one segmentation.
@@ -243,6 +387,14 @@ type Expectation struct {
 	Actions  []ExpectedAction
 	// ActionsSet is true when the case lists actions, even an empty list.
 	ActionsSet bool
+	// Suppressed and HeldOut name the actions expected to be withheld by
+	// a contact limit or a holdout; nil is not checked, an empty list
+	// expects none.
+	Suppressed []string
+	HeldOut    []string
+	// Coverage holds the expected coverage state per segmentation:
+	// "covered", "pending", "overdue" or "none" (engine.CoverageState).
+	Coverage map[string]string
 }
 
 // ExpectedAction names an action a test expects, with an optional subset

@@ -41,7 +41,24 @@ type Queued struct {
 	// Destination is the rule's deliver_to: where tierflow delivers the
 	// action; "" leaves it to consumers (NULL in the queue).
 	Destination string
+	// Status is "" for an action to queue (pending), or jobs.ActionHeldOut
+	// or jobs.ActionSuppressed for one that fired but is withheld: the
+	// queue records it with that status, nobody claims it, and only a
+	// held-out one starts the action's cooldown (action_last).
+	Status string
+	// Note says why a withheld action was withheld.
+	Note string
+	// Segments is the JSON object of the customer's segment per
+	// segmentation after the run ({"value_tier": "vip", ...}), kept with
+	// the action so that outcomes can be told apart by class; nil for
+	// segment syncs.
+	Segments []byte
 }
+
+// StartsCooldown reports whether queueing q records its time in
+// action_last: a queued or held-out action does, a suppressed one (which
+// reached nobody and may fire again tomorrow) does not.
+func (q *Queued) StartsCooldown() bool { return q.Status != jobs.ActionSuppressed }
 
 // Changes walks an evaluated batch and calls assign for every assignment
 // that changes (segment, since or pending-since), and for every leave (a
@@ -96,7 +113,14 @@ func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign
 				return err
 			}
 		}
-		for _, act := range res.Actions {
+		if len(res.Actions) == 0 && len(res.Withheld) == 0 {
+			continue
+		}
+		segments, err := segmentsJSON(rs, res)
+		if err != nil {
+			return fmt.Errorf("customer %s: %w", c.Key, err)
+		}
+		stage := func(act *engine.QueuedAction, status, note string) error {
 			payload := []byte("{}")
 			if act.Payload != nil {
 				var err error
@@ -105,13 +129,38 @@ func Changes(rs *rules.RuleSet, run jobs.RunInfo, batch []jobs.Evaluated, assign
 				}
 			}
 			q = Queued{Action: act.Name, Customer: c.Key, Payload: payload, Priority: act.Priority, Due: act.Due,
-				IdempotencyKey: IdempotencyKey(rs.Name, act.Name, c.Key, run.AsOf), Destination: deliverTo[act.Name]}
+				IdempotencyKey: IdempotencyKey(rs.Name, act.Name, c.Key, run.AsOf), Destination: deliverTo[act.Name],
+				Status: status, Note: note, Segments: segments}
 			if err := queue(&q); err != nil {
 				return fmt.Errorf("stage actions: %w", err)
+			}
+			return nil
+		}
+		for i := range res.Actions {
+			if err := stage(&res.Actions[i], "", ""); err != nil {
+				return err
+			}
+		}
+		for i := range res.Withheld {
+			w := &res.Withheld[i]
+			if err := stage(&w.QueuedAction, string(w.Status), w.Reason); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// segmentsJSON is the customer's segment per segmentation after the run,
+// as a JSON object; a segmentation without a segment is left out.
+func segmentsJSON(rs *rules.RuleSet, res *engine.Result) ([]byte, error) {
+	m := make(map[string]string, len(res.Segments))
+	for i, d := range res.Segments {
+		if d.Segment != "" {
+			m[rs.Segmentations[i].Name] = d.Segment
+		}
+	}
+	return json.Marshal(m)
 }
 
 // SyncAction is the action name of the sync of segmentation seg: what a
