@@ -33,7 +33,7 @@ type TestSource struct {
 	Src  []byte
 }
 
-var topKeys = []string{"ruleset", "label", "description", "key", "schedule", "on_missing", "params", "facts", "segmentations", "actions", "tests"}
+var topKeys = []string{"ruleset", "label", "description", "key", "schedule", "on_missing", "limits", "churn", "params", "facts", "segmentations", "actions", "tests"}
 
 // Compile decodes, validates and compiles one rule file. file names the
 // file in diagnostics. On failure the error is an ErrorList holding every
@@ -89,6 +89,7 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 		segs[i] = r.seg
 	}
 	rs.Segmentations = segs
+	l.followUp(rs, top, rawSegs, rawActs)
 	c := newExprCompiler(l, rs.Facts, rs.Params, segs)
 	l.compileSegmentations(c, rawSegs)
 	rs.Actions = l.compileActions(c, rawActs, rs.OnMissing)

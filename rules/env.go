@@ -14,6 +14,7 @@ const (
 	MaxSegments         = 256
 	MaxActions          = 256
 	MaxPayloadFields    = 32
+	MaxOutcomes         = 32
 	MaxParams           = 512
 	MaxFacts            = 1024
 	MaxTestCases        = 10000

@@ -76,6 +76,15 @@ type compiled struct {
 	// leftAt holds where the expression calls left("SEGMENTATION"), which
 	// only actions of a rule set with on_missing: exit may do.
 	leftAt []Pos
+	// coverageAt holds the expression's calls of overdue and
+	// days_since_covered, which only actions may make.
+	coverageAt []coverageCall
+}
+
+// coverageCall is one call of a helper that reads coverage state.
+type coverageCall struct {
+	fn, segmentation string
+	pos              Pos
 }
 
 // compile compiles the expression held by node. It returns nil after
@@ -145,6 +154,11 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 	for _, loc := range v.leftCalls {
 		leftAt = append(leftAt, exprPos(c.l, node, shift+loc.From))
 	}
+	var coverageAt []coverageCall
+	for _, call := range v.coverageCalls {
+		call.pos = exprPos(c.l, node, shift+call.loc.From)
+		coverageAt = append(coverageAt, call.coverageCall)
+	}
 	return &compiled{
 		expr: &Expr{
 			Source:  src,
@@ -157,6 +171,7 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 		newRefs:    v.newRefs,
 		transition: v.transition,
 		leftAt:     leftAt,
+		coverageAt: coverageAt,
 	}
 }
 

@@ -14,6 +14,7 @@ var macroNames = []string{
 	"entered", "left", "changed", "upgraded", "downgraded",
 	"days_in", "days_in_previous", "rank", "previous_rank",
 	"days_since", "months_since",
+	"overdue", "days_since_covered",
 }
 
 type macroError struct {
@@ -27,7 +28,8 @@ type macroError struct {
 //   - segment.X and previous.X become state variables;
 //   - entered, left, changed, upgraded, downgraded, days_in, rank ... become
 //     comparisons of state variables;
-//   - days_since(t) and months_since(t) are measured against as_of.
+//   - days_since(t) and months_since(t) are measured against as_of;
+//   - overdue and days_since_covered become coverage state variables.
 //
 // It also records which facts the expression reads and rejects what rules
 // may not do: method calls as written (x.f()) and $env. Methods reached any
@@ -41,6 +43,15 @@ type macroVisitor struct {
 	transition bool
 	// leftCalls holds where the expression calls left("SEGMENTATION").
 	leftCalls []file.Location
+	// coverageCalls holds the calls of overdue and days_since_covered,
+	// which the caller rejects in a segment's condition.
+	coverageCalls []coverageLoc
+}
+
+// coverageLoc is a coverageCall at a location in the expression.
+type coverageLoc struct {
+	coverageCall
+	loc file.Location
 }
 
 func (v *macroVisitor) fail(n ast.Node, hint, format string, args ...any) {
@@ -261,6 +272,18 @@ func (v *macroVisitor) macro(node *ast.Node, fn string, call *ast.CallNode) {
 		v.newRef(s.Name)
 	case "previous_rank":
 		out = id(vars.PreviousRank)
+	case "overdue", "days_since_covered":
+		if !hasCoverage(s) {
+			v.fail(call.Arguments[0], "add coverage: {every: 28d, by: [ACTION], counts: [OUTCOME]} to one of its segments", "no segment of %q declares coverage", s.Name)
+			return
+		}
+		name := vars.Overdue
+		if fn == "days_since_covered" {
+			name = vars.DaysSinceCovered
+		}
+		out = id(name)
+		v.read(name)
+		v.coverageCalls = append(v.coverageCalls, coverageLoc{coverageCall{fn: fn, segmentation: s.Name}, call.Location()})
 	}
 	ast.Patch(node, out)
 	setLocation(out, call.Location())

@@ -22,6 +22,9 @@ type rawSegment struct {
 	when  *yaml.Node
 	node  *yaml.Node
 	field string
+	// coverage is the segment's coverage: node, resolved once the
+	// actions are known (see followUp).
+	coverage *yaml.Node
 	// src is the compiled condition's canonical text, for lint.
 	compiled *compiled
 }
@@ -37,8 +40,9 @@ type rawAction struct {
 
 var (
 	segmentationKeys = []string{"name", "label", "description", "segments"}
-	segmentKeys      = []string{"name", "label", "description", "when", "fallback", "min_stay", "downgrade_grace"}
-	actionKeys       = []string{"name", "label", "description", "when", "cooldown", "delay", "priority", "deliver_to", "payload"}
+	segmentKeys      = []string{"name", "label", "description", "when", "fallback", "min_stay", "downgrade_grace", "coverage"}
+	actionKeys       = []string{"name", "label", "description", "when", "cooldown", "delay", "priority", "deliver_to", "payload",
+		"channel", "holdout", "holdout_salt", "cost", "outcomes"}
 )
 
 // itemField names list item i by its name when it has a valid one.
@@ -117,6 +121,12 @@ func (l *loader) segments(raw *rawSegmentation, n *yaml.Node) []rawSegment {
 		if d := m["downgrade_grace"]; d != nil {
 			s.DowngradeGrace = l.duration(d, join(field, "downgrade_grace"))
 		}
+		cov := m["coverage"]
+		if cov != nil {
+			// Declared now, for overdue() and days_since_covered();
+			// decoded by followUp.
+			s.Coverage = &Coverage{Pos: l.pos(cov)}
+		}
 		when := m["when"]
 		if s.Fallback && when != nil {
 			l.errorf(when, join(field, "when"), "remove when: the fallback takes every customer no earlier segment matched", "the fallback segment cannot have a condition")
@@ -134,7 +144,7 @@ func (l *loader) segments(raw *rawSegmentation, n *yaml.Node) []rawSegment {
 			seg.index[s.Name] = len(out)
 		}
 		seg.Segments = append(seg.Segments, s)
-		out = append(out, rawSegment{seg: s, when: when, node: item, field: field})
+		out = append(out, rawSegment{seg: s, when: when, node: item, field: field, coverage: cov})
 	}
 	if len(out) > 0 && seg.Fallback < 0 {
 		l.errorf(n, listField, "add a last segment with `fallback: true` for customers no condition matches", "segmentation %q has no fallback segment", seg.Name)
@@ -162,6 +172,11 @@ func (l *loader) compileSegmentations(c *exprCompiler, raws []*rawSegmentation) 
 				l.report(SeverityError, at, join(rs.field, "when"),
 					`to test a move out of a segment, write left("SEGMENTATION", "SEGMENT"); left("SEGMENTATION") belongs in an action's condition`,
 					"left(\"SEGMENTATION\") cannot be used in a segment's condition: a customer who left the facts source is not evaluated against segments")
+			}
+			for _, call := range cp.coverageAt {
+				l.report(SeverityError, call.pos, join(rs.field, "when"),
+					"use it in an action's when: or payload, which are evaluated after every segment is decided",
+					"%s(%q) cannot be used in a segment's condition: it reads the coverage of the segment the customer is in after the run", call.fn, call.segmentation)
 			}
 			for _, ref := range cp.newRefs {
 				if ref == raw.seg.Name {
@@ -208,6 +223,7 @@ func (l *loader) actions(n *yaml.Node) []*rawAction {
 		if p := m["priority"]; p != nil {
 			a.Priority = l.integer(p, join(field, "priority"))
 		}
+		l.actionFollowUp(a, m, field)
 		if d := m["deliver_to"]; d != nil {
 			a.DeliverTo = l.str(d, join(field, "deliver_to"))
 			if !validName(a.DeliverTo) {

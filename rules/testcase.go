@@ -9,8 +9,8 @@ import (
 )
 
 var (
-	testKeys     = []string{"name", "as_of", "absent", "facts", "previous", "last_actions", "expect"}
-	expectKeys   = []string{"segments", "actions"}
+	testKeys     = []string{"name", "as_of", "key", "absent", "facts", "previous", "last_actions", "outcomes", "contacts", "expect"}
+	expectKeys   = []string{"segments", "actions", "suppressed", "held_out", "coverage"}
 	previousKeys = []string{"segment", "since", "pending_since"}
 )
 
@@ -37,6 +37,9 @@ func (l *loader) tests(n *yaml.Node, rs *RuleSet, field string) []*TestCase {
 		if nn := l.required(m, item, f, "as_of", "e.g. as_of: 2024-06-30"); nn != nil {
 			tc.AsOf = l.timestamp(nn, join(f, "as_of"))
 		}
+		if nn := m["key"]; nn != nil && !isNull(nn) {
+			tc.Key = l.str(nn, join(f, "key"))
+		}
 		if nn := m["absent"]; nn != nil {
 			tc.Absent = l.testAbsent(nn, m["facts"], rs, join(f, "absent"))
 		}
@@ -48,6 +51,8 @@ func (l *loader) tests(n *yaml.Node, rs *RuleSet, field string) []*TestCase {
 				tc.LastActions[p.Key] = l.timestamp(p.Value, join(f, "last_actions."+p.Key))
 			}
 		}
+		tc.Outcomes = l.testOutcomes(m["outcomes"], rs, join(f, "outcomes"))
+		tc.Contacts = l.testContacts(m["contacts"], rs, join(f, "contacts"))
 		if nn := l.required(m, item, f, "expect", "e.g. expect: {segments: {value_tier: vip}, actions: []}"); nn != nil {
 			tc.Expect = l.expectation(nn, rs, join(f, "expect"))
 		}
@@ -154,16 +159,20 @@ func (l *loader) actionName(n *yaml.Node, rs *RuleSet, field string) bool {
 	if a, _ := rs.Action(n.Value); a != nil {
 		return true
 	}
+	l.errorf(n, join(field, n.Value), actionHint(n.Value, rs), "unknown action %q", n.Value)
+	return false
+}
+
+// actionHint suggests an action for the unknown name.
+func actionHint(name string, rs *RuleSet) string {
 	names := make([]string, len(rs.Actions))
 	for i, a := range rs.Actions {
 		names[i] = a.Name
 	}
-	hint := nearOrOneOf(n.Value, names)
 	if len(names) == 0 {
-		hint = "the rule set has no actions"
+		return "the rule set has no actions"
 	}
-	l.errorf(n, join(field, n.Value), hint, "unknown action %q", n.Value)
-	return false
+	return nearOrOneOf(name, names)
 }
 
 func (l *loader) expectation(n *yaml.Node, rs *RuleSet, field string) Expectation {
@@ -212,6 +221,15 @@ func (l *loader) expectation(n *yaml.Node, rs *RuleSet, field string) Expectatio
 			ea.Name = nameNode.Value
 			e.Actions = append(e.Actions, ea)
 		}
+	}
+	if sn, ok := m["suppressed"]; ok {
+		e.Suppressed = l.expectWithheld(sn, rs, join(field, "suppressed"))
+	}
+	if hn, ok := m["held_out"]; ok {
+		e.HeldOut = l.expectWithheld(hn, rs, join(field, "held_out"))
+	}
+	if cn := m["coverage"]; cn != nil {
+		e.Coverage = l.expectCoverage(cn, rs, join(field, "coverage"))
 	}
 	return e
 }

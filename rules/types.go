@@ -341,8 +341,8 @@ type TestCase struct {
 	// LastActions holds when each action was last queued for the customer.
 	LastActions map[string]time.Time
 	// Key is the customer's key (`key:`), which holdout membership
-	// depends on; "" when the case gives none (the engine then uses the
-	// case's name).
+	// depends on; "" when the case gives none (ruletest then uses "test:"
+	// and the case's name).
 	Key string
 	// Outcomes are follow-ups that ended before the as-of, for coverage
 	// (`outcomes: [{action: vip_care_visit, outcome: reached, at: 2024-06-01}]`).

@@ -72,7 +72,9 @@ func (r *Report) Uncovered() []string {
 
 // Customer builds the engine input a test case describes. A case with
 // Absent set is a customer who left the facts source: its facts are all
-// null and engine.Customer.Absent is set.
+// null and engine.Customer.Absent is set. The customer's key is the
+// case's Key, or "test:" and the case's name when it gives none; its
+// follow-up history holds the case's Outcomes and Contacts.
 func Customer(rs *rules.RuleSet, tc *rules.TestCase) (*engine.Customer, error) {
 	var row []any
 	if tc.Absent {
@@ -86,7 +88,11 @@ func Customer(rs *rules.RuleSet, tc *rules.TestCase) (*engine.Customer, error) {
 			return nil, err
 		}
 	}
-	c := &engine.Customer{Key: "test:" + tc.Name, Facts: row, Absent: tc.Absent}
+	key := tc.Key
+	if key == "" {
+		key = "test:" + tc.Name
+	}
+	c := &engine.Customer{Key: key, Facts: row, Absent: tc.Absent}
 	c.State.Segments = make([]engine.Assignment, len(rs.Segmentations))
 	for name, p := range tc.Previous {
 		if _, i := rs.Segmentation(name); i >= 0 {
@@ -97,6 +103,16 @@ func Customer(rs *rules.RuleSet, tc *rules.TestCase) (*engine.Customer, error) {
 	for name, t := range tc.LastActions {
 		if _, i := rs.Action(name); i >= 0 {
 			c.State.LastActions[i] = t
+		}
+	}
+	for _, o := range tc.Outcomes {
+		if _, i := rs.Action(o.Action); i >= 0 {
+			c.State.Outcomes = append(c.State.Outcomes, engine.ActionOutcome{Action: i, Outcome: o.Outcome, At: o.At})
+		}
+	}
+	for _, ct := range tc.Contacts {
+		if _, i := rs.Action(ct.Action); i >= 0 {
+			c.State.Contacts = append(c.State.Contacts, engine.Contact{Action: i, At: ct.At})
 		}
 	}
 	return c, nil
@@ -117,14 +133,16 @@ func Run(rs *rules.RuleSet) *Report {
 		}
 		tr := e.Explain(tc.AsOf, c)
 		cr.Trace = tr
-		cr.Failures = compare(rs, tc, tr.Result)
+		cr.Failures = compare(rs, tc, tr)
 		for _, st := range tr.Segmentations {
 			if st.Decision.Matched != "" {
 				matched[st.Name+"."+st.Decision.Matched]++
 			}
 		}
 		for _, at := range tr.Actions {
-			if at.Outcome == engine.OutcomeFired || at.Outcome == engine.OutcomeCooldown {
+			// A withheld action's condition held too.
+			switch at.Outcome {
+			case engine.OutcomeFired, engine.OutcomeCooldown, engine.OutcomeHeldOut, engine.OutcomeSuppressed:
 				matched["actions."+at.Name]++
 			}
 		}
@@ -143,7 +161,8 @@ func Run(rs *rules.RuleSet) *Report {
 	return rep
 }
 
-func compare(rs *rules.RuleSet, tc *rules.TestCase, res *engine.Result) []string {
+func compare(rs *rules.RuleSet, tc *rules.TestCase, tr *engine.Trace) []string {
+	res := tr.Result
 	var fails []string
 	for _, e := range res.Errors {
 		fails = append(fails, fmt.Sprintf("rule error in %s: %s", e.Rule, e.Message()))
@@ -161,8 +180,15 @@ func compare(rs *rules.RuleSet, tc *rules.TestCase, res *engine.Result) []string
 		}
 	}
 	if tc.Expect.ActionsSet {
-		fails = append(fails, compareActions(tc.Expect.Actions, res.Actions)...)
+		fails = append(fails, compareActions(tc.Expect.Actions, res)...)
 	}
+	if tc.Expect.Suppressed != nil {
+		fails = append(fails, compareWithheld(engine.Suppressed, tc.Expect.Suppressed, tr)...)
+	}
+	if tc.Expect.HeldOut != nil {
+		fails = append(fails, compareWithheld(engine.HeldOut, tc.Expect.HeldOut, tr)...)
+	}
+	fails = append(fails, compareCoverage(rs, tc.Expect.Coverage, tr)...)
 	return fails
 }
 
@@ -173,10 +199,10 @@ func orNoSegment(name string) string {
 	return name
 }
 
-func compareActions(want []rules.ExpectedAction, got []engine.QueuedAction) []string {
+func compareActions(want []rules.ExpectedAction, res *engine.Result) []string {
 	var fails []string
 	gotBy := map[string]engine.QueuedAction{}
-	for _, q := range got {
+	for _, q := range res.Actions {
 		gotBy[q.Name] = q
 	}
 	wantBy := map[string]bool{}
@@ -184,7 +210,11 @@ func compareActions(want []rules.ExpectedAction, got []engine.QueuedAction) []st
 		wantBy[w.Name] = true
 		q, ok := gotBy[w.Name]
 		if !ok {
-			fails = append(fails, fmt.Sprintf("expected action %s, but it was not queued", w.Name))
+			msg := fmt.Sprintf("expected action %s, but it was not queued", w.Name)
+			if wa := withheld(res, w.Name); wa != nil {
+				msg += fmt.Sprintf(": it was %s (%s)", statusWords(wa.Status), wa.Reason)
+			}
+			fails = append(fails, msg)
 			continue
 		}
 		for _, k := range sortedKeys(w.Payload) {
@@ -194,7 +224,7 @@ func compareActions(want []rules.ExpectedAction, got []engine.QueuedAction) []st
 		}
 	}
 	var extra []string
-	for _, q := range got {
+	for _, q := range res.Actions {
 		if !wantBy[q.Name] {
 			extra = append(extra, q.Name)
 		}
