@@ -172,14 +172,14 @@ func (w *worker) overLimit(a *rules.Action, c *Customer, queued []int, asOf time
 	if l := lim.PerCustomer; l != nil {
 		n, since := w.contacts(c, queued, l.Within, asOf, func(int) bool { return true })
 		if n >= l.Count {
-			return fmt.Sprintf("contact limit %s reached (%d contacts since %s)", l.Source, n, day(since))
+			return fmt.Sprintf("contact limit %s reached (%s since %s)", l.Source, contactsN(n), day(since))
 		}
 	}
 	if l := lim.PerChannel[a.Channel]; a.Channel != "" && l != nil {
 		acts := w.e.rs.Actions
 		n, since := w.contacts(c, queued, l.Within, asOf, func(i int) bool { return i >= 0 && acts[i].Channel == a.Channel })
 		if n >= l.Count {
-			return fmt.Sprintf("%s contact limit %s reached (%d contacts since %s)", a.Channel, l.Source, n, day(since))
+			return fmt.Sprintf("%s contact limit %s reached (%s since %s)", a.Channel, l.Source, contactsN(n), day(since))
 		}
 	}
 	return ""
@@ -210,4 +210,11 @@ func percent(bp int) string {
 		return fmt.Sprintf("%d%%", bp/100)
 	}
 	return fmt.Sprintf("%g%%", float64(bp)/100)
+}
+
+func contactsN(n int) string {
+	if n == 1 {
+		return "1 contact"
+	}
+	return fmt.Sprintf("%d contacts", n)
 }

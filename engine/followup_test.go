@@ -90,15 +90,15 @@ func TestContactLimits(t *testing.T) {
 		{
 			name:     "no contacts yet: the phone limit keeps the second call, which is no contact, so the email fits",
 			queued:   []string{"wide", "call"},
-			withheld: []string{"call_again suppressed: phone contact limit 1 per 14d reached (1 contacts since 2024-06-17)"},
+			withheld: []string{"call_again suppressed: phone contact limit 1 per 14d reached (1 contact since 2024-06-17)"},
 		},
 		{
 			name:     "a phone contact 10 days ago: no call at all, the email goes out",
 			contacts: map[string][]time.Time{"call": {asOf.Add(-10 * day)}},
 			queued:   []string{"wide"},
 			withheld: []string{
-				"call suppressed: phone contact limit 1 per 14d reached (1 contacts since 2024-06-17)",
-				"call_again suppressed: phone contact limit 1 per 14d reached (1 contacts since 2024-06-17)",
+				"call suppressed: phone contact limit 1 per 14d reached (1 contact since 2024-06-17)",
+				"call_again suppressed: phone contact limit 1 per 14d reached (1 contact since 2024-06-17)",
 			},
 		},
 		{
@@ -123,7 +123,7 @@ func TestContactLimits(t *testing.T) {
 			name:     "a phone contact of the unknown action: no channel's",
 			contacts: map[string][]time.Time{"gone": {asOf.Add(-10 * day)}},
 			queued:   []string{"wide", "call"},
-			withheld: []string{"call_again suppressed: phone contact limit 1 per 14d reached (1 contacts since 2024-06-17)"},
+			withheld: []string{"call_again suppressed: phone contact limit 1 per 14d reached (1 contact since 2024-06-17)"},
 		},
 	}
 	for _, tt := range tests {

@@ -2,7 +2,7 @@ package jobs
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tierflow/tierflow/rules"
@@ -10,12 +10,18 @@ import (
 
 // EffectsSource is implemented by state stores that can read back what
 // effect and cost reports need: the decisions the queue recorded and the
-// moves the history did.
+// moves the history did. Both stream in customer key order (byte order,
+// as Go compares strings), so that Effects merges them holding one
+// customer at a time. Each calls fn once per row, stopping at the first
+// error fn returns, which it returns (wrapped with %w, if at all); fn
+// must not keep the pointer it is given, which the next row may reuse,
+// but may keep what it points to. Segments maps are read-only: a source
+// may share one between decisions in the same segments.
 type EffectsSource interface {
 	// Decisions calls fn with the rule set's actions that were queued or
-	// held out (every status but suppressed and cancelled), created (as
-	// of their run) in [from, until], ordered by customer key (byte
-	// order), then creation time, then id.
+	// held out (every status but suppressed and cancelled; no segment
+	// syncs), created (as of their run) in [from, until], ordered by
+	// customer key (byte order), then creation time, then id.
 	Decisions(ctx context.Context, ruleset string, from, until time.Time, fn func(*ActionDecision) error) error
 	// Moves calls fn with the rule set's history rows as of from or
 	// later, ordered by customer key (byte order), then as-of, then id.
@@ -32,9 +38,12 @@ type ActionDecision struct {
 	Status string
 	// At is the as-of of the run that decided it.
 	At time.Time
-	// Segments is the customer's segment per segmentation after that run.
+	// Segments is the customer's segment per segmentation after that run;
+	// empty for actions queued before the queue kept it (migration 0006).
 	Segments map[string]string
-	Outcome  string
+	// Outcome is how the follow-up ended (OutcomeReport.Outcome), "" when
+	// it has not, or ended without one.
+	Outcome string
 }
 
 // HistoryMove is one move of one customer in one segmentation; From and
@@ -48,7 +57,9 @@ type HistoryMove struct {
 
 // EffectsOptions selects what an effects report covers.
 type EffectsOptions struct {
-	// From and Until bound the decisions looked at (their as-of).
+	// From and Until bound the decisions looked at (their as-of), both
+	// included. A zero Until is Latest, or no bound when Latest is zero
+	// too.
 	From, Until time.Time
 	// Horizons are the days after a decision at which treated and
 	// held-out customers are compared; DefaultHorizons when empty.
@@ -57,7 +68,9 @@ type EffectsOptions struct {
 	// concludes from; DefaultMinGroup when zero.
 	MinGroup int
 	// Latest is the as-of of the rule set's latest successful run: a
-	// decision is compared at horizon h only when At+h is not after it.
+	// decision is compared at horizon h only when At+h is not after it,
+	// since the history shows where its customer was then only up to
+	// there. A zero Latest compares nothing.
 	Latest time.Time
 }
 
@@ -78,14 +91,34 @@ type EffectsReport struct {
 	// Churn is the segment that counts as churn (rules.RuleSet.Churn),
 	// "" when the rule set declares none.
 	Churn string `json:"churn,omitempty"`
-	// Method names the confidence interval of the differences.
-	Method  string            `json:"method"`
+	// Method names the confidence interval of the differences
+	// (EffectsMethod).
+	Method string `json:"method"`
+	// Horizons and MinGroup are the options the report was made with,
+	// defaults filled in; Horizons ascend.
+	Horizons []int `json:"horizons_days"`
+	MinGroup int   `json:"min_group"`
+	// Effects holds one comparison per action with a holdout,
+	// segmentation, segment and horizon that any customer was observed
+	// at: in the rule file's order of actions and segmentations, then by
+	// segment rank and horizon.
 	Effects []TreatmentEffect `json:"effects"`
-	Costs   []ClassCost       `json:"costs"`
+	// Costs holds one class per action with a cost, segmentation and
+	// segment that any treated decision was in, in the same order.
+	Costs []ClassCost `json:"costs"`
 }
 
 // TreatmentEffect is one comparison: customers the action fired for
 // while in Segment of Segmentation, Horizon days later.
+//
+// Each customer counts once per action, by its first decision of the
+// action in the period (its as-of is the customer's day 0), whatever
+// came of it: a customer treated again later (after a cooldown) weighs
+// no more than one treated once, and the treated group holds every
+// customer the action was queued for, reached or not (intent to treat),
+// as the held-out group holds every customer it fired for but withheld.
+// The group is the first decision's: ActionHeldOut is held out, any
+// other status treated.
 type TreatmentEffect struct {
 	Action       string `json:"action"`
 	Segmentation string `json:"segmentation"`
@@ -93,8 +126,12 @@ type TreatmentEffect struct {
 	Horizon      int    `json:"horizon_days"`
 	Treated      int    `json:"treated"`
 	HeldOut      int    `json:"held_out"`
-	// Stayed, Churned and MovedUp compare the shares still in the
-	// segment, in the churn segment, and in a higher-ranked segment.
+	// Stayed, Churned and MovedUp compare the shares Horizon days later
+	// still in the segment (or in it again), in the churn segment of the
+	// churn segmentation (zero when the rule set declares no churn), and
+	// in a higher-ranked segment of Segmentation. A customer's segment
+	// then is where the last move of the history after day 0 and by day
+	// Horizon put it, or where day 0 left it.
 	Stayed  Comparison `json:"stayed"`
 	Churned Comparison `json:"churned"`
 	MovedUp Comparison `json:"moved_up"`
@@ -102,10 +139,13 @@ type TreatmentEffect struct {
 	// Note then says so.
 	Conclusive bool   `json:"conclusive"`
 	Note       string `json:"note,omitempty"`
-	// Cost is what the treated customers' actions cost; KeptPerCost the
-	// customers kept from churning per unit of cost ((held-out churn
-	// share - treated churn share) * Treated / Cost), 0 when either is
-	// unknown.
+	// Cost is what the treated customers' actions cost: the action's
+	// unit cost for each of their treated decisions from day 0 through
+	// day Horizon (a repeat within the horizon is part of the treatment
+	// compared). KeptPerCost is the customers kept from churning per unit
+	// of cost ((held-out churn share - treated churn share) * Treated /
+	// Cost); both are 0 when the action has no cost, and KeptPerCost is
+	// 0 when the rule set declares no churn or a group is empty.
 	Cost        float64 `json:"cost"`
 	KeptPerCost float64 `json:"kept_per_cost"`
 }
@@ -122,17 +162,39 @@ type Comparison struct {
 	High         float64 `json:"high"`
 }
 
-// ClassCost is what one action cost for the customers of one segment.
+// ClassCost is what one action cost for the customers of one segment:
+// every treated decision of the action in the period whose customer was
+// in Segment of Segmentation after the decision's run counts UnitCost
+// (held-out ones cost nothing). A decision counts once in every
+// segmentation; one without a segment there (or with one the rules no
+// longer define) counts in none of that segmentation's classes.
 type ClassCost struct {
-	Action       string  `json:"action"`
-	Segmentation string  `json:"segmentation"`
-	Segment      string  `json:"segment"`
-	Queued       int     `json:"queued"`
-	UnitCost     float64 `json:"unit_cost"`
-	Cost         float64 `json:"cost"`
+	Action       string `json:"action"`
+	Segmentation string `json:"segmentation"`
+	Segment      string `json:"segment"`
+	// Queued is the number of treated decisions.
+	Queued   int     `json:"queued"`
+	UnitCost float64 `json:"unit_cost"`
+	Cost     float64 `json:"cost"`
 }
 
-// Effects builds the effects report of rs from src.
+// Effects builds the effects report of rs from src: it reads the
+// decisions of the period (through Latest, for the cost of repeats
+// within a horizon) and the moves since From, merged by customer, and
+// holds one customer's rows at a time.
 func Effects(ctx context.Context, src EffectsSource, rs *rules.RuleSet, opts EffectsOptions) (*EffectsReport, error) {
-	return nil, errors.New("jobs.Effects: not written yet")
+	r, err := newEffectsRun(rs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("effects of %s: %w", rs.Name, err)
+	}
+	if r.needsData() {
+		until := r.opts.Until
+		if r.opts.Latest.After(until) {
+			until = r.opts.Latest
+		}
+		if err := mergeCustomers(ctx, src, rs.Name, r.opts.From, until, r.customer); err != nil {
+			return nil, fmt.Errorf("effects of %s: %w", rs.Name, err)
+		}
+	}
+	return r.report(), nil
 }

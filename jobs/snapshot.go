@@ -268,7 +268,7 @@ func (noState) Initial() bool { return true }
 
 // LoadFollowUps leaves every customer without follow-up history.
 func (noState) LoadFollowUps(context.Context, []engine.Customer, FollowUpQuery) error { return nil }
-func (noState) Close() error  { return nil }
+func (noState) Close() error                                                          { return nil }
 func (n noState) Load(_ context.Context, batch []engine.Customer) error {
 	for i := range batch {
 		emptyState(&batch[i], n.rs)

@@ -154,7 +154,7 @@ func TestFollowUpFailures(t *testing.T) {
 	out, in := holdoutKeys(t)
 	bucket := rules.HoldoutBucket("care", "offer", "", out)
 	heldOut := fmt.Sprintf("in the 50%% holdout group (bucket %d of 10000, below 5000)", bucket)
-	const limit = "contact limit 1 per 7d reached (1 contacts since 2024-06-24)"
+	const limit = "contact limit 1 per 7d reached (1 contact since 2024-06-24)"
 	rep := ruletest.Run(compile(t, careRules+fmt.Sprintf(`
   - name: held out, not suppressed
     as_of: 2024-07-01

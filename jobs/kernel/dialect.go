@@ -40,6 +40,8 @@ type Dialect struct {
 	Fact func(f rules.Field, v any) (any, error)
 	// Time converts a state time as the driver returns it (nil: none).
 	Time func(v any) (time.Time, error)
+	// TimeArg binds a time as the store's tables keep it.
+	TimeArg func(t time.Time) any
 	// InKeys is the condition that expr is one of keys (customer keys,
 	// segmentation or action names), with placeholder number n, and the
 	// argument to bind to it.
@@ -68,4 +70,7 @@ type Tables struct {
 	Assignments string
 	ActionLast  string
 	History     string
+	// Actions is the action queue, which the follow-up history is read
+	// from (LoadFollowUps).
+	Actions string
 }

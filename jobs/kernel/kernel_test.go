@@ -378,3 +378,40 @@ ORDER BY TEXT(src."id") BYTES`
 		t.Errorf("SnapshotQuery =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// Segments reads the JSON column the queue keeps them in: text or bytes,
+// NULL as nil; anything else is an error naming it.
+func TestSegmentsScan(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		src  any
+		want Segments
+		err  string
+	}{
+		{"null", nil, nil, ""},
+		{"text", `{"value_tier": "vip", "lifecycle": "new"}`, Segments{"value_tier": "vip", "lifecycle": "new"}, ""},
+		{"bytes", []byte(`{"value_tier": "key"}`), Segments{"value_tier": "key"}, ""},
+		{"empty object", "{}", Segments{}, ""},
+		{"not JSON", "vip", nil, `segments "vip"`},
+		{"not text", int64(3), nil, "stored as int64"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := Segments{"stale": "x"}
+			err := got.Scan(c.src)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("Scan(%v) = %v, want an error with %q", c.src, err, c.err)
+				}
+				return
+			}
+			if err != nil || len(got) != len(c.want) || (got == nil) != (c.want == nil) {
+				t.Fatalf("Scan(%v) = %v, %v; want %v", c.src, got, err, c.want)
+			}
+			for k, v := range c.want {
+				if got[k] != v {
+					t.Fatalf("Scan(%v) = %v, want %v", c.src, got, c.want)
+				}
+			}
+		})
+	}
+}

@@ -13,8 +13,8 @@ import (
 )
 
 // ErrNoAction is returned (wrapped) for an action id the queue does not
-// hold.
-var ErrNoAction = errors.New("no such action")
+// hold. It is jobs.ErrNoAction, which RecordOutcome returns too.
+var ErrNoAction = jobs.ErrNoAction
 
 // QueueSQL is jobs.Queue, and the queue commands of `tierflow actions`,
 // on a SQL database: the actions and action_attempts tables of migration

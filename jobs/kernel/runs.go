@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/tierflow/tierflow/jobs"
 )
@@ -57,4 +58,17 @@ func SourceRows(sources []byte) map[string]int64 {
 		out[e.Name] = e.Rows
 	}
 	return out
+}
+
+// DecodeReport reads the plan report a run stored (runs.detail); nil
+// when it stored none.
+func DecodeReport(detail []byte) (*jobs.PlanReport, error) {
+	if len(detail) == 0 || string(detail) == "null" {
+		return nil, nil
+	}
+	var rep jobs.PlanReport
+	if err := json.Unmarshal(detail, &rep); err != nil {
+		return nil, fmt.Errorf("read the stored report: %w", err)
+	}
+	return &rep, nil
 }

@@ -31,6 +31,10 @@ type StateReader struct {
 	// segmentation or action, customer_key) instead of scanning the rule
 	// set's rows.
 	segNames, actNames []string
+	// allActs maps every action's name to its index, and allActNames
+	// lists them: the outcomes LoadFollowUps reads.
+	allActs     map[string]int
+	allActNames []string
 }
 
 var _ jobs.StateKeys = (*StateReader)(nil)
@@ -64,12 +68,15 @@ func newStateReader(ctx context.Context, tx *sql.Tx, d *Dialect, t Tables, rs *r
 	if err != nil {
 		return nil, secrets.Err(err)
 	}
-	r := &StateReader{d: d, t: t, rs: rs, tx: tx, secrets: secrets, initial: initial, segs: map[string]int{}, acts: map[string]int{}}
+	r := &StateReader{d: d, t: t, rs: rs, tx: tx, secrets: secrets, initial: initial, segs: map[string]int{}, acts: map[string]int{},
+		allActs: make(map[string]int, len(rs.Actions))}
 	for i, s := range rs.Segmentations {
 		r.segs[s.Name] = i
 		r.segNames = append(r.segNames, s.Name)
 	}
 	for i, a := range rs.Actions {
+		r.allActs[a.Name] = i
+		r.allActNames = append(r.allActNames, a.Name)
 		if a.Cooldown > 0 {
 			r.acts[a.Name] = i
 			r.actNames = append(r.actNames, a.Name)
@@ -136,9 +143,6 @@ func stateKeys(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.R
 
 // Load sets the state of every customer of batch.
 func (r *StateReader) Load(ctx context.Context, batch []engine.Customer) error {
-	keys := make([]string, len(batch))
-	at := make(map[string]int, len(batch))
-	next := make([]int, len(batch)) // customers sharing a key, chained
 	for i := range batch {
 		c := &batch[i]
 		c.State.Segments = make([]engine.Assignment, len(r.rs.Segmentations))
@@ -146,21 +150,11 @@ func (r *StateReader) Load(ctx context.Context, batch []engine.Customer) error {
 		if len(r.acts) > 0 {
 			c.State.LastActions = make([]time.Time, len(r.rs.Actions))
 		}
-		keys[i] = c.Key
-		next[i] = -1
-		if j, ok := at[c.Key]; ok {
-			next[i] = j
-		}
-		at[c.Key] = i
 	}
 	if len(batch) == 0 {
 		return nil
 	}
-	each := func(key string, fn func(c *engine.Customer)) {
-		for i, ok := at[key]; ok && i >= 0; i = next[i] {
-			fn(&batch[i])
-		}
-	}
+	keys, each := byKey(batch)
 	if err := r.loadAssignments(ctx, keys, each); err != nil {
 		return err
 	}
@@ -168,6 +162,28 @@ func (r *StateReader) Load(ctx context.Context, batch []engine.Customer) error {
 		return nil
 	}
 	return r.loadLastActions(ctx, keys, each)
+}
+
+// byKey returns the keys of batch, in its order (a key repeats for each
+// customer that shares it), and a function that calls fn with every
+// customer of batch with a key: the customers of a key a query returns.
+func byKey(batch []engine.Customer) (keys []string, each func(key string, fn func(*engine.Customer))) {
+	keys = make([]string, len(batch))
+	at := make(map[string]int, len(batch))
+	next := make([]int, len(batch)) // customers sharing a key, chained
+	for i := range batch {
+		keys[i] = batch[i].Key
+		next[i] = -1
+		if j, ok := at[keys[i]]; ok {
+			next[i] = j
+		}
+		at[keys[i]] = i
+	}
+	return keys, func(key string, fn func(c *engine.Customer)) {
+		for i, ok := at[key]; ok && i >= 0; i = next[i] {
+			fn(&batch[i])
+		}
+	}
 }
 
 func (r *StateReader) loadAssignments(ctx context.Context, keys []string, each func(string, func(*engine.Customer))) error {

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -40,6 +41,44 @@ type QueuedAction struct {
 	// action and when its lease runs out; empty when none holds it.
 	LeaseOwner string     `db:"lease_owner" json:"lease_owner,omitempty"`
 	LeaseUntil *time.Time `db:"lease_until" json:"lease_until,omitempty"`
+	// Outcome and OutcomeAt are how and when the follow-up ended, as
+	// reported (jobs.OutcomeReport); "" and nil when none has been, and
+	// Outcome is "" for a failure.
+	Outcome   string     `db:"outcome" json:"outcome,omitempty"`
+	OutcomeAt *time.Time `db:"outcome_at" json:"outcome_at,omitempty"`
+	// Note is the text reported with the outcome or, for a held-out or
+	// suppressed action, why it was withheld.
+	Note string `db:"note" json:"note,omitempty"`
+	// Segments is the customer's segment per segmentation when the action
+	// was queued; nil for segment syncs and actions queued before
+	// tierflow kept it.
+	Segments Segments `db:"segments" json:"segments,omitempty"`
+}
+
+// Segments is a customer's segment per segmentation ({"value_tier":
+// "vip"}), as the queue keeps it with an action in a JSON column.
+type Segments map[string]string
+
+// Scan reads the JSON column; NULL is nil.
+func (s *Segments) Scan(src any) error {
+	var b []byte
+	switch x := src.(type) {
+	case nil:
+		*s = nil
+		return nil
+	case string:
+		b = []byte(x)
+	case []byte:
+		b = x
+	default:
+		return fmt.Errorf("segments: stored as %T, not JSON text", src)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("segments %q: %w", b, err)
+	}
+	*s = m
+	return nil
 }
 
 // ActionFilter selects queue rows; empty fields match everything.

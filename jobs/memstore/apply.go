@@ -1,7 +1,9 @@
 package memstore
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"sync"
@@ -67,6 +69,7 @@ func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 	}, func(q *kernel.Queued) error {
 		cp := *q
 		cp.Payload = append([]byte(nil), q.Payload...)
+		cp.Segments = bytes.Clone(q.Segments)
 		a.queued = append(a.queued, cp)
 		return nil
 	})
@@ -146,12 +149,20 @@ func (s *Store) commitLocked(a *applyTx, sum jobs.RunSummary) {
 	for _, q := range a.queued {
 		if !s.idempotent[q.IdempotencyKey] {
 			s.idempotent[q.IdempotencyKey] = true
+			status := q.Status
+			if status == "" {
+				status = jobs.ActionPending
+			}
 			s.actions = append(s.actions, kernel.QueuedAction{ID: int64(len(s.actions) + 1), RuleSet: name, Action: q.Action,
-				Customer: q.Customer, Payload: q.Payload, Priority: q.Priority, Status: "pending", CreatedAt: asOf,
-				DueAt: stamp(q.Due), RunID: runID, Idempotent: q.IdempotencyKey, Destination: q.Destination})
+				Customer: q.Customer, Payload: q.Payload, Priority: q.Priority, Status: status, CreatedAt: asOf,
+				DueAt: stamp(q.Due), RunID: runID, Idempotent: q.IdempotencyKey, Destination: q.Destination,
+				Note: q.Note, Segments: segmentsOf(q.Segments)})
 		}
-		// As in SQL, the cooldown record follows every staged action,
-		// queued now or by an earlier try of the same as-of.
+		// As in SQL, the cooldown record follows every staged action that
+		// starts one, queued now or by an earlier try of the same as-of.
+		if !q.StartsCooldown() {
+			continue
+		}
 		k := actionKey{q.Action, q.Customer}
 		if last, ok := next.lastQueued[k]; !ok || asOf.After(last) {
 			next.lastQueued[k] = asOf
@@ -172,4 +183,16 @@ func (s *Store) addHistoryLocked(h kernel.HistoryEntry, customer string) {
 		s.hadHistory = map[string]bool{}
 	}
 	s.hadHistory[h.RuleSet] = true
+}
+
+// segmentsOf decodes the staged segments JSON, as the SQL stores' JSON
+// column keeps it; nil stays nil. kernel.Changes writes a JSON object of
+// strings, so it always decodes.
+func segmentsOf(b []byte) kernel.Segments {
+	if b == nil {
+		return nil
+	}
+	var m kernel.Segments
+	_ = json.Unmarshal(b, &m)
+	return m
 }

@@ -12,9 +12,11 @@
 // opened, whatever commits after. Each commit copies the rule set's
 // assignment and cooldown maps, so that open readers keep the old ones:
 // its cost grows with the customer base, which is fine for the sizes
-// tests and trials use.
+// tests and trials use. A reader copies what the follow-up history needs
+// of the rule set's queue when it opens, for the same reason.
 //
-// Besides jobs.StateStore, jobs.RunRecorder and jobs.SlotStore it has
+// Besides jobs.StateStore, jobs.RunRecorder, jobs.SlotStore, jobs.Queue
+// and jobs.OutcomeStore (its readers are jobs.FollowUpLoaders) it has
 // the queries (History, Actions, Runs) and housekeeping (Migrate,
 // MigrationStatus, Ping, Close, Schema, Redact) the command needs of a
 // state store, so that the CLI can run on it.

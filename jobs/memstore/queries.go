@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"sort"
 
 	"github.com/tierflow/tierflow/jobs/kernel"
@@ -67,6 +68,11 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 			cp := *u
 			out[i].LeaseUntil = &cp
 		}
+		if at := out[i].OutcomeAt; at != nil {
+			cp := *at
+			out[i].OutcomeAt = &cp
+		}
+		out[i].Segments = maps.Clone(out[i].Segments)
 	}
 	return out, nil
 }

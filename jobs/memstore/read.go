@@ -19,7 +19,7 @@ func (s *Store) OpenState(ctx context.Context, rs *rules.RuleSet) (jobs.StateRea
 	}
 	s.mu.Lock()
 	state := s.sets[rs.Name]
-	r := &reader{rs: rs, state: state, hadHistory: s.hadHistory[rs.Name]}
+	r := &reader{rs: rs, state: state, hadHistory: s.hadHistory[rs.Name], follow: s.followRowsLocked(rs.Name)}
 	s.mu.Unlock()
 	for _, a := range rs.Actions {
 		r.cooldowns = r.cooldowns || a.Cooldown > 0
@@ -37,7 +37,10 @@ type reader struct {
 	cooldowns bool     // some action has a cooldown: load last actions
 	// hadHistory is true when the rule set had history: state once.
 	hadHistory bool
-	closed     bool
+	// follow is the rule set's queue as the view has it, by customer: the
+	// follow-up history (LoadFollowUps).
+	follow map[string][]followRow
+	closed bool
 }
 
 // Initial reports whether the rule set had no state when the view was

@@ -372,7 +372,7 @@ func TestDateFactsReadAsUTC(t *testing.T) {
 	exec(t, s, `ALTER DATABASE "`+db+`" SET timezone TO 'Asia/Shanghai'`)
 	exec(t, s, `UPDATE customer_facts SET first_order_at = '2019-07-01'`)
 	s.DB().SetMaxIdleConns(0) // new connections pick up the database's time zone
-	c, err := jobs.FindCustomer(ctx, s, facts(s), retail(t), "1")
+	c, err := jobs.FindCustomer(ctx, s, facts(s), retail(t), "1", jobs.At(asOf))
 	if err != nil {
 		t.Fatal(err)
 	}

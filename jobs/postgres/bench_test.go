@@ -197,7 +197,7 @@ func (ab *applyBench) colocatedChanged(ctx context.Context, b testing.TB) int {
 // otherwise by customer key, batch by batch.
 func checkJoined(ctx context.Context, b testing.TB, ab *applyBench, src jobs.FactsSource, want bool) {
 	b.Helper()
-	snap, err := jobs.OpenSnapshot(ctx, ab.s, src, ab.rs)
+	snap, err := jobs.OpenSnapshot(ctx, ab.s, src, ab.rs, jobs.At(asOf))
 	if err != nil {
 		b.Fatal(err)
 	}

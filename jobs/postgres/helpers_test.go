@@ -12,6 +12,7 @@ import (
 	"github.com/tierflow/tierflow/internal/pgtest"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/storetest"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -28,7 +29,9 @@ const factsDDL = `CREATE TABLE customer_facts (
     channel        text NOT NULL
 )`
 
-// retail loads the retail example rule set.
+// retail loads the retail example rule set, without its contact limits
+// and holdouts (storetest.Unwithheld): these tests count on every action
+// that fires being queued.
 func retail(t testing.TB) *rules.RuleSet {
 	t.Helper()
 	src, err := os.ReadFile("../../examples/retail/retail.yaml")
@@ -39,7 +42,7 @@ func retail(t testing.TB) *rules.RuleSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rs
+	return storetest.Unwithheld(rs)
 }
 
 // facts is the retail facts source, customer_facts, on s's database.
@@ -303,5 +306,5 @@ func compileVariant(t testing.TB, old, new string) *rules.RuleSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rs
+	return storetest.Unwithheld(rs)
 }

@@ -131,14 +131,14 @@ func TestFindCustomerBadValue(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newQualityStore(t)
 	rs := qualityRuleSet(t)
-	c, err := jobs.FindCustomer(ctx, s, s.Source("bad_facts"), rs, "3")
+	c, err := jobs.FindCustomer(ctx, s, s.Source("bad_facts"), rs, "3", jobs.At(asOf))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(c.FactErrors) != 1 || c.FactErrors[0].Fact != "orders" || !strings.Contains(c.FactErrors[0].Err.Error(), `"2.5" is not a whole number`) {
 		t.Fatalf("customer 3: fact errors %v, want orders: 2.5 is not a whole number", c.FactErrors)
 	}
-	c, err = jobs.FindCustomer(ctx, s, s.Source("bad_facts"), rs, "1")
+	c, err = jobs.FindCustomer(ctx, s, s.Source("bad_facts"), rs, "1", jobs.At(asOf))
 	if err != nil || len(c.FactErrors) != 0 || c.Facts[1] != 3 {
 		t.Fatalf("customer 1: %+v, %v; want orders 3 from numeric 3.00", c, err)
 	}

@@ -30,6 +30,7 @@ var Dialect = &kernel.Dialect{
 		t, _ := v.(time.Time)
 		return utcOrZero(t), nil
 	},
+	TimeArg: func(t time.Time) any { return t.UTC() },
 	InKeys: func(expr string, n int, keys []string) (string, any) {
 		return expr + " = ANY($" + strconv.Itoa(n) + ")", pq.StringArray(keys)
 	},

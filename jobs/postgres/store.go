@@ -94,7 +94,8 @@ func (s *Store) Schema() string { return s.schema }
 func (s *Store) table(name string) string { return kernel.QuoteIdent(s.schema) + "." + name }
 
 func (s *Store) tables() kernel.Tables {
-	return kernel.Tables{Assignments: s.table("assignments"), ActionLast: s.table("action_last"), History: s.table("history")}
+	return kernel.Tables{Assignments: s.table("assignments"), ActionLast: s.table("action_last"), History: s.table("history"),
+		Actions: s.table("actions")}
 }
 
 func (s *Store) redact(err error) error { return s.secrets.Err(err) }

@@ -49,10 +49,15 @@ const stageSQL = `CREATE TEMP TABLE tierflow_stage (
     priority      integer,
     due_at        timestamptz,
     idem_key      text,
-    destination   text
+    destination   text,
+    status        text,       -- NULL: pending
+    note          text,
+    segments      jsonb,
+    cooldown      boolean     -- the action starts its cooldown (kernel.Queued.StartsCooldown)
 ) ON COMMIT DROP`
 
-const copySQL = `COPY tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination) FROM STDIN`
+const copySQL = `COPY tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination,
+    status, note, segments, cooldown) FROM STDIN`
 
 // BeginApply opens the write transaction and takes the rule set's
 // transaction-scoped advisory lock: it is released at commit or rollback,
@@ -114,6 +119,15 @@ func nullString(s string) any {
 	return s
 }
 
+// nullJSON is JSON text as COPY takes it (text: bytes would be bytea), or
+// NULL for none.
+func nullJSON(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
 func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 	return lostDuringApply(kernel.Changes(a.rs, a.run, batch, func(c *kernel.Assignment) error {
 		kind := "a"
@@ -121,10 +135,11 @@ func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 			kind = "l" // segment '': history records the move to no segment
 		}
 		_, err := a.copy.ExecContext(ctx, kind, c.Segmentation, c.Customer, c.Segment, nullTime(c.Since),
-			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil, nil)
+			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil, nil, nil, nil, nil, nil)
 		return a.s.redact(err)
 	}, func(q *kernel.Queued) error {
-		_, err := a.copy.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey, nullString(q.Destination))
+		_, err := a.copy.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey, nullString(q.Destination),
+			nullString(q.Status), nullString(q.Note), nullJSON(q.Segments), q.StartsCooldown())
 		return a.s.redact(err)
 	}))
 }
@@ -159,11 +174,13 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 		{"write history", `INSERT INTO ` + a.s.table("history") + ` (ruleset, segmentation, customer_key, from_segment, to_segment, matched, reason, as_of, run_id)
 			SELECT $1, name, customer_key, prev_segment, segment, matched, reason, $2, $3 FROM tierflow_stage
 			WHERE kind IN ('a', 'l') AND prev_segment IS DISTINCT FROM segment`, []any{rs, asOf, run}},
-		{"queue actions", `INSERT INTO ` + a.s.table("actions") + ` (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id, destination)
-			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3, destination FROM tierflow_stage WHERE kind = 'q'
+		{"queue actions", `INSERT INTO ` + a.s.table("actions") + ` (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id, destination,
+			    status, note, segments)
+			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3, destination, coalesce(status, 'pending'), note, segments
+			FROM tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},
 		{"record cooldowns", `INSERT INTO ` + a.s.table("action_last") + ` AS t (ruleset, action, customer_key, queued_at)
-			SELECT DISTINCT $1, name, customer_key, $2::timestamptz FROM tierflow_stage WHERE kind = 'q'
+			SELECT DISTINCT $1, name, customer_key, $2::timestamptz FROM tierflow_stage WHERE kind = 'q' AND cooldown
 			ON CONFLICT (ruleset, action, customer_key) DO UPDATE SET queued_at = greatest(t.queued_at, EXCLUDED.queued_at)`, []any{rs, asOf}},
 		{"record run", `UPDATE ` + a.s.table("runs") + ` SET status = $2, finished_at = $3, customers = $4, changed = $5,
 			actions = $6, errors = $7, detail = $8 WHERE id = $1`,

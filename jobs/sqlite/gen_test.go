@@ -38,7 +38,7 @@ func TestGeneratedFacts(t *testing.T) {
 	if problems, err := s.CheckSource(ctx, rs); err != nil || len(problems) != 0 {
 		t.Fatalf("CheckSource of generated facts: %q, %v", problems, err)
 	}
-	c, err := s.Customer(ctx, rs, "1")
+	c, err := s.Customer(ctx, rs, "1", jobs.At(at))
 	if err != nil {
 		t.Fatal(err)
 	}

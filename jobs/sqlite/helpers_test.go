@@ -43,6 +43,6 @@ func (s testStore) SourceSchema(ctx context.Context, rs *rules.RuleSet) (*rules.
 	return s.source(rs).FactsSchema(ctx, rs)
 }
 
-func (s testStore) Customer(ctx context.Context, rs *rules.RuleSet, key string) (*engine.Customer, error) {
-	return jobs.FindCustomer(ctx, s.Store, s.facts(), rs, key)
+func (s testStore) Customer(ctx context.Context, rs *rules.RuleSet, key string, opts ...jobs.SnapshotOption) (*engine.Customer, error) {
+	return jobs.FindCustomer(ctx, s.Store, s.facts(), rs, key, opts...)
 }

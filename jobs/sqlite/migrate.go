@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,7 +48,52 @@ func (s *Store) Migrate(ctx context.Context, dryRun bool) (*kernel.MigrationStat
 }
 
 func (s *Store) migrate(ctx context.Context, m kernel.Migration) error {
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: waits for other migrates
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	enforced, err := foreignKeysOff(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	err = s.migrateOn(ctx, conn, m, enforced)
+	if !enforced {
+		return errors.Join(err, conn.Close())
+	}
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); rerr != nil {
+		// Do not hand the pool a connection that no longer enforces them.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		return errors.Join(err, fmt.Errorf("migration %s: turn foreign keys back on: %w", m.Name, rerr))
+	}
+	return errors.Join(err, conn.Close())
+}
+
+// foreignKeysOff turns foreign key enforcement off on conn, outside any
+// transaction (where PRAGMA foreign_keys does nothing), as a table
+// rebuild needs (https://sqlite.org/lang_altertable.html, step 1); it
+// reports whether it was on. tierflow's connections leave it off, but a
+// build of SQLite may default it on.
+func foreignKeysOff(ctx context.Context, conn *sql.Conn) (bool, error) {
+	var on bool
+	if err := conn.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&on); err != nil {
+		return false, fmt.Errorf("read foreign_keys: %w", err)
+	}
+	if !on {
+		return false, nil
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return false, fmt.Errorf("turn foreign keys off: %w", err)
+	}
+	return true, nil
+}
+
+// migrateOn applies m in one write transaction on conn. When foreign
+// keys were enforced before, it checks them before it commits (step 10
+// of the rebuild procedure), so that a migration cannot leave rows
+// pointing nowhere.
+func (s *Store) migrateOn(ctx context.Context, conn *sql.Conn, m kernel.Migration, checkKeys bool) error {
+	tx, err := conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE: waits for other migrates
 	if err != nil {
 		return fmt.Errorf("migration %s: %w", m.Name, err)
 	}
@@ -64,12 +111,47 @@ func (s *Store) migrate(ctx context.Context, m kernel.Migration) error {
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return fmt.Errorf("migration %s: %w", m.Name, err)
 	}
+	if checkKeys {
+		if err := foreignKeyCheck(ctx, tx); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 		m.Version, m.Name, formatTime(time.Now())); err != nil {
 		return fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migration %s: commit: %w", m.Name, err)
+	}
+	return nil
+}
+
+// foreignKeyCheck fails when some row's foreign key points at no row.
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return fmt.Errorf("check foreign keys: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	var first string
+	for rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fkid int64
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return fmt.Errorf("check foreign keys: %w", err)
+		}
+		if n == 0 {
+			first = fmt.Sprintf("row %d of %s points at no row of %s", rowid.Int64, table, parent)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check foreign keys: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("check foreign keys: %d rows point at no row, such as %s", n, first)
 	}
 	return nil
 }

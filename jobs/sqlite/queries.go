@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
@@ -41,7 +43,8 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 		f.Limit = 50
 	}
 	rows, err := s.ro.QueryContext(ctx, `SELECT id, ruleset, action, customer_key, payload, priority, status, created_at, due_at,
-			attempts, last_error, run_id, idempotency_key, coalesce(destination, ''), coalesce(lease_owner, ''), lease_until
+			attempts, last_error, run_id, idempotency_key, coalesce(destination, ''), coalesce(lease_owner, ''), lease_until,
+			coalesce(outcome, ''), outcome_at, coalesce(note, ''), segments
 		FROM main.actions
 		WHERE ($1 = '' OR ruleset = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR customer_key = $3) AND ($4 = '' OR status = $4)
 			AND ($6 = '' OR destination = $6) AND ($7 = 0 OR id = $7)
@@ -54,9 +57,10 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 	for rows.Next() {
 		var q kernel.QueuedAction
 		var payload, created, due string
-		var lastErr, leaseUntil sql.NullString
+		var lastErr, leaseUntil, outcomeAt sql.NullString
 		if err := rows.Scan(&q.ID, &q.RuleSet, &q.Action, &q.Customer, &payload, &q.Priority, &q.Status, &created, &due,
-			&q.Attempts, &lastErr, &q.RunID, &q.Idempotent, &q.Destination, &q.LeaseOwner, &leaseUntil); err != nil {
+			&q.Attempts, &lastErr, &q.RunID, &q.Idempotent, &q.Destination, &q.LeaseOwner, &leaseUntil,
+			&q.Outcome, &outcomeAt, &q.Note, &q.Segments); err != nil {
 			return nil, fmt.Errorf("read actions: %w", err)
 		}
 		q.Payload = json.RawMessage(payload)
@@ -68,6 +72,9 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 			return nil, fmt.Errorf("read actions: %w", err)
 		}
 		if q.LeaseUntil, err = timePtr(leaseUntil); err != nil {
+			return nil, fmt.Errorf("read actions: %w", err)
+		}
+		if q.OutcomeAt, err = timePtr(outcomeAt); err != nil {
 			return nil, fmt.Errorf("read actions: %w", err)
 		}
 		out = append(out, q)
@@ -127,4 +134,43 @@ func timePtr(s sql.NullString) (*time.Time, error) {
 	}
 	t, err := parseTime(s.String)
 	return &t, err
+}
+
+// RunReport returns the run with the id and the plan report stored with
+// it (runs.detail); the report is nil when the run stored none, and ok is
+// false when there is no such run.
+func (s *Store) RunReport(ctx context.Context, id int64) (kernel.Run, *jobs.PlanReport, bool, error) {
+	var r kernel.Run
+	var asOf, started string
+	var slot, finished, msg, detail sql.NullString
+	err := s.ro.QueryRowContext(ctx, `SELECT id, ruleset, rules_hash, kind, as_of, slot, status, started_at, finished_at,
+			customers, changed, actions, errors, error, detail
+		FROM main.runs WHERE id = $1`, id).Scan(&r.ID, &r.RuleSet, &r.RulesHash, &r.Kind, &asOf, &slot, &r.Status, &started, &finished,
+		&r.Customers, &r.Changed, &r.Actions, &r.Errors, &msg, &detail)
+	if errors.Is(err, sql.ErrNoRows) {
+		return kernel.Run{}, nil, false, nil
+	}
+	if err != nil {
+		return kernel.Run{}, nil, false, fmt.Errorf("read run %d: %w", id, err)
+	}
+	for _, t := range []struct {
+		dst *time.Time
+		src string
+	}{{&r.AsOf, asOf}, {&r.Started, started}} {
+		if *t.dst, err = parseTime(t.src); err != nil {
+			return kernel.Run{}, nil, false, fmt.Errorf("read run %d: %w", id, err)
+		}
+	}
+	if r.Slot, err = timePtr(slot); err != nil {
+		return kernel.Run{}, nil, false, fmt.Errorf("read run %d: %w", id, err)
+	}
+	if r.Finished, err = timePtr(finished); err != nil {
+		return kernel.Run{}, nil, false, fmt.Errorf("read run %d: %w", id, err)
+	}
+	r.Error = stringPtr(msg)
+	rep, err := kernel.DecodeReport([]byte(detail.String))
+	if err != nil {
+		return r, nil, true, fmt.Errorf("run %d: %w", id, err)
+	}
+	return r, rep, true, nil
 }

@@ -8,7 +8,10 @@ import (
 	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
-var _ jobs.Queue = (*Store)(nil)
+var (
+	_ jobs.Queue        = (*Store)(nil)
+	_ jobs.OutcomeStore = (*Store)(nil)
+)
 
 // queueSQL is the shared action queue on the file's tables. Its
 // transactions are BEGIN IMMEDIATE: each holds the one write lock, so a
@@ -49,4 +52,18 @@ func (s *Store) RetryAction(ctx context.Context, id int64, now time.Time) error 
 // CancelAction cancels a pending or claimed action.
 func (s *Store) CancelAction(ctx context.Context, id int64) error {
 	return s.queueSQL().CancelAction(ctx, id)
+}
+
+// ActionRef returns what recording an outcome needs to know of an
+// action, or an error wrapping jobs.ErrNoAction. It implements
+// jobs.OutcomeStore.
+func (s *Store) ActionRef(ctx context.Context, id int64) (jobs.ActionRef, error) {
+	return s.queueSQL().ActionRef(ctx, id)
+}
+
+// RecordOutcome writes how a follow-up ended onto its action, in one
+// statement, if the action can take an outcome (kernel.OutcomeFrom). It
+// implements jobs.OutcomeStore.
+func (s *Store) RecordOutcome(ctx context.Context, r jobs.OutcomeReport) error {
+	return s.queueSQL().RecordOutcome(ctx, r)
 }

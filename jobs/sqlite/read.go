@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
@@ -22,6 +23,7 @@ var Dialect = &kernel.Dialect{
 	LooseTypes: true,
 	Fact:       factValue,
 	Time:       timeValue,
+	TimeArg:    func(t time.Time) any { return formatTime(t) },
 	InKeys: func(expr string, n int, keys []string) (string, any) {
 		b, _ := json.Marshal(keys) // strings always marshal
 		return expr + " IN (SELECT value FROM json_each($" + strconv.Itoa(n) + "))", string(b)

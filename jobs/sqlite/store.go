@@ -122,7 +122,8 @@ func (s *Store) Source(query string) *kernel.QuerySource {
 }
 
 func (s *Store) tables() kernel.Tables {
-	return kernel.Tables{Assignments: "main.assignments", ActionLast: "main.action_last", History: "main.history"}
+	return kernel.Tables{Assignments: "main.assignments", ActionLast: "main.action_last", History: "main.history",
+		Actions: "main.actions"}
 }
 
 // Join reads a source of the store's own file joined to state in one

@@ -278,7 +278,7 @@ func TestApplyAndOtherWriters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		snap, err := jobs.OpenSnapshot(ctx, st.Store, st.facts(), rs)
+		snap, err := jobs.OpenSnapshot(ctx, st.Store, st.facts(), rs, jobs.At(asOf))
 		if err != nil {
 			t.Fatal(err)
 		}

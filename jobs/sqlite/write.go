@@ -37,10 +37,14 @@ const stageSQL = `CREATE TEMP TABLE tierflow_stage (
     priority      INTEGER,
     due_at        TEXT,
     idem_key      TEXT,
-    destination   TEXT
+    destination   TEXT,
+    status        TEXT,    -- NULL: pending
+    note          TEXT,
+    segments      TEXT,
+    cooldown      INTEGER  -- 1: the action starts its cooldown (kernel.Queued.StartsCooldown)
 )`
 
-const stageColumns = 14
+const stageColumns = 18
 
 // stageRows is how many rows one staging INSERT writes.
 const stageRows = 64
@@ -52,7 +56,8 @@ var applyCacheKiB = 64 << 10
 
 func stageInsert(rows int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO temp.tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination) VALUES `)
+	b.WriteString(`INSERT INTO temp.tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination,
+    status, note, segments, cooldown) VALUES `)
 	for r := range rows {
 		if r > 0 {
 			b.WriteString(", ")
@@ -155,9 +160,14 @@ func (a *applyTx) stage(ctx context.Context, batch []jobs.Evaluated) error {
 			kind = "l" // segment '': history records the move to no segment
 		}
 		return a.add(ctx, kind, c.Segmentation, c.Customer, c.Segment, nullTime(c.Since),
-			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil, nil)
+			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil, nil, nil, nil, nil, nil)
 	}, func(q *kernel.Queued) error {
-		return a.add(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), int64(q.Priority), formatTime(q.Due), q.IdempotencyKey, nullString(q.Destination))
+		var segments any
+		if q.Segments != nil {
+			segments = string(q.Segments)
+		}
+		return a.add(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), int64(q.Priority), formatTime(q.Due), q.IdempotencyKey, nullString(q.Destination),
+			nullString(q.Status), nullString(q.Note), segments, q.StartsCooldown())
 	})
 	if err != nil {
 		return err
@@ -214,11 +224,13 @@ func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 		{"write history", `INSERT INTO main.history (ruleset, segmentation, customer_key, from_segment, to_segment, matched, reason, as_of, run_id)
 			SELECT $1, name, customer_key, prev_segment, segment, matched, reason, $2, $3 FROM temp.tierflow_stage
 			WHERE kind IN ('a', 'l') AND prev_segment IS NOT segment`, []any{rs, asOf, run}},
-		{"queue actions", `INSERT INTO main.actions (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id, destination)
-			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3, destination FROM temp.tierflow_stage WHERE kind = 'q'
+		{"queue actions", `INSERT INTO main.actions (ruleset, action, customer_key, payload, priority, created_at, due_at, idempotency_key, run_id, destination,
+			    status, note, segments)
+			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3, destination, coalesce(status, 'pending'), note, segments
+			FROM temp.tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},
 		{"record cooldowns", `INSERT INTO main.action_last (ruleset, action, customer_key, queued_at)
-			SELECT $1, name, customer_key, $2 FROM temp.tierflow_stage WHERE kind = 'q'
+			SELECT $1, name, customer_key, $2 FROM temp.tierflow_stage WHERE kind = 'q' AND cooldown
 			ON CONFLICT (ruleset, action, customer_key) DO UPDATE SET queued_at = max(queued_at, excluded.queued_at)`, []any{rs, asOf}},
 		{"record run", `UPDATE main.runs SET status = $2, finished_at = $3, customers = $4, changed = $5,
 			actions = $6, errors = $7, detail = $8 WHERE id = $1`,

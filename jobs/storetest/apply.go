@@ -334,7 +334,7 @@ func testCooldown(t *testing.T, nb func(t *testing.T) Backend) {
 	if got := e.count(`SELECT count(*) FROM {actions} WHERE customer_key <> '1'`); got != 0 {
 		t.Fatalf("%d actions queued for customers that did nothing", got)
 	}
-	c, err := jobs.FindCustomer(context.Background(), e.s, e.f, rs, "1")
+	c, err := jobs.FindCustomer(context.Background(), e.s, e.f, rs, "1", jobs.At(day(41)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,9 @@ func retailPath(t testing.TB) string {
 
 // RetailRuleSet compiles the retail example, with each pair of
 // replacements (old, new) applied to its text first; the file must
-// contain every old string.
+// contain every old string. Its contact limits and holdouts are taken off
+// (Unwithheld): the cases count on every action that fires being queued,
+// and the follow-up cases test withholding on rule sets of their own.
 func RetailRuleSet(t testing.TB, replace ...string) *rules.RuleSet {
 	t.Helper()
 	src, err := os.ReadFile(retailPath(t))
@@ -120,6 +122,17 @@ func RetailRuleSet(t testing.TB, replace ...string) *rules.RuleSet {
 	rs, err := rules.Compile("retail.yaml", []byte(text), rules.Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return Unwithheld(rs)
+}
+
+// Unwithheld takes rs's contact limits and holdouts off, in place, and
+// returns it: every action that fires is queued. Neither is part of the
+// compiled fast path (rules.RuleSet.Fast), which stays valid.
+func Unwithheld(rs *rules.RuleSet) *rules.RuleSet {
+	rs.Limits = nil
+	for _, a := range rs.Actions {
+		a.Holdout = rules.Holdout{}
 	}
 	return rs
 }
@@ -153,7 +166,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 }
 
 // cases are the conformance cases, grouped by what they cover.
-var cases = concat(applyCases, planCases, guardCases, lockCases, runCases, slotCases, queryCases, migrateCases)
+var cases = concat(applyCases, planCases, guardCases, lockCases, runCases, slotCases, queryCases, migrateCases, followUpCases)
 
 type testCase struct {
 	name string

@@ -16,5 +16,7 @@
 // The cases fill a customer_facts table for the retail example
 // (examples/retail/retail.yaml) with customers generated from their ids,
 // so that every backend holds the same facts, and change the facts with
-// SQL both dialects accept.
+// SQL both dialects accept. They run the example without its contact
+// limits and holdouts (Unwithheld); the follow-up cases test those, and
+// outcomes, on small rule sets of their own.
 package storetest

@@ -47,7 +47,7 @@ func (e *env) sql(q string) string {
 		return q
 	}
 	var pairs []string
-	for _, name := range []string{"runs", "assignments", "history", "actions", "action_last", "slots", "schema_migrations"} {
+	for _, name := range []string{"runs", "assignments", "history", "actions", "action_attempts", "action_last", "slots", "schema_migrations"} {
 		pairs = append(pairs, "{"+name+"}", quoteIdent(e.s.Schema())+"."+name)
 	}
 	return strings.NewReplacer(pairs...).Replace(q)

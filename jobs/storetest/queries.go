@@ -130,7 +130,7 @@ func testCustomer(t *testing.T, nb func(t *testing.T) Backend) {
 	eng := engine.New(rs)
 	for id := 1; id <= 300; id++ {
 		key := strconv.Itoa(id)
-		c, err := jobs.FindCustomer(ctx, e.s, e.f, rs, key)
+		c, err := jobs.FindCustomer(ctx, e.s, e.f, rs, key, jobs.At(day(1)))
 		if err != nil {
 			t.Fatalf("customer %s: %v", key, err)
 		}
@@ -156,7 +156,7 @@ func testCustomer(t *testing.T, nb func(t *testing.T) Backend) {
 			}
 		}
 	}
-	c, err := jobs.FindCustomer(ctx, e.s, e.f, rs, "3")
+	c, err := jobs.FindCustomer(ctx, e.s, e.f, rs, "3", jobs.At(day(1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func testCustomer(t *testing.T, nb func(t *testing.T) Backend) {
 	if first, ok := c.Facts[3].(time.Time); !ok || !first.Equal(want) || first.Location() != time.UTC {
 		t.Fatalf("customer 3's first order: %v, want %s: a date is midnight UTC", c.Facts[3], want)
 	}
-	if _, err := jobs.FindCustomer(ctx, e.s, e.f, rs, "999999"); err == nil || !strings.Contains(err.Error(), "no customer") {
+	if _, err := jobs.FindCustomer(ctx, e.s, e.f, rs, "999999", jobs.At(day(1))); err == nil || !strings.Contains(err.Error(), "no customer") {
 		t.Fatalf("an unknown customer: %v", err)
 	}
 }

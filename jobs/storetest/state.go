@@ -51,7 +51,8 @@ type stateCase struct {
 }
 
 // stateCases are the state-level cases, grouped by what they cover.
-var stateCases = concatState(stateApplyCases, stateTxCases, stateSlotCases, statePopulationCases, stateLeftCases, stateKeysCases, stateQueueCases, stateSyncCases)
+var stateCases = concatState(stateApplyCases, stateTxCases, stateSlotCases, statePopulationCases, stateLeftCases, stateKeysCases, stateQueueCases, stateSyncCases,
+	stateFollowUpCases)
 
 func concatState(groups ...[]stateCase) []stateCase {
 	var out []stateCase

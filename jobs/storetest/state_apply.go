@@ -358,7 +358,7 @@ func testStateCooldown(t *testing.T, ns func(t *testing.T) StateBackend) {
 	if got := e.queue(kernel.ActionFilter{Customer: "2"}); len(got) != 0 {
 		t.Fatalf("%d actions queued for a customer that did nothing", len(got))
 	}
-	c, err := jobs.FindCustomer(context.Background(), e.s, e.f, rs, "1")
+	c, err := jobs.FindCustomer(context.Background(), e.s, e.f, rs, "1", jobs.At(day(41)))
 	if err != nil {
 		t.Fatal(err)
 	}

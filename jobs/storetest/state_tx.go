@@ -101,7 +101,7 @@ func testStateLocked(t *testing.T, ns func(t *testing.T) StateBackend) {
 func (e *stateEnv) evaluate(rs *rules.RuleSet, at time.Time) []jobs.Evaluated {
 	e.t.Helper()
 	ctx := context.Background()
-	snap, err := jobs.OpenSnapshot(ctx, e.s, e.f, rs)
+	snap, err := jobs.OpenSnapshot(ctx, e.s, e.f, rs, jobs.At(at))
 	if err != nil {
 		e.t.Fatal(err)
 	}
