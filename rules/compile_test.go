@@ -37,8 +37,8 @@ func TestCompileRetail(t *testing.T) {
 	if want := []string{"value_tier/small", "lifecycle/active", "source/other"}; !slices.Equal(names, want) {
 		t.Errorf("segmentations/fallbacks = %v, want %v", names, want)
 	}
-	if got := len(rs.Tests); got != 13 {
-		t.Errorf("%d test cases, want 13", got)
+	if got := len(rs.Tests); got != 19 {
+		t.Errorf("%d test cases, want 19", got)
 	}
 	if rs.Label != "零售客户分群" || rs.Key != "customer_id" {
 		t.Errorf("Label, Key = %q, %q", rs.Label, rs.Key)

@@ -160,7 +160,7 @@ func TestLoadFiles(t *testing.T) {
 	if err := loaded.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(loaded.RuleSets) != 1 || loaded.RuleSets[0].Name != "retail" || len(loaded.RuleSets[0].Tests) != 13 {
+	if len(loaded.RuleSets) != 1 || loaded.RuleSets[0].Name != "retail" || len(loaded.RuleSets[0].Tests) != 19 {
 		t.Fatalf("loaded %+v", loaded.RuleSets)
 	}
 

@@ -65,8 +65,8 @@ type databaseConfig struct {
 
 // serveConfig configures `tierflow serve`.
 type serveConfig struct {
-	// Listen is the address of /healthz, /readyz and /metrics; default
-	// 127.0.0.1:9090 (loopback only).
+	// Listen is the address of /healthz, /readyz, /metrics and the
+	// outcome endpoint; default 127.0.0.1:9090 (loopback only).
 	Listen string
 	// StartingDeadline is how late a missed slot may still run; default 1h.
 	StartingDeadline string
@@ -76,6 +76,9 @@ type serveConfig struct {
 	// Deliver runs the delivery worker inside serve (deliver); nil means
 	// yes when any destination is configured.
 	Deliver *bool
+	// Outcomes turns on POST /v1/actions/ID/outcome (outcomes), with the
+	// place its bearer token is kept.
+	Outcomes outcomesConfig
 }
 
 func (s serveConfig) durations() (deadline, shutdown time.Duration, err error) {
@@ -360,7 +363,7 @@ func (r *configReader) share(n *yaml.Node, field string) string {
 }
 
 func (r *configReader) serve(n *yaml.Node) serveConfig {
-	m, _ := r.Mapping(n, "serve", "listen", "starting_deadline", "shutdown_timeout", "deliver")
+	m, _ := r.Mapping(n, "serve", "listen", "starting_deadline", "shutdown_timeout", "deliver", "outcomes")
 	sc := serveConfig{
 		Listen:           r.String(m["listen"], "serve.listen"),
 		StartingDeadline: r.duration(m["starting_deadline"], "serve.starting_deadline"),
@@ -370,6 +373,7 @@ func (r *configReader) serve(n *yaml.Node) serveConfig {
 		v := r.Bool(m["deliver"], "serve.deliver")
 		sc.Deliver = &v
 	}
+	sc.Outcomes = r.outcomes(m["outcomes"])
 	return sc
 }
 
@@ -426,11 +430,14 @@ var (
 
 // redactDiagnostics keeps passwords written into the config by mistake out
 // of its error messages: a snippet showing one is dropped, and a message
-// quoting one has it masked.
+// quoting one has it masked. The snippets of a refused credential and of
+// anything under serve.outcomes (whose token has no shape to recognise)
+// are dropped too.
 func redactDiagnostics(list []rules.Diagnostic) rules.ErrorList {
 	out := make(rules.ErrorList, len(list))
 	for i, d := range list {
-		if urlPasswordRE.MatchString(d.Snippet) || kvPasswordRE.MatchString(d.Snippet) || webhookSecretRE.MatchString(d.Snippet) {
+		if urlPasswordRE.MatchString(d.Snippet) || kvPasswordRE.MatchString(d.Snippet) || webhookSecretRE.MatchString(d.Snippet) ||
+			strings.Contains(d.Message, "never goes in the config") || strings.HasPrefix(d.Field, "serve.outcomes") {
 			d.Snippet = ""
 		}
 		d.Message = webhookSecretRE.ReplaceAllString(d.Message, "whsec_xxxxx")

@@ -329,13 +329,27 @@ func TestServeDelivers(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	_, metrics := get("http://" + addr + "/metrics")
-	for _, want := range []string{`tierflow_actions_delivered_total{destination="export"} 1`, `tierflow_actions_delivered_total{destination="spare"} 0`,
+	// The worker counts a delivery once its outcome is written to the
+	// queue, a moment after the line is in the file: wait for it.
+	wants := []string{`tierflow_actions_delivered_total{destination="export"} 1`, `tierflow_actions_delivered_total{destination="spare"} 0`,
 		`tierflow_delivery_queue_depth{destination="spare",status="pending"} 0`,
-		`tierflow_actions_dead_total{destination="export"} 0`, `tierflow_delivery_duration_seconds_count{destination="export"} 1`} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %s", want)
+		`tierflow_actions_dead_total{destination="export"} 0`, `tierflow_delivery_duration_seconds_count{destination="export"} 1`}
+	var missing []string
+	for {
+		_, metrics := get("http://" + addr + "/metrics")
+		missing = missing[:0]
+		for _, want := range wants {
+			if !strings.Contains(metrics, want) {
+				missing = append(missing, want)
+			}
 		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range missing {
+		t.Errorf("/metrics lacks %s", want)
 	}
 	cancel()
 	select {

@@ -27,8 +27,10 @@ migrate, plan and apply as of one date, keeping state in the embedded
 SQLite file; generates the same customers a month on and runs plan and
 apply again, so you see customers move and follow-up actions queued;
 shows the queue, delivers one round of winback_call actions to a JSON
-Lines file (outbox.jsonl, as tierflow deliver --once would); and shows
-one customer's history and explanation. It needs no
+Lines file (outbox.jsonl, as tierflow deliver --once would); records how
+the account reviews and calls ended, applies a week later and shows the
+coverage of each class; and shows one customer's history and
+explanation. It needs no
 terminal or input and takes a few seconds at its default size.
 
 Running it again starts the demo over in the same directory.
@@ -57,6 +59,7 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	rulesDir := filepath.Join(*dir, "rules")
 	cfg := gen.Config{Customers: *customers, Seed: *seed, AsOf: asOf}
 	month := cfg.Advance(1).SnapshotAt()
+	week := month.Add(7 * 24 * time.Hour)
 	day := func(t time.Time) string { return t.Format("2006-01-02") }
 	factsPath := filepath.Join(*dir, "facts.csv")
 	genArgs := func(months int) []string {
@@ -100,6 +103,15 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 				return code
 			}
 			return a.sayOutbox(filepath.Join(*dir, demoOutbox))
+		}, []int{exitOK}},
+		{"The account managers report how their calls ended: tierflow actions done ID --outcome reached", func() int {
+			return a.demoOutcomes(ctx, cfgPath, rulesDir, month.Add(3*24*time.Hour))
+		}, []int{exitOK}},
+		{fmt.Sprintf("A week on, tierflow apply as of %s: outcomes count toward coverage, and reached customers get no second review", day(week)), func() int {
+			return a.run(ctx, []string{"apply", "--quiet", "--config", cfgPath, "--as-of", day(week)})
+		}, []int{exitOK}},
+		{"tierflow coverage: the share of each class reached in its window (覆盖率)", func() int {
+			return a.run(ctx, []string{"coverage", "--config", cfgPath})
 		}, []int{exitOK}},
 	}
 	for i, st := range steps {

@@ -18,9 +18,12 @@ Usage: tierflow explain --facts FILE [flags] RULES
 Shows how each customer in FILE is classified by the rule set in RULES (a
 rule file, or a directory holding one rule set; pick one with --ruleset
 otherwise): for every segmentation, each segment's condition in order with
-its result and the facts it read; stickiness that held a customer; and for
-every action whether it fired, or why not (condition false, cooldown,
-error).
+its result and the facts it read; stickiness that held a customer; the
+customer's coverage in a segment with a coverage target (covered, pending
+or overdue, and the days since it was last covered); and for every action
+whether it fired, or why not (condition false, cooldown, error), or why
+it fired but was withheld: held_out (the customer is in the action's
+holdout group) or suppressed (a contact limit was reached).
 
 FILE is YAML or JSON: one customer or a list, each with the same shape as a
 rule test case:
@@ -131,7 +134,7 @@ func (a *app) explainFromDB(ctx context.Context, df dbFlags, key, asOfFlag strin
 	}
 	defer w.Close()
 	for _, set := range sets {
-		c, err := jobs.FindCustomer(ctx, w.state, w.explainFacts(), set.rs, key)
+		c, err := jobs.FindCustomer(ctx, w.state, w.explainFacts(), set.rs, key, jobs.At(asOf))
 		if err != nil {
 			return a.errorf("explain: %s", w.Redact(err.Error()))
 		}

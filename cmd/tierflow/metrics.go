@@ -22,6 +22,12 @@ type metrics struct {
 	nextRun       *prometheus.GaugeVec
 	missed        *prometheus.CounterVec
 	reloadsFailed *prometheus.CounterVec
+	// coverage and coverageCustomers are each coverage target's standing
+	// after the last applied run; withheld counts the actions held out or
+	// suppressed.
+	coverage          *prometheus.GaugeVec
+	coverageCustomers *prometheus.GaugeVec
+	withheld          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -57,8 +63,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reloadsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tierflow_rule_reload_failures_total", Help: "Rule file reloads rejected because the file failed check.",
 		}, []string{"file"}),
+		coverage: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tierflow_segment_coverage_ratio", Help: "Share of a segment's customers covered by its coverage target after the last applied run (0 when the segment is empty).",
+		}, []string{"ruleset", "segmentation", "segment"}),
+		coverageCustomers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tierflow_segment_coverage_customers", Help: "Customers of a segment with a coverage target after the last applied run, by state (covered, pending, overdue).",
+		}, []string{"ruleset", "segmentation", "segment", "state"}),
+		withheld: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tierflow_actions_withheld_total", Help: "Actions that fired but were not queued: held out (the holdout group) or suppressed (a contact limit), counted when a run applies.",
+		}, []string{"ruleset", "action", "status"}),
 	}
-	reg.MustRegister(m.runs, m.duration, m.customers, m.moves, m.actions, m.ruleErrors, m.lastSuccess, m.nextRun, m.missed, m.reloadsFailed)
+	reg.MustRegister(m.runs, m.duration, m.customers, m.moves, m.actions, m.ruleErrors, m.lastSuccess, m.nextRun, m.missed, m.reloadsFailed,
+		m.coverage, m.coverageCustomers, m.withheld)
 	return m
 }
 
@@ -82,6 +98,22 @@ func (m *metrics) RunFinished(ruleset string, status jobs.Status, took time.Dura
 	}
 	for _, a := range rep.Actions {
 		m.actions.WithLabelValues(ruleset, a.Name).Add(float64(a.Count))
+		m.withheld.WithLabelValues(ruleset, a.Name, jobs.ActionHeldOut).Add(float64(a.HeldOut))
+		m.withheld.WithLabelValues(ruleset, a.Name, jobs.ActionSuppressed).Add(float64(a.Suppressed))
+	}
+	m.setCoverage(ruleset, rep.Coverage)
+}
+
+// setCoverage replaces the coverage gauges of ruleset with those of an
+// applied run, so that a target removed from the rule file goes away.
+func (m *metrics) setCoverage(ruleset string, coverage []jobs.CoverageReport) {
+	m.coverage.DeletePartialMatch(prometheus.Labels{"ruleset": ruleset})
+	m.coverageCustomers.DeletePartialMatch(prometheus.Labels{"ruleset": ruleset})
+	for _, c := range coverage {
+		m.coverage.WithLabelValues(ruleset, c.Segmentation, c.Segment).Set(c.Share)
+		for state, n := range map[string]int{"covered": c.Covered, "pending": c.Pending, "overdue": c.Overdue} {
+			m.coverageCustomers.WithLabelValues(ruleset, c.Segmentation, c.Segment, state).Set(float64(n))
+		}
 	}
 }
 
@@ -93,6 +125,30 @@ func (m *metrics) NextRun(ruleset string, next time.Time) {
 	if !next.IsZero() {
 		m.nextRun.WithLabelValues(ruleset).Set(float64(next.Unix()))
 	}
+}
+
+// outcomeMetrics count what serve's outcome endpoint receives.
+type outcomeMetrics struct {
+	requests *prometheus.CounterVec
+	outcomes *prometheus.CounterVec
+}
+
+// newOutcomeMetrics registers the outcome endpoint's collectors, with
+// every request result at zero.
+func newOutcomeMetrics(reg prometheus.Registerer) *outcomeMetrics {
+	m := &outcomeMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tierflow_outcome_requests_total", Help: "Requests to POST /v1/actions/ID/outcome, by result (recorded, unauthorized, bad_request, no_action, not_finishable, bad_outcome, ...).",
+		}, []string{"result"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tierflow_outcomes_total", Help: "Outcomes recorded through serve, by action, status (done, failed) and outcome.",
+		}, []string{"ruleset", "action", "status", "outcome"}),
+	}
+	reg.MustRegister(m.requests, m.outcomes)
+	for _, r := range outcomeResults {
+		m.requests.WithLabelValues(r)
+	}
+	return m
 }
 
 // deliveryMetrics implements jobs.WorkerObserver with Prometheus

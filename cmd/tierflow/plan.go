@@ -18,8 +18,12 @@ Evaluates the configured rule sets against their facts and the previous
 state, and reports what an apply would change, without writing anything:
 databases are read in READ ONLY transactions. For each segmentation, a
 table of segment sizes before and after and the moves between segments;
-the actions that would be queued; rule errors with examples; sample
-customers who move; and whether a guard would block the apply. When the
+the actions that would be queued, with those withheld beside them (held
+out: the customer is in the action's holdout group; suppressed: a
+contact limit was reached); for segments with a coverage target, the
+customers due, covered, pending and overdue (docs/follow-ups.md); rule
+errors with examples; sample customers who move; and whether a guard
+would block the apply. When the
 rule set reads several sources, or a source repeats keys, or customers
 the state knows are missing from the facts, the report shows each
 source's rows and customers and the absent ones. A data-quality check
@@ -64,7 +68,10 @@ Usage: tierflow apply [flags]
 
 Evaluates the configured rule sets like plan, then writes, in one
 transaction: the changed assignments, their history, the queued actions
-and the run record. A killed apply leaves the previous state untouched; an
+and the run record. Actions withheld by a holdout or a contact limit are
+recorded in the queue too, as held_out or suppressed, and never
+delivered; the held-out ones are the control group tierflow effects
+compares with. A killed apply leaves the previous state untouched; an
 apply repeated with the same data and as-of time changes nothing and
 queues no action twice. Two applies of one rule set never run at once:
 the second ends with "already running".

@@ -48,7 +48,7 @@ func TestReadmeSetUp(t *testing.T) {
 	}
 	dir := t.TempDir()
 	t.Chdir(dir)
-	runCLI(t, nil, "demo").want(t, exitOK)
+	runDemoCLI(t).want(t, exitOK)
 	if _, err := os.Stat(filepath.Join(dir, "tierflow-demo", "tierflow.db")); err != nil {
 		t.Fatalf("the demo did not create its database in the working directory: %v", err)
 	}

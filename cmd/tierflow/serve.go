@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/rules"
 )
 
 const serveUsage = `
@@ -46,7 +47,10 @@ serve.shutdown_timeout (default 30s).
 
 HTTP on serve.listen (default 127.0.0.1:9090): /healthz (the process is
 up), /readyz (rules loaded and the database reachable), /metrics
-(Prometheus). Logs are JSON lines when stderr is not a terminal.
+(Prometheus), and, when serve.outcomes names the file or variable
+holding a bearer token, POST /v1/actions/ID/outcome, where consumers
+report how follow-ups ended, as tierflow actions done|fail does
+(docs/operations.md). Logs are JSON lines when stderr is not a terminal.
 
 When the config declares destinations, serve also delivers queued
 actions to them, as tierflow deliver does (serve.deliver: false turns
@@ -61,7 +65,7 @@ Examples:
 func runServe(ctx context.Context, a *app, args []string) int {
 	fs := a.flagSet("serve", serveUsage)
 	df := addDBFlags(fs)
-	listen := fs.String("listen", "", "`address` for /healthz, /readyz and /metrics (default serve.listen, else 127.0.0.1:9090)")
+	listen := fs.String("listen", "", "`address` for /healthz, /readyz, /metrics and the outcome endpoint (default serve.listen, else 127.0.0.1:9090)")
 	lease := fs.Duration("slot-lease", time.Minute, "how long a slot's claim lasts unless its replica renews it (every third of it); another replica takes a lapsed claim over")
 	if _, code, ok := a.parse(fs, args); !ok {
 		return code
@@ -128,12 +132,16 @@ func runServe(ctx context.Context, a *app, args []string) int {
 		logger.Info("delivering actions", "destinations", strings.Join(names(worker.Destinations), ","), "concurrency", worker.Concurrency, "owner", worker.Owner)
 	}
 
+	outcomes, err := a.outcomeEndpoint(cfg, w, sched.RuleSet, logger, reg)
+	if err != nil {
+		return a.errorf("serve: %v", err)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return a.errorf("serve: listen on %s: %v", addr, err)
 	}
 	var ready atomic.Bool
-	srv := &http.Server{Handler: healthMux(reg, &ready, w.state.Ping), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: healthMux(reg, &ready, w.state.Ping, outcomes), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "error", err.Error())
@@ -216,9 +224,10 @@ func runOptions(cfg *config, set configured) jobs.Options {
 	return jobs.Options{Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Sync: cfg.syncMap()}
 }
 
-// healthMux serves /healthz, /readyz and /metrics.
-func healthMux(reg *prometheus.Registry, ready *atomic.Bool, ping func(context.Context) error) *http.ServeMux {
+// healthMux serves /healthz, /readyz, /metrics and the outcome endpoint.
+func healthMux(reg *prometheus.Registry, ready *atomic.Bool, ping func(context.Context) error, outcomes http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
+	mux.Handle(outcomePath, outcomes)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -237,6 +246,28 @@ func healthMux(reg *prometheus.Registry, ready *atomic.Bool, ping func(context.C
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// outcomeEndpoint makes the handler of POST /v1/actions/ID/outcome: off
+// (answering 404) unless serve.outcomes names where its token is kept.
+// Outcomes are checked against the rule sets serve runs (ruleSet).
+func (a *app) outcomeEndpoint(cfg *config, w *wiring, ruleSet func(string) *rules.RuleSet, logger *slog.Logger, reg prometheus.Registerer) (*outcomeHandler, error) {
+	h := &outcomeHandler{store: w.state, ruleSet: ruleSet, now: a.now, logger: logger, metrics: newOutcomeMetrics(reg), redact: w.Redact}
+	oc := cfg.Serve.Outcomes
+	if !oc.enabled() {
+		return h, nil
+	}
+	tokens, err := cfg.outcomeTokens(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	h.digests = tokenDigests(tokens)
+	from := "$" + oc.TokenEnv
+	if oc.TokenFile != "" {
+		from = oc.TokenFile
+	}
+	logger.Info("outcome endpoint on", "path", "POST /v1/actions/{id}/outcome", "token_from", from, "tokens", len(tokens))
+	return h, nil
 }
 
 // logger returns a structured logger on stderr: JSON lines when stderr is

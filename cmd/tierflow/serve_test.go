@@ -75,7 +75,7 @@ func get(url string) (int, string) {
 func TestServeProcess(t *testing.T) {
 	bin := tierflowBinary(t)
 	dir := filepath.Join(t.TempDir(), "svc")
-	runCLI(t, nil, "demo", "--dir", dir, "--customers", "2000").want(t, exitOK)
+	runDemoCLI(t, "--dir", dir, "--customers", "2000").want(t, exitOK)
 	rulesPath := filepath.Join(dir, "rules", "retail.yaml")
 	src, err := os.ReadFile(rulesPath)
 	if err != nil {
@@ -152,7 +152,7 @@ func TestServeProcess(t *testing.T) {
 func TestServeSlotLease(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "svc")
-	runCLI(t, nil, "demo", "--dir", dir, "--customers", "50").want(t, exitOK)
+	runDemoCLI(t, "--dir", dir, "--customers", "50").want(t, exitOK)
 	cfg := filepath.Join(dir, "tierflow.yaml")
 	for _, lease := range []string{"0s", "500ms", "1h", "2h"} {
 		r := runCLI(t, nil, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--slot-lease", lease).want(t, exitFailure)

@@ -50,11 +50,16 @@ type stateStore interface {
 	Attempts(ctx context.Context, actionID int64) ([]jobs.Attempt, error)
 	RetryAction(ctx context.Context, id int64, now time.Time) error
 	CancelAction(ctx context.Context, id int64) error
+	// Outcomes (tierflow actions done|fail, serve's outcome endpoint).
+	jobs.OutcomeStore
 }
 
 var (
 	_ stateStore = (*postgres.Store)(nil)
 	_ stateStore = (*sqlite.Store)(nil)
+	// coverage and effects read runs' stored reports.
+	_ runReportReader = (*postgres.Store)(nil)
+	_ runReportReader = (*sqlite.Store)(nil)
 )
 
 // factsChecker is a facts source that can check itself against a rule

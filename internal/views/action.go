@@ -95,6 +95,7 @@ func actionDetailJSON(w io.Writer, a kernel.QueuedAction, attempts []jobs.Attemp
 	item := actionItemJSON{ID: a.ID, RuleSet: a.RuleSet, Action: a.Action, Customer: a.Customer, Payload: payload,
 		Priority: a.Priority, Status: a.Status, CreatedAt: a.CreatedAt, DueAt: a.DueAt, Attempts: a.Attempts,
 		LastError: a.LastError, RunID: a.RunID, IdempotencyKey: a.Idempotent}
+	followUpJSON(&item, &a)
 	out := make([]attemptJSON, len(attempts))
 	for i, at := range attempts {
 		out[i] = attemptJSON{Attempt: at.Number, StartedAt: at.Started.UTC(), DurationMS: float64(at.Duration.Microseconds()) / 1000,

@@ -1,6 +1,7 @@
 // Package views renders what tierflow's commands print: plan and apply
 // reports, rule-change previews, explanations, data-quality reports
-// (check --data), runs, a customer's history and the action queue. A
+// (check --data), runs, a customer's history, the action queue, coverage
+// and effect and cost reports (tierflow coverage, tierflow effects). A
 // command picks the format once, with one of the constructors (NewPlan,
 // NewExplain, NewQuality, NewTable), from the name given to
 // --format; the constructor rejects an unknown name with the formats the
@@ -17,5 +18,6 @@
 // The package converts engine and store types into its own JSON shapes,
 // so that the documented output does not change when a Go type does; a
 // plan report, and its quality report that check --data prints too, are
-// already jobs' documented JSON (jobs.PlanReport, jobs.QualityReport).
+// already jobs' documented JSON (jobs.PlanReport, jobs.QualityReport),
+// and so is an effects report (jobs.EffectsReport).
 package views

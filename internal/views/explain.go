@@ -84,6 +84,9 @@ func WriteTrace(w io.Writer, tr *engine.Trace) {
 		if st.Note != "" {
 			fmt.Fprintf(w, "  note: %s\n", st.Note)
 		}
+		if c := coverageState(st); c != "" {
+			fmt.Fprintf(w, "  coverage: %s\n", c)
+		}
 	}
 	if len(tr.Actions) == 0 {
 		return
@@ -102,6 +105,25 @@ func WriteTrace(w io.Writer, tr *engine.Trace) {
 			line += "   [" + formatReads(at.Reads) + "]"
 		}
 		fmt.Fprintln(w, line)
+	}
+}
+
+// coverageState says where the customer stands against its segment's
+// coverage target: "overdue, 35 days since last covered", "pending, never
+// covered"; "" when the segment has none.
+func coverageState(st *engine.SegmentationTrace) string {
+	if st.Coverage == engine.CoverageNone {
+		return ""
+	}
+	switch d := st.DaysSinceCovered; {
+	case d < 0:
+		return st.Coverage.String() + ", never covered"
+	case d == 0:
+		return st.Coverage.String() + ", last covered today"
+	case d == 1:
+		return st.Coverage.String() + ", 1 day since last covered"
+	default:
+		return fmt.Sprintf("%s, %d days since last covered", st.Coverage, d)
 	}
 }
 

@@ -33,6 +33,14 @@ type segmentationJSON struct {
 	Decision decisionJSON   `json:"decision"`
 	Tried    []ruleJSON     `json:"tried"`
 	Note     string         `json:"note,omitempty"`
+	Coverage *coverageJSON  `json:"coverage,omitempty"`
+}
+
+// coverageJSON is the customer's standing against its segment's coverage
+// target; days_since_covered is null when it was never covered.
+type coverageJSON struct {
+	State            string `json:"state"`
+	DaysSinceCovered *int   `json:"days_since_covered"`
 }
 
 // assignmentJSON is a customer's segment in a segmentation; times are
@@ -120,6 +128,12 @@ func newTraceJSON(rs *rules.RuleSet, tr *engine.Trace) traceJSON {
 				Matched:        st.Decision.Matched,
 			},
 			Tried: []ruleJSON{},
+		}
+		if st.Coverage != engine.CoverageNone {
+			s.Coverage = &coverageJSON{State: st.Coverage.String()}
+			if d := st.DaysSinceCovered; d >= 0 {
+				s.Coverage.DaysSinceCovered = &d
+			}
 		}
 		for _, rt := range st.Tried {
 			s.Tried = append(s.Tried, ruleJSON{Segment: rt.Segment, Label: rt.Label, When: rt.When,

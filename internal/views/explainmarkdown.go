@@ -39,6 +39,9 @@ func writeTraceMarkdown(b *bytes.Buffer, rs *rules.RuleSet, tr *engine.Trace) {
 		if st.Note != "" {
 			fmt.Fprintf(b, "_Note: %s_\n\n", md(st.Note))
 		}
+		if c := coverageState(st); c != "" {
+			fmt.Fprintf(b, "_Coverage: %s._\n\n", md(c))
+		}
 	}
 	if len(tr.Actions) > 0 {
 		var rows []string

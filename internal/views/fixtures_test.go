@@ -157,7 +157,32 @@ func traceFixtures() []*engine.Trace {
 		}},
 		Result: &engine.Result{},
 	}
-	return []*engine.Trace{moved, fresh}
+	followed := &engine.Trace{
+		Key: "1031", AsOf: asOf,
+		Segmentations: []*engine.SegmentationTrace{{
+			Name: "value_tier", Label: "客户价值等级",
+			Previous: engine.Assignment{Segment: "vip", Since: since},
+			Tried:    []engine.RuleTrace{{Segment: "vip", When: "spend_12m >= 50000", Outcome: engine.OutcomeTrue, Reads: []engine.FactValue{{Name: "spend_12m", Value: 72000.0}}}},
+			Decision: engine.Decision{Assignment: engine.Assignment{Segment: "vip", Since: since}, Previous: "vip", Reason: engine.ReasonMatched, Matched: "vip"},
+			Coverage: engine.CoverageOverdue, DaysSinceCovered: 35,
+		}, {
+			Name:     "lifecycle",
+			Tried:    []engine.RuleTrace{{Segment: "active", Outcome: engine.OutcomeFallback}},
+			Decision: engine.Decision{Assignment: engine.Assignment{Segment: "active", Since: asOf}, Reason: engine.ReasonFallback, Matched: "active"},
+			Coverage: engine.CoveragePending, DaysSinceCovered: -1,
+		}},
+		Actions: []*engine.ActionTrace{{
+			Name: "vip_care_visit", When: "overdue.value_tier", Outcome: engine.OutcomeHeldOut,
+			Why:   "in the 10% holdout group (bucket 412 of 10000, below 1000)",
+			Reads: []engine.FactValue{{Name: "overdue.value_tier", Value: true}},
+		}, {
+			Name: "winback_call", When: `segment.lifecycle == "active"`, Outcome: engine.OutcomeSuppressed,
+			Why:   "contact limit 2 per 7d reached (2 contacts since 2024-06-24)",
+			Reads: []engine.FactValue{{Name: "segment.lifecycle", Value: "active"}},
+		}},
+		Result: &engine.Result{},
+	}
+	return []*engine.Trace{moved, fresh, followed}
 }
 
 func runsFixture() []kernel.Run {
@@ -239,4 +264,69 @@ func qualityAllowedFixture() *jobs.PlanReport {
 	r.Mode, r.Status = "apply", "succeeded"
 	r.Guard = jobs.GuardReport{}
 	return r
+}
+
+// followUpFixture is an apply of a rule set with holdouts, contact limits
+// and coverage targets.
+func followUpFixture() *jobs.PlanReport {
+	r := applyFixture()
+	r.Initial = false
+	r.RuleSetLabel = "零售客户分群"
+	r.ActionsTotal = 412
+	r.Actions = []jobs.ActionReport{
+		{Name: "vip_care_visit", Label: "VIP 关怀拜访", Count: 360, HeldOut: 40},
+		{Name: "winback_call", Count: 52, HeldOut: 6, Suppressed: 1234},
+		{Name: "onboarding_message", Count: 0},
+	}
+	r.Coverage = coverageFixture()[0].Coverage
+	return r
+}
+
+func coverageFixture() []CoverageRun {
+	return []CoverageRun{
+		{RuleSet: "retail", RuleSetLabel: "零售客户分群", RunID: 12, AsOf: asOf, Coverage: []jobs.CoverageReport{
+			{Segmentation: "value_tier", Segment: "vip", Label: "VIP 客户", EveryDays: 28, By: []string{"vip_care_visit"},
+				Counts: []string{"reached", "converted"}, Due: 1200, Covered: 850, Pending: 100, Overdue: 250, Share: 850.0 / 1200},
+			{Segmentation: "value_tier", Segment: "key", EveryDays: 90, By: []string{"vip_care_visit", "winback_call"},
+				Counts: []string{"reached"}, Due: 0},
+		}},
+		{RuleSet: "b2b", RunID: 9, AsOf: asOf},
+		{RuleSet: "churn"},
+	}
+}
+
+// methodFixture is jobs.EffectsMethod when these were written: the
+// golden files do not change with it.
+const methodFixture = "95% Newcombe hybrid score interval (Newcombe 1998, method 10) of the difference of two proportions"
+
+func effectsFixture() []*jobs.EffectsReport {
+	from := asOf.AddDate(0, -3, 0)
+	return []*jobs.EffectsReport{{
+		RuleSet: "retail", From: from, Until: asOf, Latest: asOf, Churn: "lifecycle.churned",
+		Method: methodFixture, Horizons: []int{30, 60, 90}, MinGroup: 30,
+		Effects: []jobs.TreatmentEffect{
+			{Action: "winback_call", Segmentation: "lifecycle", Segment: "at_risk", Horizon: 30, Treated: 400, HeldOut: 45,
+				Stayed:     jobs.Comparison{TreatedCount: 300, HeldOutCount: 27, Treated: 0.75, HeldOut: 0.6, Diff: 0.15, Low: 0.01, High: 0.29},
+				Churned:    jobs.Comparison{TreatedCount: 48, HeldOutCount: 9, Treated: 0.12, HeldOut: 0.2, Diff: -0.08, Low: -0.199, High: 0.039},
+				MovedUp:    jobs.Comparison{TreatedCount: 52, HeldOutCount: 9, Treated: 0.13, HeldOut: 0.2, Diff: -0.07},
+				Conclusive: true, Cost: 5000, KeptPerCost: 0.0064},
+			{Action: "winback_call", Segmentation: "lifecycle", Segment: "at_risk", Horizon: 60, Treated: 120, HeldOut: 12,
+				Churned: jobs.Comparison{TreatedCount: 18, HeldOutCount: 3, Treated: 0.15, HeldOut: 0.25, Diff: -0.1, Low: -0.37, High: 0.06},
+				Note:    "too small to conclude: 120 treated, 12 held out; need 30 in each", Cost: 1500},
+		},
+		Costs: []jobs.ClassCost{
+			{Action: "winback_call", Segmentation: "lifecycle", Segment: "at_risk", Queued: 400, UnitCost: 12.5, Cost: 5000},
+			{Action: "vip_care_visit", Segmentation: "value_tier", Segment: "vip", Queued: 1210, UnitCost: 80, Cost: 96800},
+		},
+	}, {
+		RuleSet: "b2b", From: from, Until: asOf, Latest: asOf, Method: methodFixture, Horizons: []int{90}, MinGroup: 30,
+		Effects: []jobs.TreatmentEffect{{Action: "account_review", Segmentation: "tier", Segment: "key", Horizon: 90, Treated: 31, HeldOut: 30,
+			Stayed: jobs.Comparison{Treated: 0.9, HeldOut: 0.8, Diff: 0.1, Low: -0.07, High: 0.27}, Conclusive: true}},
+	}}
+}
+
+// emptyEffectsFixture is a rule set with no holdout and no cost, before
+// any run.
+func emptyEffectsFixture() []*jobs.EffectsReport {
+	return []*jobs.EffectsReport{{RuleSet: "retail", From: asOf.AddDate(0, -3, 0), Until: asOf, Method: methodFixture, Horizons: []int{30, 60, 90}, MinGroup: 30}}
 }

@@ -27,11 +27,10 @@ func markdownPlan(r *jobs.PlanReport, budget int) string {
 		m.section(markdownSegmentation(s))
 	}
 	if len(r.Actions) > 0 {
-		var rows []string
-		for _, a := range r.Actions {
-			rows = append(rows, fmt.Sprintf("| %s | %s |", md(labelled(a.Name, a.Label)), Thousands(a.Count)))
-		}
-		m.section("#### Actions to queue\n\n" + table("| action | customers |", "|---|--:|", rows))
+		m.section(markdownActions(r.Actions))
+	}
+	if len(r.Coverage) > 0 {
+		m.section("#### Coverage\n\n" + markdownCoverage(r.Coverage))
 	}
 	if r.Errors.Customers > 0 {
 		var rows []string
@@ -64,6 +63,27 @@ func markdownPlan(r *jobs.PlanReport, budget int) string {
 		out += fmt.Sprintf("_Report cut to stay under %d KB; the full report is in `tierflow %s --format json`._\n\n", budget/1000, r.Mode)
 	}
 	return out
+}
+
+// markdownActions renders the actions to queue, with the held-out and
+// suppressed columns when some action withheld any.
+func markdownActions(actions []jobs.ActionReport) string {
+	withheld := false
+	for _, a := range actions {
+		withheld = withheld || a.HeldOut > 0 || a.Suppressed > 0
+	}
+	var rows []string
+	for _, a := range actions {
+		row := fmt.Sprintf("| %s | %s |", md(labelled(a.Name, a.Label)), Thousands(a.Count))
+		if withheld {
+			row += fmt.Sprintf(" %s | %s |", Thousands(a.HeldOut), Thousands(a.Suppressed))
+		}
+		rows = append(rows, row)
+	}
+	if withheld {
+		return "#### Actions to queue\n\n" + table("| action | customers | held out | suppressed |", "|---|--:|--:|--:|", rows)
+	}
+	return "#### Actions to queue\n\n" + table("| action | customers |", "|---|--:|", rows)
 }
 
 // markdownSegmentation renders one segmentation's sizes and moves.

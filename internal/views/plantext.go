@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/tierflow/tierflow/jobs"
 )
@@ -26,8 +27,16 @@ func writePlanText(w io.Writer, r *jobs.PlanReport) {
 	if len(r.Actions) > 0 {
 		fmt.Fprintln(w, "\nactions to queue:")
 		for _, act := range r.Actions {
-			fmt.Fprintf(w, "  %s  %s\n", pad(labelled(act.Name, act.Label), 30), Thousands(act.Count))
+			line := fmt.Sprintf("  %s  %s", pad(labelled(act.Name, act.Label), 30), Thousands(act.Count))
+			if held := withheldText(act); held != "" {
+				line += "  (" + held + ")"
+			}
+			fmt.Fprintln(w, line)
 		}
+	}
+	if len(r.Coverage) > 0 {
+		fmt.Fprintln(w, "\ncoverage:")
+		writeCoverageText(w, "  ", r.Coverage)
 	}
 	if r.Errors.Customers > 0 {
 		fmt.Fprintf(w, "\nrule errors: %s customers keep their previous segments\n", Thousands(r.Errors.Customers))
@@ -50,6 +59,19 @@ func writePlanText(w io.Writer, r *jobs.PlanReport) {
 		fmt.Fprintln(w, "\nNo changes.")
 	}
 	fmt.Fprintln(w)
+}
+
+// withheldText counts an action's withheld items: "5 held out, 2
+// suppressed"; "" when none was.
+func withheldText(a jobs.ActionReport) string {
+	var parts []string
+	if a.HeldOut > 0 {
+		parts = append(parts, Thousands(a.HeldOut)+" held out")
+	}
+	if a.Suppressed > 0 {
+		parts = append(parts, Thousands(a.Suppressed)+" suppressed")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeSegmentationText writes one segmentation's sizes and moves.

@@ -54,6 +54,23 @@ type actionItemJSON struct {
 	LastError      *string         `json:"last_error,omitempty"`
 	RunID          int64           `json:"run_id"`
 	IdempotencyKey string          `json:"idempotency_key"`
+	// Outcome, OutcomeAt and Note are how the follow-up ended (or, for a
+	// held-out or suppressed action, why it was withheld); Segments the
+	// customer's segments when it was queued.
+	Outcome   string            `json:"outcome,omitempty"`
+	OutcomeAt *time.Time        `json:"outcome_at,omitempty"`
+	Note      string            `json:"note,omitempty"`
+	Segments  map[string]string `json:"segments,omitempty"`
+}
+
+// followUpJSON copies a queued action's outcome, note and segments into
+// its JSON item.
+func followUpJSON(item *actionItemJSON, a *kernel.QueuedAction) {
+	item.Outcome, item.Note, item.Segments = a.Outcome, a.Note, a.Segments
+	if a.OutcomeAt != nil {
+		t := a.OutcomeAt.UTC()
+		item.OutcomeAt = &t
+	}
 }
 
 // tableJSON writes one document per call, with format_version.
@@ -95,6 +112,7 @@ func (v tableJSON) Actions(rows []kernel.QueuedAction) error {
 		out[i] = actionItemJSON{ID: r.ID, RuleSet: r.RuleSet, Action: r.Action, Customer: r.Customer, Payload: payload,
 			Priority: r.Priority, Status: r.Status, CreatedAt: r.CreatedAt, DueAt: r.DueAt, Attempts: r.Attempts,
 			LastError: r.LastError, RunID: r.RunID, IdempotencyKey: r.Idempotent}
+		followUpJSON(&out[i], &rows[i])
 	}
 	return writeJSON(v.w, struct {
 		FormatVersion int              `json:"format_version"`

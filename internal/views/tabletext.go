@@ -50,9 +50,9 @@ func (v tableText) Actions(rows []kernel.QueuedAction) error {
 		return err
 	}
 	return flush(v.w, func(b *bytes.Buffer) {
-		fmt.Fprintf(b, "%-8s %-10s %-22s %-12s %-4s %-9s %-20s %s\n", "id", "ruleset", "action", "customer", "prio", "status", "due", "payload")
+		fmt.Fprintf(b, "%-8s %-10s %-22s %-12s %-4s %-10s %-20s %s\n", "id", "ruleset", "action", "customer", "prio", "status", "due", "payload")
 		for _, r := range rows {
-			fmt.Fprintf(b, "%-8d %-10s %-22s %-12s %-4d %-9s %-20s %s\n", r.ID, r.RuleSet, r.Action, r.Customer, r.Priority, r.Status,
+			fmt.Fprintf(b, "%-8d %-10s %-22s %-12s %-4d %-10s %-20s %s\n", r.ID, r.RuleSet, r.Action, r.Customer, r.Priority, r.Status,
 				formatValue(r.DueAt.UTC()), string(r.Payload))
 		}
 	})

@@ -83,6 +83,12 @@ func outputs() []output {
 			}
 			return v.Applied("retail", 13)
 		}),
+		planOutput("apply-follow-ups", func(v Plan) error {
+			if err := v.Report(followUpFixture()); err != nil {
+				return err
+			}
+			return v.Applied("retail", 14)
+		}),
 		planOutput("diff", func(v Plan) error { return v.Diff(diffFixture()) }),
 		{"explain", reportFormats, func(format string, w io.Writer) error {
 			v, err := NewExplain(format, w)
@@ -102,6 +108,10 @@ func outputs() []output {
 		tableOutput("history-none", func(v Table) error { return v.History("404", nil) }),
 		tableOutput("actions", func(v Table) error { return v.Actions(actionsFixture()) }),
 		tableOutput("actions-none", func(v Table) error { return v.Actions(nil) }),
+		tableOutput("coverage", func(v Table) error { return v.Coverage(coverageFixture()) }),
+		tableOutput("coverage-none", func(v Table) error { return v.Coverage(coverageFixture()[1:]) }),
+		tableOutput("effects", func(v Table) error { return v.Effects(effectsFixture()) }),
+		tableOutput("effects-none", func(v Table) error { return v.Effects(emptyEffectsFixture()) }),
 		qualityOutput("check-data", func(v Quality) error {
 			if err := v.Report("retail", "零售客户分群", asOf, qualityFixture()); err != nil {
 				return err
@@ -316,6 +326,25 @@ func TestJSONFieldsDocumented(t *testing.T) {
 	for key := range collectKeys(reports[0]["quality"], map[string]bool{}) {
 		if !regexp.MustCompile("[`.]" + key + "[`.\\[]").MatchString(strings.Join(rows, "\n")) {
 			t.Errorf("plan quality: field %q is not in docs/plan-json.md's rows about quality", key)
+		}
+	}
+	// And every field of a plan report's actions and coverage, in their
+	// rows.
+	var followUps []map[string]any
+	if err := json.Unmarshal(render(t, planOutput("apply-follow-ups", func(v Plan) error { return v.Report(followUpFixture()) }), JSON), &followUps); err != nil {
+		t.Fatal(err)
+	}
+	for _, section := range []string{"actions", "coverage"} {
+		var rows []string
+		for _, line := range strings.Split(string(planDoc), "\n") {
+			if strings.HasPrefix(line, "| `"+section) {
+				rows = append(rows, line)
+			}
+		}
+		for key := range collectKeys(followUps[0][section], map[string]bool{}) {
+			if key != "name" && key != "label" && key != "count" && !regexp.MustCompile("[`.]"+key+"[`.\\[]").MatchString(strings.Join(rows, "\n")) {
+				t.Errorf("plan %s: field %q is not in docs/plan-json.md's rows about %s", section, key, section)
+			}
 		}
 	}
 	for _, o := range outputs() {
