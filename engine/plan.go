@@ -39,6 +39,15 @@ type Plan struct {
 	ErrorsByRule  map[string]int
 	ErrorExamples []RuleError
 	Samples       []Sample
+	// churnSeg is the index of the churn segmentation, -1 for none.
+	churnSeg int
+}
+
+// entersChurn reports whether the customer moves into the churn segment.
+func (p *Plan) entersChurn(res *Result) bool {
+	d := &res.Segments[p.churnSeg]
+	seg := p.RuleSet.Churn.Segment
+	return d.Segment == seg && d.Previous != seg
 }
 
 // SegmentationPlan is one segmentation's part of a plan.
@@ -55,6 +64,11 @@ type SegmentationPlan struct {
 	// Moves[from][to] counts customers who move from one segment to
 	// another; the diagonal is always zero.
 	Moves [][]int
+	// Churned counts, for a rule set that declares churn (rules.RuleSet.
+	// Churn), the customers who enter the churn segment in this run by
+	// the segment they were in before it here (indexed like Before):
+	// the numerator of the churn rate of each class. Nil otherwise.
+	Churned []int
 	// Coverage counts the customers of each segment (indexed like After)
 	// by coverage state (CoverageCovered, CoveragePending,
 	// CoverageOverdue); all zero for segments without a target.
@@ -78,12 +92,20 @@ type Move struct {
 // NewPlan returns an empty plan for rs.
 func NewPlan(rs *rules.RuleSet) *Plan {
 	p := &Plan{RuleSet: rs, Actions: make([]int, len(rs.Actions)), HeldOut: make([]int, len(rs.Actions)),
-		Suppressed: make([]int, len(rs.Actions)), ErrorsByRule: map[string]int{}}
+		Suppressed: make([]int, len(rs.Actions)), ErrorsByRule: map[string]int{}, churnSeg: -1}
+	if c := rs.Churn; c != nil {
+		if s, i := rs.Segmentation(c.Segmentation); s != nil && s.SegmentIndex(c.Segment) >= 0 {
+			p.churnSeg = i
+		}
+	}
 	for _, s := range rs.Segmentations {
 		n := len(s.Segments) + 2
 		sp := &SegmentationPlan{Name: s.Name, Label: s.Label, Before: make([]int, n), After: make([]int, n), Moves: make([][]int, n), Coverage: make([][4]int, n)}
 		for _, seg := range s.Segments {
 			sp.Segments = append(sp.Segments, seg.Name)
+		}
+		if rs.Churn != nil {
+			sp.Churned = make([]int, n)
 		}
 		for i := range sp.Moves {
 			sp.Moves[i] = make([]int, n)
@@ -138,6 +160,12 @@ func (p *Plan) Add(key string, res *Result) {
 	if changed {
 		p.Changed++
 	}
+	if p.churnSeg >= 0 && p.entersChurn(res) {
+		for i, s := range p.RuleSet.Segmentations {
+			sp := p.Segmentations[i]
+			sp.Churned[sp.index(s, res.Segments[i].Previous)]++
+		}
+	}
 	if res.Left {
 		p.Left++
 	}
@@ -182,6 +210,9 @@ func (p *Plan) Merge(o *Plan) {
 			}
 			for k := range sp.Coverage[f] {
 				sp.Coverage[f][k] += osp.Coverage[f][k]
+			}
+			if sp.Churned != nil {
+				sp.Churned[f] += osp.Churned[f]
 			}
 		}
 	}

@@ -75,6 +75,10 @@ type SegmentReport struct {
 	Label  string `json:"label,omitempty"`
 	Before int    `json:"before"`
 	After  int    `json:"after"`
+	// Churned counts the customers of the segment (before the run) who
+	// entered the rule set's churn segment in the run; absent when the
+	// rule set declares no churn (rules.RuleSet.Churn).
+	Churned *int `json:"churned,omitempty"`
 }
 
 // MoveReport counts customers moving from one segment to another; an
@@ -139,7 +143,12 @@ func NewPlanReport(p *engine.Plan, mode string, asOf time.Time, initial bool) *P
 		s := rs.Segmentations[i]
 		sr := SegmentationReport{Name: sp.Name, Label: sp.Label, Moved: sp.Moved(), Moves: []MoveReport{}}
 		for k, seg := range s.Segments {
-			sr.Segments = append(sr.Segments, SegmentReport{Name: seg.Name, Label: seg.Label, Before: sp.Before[k+1], After: sp.After[k+1]})
+			seg := SegmentReport{Name: seg.Name, Label: seg.Label, Before: sp.Before[k+1], After: sp.After[k+1]}
+			if sp.Churned != nil {
+				n := sp.Churned[k+1]
+				seg.Churned = &n
+			}
+			sr.Segments = append(sr.Segments, seg)
 		}
 		if n := sp.Before[len(sp.Before)-1]; n > 0 {
 			sr.Segments = append(sr.Segments, SegmentReport{Name: "(removed)", Before: n})

@@ -1,0 +1,210 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tierflow/tierflow/rules"
+)
+
+// ClassReportFormatVersion is the version of ClassReport's JSON
+// (docs/report.md); it changes only when a field changes meaning or is
+// removed.
+const ClassReportFormatVersion = 1
+
+// ReportSource is what a class report reads from a state store: the run
+// record with each run's stored report, and the queue's counts. Stores
+// that implement it also implement EffectsSource.
+type ReportSource interface {
+	// RunRecords calls fn for every run of the rule set started in
+	// [from, until], oldest first, with the plan report it stored (nil
+	// for runs that stored none).
+	RunRecords(ctx context.Context, ruleset string, from, until time.Time, fn func(*RunRecord) error) error
+	// ActionCounts calls fn once per action, status and segments (the
+	// customer's segments when the action was queued, as the queue keeps
+	// them) of the rule set's actions created (as of their run) in
+	// [from, until], with the number of such actions.
+	ActionCounts(ctx context.Context, ruleset string, from, until time.Time, fn func(*ActionCount) error) error
+}
+
+// RunRecord is one run as the run record has it.
+type RunRecord struct {
+	ID        int64
+	Kind      string
+	AsOf      time.Time
+	Slot      time.Time // zero: started by hand
+	Status    Status
+	Started   time.Time
+	Finished  time.Time // zero: still running, or died
+	Customers int64
+	Changed   int64
+	Actions   int64
+	Errors    int64
+	Error     string
+	Report    *PlanReport
+}
+
+// ActionCount is a number of queued actions with one action, status and
+// class.
+type ActionCount struct {
+	Action   string
+	Status   string
+	Segments map[string]string
+	Count    int64
+}
+
+// ClassReportOptions selects what a class report covers.
+type ClassReportOptions struct {
+	// From and Until bound the runs (by start time) and the actions (by
+	// the as-of of the run that queued them) the report looks at.
+	From, Until time.Time
+	// Period is the length of the periods churn rates are computed for,
+	// from From on; DefaultChurnPeriod when zero.
+	Period time.Duration
+	// Effects, when set, adds the effects report (Effects) of the same
+	// period; Horizons and MinGroup as EffectsOptions.
+	Effects  bool
+	Horizons []int
+	MinGroup int
+}
+
+// DefaultChurnPeriod is the churn-rate period of a class report.
+const DefaultChurnPeriod = 30 * 24 * time.Hour
+
+// ClassReport is everything `tierflow report` shows of one rule set over a
+// period: class sizes over runs, moves, churn rate by class, actions by
+// status and class, coverage over runs, effects, and the runs themselves.
+// Its JSON is the report's data (docs/report.md).
+type ClassReport struct {
+	FormatVersion int       `json:"format_version"`
+	RuleSet       string    `json:"ruleset"`
+	Label         string    `json:"label,omitempty"`
+	From          time.Time `json:"from"`
+	Until         time.Time `json:"until"`
+	// Segmentations lists the rule set's segmentations and segments in
+	// rank order, with labels, as the charts order them.
+	Segmentations []ReportSegmentation `json:"segmentations"`
+	// Runs are every run started in the period, oldest first.
+	Runs []ReportRun `json:"runs"`
+	// Sizes are the class sizes after each succeeded apply of the period.
+	Sizes []SizePoint `json:"sizes"`
+	// Moves are the move matrices: of the latest succeeded apply (scope
+	// "latest") and summed over the period's succeeded applies ("period").
+	Moves []MoveCell `json:"moves"`
+	// Churn is the churn rate by class per period; nil when the rule set
+	// declares no churn segment.
+	Churn *ChurnReport `json:"churn,omitempty"`
+	// Actions counts the period's actions by action, status and class.
+	Actions []ActionClassCount `json:"actions"`
+	// Coverage is each coverage target's standing after each succeeded
+	// apply of the period.
+	Coverage []CoveragePoint `json:"coverage"`
+	// Effects compares treated and held-out customers over the period;
+	// nil unless asked for (ClassReportOptions.Effects).
+	Effects *EffectsReport `json:"effects,omitempty"`
+}
+
+// ReportSegmentation is one segmentation and its segments, in rank order.
+type ReportSegmentation struct {
+	Name     string          `json:"name"`
+	Label    string          `json:"label,omitempty"`
+	Segments []ReportSegment `json:"segments"`
+}
+
+// ReportSegment is one segment; Rank 1 is the highest.
+type ReportSegment struct {
+	Name  string `json:"name"`
+	Label string `json:"label,omitempty"`
+	Rank  int    `json:"rank"`
+}
+
+// ReportRun is one run of the period.
+type ReportRun struct {
+	ID     int64     `json:"id"`
+	Kind   string    `json:"kind"`
+	AsOf   time.Time `json:"as_of"`
+	Status Status    `json:"status"`
+	// Started, and the run's duration in seconds (0 when it has not
+	// finished).
+	Started   time.Time `json:"started"`
+	Seconds   float64   `json:"seconds"`
+	Customers int64     `json:"customers"`
+	Changed   int64     `json:"changed"`
+	Actions   int64     `json:"actions"`
+	Errors    int64     `json:"errors"`
+	// ErrorsByRule counts rule errors by rule field path, from the run's
+	// report.
+	ErrorsByRule map[string]int `json:"errors_by_rule,omitempty"`
+	// GuardReasons say why a guard refused (blocked) or failed the run.
+	GuardReasons []string `json:"guard_reasons,omitempty"`
+	Error        string   `json:"error,omitempty"`
+}
+
+// SizePoint is one class's size after one run.
+type SizePoint struct {
+	RunID        int64     `json:"run_id"`
+	AsOf         time.Time `json:"as_of"`
+	Segmentation string    `json:"segmentation"`
+	Segment      string    `json:"segment"`
+	Customers    int       `json:"customers"`
+}
+
+// MoveCell is one cell of a move matrix: customers moving From one
+// segment To another ("" for no segment). Direction is "up" (to a
+// higher rank), "down", "in" (from no segment), "out" (to none).
+type MoveCell struct {
+	Scope        string `json:"scope"` // "latest" or "period"
+	RunID        int64  `json:"run_id,omitempty"`
+	Segmentation string `json:"segmentation"`
+	From         string `json:"from"`
+	To           string `json:"to"`
+	Count        int    `json:"count"`
+	Direction    string `json:"direction"`
+}
+
+// ChurnReport is the churn rate by class per period. The rate of class X
+// in a period is the number of customers who entered the churn segment
+// during it while in X, over the customers in X at the period's start
+// (the size before its first succeeded apply).
+type ChurnReport struct {
+	Segmentation string `json:"segmentation"`
+	Segment      string `json:"segment"`
+	// Definition says in words what the rate is, to print under a chart.
+	Definition string      `json:"definition"`
+	Rates      []ChurnRate `json:"rates"`
+}
+
+// ChurnRate is one class's churn in one period.
+type ChurnRate struct {
+	PeriodStart  time.Time `json:"period_start"`
+	PeriodEnd    time.Time `json:"period_end"`
+	Segmentation string    `json:"segmentation"`
+	Segment      string    `json:"segment"`
+	AtStart      int       `json:"at_start"`
+	Churned      int       `json:"churned"`
+	// Rate is Churned / AtStart, 0 when AtStart is 0.
+	Rate float64 `json:"rate"`
+}
+
+// ActionClassCount counts one action's actions with one status among the
+// customers of one class (their segment when it was queued).
+type ActionClassCount struct {
+	Action       string `json:"action"`
+	Segmentation string `json:"segmentation"`
+	Segment      string `json:"segment"`
+	Status       string `json:"status"`
+	Count        int64  `json:"count"`
+}
+
+// CoveragePoint is one coverage target's standing after one run.
+type CoveragePoint struct {
+	RunID int64     `json:"run_id"`
+	AsOf  time.Time `json:"as_of"`
+	CoverageReport
+}
+
+// BuildClassReport builds the class report of rs from src.
+func BuildClassReport(ctx context.Context, src ReportSource, rs *rules.RuleSet, opts ClassReportOptions) (*ClassReport, error) {
+	return nil, errors.New("jobs.BuildClassReport: not written yet")
+}
