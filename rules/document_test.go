@@ -48,7 +48,7 @@ func TestDocumentParse(t *testing.T) {
 		{"mapping", "a: 1\n", "", false},
 		{"second document", "a: 1\n---\nb: 2\n", "doc.yaml:2: a file holds one YAML document, but a second one starts here", false},
 		{"anchor", "a: &x 1\nb: 2\n", "doc.yaml:1:4: YAML anchors and aliases (& and *) are not supported (write the value out)", true},
-		{"syntax", "a: 1\nb: c: d\n", "doc.yaml:2: YAML syntax: mapping values are not allowed in this context (check indentation and quoting; a value that contains \": \" must be quoted)", true},
+		{"syntax", "a: 1\nb: c: d\n", "doc.yaml:2:5: YAML syntax: mapping values are not allowed in this context (check indentation and quoting; a value that contains \": \" must be quoted)", true},
 		{"too big", "a: " + strings.Repeat("x", rules.MaxFileBytes), "doc.yaml: file is", true},
 	}
 	for _, tt := range tests {

@@ -331,7 +331,8 @@ func (l *loader) yamlError(err error) {
 		line = strings.TrimSpace(line)
 		if m := yamlLineRE.FindStringSubmatch(line); m != nil {
 			n, _ := strconv.Atoi(m[1])
-			p, hint := Pos{File: l.file, Line: n}, "check indentation and quoting; an expression that contains \": \" must be quoted"
+			n = l.problemLine(n, m[2])
+			p, hint := l.syntaxHint(n, m[2])
 			if q, ok := l.flowQuestionMark(n); ok {
 				p, hint = q, `YAML cannot read a type ending in ? inside {...} or [...]: quote it ("time?"), write nullable: true, or use one key per line`
 			}
@@ -342,6 +343,79 @@ func (l *loader) yamlError(err error) {
 			l.report(SeverityError, Pos{File: l.file}, "", "", "YAML syntax: %s", strings.TrimPrefix(line, "yaml: "))
 		}
 	}
+}
+
+// problemLine returns the line where the syntax error yaml.v3 reports
+// at line n with message msg really is. yaml.v3 names the line of the
+// mapping or sequence it was parsing (libyaml's context mark) rather than
+// where parsing failed (its problem mark), which it does not export: an
+// expression three lines further down is reported at its segment's
+// "- name:". The first prefix of the file, cut after a whole line, that
+// fails with the same message ends on the problem's line; prefixes grow
+// from n, and once one holds the problem every longer one fails with it,
+// so a binary search finds it.
+func (l *loader) problemLine(n int, msg string) int {
+	lines := l.lineCount()
+	if n < 1 || n > lines {
+		return n
+	}
+	fails := func(k int) bool {
+		var doc yaml.Node
+		err := yaml.Unmarshal([]byte(strings.Join(l.lines[:k], "\n")), &doc)
+		if err == nil {
+			return false
+		}
+		m := yamlLineRE.FindStringSubmatch(strings.TrimSpace(strings.Split(err.Error(), "\n")[0]))
+		return m != nil && m[2] == msg
+	}
+	lo, hi := n, lines // the answer is in [lo, hi] when hi fails
+	if !fails(hi) {
+		return n
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// quotedStartRE matches a value that starts with a quoted string and goes
+// on after it: `when: "vip" == segment.x`, which YAML reads as the string
+// "vip" followed by stray text.
+var quotedStartRE = regexp.MustCompile(`^(\s*(?:-\s+)?[\w.]+:\s+)("(?:[^"\\]|\\.)*"|'(?:[^']|'')*')\s*[^\s#]`)
+
+// syntaxHint returns where on line n to point and what to suggest.
+func (l *loader) syntaxHint(n int, msg string) (Pos, string) {
+	text := l.lineRunes(n)
+	p := Pos{File: l.file, Line: n}
+	for i, r := range text {
+		if r != ' ' && r != '\t' {
+			p.Col = i + 1
+			break
+		}
+	}
+	if m := quotedStartRE.FindStringSubmatchIndex(string(text)); m != nil {
+		p.Col = len([]rune(string(text)[:m[5]])) + 1
+		return p, "a value that starts with a quote ends with the matching quote; to start an expression with a string, quote the whole expression: " +
+			"when: '\"vip\" == segment.value_tier' (single quotes outside, double inside)"
+	}
+	if strings.HasPrefix(msg, "mapping values are not allowed") {
+		// The stray ": " is the one after the key's own.
+		line := string(text)
+		if k := strings.Index(line, ": "); k >= 0 {
+			if j := strings.Index(line[k+2:], ": "); j >= 0 {
+				p.Col = len([]rune(line[:k+2+j])) + 1
+			}
+		}
+	}
+	if strings.ContainsRune(string(text), '\t') {
+		return p, "YAML does not allow tabs for indentation: indent with spaces"
+	}
+	return p, "check indentation and quoting; an expression that contains \": \" must be quoted"
 }
 
 // flowQuestionRE finds a plain value ending in ? inside a flow mapping or
