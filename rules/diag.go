@@ -179,11 +179,18 @@ func nearOrOneOf(name string, candidates []string) string {
 }
 
 // oneOf lists allowed names for a hint when no close match exists.
+// Empty names (a segment not named yet, in a file with other errors)
+// are left out.
 func oneOf(candidates []string) string {
-	if len(candidates) == 0 {
+	var sorted []string
+	for _, c := range candidates {
+		if c != "" {
+			sorted = append(sorted, c)
+		}
+	}
+	if len(sorted) == 0 {
 		return ""
 	}
-	sorted := append([]string(nil), candidates...)
 	sort.Strings(sorted)
 	return "expected one of: " + strings.Join(sorted, ", ")
 }
