@@ -31,8 +31,16 @@ func (l *loader) schedule(n *yaml.Node, validate func(cron, tz string) error) *S
 	}
 	if err := validate(s.Cron, s.Timezone); err != nil {
 		at, field, hint := cronNode, "schedule.cron", cronHint
-		if tzNode != nil && strings.Contains(err.Error(), "time zone") {
-			at, field, hint = tzNode, "schedule.timezone", "timezone is an IANA name such as Asia/Shanghai or UTC"
+		switch msg := err.Error(); {
+		case strings.HasPrefix(msg, "unknown time zone"):
+			// The message says what a time zone is.
+			at, field, hint = tzNode, "schedule.timezone", ""
+			if tzNode == nil {
+				at = n
+			}
+		case strings.Contains(msg, "time zone"):
+			// A TZ= or CRON_TZ= prefix in the cron spec.
+			hint = `remove the TZ=... prefix from cron and write timezone: Asia/Shanghai beside it`
 		}
 		l.errorf(at, field, hint, "%v", err)
 	}
