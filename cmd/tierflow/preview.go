@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -75,10 +76,10 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 		if err != nil {
 			return a.errorf("plan: %v", err)
 		}
+		cfg, cfgErr := loadConfig(*df.config)
 		if len(paths) == 0 {
-			cfg, err := loadConfig(*df.config)
-			if err != nil {
-				return a.errorf("plan: %v", err)
+			if cfgErr != nil {
+				return a.errorf("plan: %v", cfgErr)
 			}
 			for _, r := range cfg.RuleSets {
 				paths = append(paths, cfg.rulesPath(r))
@@ -95,6 +96,11 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 			if *df.ruleset == "" || rs.Name == *df.ruleset {
 				// A facts export in CI comes without previous state.
 				o := jobs.Options{AsOf: asOf, Now: a.now}
+				if cfgErr == nil {
+					// As plan on the database would: a first run queues
+					// actions only under initial_actions: true.
+					o.InitialActions = cfg.initialActions(rs.File)
+				}
 				o.Guard.AllowFailedChecks = pf.allowChecks
 				targets = append(targets, target{rs: rs, state: jobs.NoState{}, facts: file, opts: o})
 			}
@@ -230,4 +236,23 @@ func factsDate(ctx context.Context, state jobs.StateStore, facts jobs.FactsSourc
 		return time.Time{}, "", nil
 	}
 	return at, fmt.Sprintf("the day after the newest %s in the facts (%s)", ss[0].FreshFact, newest.UTC().Format("2006-01-02")), nil
+}
+
+// initialActions reports whether the config sets initial_actions for the
+// rule set in file, named by its rules: path or found in its directory.
+func (c *config) initialActions(file string) bool {
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return filepath.Clean(p)
+	}
+	f := abs(file)
+	for _, r := range c.RuleSets {
+		p := abs(c.rulesPath(r))
+		if p == f || filepath.Dir(f) == p {
+			return r.InitialActions
+		}
+	}
+	return false
 }
