@@ -160,11 +160,13 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 	summary := RunSummary{Customers: plan.Customers - rep.Quality.left(), Changed: plan.Changed, Actions: plan.TotalActions(), Errors: plan.Errors, Detail: rep}
 	if rep.Guard.ErrorRateExceeded {
 		summary.Status, summary.Error = StatusFailed, rep.Guard.Reasons[len(rep.Guard.Reasons)-1]
+		rep.Status = string(StatusFailed)
 		finish(summary)
 		return out, fmt.Errorf("%w: %s", ErrTooManyRuleErrors, summary.Error)
 	}
 	if rep.Guard.Blocked {
 		summary.Status, summary.Error = StatusBlocked, joinReasons(rep.Guard.Reasons)
+		rep.Status = string(StatusBlocked)
 		finish(summary)
 		return out, fmt.Errorf("%w: %s", ErrBlocked, summary.Error)
 	}

@@ -36,6 +36,9 @@ func testGuardZeroedFacts(t *testing.T, nb func(t *testing.T) Backend) {
 	if out == nil || out.Report == nil || !out.Report.Guard.Blocked || !strings.Contains(err.Error(), "would change segment") {
 		t.Fatalf("blocked apply: report %+v, err %v; want the report and a reason naming the moved share", out, err)
 	}
+	if out.Report.Status != string(jobs.StatusBlocked) {
+		t.Errorf("blocked apply: report status %q, want blocked (apply --json prints it)", out.Report.Status)
+	}
 	SameDigests(t, "state after a blocked apply", e.stateDigest(), before)
 	status, reason := e.run(out.RunID)
 	if status != "blocked" || !strings.Contains(reason, "would change segment") || !strings.Contains(reason, "--allow-large-change") {
