@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // the PostgreSQL driver
+	"github.com/lib/pq" // the PostgreSQL driver, and its errors
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
@@ -77,6 +77,10 @@ func connect(ctx context.Context, url string) (*sqlx.DB, kernel.Secrets, error) 
 	db.SetMaxIdleConns(idleConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
+		if errors.Is(err, pq.ErrSSLNotSupported) {
+			// lib/pq asks for TLS unless told otherwise (sslmode=require).
+			return nil, nil, fmt.Errorf("connect to database: %w (the server does not offer TLS: for a local server, add sslmode=disable to the URL, e.g. postgres://host/db?sslmode=disable)", err)
+		}
 		return nil, nil, fmt.Errorf("connect to database: %w", secrets.Err(err))
 	}
 	return db, secrets, nil
