@@ -170,7 +170,7 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 		finish(summary)
 		return out, fmt.Errorf("%w: %s", ErrBlocked, summary.Error)
 	}
-	summary.Status, summary.Finished = StatusSucceeded, opts.Now()
+	summary.Status, summary.Finished, summary.FinishedAt = StatusSucceeded, opts.Now(), opts.Now
 	if err := tx.Commit(ctx, summary); err != nil {
 		finish(RunSummary{Status: StatusFailed, Error: err.Error(), Detail: rep})
 		return out, err

@@ -138,15 +138,29 @@ type Evaluated struct {
 
 // RunSummary is what a finished run records.
 type RunSummary struct {
-	Status    Status
-	Finished  time.Time
-	Customers int
-	Changed   int
-	Actions   int
-	Errors    int
+	Status   Status
+	Finished time.Time
+	// FinishedAt, when set, gives Finished when the store records a
+	// successful run, after it has written the state in the same
+	// transaction: so that the run's recorded duration includes its
+	// writes, which take most of an apply's commit.
+	FinishedAt func() time.Time
+	Customers  int
+	Changed    int
+	Actions    int
+	Errors     int
 	// Detail is the plan, stored with the run for later reading.
 	Detail *PlanReport
 	Error  string
+}
+
+// Finish returns the time to record as the run's end: FinishedAt's when
+// it is set, else Finished.
+func (s RunSummary) Finish() time.Time {
+	if s.FinishedAt != nil {
+		return s.FinishedAt()
+	}
+	return s.Finished
 }
 
 // Status is a run's outcome.

@@ -170,7 +170,8 @@ func (s *Store) commitLocked(a *applyTx, sum jobs.RunSummary) {
 	}
 	s.sets[name] = next
 	if r := s.runLocked(runID); r != nil {
-		r.Status, r.Finished = string(sum.Status), stampPtr(sum.Finished)
+		s.keepReportLocked(runID, sum.Detail)
+		r.Status, r.Finished = string(sum.Status), stampPtr(sum.Finish())
 		r.Customers, r.Changed, r.Actions, r.Errors = int64(sum.Customers), int64(sum.Changed), int64(sum.Actions), int64(sum.Errors)
 	}
 }

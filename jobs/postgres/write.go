@@ -187,6 +187,9 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 			[]any{run, string(sum.Status), sum.Finished, sum.Customers, sum.Changed, sum.Actions, sum.Errors, string(detail)}},
 	}
 	for _, st := range stmts {
+		if st.what == "record run" {
+			st.args[2] = sum.Finish() // after the writes above
+		}
 		if _, err := a.tx.ExecContext(ctx, st.sql, st.args...); err != nil {
 			return lostDuringApply(fmt.Errorf("%s: %w", st.what, a.s.redact(err)))
 		}

@@ -244,6 +244,9 @@ func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 	}
 	defer tx.Rollback() //nolint:errcheck
 	for _, st := range stmts {
+		if st.what == "record run" {
+			st.args[2] = nullTime(sum.Finish()) // after the writes above
+		}
 		if _, err := tx.ExecContext(ctx, st.sql, st.args...); err != nil {
 			return fmt.Errorf("%s: %w", st.what, err)
 		}
