@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,36 +14,6 @@ import (
 
 var runCases = []testCase{
 	{"run records: succeeded, blocked, failed, skipped", testRunRecords},
-	{"run records: a run's end is taken after its writes", testRunFinishedAfterWrites},
-}
-
-// A succeeded run's finish time is read from the clock when the store
-// records it, after writing the state, so that its duration includes the
-// writes: here the clock moves on an hour at every reading, and the run
-// ends at the last reading the apply made.
-func testRunFinishedAfterWrites(t *testing.T, nb func(t *testing.T) Backend) {
-	e := newEnv(t, nb, 50)
-	var mu sync.Mutex
-	clock, last := asOf, time.Time{}
-	o := Options()
-	o.Now = func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		clock = clock.Add(time.Hour)
-		last = clock
-		return clock
-	}
-	out := e.applyAt(RetailRuleSet(t), asOf, o)
-	runs, err := e.s.Runs(context.Background(), "retail", 1)
-	if err != nil || len(runs) != 1 || runs[0].ID != out.RunID || runs[0].Finished == nil {
-		t.Fatalf("runs: %+v, %v; want the apply's record, finished", runs, err)
-	}
-	started, finished := runs[0].Started, *runs[0].Finished
-	mu.Lock()
-	defer mu.Unlock()
-	if !finished.Equal(last) || !finished.After(started) {
-		t.Fatalf("run started %s, finished %s; want it finished at the clock's last reading, %s", started, finished, last)
-	}
 }
 
 // Every apply leaves one run record with its outcome, counts, times, the

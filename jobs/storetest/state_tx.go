@@ -18,6 +18,33 @@ var stateTxCases = []stateCase{
 	{"staged changes are invisible until commit and a rollback discards them", testStateRollback},
 	{"an open state reader keeps its view across a commit", testStateReaderView},
 	{"a dead running run is marked abandoned by the next apply", testStateAbandoned},
+	{"a succeeded run's end is read from the clock after the writes", testStateFinishedAfterWrites},
+}
+
+// A run's recorded end comes from RunSummary.FinishedAt, called once the
+// state is written, not from Finished, taken before: so that the run's
+// duration includes its writes.
+func testStateFinishedAfterWrites(t *testing.T, ns func(t *testing.T) StateBackend) {
+	ctx := context.Background()
+	e := newStateEnv(t, ns, 200)
+	rs := RetailRuleSet(t)
+	evaluated := e.evaluate(rs, asOf)
+	tx, id := e.beginAt(rs, asOf)
+	stage(t, tx, evaluated)
+	early, late := asOf.Add(time.Minute), asOf.Add(time.Hour)
+	calls := 0
+	sum := jobs.RunSummary{Status: jobs.StatusSucceeded, Finished: early, Customers: len(evaluated),
+		FinishedAt: func() time.Time { calls++; return late }}
+	if err := tx.Commit(ctx, sum); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := e.s.Runs(ctx, rs.Name, 1)
+	if err != nil || len(runs) != 1 || runs[0].ID != id || runs[0].Finished == nil {
+		t.Fatalf("runs: %+v, %v; want the run, finished", runs, err)
+	}
+	if got := *runs[0].Finished; !got.Equal(late) || calls != 1 {
+		t.Fatalf("run finished %s after %d calls of FinishedAt; want %s, from one call (not Finished, %s)", got, calls, late, early)
+	}
 }
 
 // Two applies of one rule set begun together: one takes the lock, the
