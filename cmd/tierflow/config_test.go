@@ -451,9 +451,9 @@ guard: {}
   - rules: a.yaml
     source: SELECT id: 1
 `,
-			want: `tierflow.yaml:3: YAML syntax: mapping values are not allowed in this context (check indentation and quoting; a value that contains ": " must be quoted)
+			want: `tierflow.yaml:3:22: YAML syntax: mapping values are not allowed in this context (check indentation and quoting; a value that contains ": " must be quoted)
    3 |     source: SELECT id: 1
-     |     ^`,
+     |                      ^`,
 		},
 		{
 			name: "not a mapping",
