@@ -5,13 +5,17 @@
 # Usage:
 #   scripts/test.sh [go test flags and packages]   e.g. scripts/test.sh -run TestRules ./rules/
 #   scripts/test.sh --lint-only                    gofmt, go vet and staticcheck only
+#   scripts/test.sh --list-missing                 print the Debian packages of test tools that are missing, one a line
 #
 # Environment:
 #   TEST_DATABASE_URL     use this PostgreSQL server instead of starting throwaway ones
 #   TIERFLOW_PGTEST_SKIP  =1 skips database tests (local use only; refused when CI is set)
 #
-# As root on Debian/Ubuntu, PostgreSQL server binaries are installed with
-# apt-get when missing.
+# As root on Debian/Ubuntu, PostgreSQL server binaries and the test tools
+# (prometheus for promtool, chromium and fonts-noto-cjk for the HTML
+# report's browser test) are installed with apt-get when missing. When
+# they are missing and cannot be installed, CI fails and a local run
+# skips the tests that need them.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,11 +25,36 @@ readonly STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 section() { printf '\n==> %s\n' "$*"; }
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 
+# The Debian packages of the tools some tests run, each with the function
+# that tells whether it is installed. The tests look for the same files.
+have_promtool() { command -v promtool >/dev/null 2>&1 || [[ -x /usr/bin/promtool ]]; }
+have_chromium() { command -v chromium >/dev/null 2>&1 || [[ -x /usr/bin/chromium ]]; }
+have_noto_cjk() {
+	dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'install ok installed' ||
+		{ command -v fc-list >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q 'Noto Sans CJK'; }
+}
+readonly TOOL_PACKAGES=(prometheus:have_promtool chromium:have_chromium fonts-noto-cjk:have_noto_cjk)
+
+# missing_packages prints the packages of TOOL_PACKAGES that are not
+# installed, one a line.
+missing_packages() {
+	local entry
+	for entry in "${TOOL_PACKAGES[@]}"; do
+		"${entry#*:}" || echo "${entry%%:*}"
+	done
+}
+
 lint_only=false
-if [[ "${1:-}" == "--lint-only" ]]; then
+case "${1:-}" in
+--lint-only)
 	lint_only=true
 	shift
-fi
+	;;
+--list-missing)
+	missing_packages
+	exit 0
+	;;
+esac
 
 command -v go >/dev/null 2>&1 || die "go not found in PATH (Go $(sed -n 's/^go //p' go.mod) is required)"
 
@@ -51,13 +80,21 @@ pg_bindir() {
 	return 1
 }
 
+apt_updated=false
+apt_update_once() {
+	if ! $apt_updated; then
+		apt-get update </dev/null
+		apt_updated=true
+	fi
+}
+
 install_postgres() {
 	# Only the binaries are needed: stop the Debian package from creating and
 	# starting a "main" cluster on port 5432.
 	mkdir -p /etc/postgresql-common/createcluster.d
 	echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/tierflow-no-main-cluster.conf
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update </dev/null
+	apt_update_once
 	apt-get install -y --no-install-recommends postgresql-15 </dev/null ||
 		apt-get install -y --no-install-recommends postgresql </dev/null
 }
@@ -92,6 +129,33 @@ existing server whose role may CREATE DATABASE, or (locally only) set TIERFLOW_P
 			die "could not create the postgres system user"
 	fi
 	echo "using $("$bindir/postgres" --version) from $bindir"
+}
+
+# ensure_tools installs the missing packages of TOOL_PACKAGES as root, and
+# otherwise fails under CI and warns locally.
+ensure_tools() {
+	section "Test tools"
+	local missing
+	mapfile -t missing < <(missing_packages)
+	if ((${#missing[@]} == 0)); then
+		echo "promtool, chromium and the Noto CJK fonts are installed"
+		return 0
+	fi
+	if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		echo "installing ${missing[*]} with apt-get"
+		export DEBIAN_FRONTEND=noninteractive
+		apt_update_once
+		apt-get install -y --no-install-recommends "${missing[@]}" </dev/null ||
+			die "apt-get could not install ${missing[*]}"
+		mapfile -t missing < <(missing_packages)
+		((${#missing[@]} == 0)) || die "installed, but still missing: ${missing[*]}"
+		return 0
+	fi
+	local why="Debian packages the tests need are missing: ${missing[*]} (prometheus gives promtool, for the alert rules; chromium and fonts-noto-cjk, for the HTML report).
+Install them: sudo apt-get install --no-install-recommends ${missing[*]}"
+	[[ -z "${CI:-}" ]] || die "$why"
+	echo "WARNING: $why
+The tests that need them are SKIPPED."
 }
 
 go_files() {
@@ -136,6 +200,7 @@ echo "repo: $(pwd)  user: $(id -un)  CI: ${CI:-no}"
 
 if ! $lint_only; then
 	ensure_postgres
+	ensure_tools
 fi
 
 step "gofmt" check_gofmt

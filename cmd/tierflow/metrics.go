@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +30,19 @@ type metrics struct {
 	coverage          *prometheus.GaugeVec
 	coverageCustomers *prometheus.GaugeVec
 	withheld          *prometheus.CounterVec
+	// segmentCustomers is each segment's size after the last applied run.
+	segmentCustomers *prometheus.GaugeVec
+
+	// mu guards what follows. It is never held while calling into the
+	// scheduler, which calls NextRun with its own lock held.
+	mu sync.Mutex
+	// shown holds, per gauge vector replaced per run, the label values of
+	// each rule set's series, so that a replacement deletes only those
+	// that went away.
+	shown map[*prometheus.GaugeVec]map[string]map[string][]string
+	// init is what a new process reads from its rule sets and the
+	// database (metrics_init.go).
+	init seriesInit
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -52,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tierflow_rule_errors_total", Help: "Customers whose facts made a rule fail.",
 		}, []string{"ruleset"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "tierflow_last_success_timestamp_seconds", Help: "When the last successful run of a rule set finished (Unix time).",
+			Name: "tierflow_last_success_timestamp_seconds", Help: "When the latest successful run of a rule set finished (Unix time), as the run record says; 0 when it never succeeded.",
 		}, []string{"ruleset"}),
 		nextRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tierflow_next_run_timestamp_seconds", Help: "The next scheduled slot of a rule set (Unix time).",
@@ -72,13 +87,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		withheld: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tierflow_actions_withheld_total", Help: "Actions that fired but were not queued: held out (the holdout group) or suppressed (a contact limit), counted when a run applies.",
 		}, []string{"ruleset", "action", "status"}),
+		segmentCustomers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tierflow_segment_customers", Help: "Customers in each segment after the last applied run.",
+		}, []string{"ruleset", "segmentation", "segment"}),
+		shown: map[*prometheus.GaugeVec]map[string]map[string][]string{},
 	}
 	reg.MustRegister(m.runs, m.duration, m.customers, m.moves, m.actions, m.ruleErrors, m.lastSuccess, m.nextRun, m.missed, m.reloadsFailed,
-		m.coverage, m.coverageCustomers, m.withheld)
+		m.coverage, m.coverageCustomers, m.withheld, m.segmentCustomers, (*refresher)(m))
 	return m
 }
 
 func (m *metrics) RunFinished(ruleset string, status jobs.Status, took time.Duration, rep *jobs.PlanReport) {
+	m.initPending(ruleset)
 	m.runs.WithLabelValues(ruleset, string(status)).Inc()
 	if status == jobs.StatusSkipped {
 		return
@@ -92,7 +112,6 @@ func (m *metrics) RunFinished(ruleset string, status jobs.Status, took time.Dura
 	if status != jobs.StatusSucceeded {
 		return
 	}
-	m.lastSuccess.WithLabelValues(ruleset).SetToCurrentTime()
 	for _, s := range rep.Segmentations {
 		m.moves.WithLabelValues(ruleset, s.Name).Add(float64(s.Moved))
 	}
@@ -101,27 +120,93 @@ func (m *metrics) RunFinished(ruleset string, status jobs.Status, took time.Dura
 		m.withheld.WithLabelValues(ruleset, a.Name, jobs.ActionHeldOut).Add(float64(a.HeldOut))
 		m.withheld.WithLabelValues(ruleset, a.Name, jobs.ActionSuppressed).Add(float64(a.Suppressed))
 	}
-	m.setCoverage(ruleset, rep.Coverage)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.init.observedLocked(ruleset)
+	m.lastSuccess.WithLabelValues(ruleset).SetToCurrentTime()
+	m.showLocked(ruleset, rep)
 }
 
-// setCoverage replaces the coverage gauges of ruleset with those of an
-// applied run, so that a target removed from the rule file goes away.
-func (m *metrics) setCoverage(ruleset string, coverage []jobs.CoverageReport) {
-	m.coverage.DeletePartialMatch(prometheus.Labels{"ruleset": ruleset})
-	m.coverageCustomers.DeletePartialMatch(prometheus.Labels{"ruleset": ruleset})
-	for _, c := range coverage {
-		m.coverage.WithLabelValues(ruleset, c.Segmentation, c.Segment).Set(c.Share)
-		for state, n := range map[string]int{"covered": c.Covered, "pending": c.Pending, "overdue": c.Overdue} {
-			m.coverageCustomers.WithLabelValues(ruleset, c.Segmentation, c.Segment, state).Set(float64(n))
+// showLocked replaces the gauges of ruleset that describe its state after
+// an applied run (segment sizes and coverage) with those of rep. m.mu is
+// held.
+func (m *metrics) showLocked(ruleset string, rep *jobs.PlanReport) {
+	var sizes []gaugeSample
+	for _, s := range rep.Segmentations {
+		for _, seg := range s.Segments {
+			if seg.Name != removedSegment {
+				sizes = append(sizes, gaugeSample{[]string{s.Name, seg.Name}, float64(seg.After)})
+			}
 		}
 	}
+	m.replaceLocked(m.segmentCustomers, ruleset, sizes)
+	m.setCoverageLocked(ruleset, rep.Coverage)
+}
+
+// removedSegment is the segment a report gives the customers of segments
+// the rule file no longer has (jobs.NewPlanReport); they are in none.
+const removedSegment = "(removed)"
+
+// setCoverageLocked replaces the coverage gauges of ruleset with those of
+// an applied run, so that a target removed from the rule file goes away.
+// m.mu is held.
+func (m *metrics) setCoverageLocked(ruleset string, coverage []jobs.CoverageReport) {
+	var shares, counts []gaugeSample
+	for _, c := range coverage {
+		shares = append(shares, gaugeSample{[]string{c.Segmentation, c.Segment}, c.Share})
+		for _, st := range []struct {
+			state string
+			n     int
+		}{{"covered", c.Covered}, {"pending", c.Pending}, {"overdue", c.Overdue}} {
+			counts = append(counts, gaugeSample{[]string{c.Segmentation, c.Segment, st.state}, float64(st.n)})
+		}
+	}
+	m.replaceLocked(m.coverage, ruleset, shares)
+	m.replaceLocked(m.coverageCustomers, ruleset, counts)
+}
+
+// gaugeSample is one series of a gauge vector whose first label is the
+// rule set: the other label values and the value.
+type gaugeSample struct {
+	labels []string
+	value  float64
+}
+
+// replaceLocked makes samples the series of vec for ruleset: it sets them
+// first and then deletes those of the last replacement that are not
+// among them, so that a scrape never finds the rule set without its
+// gauges (a series missing from one scrape is stale to Prometheus, which
+// resets the for: of an alert on it). m.mu is held.
+func (m *metrics) replaceLocked(vec *prometheus.GaugeVec, ruleset string, samples []gaugeSample) {
+	now := make(map[string][]string, len(samples))
+	for _, s := range samples {
+		lv := append([]string{ruleset}, s.labels...)
+		vec.WithLabelValues(lv...).Set(s.value)
+		now[strings.Join(lv, "\xff")] = lv
+	}
+	if m.shown[vec] == nil {
+		m.shown[vec] = map[string]map[string][]string{}
+	}
+	for k, lv := range m.shown[vec][ruleset] {
+		if _, ok := now[k]; !ok {
+			vec.DeleteLabelValues(lv...)
+		}
+	}
+	m.shown[vec][ruleset] = now
 }
 
 func (m *metrics) SlotsMissed(ruleset string, n int) {
 	m.missed.WithLabelValues(ruleset).Add(float64(n))
 }
 
+// NextRun is told on every change of a rule set (start, reload) and after
+// each of its ticks. A rule set reloaded with new segmentations or actions
+// gets their series at once: initPending asks the scheduler for the rule
+// set, so it waits in a goroutine for the scheduler, which calls NextRun
+// with its lock held, to return.
 func (m *metrics) NextRun(ruleset string, next time.Time) {
+	m.changed(ruleset)
+	go m.initPending(ruleset)
 	if !next.IsZero() {
 		m.nextRun.WithLabelValues(ruleset).Set(float64(next.Unix()))
 	}
