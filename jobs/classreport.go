@@ -2,20 +2,24 @@ package jobs
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tierflow/tierflow/rules"
 )
 
 // ClassReportFormatVersion is the version of ClassReport's JSON
-// (docs/report.md); it changes only when a field changes meaning or is
-// removed.
+// (docs/output.md, "report data"); it changes only when a field changes
+// meaning or is removed.
 const ClassReportFormatVersion = 1
 
 // ReportSource is what a class report reads from a state store: the run
 // record with each run's stored report, and the queue's counts. Stores
-// that implement it also implement EffectsSource.
+// that implement it also implement EffectsSource. Each call stops at the
+// first error fn returns, and returns it (wrapped with %w, if at all);
+// fn must not keep the pointer it is given, which the next call may
+// reuse, but may keep what it points to. Segments maps are read-only: a
+// source may share one between counts.
 type ReportSource interface {
 	// RunRecords calls fn for every run of the rule set started in
 	// [from, until], oldest first, with the plan report it stored (nil
@@ -24,7 +28,9 @@ type ReportSource interface {
 	// ActionCounts calls fn once per action, status and segments (the
 	// customer's segments when the action was queued, as the queue keeps
 	// them) of the rule set's actions created (as of their run) in
-	// [from, until], with the number of such actions.
+	// [from, until], with the number of such actions. Segment syncs
+	// (sync.SEGMENTATION) are deliveries, not actions: they are left out.
+	// The order is the store's; a report sorts what it keeps.
 	ActionCounts(ctx context.Context, ruleset string, from, until time.Time, fn func(*ActionCount) error) error
 }
 
@@ -46,7 +52,8 @@ type RunRecord struct {
 }
 
 // ActionCount is a number of queued actions with one action, status and
-// class.
+// class. Segments is empty for actions queued before the queue kept them
+// (migration 0006).
 type ActionCount struct {
 	Action   string
 	Status   string
@@ -57,7 +64,10 @@ type ActionCount struct {
 // ClassReportOptions selects what a class report covers.
 type ClassReportOptions struct {
 	// From and Until bound the runs (by start time) and the actions (by
-	// the as-of of the run that queued them) the report looks at.
+	// the as-of of the run that queued them) the report looks at, both
+	// included. A zero Until reads everything from From on; the report's
+	// Until is then the latest start or as-of of the runs read (From when
+	// there is none).
 	From, Until time.Time
 	// Period is the length of the periods churn rates are computed for,
 	// from From on; DefaultChurnPeriod when zero.
@@ -67,6 +77,9 @@ type ClassReportOptions struct {
 	Effects  bool
 	Horizons []int
 	MinGroup int
+	// SkipActions leaves Actions empty without reading the queue: for
+	// callers that need only what the run record holds (tierflow sizes).
+	SkipActions bool
 }
 
 // DefaultChurnPeriod is the churn-rate period of a class report.
@@ -75,7 +88,7 @@ const DefaultChurnPeriod = 30 * 24 * time.Hour
 // ClassReport is everything `tierflow report` shows of one rule set over a
 // period: class sizes over runs, moves, churn rate by class, actions by
 // status and class, coverage over runs, effects, and the runs themselves.
-// Its JSON is the report's data (docs/report.md).
+// Its JSON is the report's data (docs/output.md, "report data").
 type ClassReport struct {
 	FormatVersion int       `json:"format_version"`
 	RuleSet       string    `json:"ruleset"`
@@ -185,6 +198,12 @@ type ChurnRate struct {
 	Churned      int       `json:"churned"`
 	// Rate is Churned / AtStart, 0 when AtStart is 0.
 	Rate float64 `json:"rate"`
+	// Applies are the succeeded applies of the period; Uncounted those
+	// of them whose report counted no churn (recorded before tierflow
+	// counted it, or before the rule set declared churn), whose churn is
+	// missing from Churned.
+	Applies   int `json:"applies"`
+	Uncounted int `json:"uncounted,omitempty"`
 }
 
 // ActionClassCount counts one action's actions with one status among the
@@ -204,7 +223,43 @@ type CoveragePoint struct {
 	CoverageReport
 }
 
-// BuildClassReport builds the class report of rs from src.
+// BuildClassReport builds the class report of rs from src: it reads the
+// run record of the period once, keeping from each run what the report
+// shows, and the queue's counts by action, status and segments, so that
+// its memory grows with the runs and the distinct classes, never with
+// the customers. When opts.Effects is set and src is an EffectsSource
+// too, it adds the effects report of the period (Effects), compared up
+// to the latest succeeded apply.
+//
+// Every list is in a fixed order: runs oldest first (as src returns
+// them); sizes, coverage and churn by as-of (or period), moves by scope
+// ("latest", then "period"), then in the rule file's order of
+// segmentations and rank order of segments, with segments the rules no
+// longer define after those they do, by name, and no segment ("") last;
+// actions in the rule file's order, then segmentation, segment and
+// status (in the order an action goes through them). Segmentations the
+// rules no longer define are left out.
 func BuildClassReport(ctx context.Context, src ReportSource, rs *rules.RuleSet, opts ClassReportOptions) (*ClassReport, error) {
-	return nil, errors.New("jobs.BuildClassReport: not written yet")
+	b, err := newClassBuilder(rs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("class report of %s: %w", rs.Name, err)
+	}
+	if err := src.RunRecords(ctx, rs.Name, b.opts.From, b.until, b.run); err != nil {
+		return nil, fmt.Errorf("class report of %s: %w", rs.Name, err)
+	}
+	if !opts.SkipActions {
+		if err := src.ActionCounts(ctx, rs.Name, b.opts.From, b.until, b.actions.add); err != nil {
+			return nil, fmt.Errorf("class report of %s: %w", rs.Name, err)
+		}
+	}
+	rep := b.report()
+	if es, ok := src.(EffectsSource); ok && opts.Effects {
+		eff, err := Effects(ctx, es, rs, EffectsOptions{From: rep.From, Until: rep.Until, Horizons: opts.Horizons,
+			MinGroup: opts.MinGroup, Latest: b.latest.asOf})
+		if err != nil {
+			return nil, fmt.Errorf("class report of %s: %w", rs.Name, err)
+		}
+		rep.Effects = eff
+	}
+	return rep, nil
 }

@@ -1,7 +1,9 @@
 // Package views renders what tierflow's commands print: plan and apply
 // reports, rule-change previews, explanations, data-quality reports
-// (check --data), runs, a customer's history, the action queue, coverage
-// and effect and cost reports (tierflow coverage, tierflow effects). A
+// (check --data), runs, a customer's history, the action queue, coverage,
+// effect and cost reports (tierflow coverage, tierflow effects) and class
+// sizes over time (tierflow sizes); and the JSON and CSV of a class
+// report (tierflow report: ClassReportJSON, ClassReportCSV). A
 // command picks the format once, with one of the constructors (NewPlan,
 // NewExplain, NewQuality, NewTable), from the name given to
 // --format; the constructor rejects an unknown name with the formats the
@@ -19,5 +21,6 @@
 // so that the documented output does not change when a Go type does; a
 // plan report, and its quality report that check --data prints too, are
 // already jobs' documented JSON (jobs.PlanReport, jobs.QualityReport),
-// and so is an effects report (jobs.EffectsReport).
+// and so are an effects report (jobs.EffectsReport) and a class report
+// (jobs.ClassReport).
 package views

@@ -43,20 +43,28 @@ var effectsCSVHeader = func() []string {
 func (v tableCSV) Effects(reports []*jobs.EffectsReport) error {
 	rows := [][]string{effectsCSVHeader}
 	for _, r := range reports {
-		for _, e := range r.Effects {
-			row := []string{r.RuleSet, "effect", e.Action, e.Segmentation, e.Segment, strconv.Itoa(e.Horizon), strconv.Itoa(e.Treated), strconv.Itoa(e.HeldOut)}
-			for _, c := range []jobs.Comparison{e.Churned, e.Stayed, e.MovedUp} {
-				row = append(row, csvFloat(c.Treated), csvFloat(c.HeldOut), csvFloat(c.Diff), csvFloat(c.Low), csvFloat(c.High))
-			}
-			rows = append(rows, append(row, strconv.FormatBool(e.Conclusive), e.Note, "", "", csvFloat(e.Cost), csvFloat(e.KeptPerCost)))
-		}
-		for _, c := range r.Costs {
-			row := make([]string, len(effectsCSVHeader))
-			copy(row, []string{r.RuleSet, "cost", c.Action, c.Segmentation, c.Segment})
-			n := len(row)
-			row[n-4], row[n-3], row[n-2] = strconv.Itoa(c.Queued), csvFloat(c.UnitCost), csvFloat(c.Cost)
-			rows = append(rows, row)
-		}
+		rows = append(rows, effectsRows(r)...)
 	}
 	return writeCSV(v.w, rows)
+}
+
+// effectsRows are one report's CSV rows: its comparisons, then its class
+// costs.
+func effectsRows(r *jobs.EffectsReport) [][]string {
+	var rows [][]string
+	for _, e := range r.Effects {
+		row := []string{r.RuleSet, "effect", e.Action, e.Segmentation, e.Segment, strconv.Itoa(e.Horizon), strconv.Itoa(e.Treated), strconv.Itoa(e.HeldOut)}
+		for _, c := range []jobs.Comparison{e.Churned, e.Stayed, e.MovedUp} {
+			row = append(row, csvFloat(c.Treated), csvFloat(c.HeldOut), csvFloat(c.Diff), csvFloat(c.Low), csvFloat(c.High))
+		}
+		rows = append(rows, append(row, strconv.FormatBool(e.Conclusive), e.Note, "", "", csvFloat(e.Cost), csvFloat(e.KeptPerCost)))
+	}
+	for _, c := range r.Costs {
+		row := make([]string, len(effectsCSVHeader))
+		copy(row, []string{r.RuleSet, "cost", c.Action, c.Segmentation, c.Segment})
+		n := len(row)
+		row[n-4], row[n-3], row[n-2] = strconv.Itoa(c.Queued), csvFloat(c.UnitCost), csvFloat(c.Cost)
+		rows = append(rows, row)
+	}
+	return rows
 }

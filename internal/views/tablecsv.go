@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tierflow/tierflow/jobs/kernel"
@@ -13,12 +14,20 @@ import (
 // per record. Times are RFC 3339 in UTC; a missing value is empty.
 type tableCSV struct{ w io.Writer }
 
-func (v tableCSV) Runs(runs []kernel.Run) error {
+// Runs writes a row per run; segments is the class sizes after it,
+// "value_tier.vip=1200; value_tier.key=3400; ...", empty for a run
+// without them.
+func (v tableCSV) Runs(runs []kernel.Run, segments RunSegments) error {
 	rows := [][]string{{"id", "ruleset", "rules_hash", "kind", "as_of", "slot", "status", "started_at", "finished_at",
-		"customers", "changed", "actions", "errors", "error"}}
+		"customers", "changed", "actions", "errors", "error", "segments"}}
 	for _, r := range runs {
+		var sizes []string
+		for _, s := range runSegments(segments[r.ID]) {
+			sizes = append(sizes, s.Segmentation+"."+s.Segment+"="+strconv.Itoa(s.Customers))
+		}
 		rows = append(rows, []string{itoa(r.ID), r.RuleSet, r.RulesHash, r.Kind, csvTime(r.AsOf), csvTimePtr(r.Slot), r.Status,
-			csvTime(r.Started), csvTimePtr(r.Finished), itoa(r.Customers), itoa(r.Changed), itoa(r.Actions), itoa(r.Errors), deref(r.Error)})
+			csvTime(r.Started), csvTimePtr(r.Finished), itoa(r.Customers), itoa(r.Changed), itoa(r.Actions), itoa(r.Errors), deref(r.Error),
+			strings.Join(sizes, "; ")})
 	}
 	return writeCSV(v.w, rows)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
@@ -24,6 +25,30 @@ type runJSON struct {
 	Actions    int64      `json:"actions"`
 	Errors     int64      `json:"errors"`
 	Error      *string    `json:"error,omitempty"`
+	// Segments are the class sizes after a succeeded run, in the rule
+	// file's order; omitted for a run without them.
+	Segments []runSegmentJSON `json:"segments,omitempty"`
+}
+
+// runSegmentJSON is one class's size after a run.
+type runSegmentJSON struct {
+	Segmentation string `json:"segmentation"`
+	Segment      string `json:"segment"`
+	Customers    int    `json:"customers"`
+}
+
+// runSegments lists a run's class sizes, without the customers of
+// segments the rules no longer defined.
+func runSegments(segs []jobs.SegmentationReport) []runSegmentJSON {
+	var out []runSegmentJSON
+	for _, sr := range segs {
+		for _, seg := range sr.Segments {
+			if seg.Name != removedSegment {
+				out = append(out, runSegmentJSON{Segmentation: sr.Name, Segment: seg.Name, Customers: seg.After})
+			}
+		}
+	}
+	return out
 }
 
 // moveJSON is one recorded move in history's JSON document.
@@ -76,12 +101,13 @@ func followUpJSON(item *actionItemJSON, a *kernel.QueuedAction) {
 // tableJSON writes one document per call, with format_version.
 type tableJSON struct{ w io.Writer }
 
-func (v tableJSON) Runs(runs []kernel.Run) error {
+func (v tableJSON) Runs(runs []kernel.Run, segments RunSegments) error {
 	out := make([]runJSON, len(runs))
 	for i, r := range runs {
 		out[i] = runJSON{ID: r.ID, RuleSet: r.RuleSet, RulesHash: r.RulesHash, Kind: r.Kind, AsOf: r.AsOf, Slot: r.Slot,
 			Status: r.Status, StartedAt: r.Started, FinishedAt: r.Finished,
-			Customers: r.Customers, Changed: r.Changed, Actions: r.Actions, Errors: r.Errors, Error: r.Error}
+			Customers: r.Customers, Changed: r.Changed, Actions: r.Actions, Errors: r.Errors, Error: r.Error,
+			Segments: runSegments(segments[r.ID])}
 	}
 	return writeJSON(v.w, struct {
 		FormatVersion int       `json:"format_version"`

@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/tierflow/tierflow/jobs/kernel"
 )
@@ -10,20 +11,31 @@ import (
 // tableMarkdown writes a heading and one markdown table per call.
 type tableMarkdown struct{ w io.Writer }
 
-func (v tableMarkdown) Runs(runs []kernel.Run) error {
+func (v tableMarkdown) Runs(runs []kernel.Run, segments RunSegments) error {
 	if len(runs) == 0 {
 		_, err := io.WriteString(v.w, "_No runs yet._\n")
 		return err
 	}
+	header, align := "| run | ruleset | kind | slot / as-of | status | took | customers | changed | actions | errors | error |",
+		"|--:|---|---|---|---|--:|--:|--:|--:|--:|---|"
+	if segments != nil {
+		header, align = header+" segments |", align+"---|"
+	}
 	var rows []string
 	for _, r := range runs {
-		rows = append(rows, fmt.Sprintf("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
+		row := fmt.Sprintf("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
 			r.ID, md(r.RuleSet), md(r.Kind), runWhen(r).Format("2006-01-02 15:04"), md(r.Status), runTook(r),
-			Thousands(int(r.Customers)), Thousands(int(r.Changed)), Thousands(int(r.Actions)), Thousands(int(r.Errors)), md(deref(r.Error))))
+			Thousands(int(r.Customers)), Thousands(int(r.Changed)), Thousands(int(r.Actions)), Thousands(int(r.Errors)), md(deref(r.Error)))
+		if segments != nil {
+			var lines []string
+			for _, sr := range segments[r.ID] {
+				lines = append(lines, "`"+md(sr.Name)+"`: "+md(segmentSizes(sr, ", ")))
+			}
+			row += " " + strings.Join(lines, "<br>") + " |"
+		}
+		rows = append(rows, row)
 	}
-	_, err := io.WriteString(v.w, "### Runs\n\n"+fullTable(
-		"| run | ruleset | kind | slot / as-of | status | took | customers | changed | actions | errors | error |",
-		"|--:|---|---|---|---|--:|--:|--:|--:|--:|---|", rows))
+	_, err := io.WriteString(v.w, "### Runs\n\n"+fullTable(header, align, rows))
 	return err
 }
 

@@ -4,15 +4,17 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
 // tableText writes aligned columns for a terminal.
 type tableText struct{ w io.Writer }
 
-func (v tableText) Runs(runs []kernel.Run) error {
+func (v tableText) Runs(runs []kernel.Run, segments RunSegments) error {
 	if len(runs) == 0 {
 		_, err := fmt.Fprintln(v.w, "no runs yet")
 		return err
@@ -23,6 +25,9 @@ func (v tableText) Runs(runs []kernel.Run) error {
 		for _, r := range runs {
 			fmt.Fprintf(b, row, fmt.Sprint(r.ID), r.RuleSet, r.Kind, runWhen(r).Format("2006-01-02 15:04"), r.Status, runTook(r),
 				Thousands(int(r.Customers)), Thousands(int(r.Changed)), Thousands(int(r.Actions)), Thousands(int(r.Errors)), deref(r.Error))
+			for _, sr := range segments[r.ID] {
+				fmt.Fprintf(b, "       %s: %s\n", sr.Name, segmentSizes(sr, "  "))
+			}
 		}
 	})
 }
@@ -57,6 +62,22 @@ func (v tableText) Actions(rows []kernel.QueuedAction) error {
 		}
 	})
 }
+
+// segmentSizes shows a segmentation's sizes after a run, in rank order:
+// "vip 1,200  key 3,400", each joined by sep.
+func segmentSizes(sr jobs.SegmentationReport, sep string) string {
+	var parts []string
+	for _, seg := range sr.Segments {
+		if seg.Name != removedSegment {
+			parts = append(parts, seg.Name+" "+Thousands(seg.After))
+		}
+	}
+	return strings.Join(parts, sep)
+}
+
+// removedSegment is the plan report's name for customers whose previous
+// segment the rules no longer define.
+const removedSegment = "(removed)"
 
 // runWhen is the time a run is listed by: its slot if scheduled, else its
 // as-of time, in UTC.

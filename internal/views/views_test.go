@@ -102,8 +102,9 @@ func outputs() []output {
 			}
 			return v.Close()
 		}},
-		tableOutput("runs", func(v Table) error { return v.Runs(runsFixture()) }),
-		tableOutput("runs-none", func(v Table) error { return v.Runs(nil) }),
+		tableOutput("runs", func(v Table) error { return v.Runs(runsFixture(), nil) }),
+		tableOutput("runs-segments", func(v Table) error { return v.Runs(runsFixture(), runSegmentsFixture()) }),
+		tableOutput("runs-none", func(v Table) error { return v.Runs(nil, nil) }),
 		tableOutput("history", func(v Table) error { return v.History("42", historyFixture()) }),
 		tableOutput("history-none", func(v Table) error { return v.History("404", nil) }),
 		tableOutput("actions", func(v Table) error { return v.Actions(actionsFixture()) }),
@@ -112,6 +113,9 @@ func outputs() []output {
 		tableOutput("coverage-none", func(v Table) error { return v.Coverage(coverageFixture()[1:]) }),
 		tableOutput("effects", func(v Table) error { return v.Effects(effectsFixture()) }),
 		tableOutput("effects-none", func(v Table) error { return v.Effects(emptyEffectsFixture()) }),
+		tableOutput("sizes", func(v Table) error { return v.Sizes(sizesFixture()) }),
+		tableOutput("sizes-none", func(v Table) error { return v.Sizes(nil) }),
+		{"classreport", []Format{JSON}, func(_ string, w io.Writer) error { return ClassReportJSON(w, classReportFixture()) }},
 		qualityOutput("check-data", func(v Quality) error {
 			if err := v.Report("retail", "零售客户分群", asOf, qualityFixture()); err != nil {
 				return err
@@ -162,7 +166,7 @@ func TestGolden(t *testing.T) {
 
 // dataKeys hold values whose keys are data, not field names: rule paths
 // (by_rule), action payloads and fact values.
-var dataKeys = map[string]bool{"by_rule": true, "payload": true, "value": true}
+var dataKeys = map[string]bool{"by_rule": true, "errors_by_rule": true, "payload": true, "value": true}
 
 var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 

@@ -31,6 +31,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, sum jobs.RunSummary) er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r := s.runLocked(id); r != nil {
+		s.keepReportLocked(id, sum.Detail)
 		r.Status, r.Finished, r.Error = string(sum.Status), stampPtr(sum.Finished), stringPtr(sum.Error)
 		r.Customers, r.Changed, r.Actions, r.Errors = int64(sum.Customers), int64(sum.Changed), int64(sum.Actions), int64(sum.Errors)
 	}

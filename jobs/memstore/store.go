@@ -30,6 +30,9 @@ type Store struct {
 	// its report's quality section, by run id (the SQL stores read them
 	// from the stored report).
 	sourceRows map[int64]map[string]int64
+	// reports holds the plan report each finished run stored, as JSON,
+	// by run id (runs.detail in the SQL stores; report.go).
+	reports map[int64][]byte
 	// hadHistory names the rule sets with any history: one whose
 	// customers all left is not on its first run.
 	hadHistory map[string]bool

@@ -166,7 +166,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 }
 
 // cases are the conformance cases, grouped by what they cover.
-var cases = concat(applyCases, planCases, guardCases, lockCases, runCases, slotCases, queryCases, migrateCases, followUpCases)
+var cases = concat(applyCases, planCases, guardCases, lockCases, runCases, slotCases, queryCases, migrateCases, followUpCases,
+	reportMigrateCases)
 
 type testCase struct {
 	name string

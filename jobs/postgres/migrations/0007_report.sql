@@ -1,0 +1,15 @@
+-- Class reports (tierflow report, tierflow sizes; issue 14) count the
+-- actions a rule set queued in a period by action, status and segments
+-- (jobs.ReportSource.ActionCounts), and effect reports read the
+-- decisions of a period (Decisions). Neither index on actions starts with
+-- the creation time, so both read every row of the rule set, however
+-- short the period: as the queue grows over the years, a report of the
+-- last 30 days would cost as much as one of everything.
+--
+-- Applies write actions in as-of order, so a period's rows are close
+-- together in the table: the planner reads them by this index when the
+-- period is a small part of the queue, and scans the table when it is
+-- most of it (a year's report of a year's queue: the cost there is each
+-- row's segments, read as text, not finding the rows; BenchmarkClassReport
+-- in jobs/postgres has the figures).
+CREATE INDEX actions_created ON actions (ruleset, created_at);

@@ -1,0 +1,12 @@
+-- Class reports: the SQLite dialect of
+-- jobs/postgres/migrations/0007_report.sql, which says why.
+--
+-- Without it, SQLite reads a rule set's actions through
+-- actions_followups (ruleset, customer_key, created_at), looking each row
+-- up in the table: a report of 30 days costs as much as one of the whole
+-- queue (2 s for 730,000 actions). This index also holds every column the
+-- queue's counts read, so that SQLite counts from the index alone, never
+-- the table: 0.06 s for 30 days and 0.9 s for a year of them (3.2 s
+-- before), at the price of one more index entry written per action queued
+-- or changing status.
+CREATE INDEX actions_created ON actions (ruleset, created_at, action, status, segments);
