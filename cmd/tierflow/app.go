@@ -57,6 +57,8 @@ func commands() []command {
 		{"actions", "list, show, finish (done, fail), retry or cancel queued actions", runActions},
 		{"coverage", "show how many of each segment's customers were followed up in time", runCoverage},
 		{"effects", "compare treated and held-out customers, and what actions cost", runEffects},
+		{"sizes", "show how many customers each class held after every apply", runSizes},
+		{"report", "write an HTML report of class sizes, moves, churn and follow-ups", runReport},
 		{"deliver", "deliver queued actions to webhooks and files, with retries", runDeliver},
 		{"gen", "generate realistic demo customer facts (CSV, JSON Lines, PostgreSQL)", runGen},
 		{"version", "print the version", runVersion},
@@ -182,6 +184,6 @@ func runVersion(_ context.Context, a *app, args []string) int {
 	if _, code, ok := a.parse(a.flagSet("version", versionUsage), args); !ok {
 		return code
 	}
-	fmt.Fprintf(a.stdout, "tierflow %s\n", version)
+	fmt.Fprintf(a.stdout, "tierflow %s\n", versionString())
 	return exitOK
 }

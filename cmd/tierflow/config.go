@@ -79,6 +79,8 @@ type serveConfig struct {
 	// Outcomes turns on POST /v1/actions/ID/outcome (outcomes), with the
 	// place its bearer token is kept.
 	Outcomes outcomesConfig
+	// Report, when it names a token, guards GET /report (report).
+	Report reportAccessConfig
 }
 
 func (s serveConfig) durations() (deadline, shutdown time.Duration, err error) {
@@ -363,7 +365,7 @@ func (r *configReader) share(n *yaml.Node, field string) string {
 }
 
 func (r *configReader) serve(n *yaml.Node) serveConfig {
-	m, _ := r.Mapping(n, "serve", "listen", "starting_deadline", "shutdown_timeout", "deliver", "outcomes")
+	m, _ := r.Mapping(n, "serve", "listen", "starting_deadline", "shutdown_timeout", "deliver", "outcomes", "report")
 	sc := serveConfig{
 		Listen:           r.String(m["listen"], "serve.listen"),
 		StartingDeadline: r.duration(m["starting_deadline"], "serve.starting_deadline"),
@@ -374,6 +376,7 @@ func (r *configReader) serve(n *yaml.Node) serveConfig {
 		sc.Deliver = &v
 	}
 	sc.Outcomes = r.outcomes(m["outcomes"])
+	sc.Report = r.reportAccess(m["report"])
 	return sc
 }
 
@@ -431,13 +434,14 @@ var (
 // redactDiagnostics keeps passwords written into the config by mistake out
 // of its error messages: a snippet showing one is dropped, and a message
 // quoting one has it masked. The snippets of a refused credential and of
-// anything under serve.outcomes (whose token has no shape to recognise)
-// are dropped too.
+// anything under serve.outcomes or serve.report (whose tokens have no
+// shape to recognise) are dropped too.
 func redactDiagnostics(list []rules.Diagnostic) rules.ErrorList {
 	out := make(rules.ErrorList, len(list))
 	for i, d := range list {
 		if urlPasswordRE.MatchString(d.Snippet) || kvPasswordRE.MatchString(d.Snippet) || webhookSecretRE.MatchString(d.Snippet) ||
-			strings.Contains(d.Message, "never goes in the config") || strings.HasPrefix(d.Field, "serve.outcomes") {
+			strings.Contains(d.Message, "never goes in the config") || strings.HasPrefix(d.Field, "serve.outcomes") ||
+			strings.HasPrefix(d.Field, "serve.report") {
 			d.Snippet = ""
 		}
 		d.Message = webhookSecretRE.ReplaceAllString(d.Message, "whsec_xxxxx")

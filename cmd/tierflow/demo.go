@@ -29,9 +29,11 @@ apply again, so you see customers move and follow-up actions queued;
 shows the queue, delivers one round of winback_call actions to a JSON
 Lines file (outbox.jsonl, as tierflow deliver --once would); records how
 the account reviews and calls ended, applies a week later and shows the
-coverage of each class; and shows one customer's history and
-explanation. It needs no
-terminal or input and takes a few seconds at its default size.
+coverage of each class; shows one customer's history and explanation;
+and ends by writing the class report, one HTML file (report.html) with
+the class sizes, moves, churn and follow-ups of its runs, and printing
+its path. It needs no terminal or input and takes a few seconds at its
+default size.
 
 Running it again starts the demo over in the same directory.
 
@@ -115,7 +117,7 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		}, []int{exitOK}},
 	}
 	for i, st := range steps {
-		a.say("\n[%d/%d] %s", i+1, len(steps)+1, st.title)
+		a.say("\n[%d/%d] %s", i+1, len(steps)+2, st.title)
 		code := st.run()
 		if !contains(st.ok, code) {
 			return a.errorf("demo: step %d (%s) ended with exit status %d", i+1, st.title, code)
@@ -125,10 +127,16 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("demo: %v", err)
 	}
-	a.say("\n[%d/%d] Why did customer %s move? tierflow history and explain", len(steps)+1, len(steps)+1, key)
+	a.say("\n[%d/%d] Why did customer %s move? tierflow history and explain", len(steps)+1, len(steps)+2, key)
 	a.run(ctx, []string{"history", "--config", cfgPath, "--customer", key})
 	a.say("")
 	a.run(ctx, []string{"explain", "--config", cfgPath, "--customer", key, "--as-of", day(month)})
+	report := filepath.Join(*dir, demoReport)
+	a.say("\n[%d/%d] tierflow report: the classes and follow-ups of these runs, in one HTML file", len(steps)+2, len(steps)+2)
+	if code := a.run(ctx, []string{"report", "--config", cfgPath, "--since", day(asOf.AddDate(0, 0, -29)), "--out", report}); code != exitOK {
+		return a.errorf("demo: tierflow report ended with exit status %d", code)
+	}
+	a.say("Open it in a browser: it needs no network, and travels as an e-mail attachment:\n  %s", report)
 	a.say(`
 That was tierflow. Try next, in %[1]s/:
   - Edit a threshold in rules/retail.yaml (say key_spend: 10000 -> 8000), then see its effect:
@@ -172,7 +180,7 @@ func prepareDemoDir(dir string) error {
 			return fmt.Errorf("%s exists and was not made by tierflow demo; choose another with --dir", dir)
 		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), "tierflow.db") || e.Name() == "facts.csv" || e.Name() == demoOutbox {
+			if strings.HasPrefix(e.Name(), "tierflow.db") || e.Name() == "facts.csv" || e.Name() == demoOutbox || e.Name() == demoReport {
 				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 					return err
 				}
@@ -199,6 +207,9 @@ destinations:
 
 // demoOutbox is the file the demo delivers actions to.
 const demoOutbox = "outbox.jsonl"
+
+// demoReport is the class report the demo ends with.
+const demoReport = "report.html"
 
 // demoDeliverTo is the line the demo adds to the example's winback_call
 // action, so that tierflow deliver has something to deliver.

@@ -18,7 +18,7 @@ func TestDemo(t *testing.T) {
 	for run := 1; run <= 2; run++ {
 		r := runDemoCLI(t, "--dir", dir, "--customers", "3000").want(t, exitOK)
 		for _, want := range []string{
-			"[1/15] tierflow gen: 3,000 demo customers into ",
+			"[1/16] tierflow gen: 3,000 demo customers into ",
 			"ok   retail: 19/19 cases passed",
 			"initial run: no customer has a segment yet",
 			"applied retail as run",
@@ -30,6 +30,9 @@ func TestDemo(t *testing.T) {
 			"more the same way: ",
 			"tierflow coverage: the share of each class",
 			"Why did customer",
+			"[16/16] tierflow report: the classes and follow-ups",
+			"wrote the class report of retail to " + filepath.Join(dir, "report.html") + " (",
+			"Open it in a browser: it needs no network, and travels as an e-mail attachment:\n  " + filepath.Join(dir, "report.html") + "\n",
 			"That was tierflow. Try next",
 		} {
 			if !strings.Contains(r.stdout, want) {
@@ -53,6 +56,20 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("rerun's outbox is not the first run's over again:\n%s\nvs\n%s", got, outbox)
 		}
 		outbox = got
+		// The report holds the three applies, with the labels of the
+		// retail example.
+		page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`<script type="application/json" id="tierflow-data">`, `"ruleset":"retail"`, `"label":"客户价值等级"`, `"churn":{"segmentation":"lifecycle","segment":"churned"`} {
+			if !strings.Contains(string(page), want) {
+				t.Fatalf("run %d: report.html lacks %s", run, want)
+			}
+		}
+		if n := strings.Count(string(page), `"status":"succeeded"`); n != 3 {
+			t.Fatalf("run %d: report.html has %d succeeded runs, want the demo's 3", run, n)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "baseline", "retail.yaml")); err != nil {
 		t.Fatal(err)

@@ -50,7 +50,10 @@ up), /readyz (rules loaded and the database reachable), /metrics
 (Prometheus), and, when serve.outcomes names the file or variable
 holding a bearer token, POST /v1/actions/ID/outcome, where consumers
 report how follow-ups ended, as tierflow actions done|fail does
-(docs/operations.md). Logs are JSON lines when stderr is not a terminal.
+(docs/operations.md); and GET /report, the class report of every rule
+set serve runs, as tierflow report writes it (docs/report.md), guarded by
+a token when serve.report names one. Logs are JSON lines when stderr is
+not a terminal.
 
 When the config declares destinations, serve also delivers queued
 actions to them, as tierflow deliver does (serve.deliver: false turns
@@ -136,12 +139,19 @@ func runServe(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("serve: %v", err)
 	}
+	m.start(ctx, metricsSource{cfg: cfg, store: w.state, sets: sets, ruleSet: sched.RuleSet, outcomes: outcomes, logger: logger})
+	reports, err := a.reportEndpoint(cfg, w, ruleSetNames(sets), sched.RuleSet, logger)
+	if err != nil {
+		return a.errorf("serve: %v", err)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return a.errorf("serve: listen on %s: %v", addr, err)
 	}
 	var ready atomic.Bool
-	srv := &http.Server{Handler: healthMux(reg, &ready, w.state.Ping, outcomes), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	mux := healthMux(reg, &ready, w.state.Ping, outcomes)
+	mux.Handle("GET "+reportPath, reports)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "error", err.Error())
