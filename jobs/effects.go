@@ -10,22 +10,27 @@ import (
 
 // EffectsSource is implemented by state stores that can read back what
 // effect and cost reports need: the decisions the queue recorded and the
-// moves the history did. Both stream in customer key order (byte order,
-// as Go compares strings), so that Effects merges them holding one
-// customer at a time. Each calls fn once per row, stopping at the first
-// error fn returns, which it returns (wrapped with %w, if at all); fn
-// must not keep the pointer it is given, which the next row may reuse,
-// but may keep what it points to. Segments maps are read-only: a source
-// may share one between decisions in the same segments.
+// moves the history did.
 type EffectsSource interface {
-	// Decisions calls fn with the rule set's actions that were queued or
-	// held out (every status but suppressed and cancelled; no segment
-	// syncs), created (as of their run) in [from, until], ordered by
-	// customer key (byte order), then creation time, then id.
-	Decisions(ctx context.Context, ruleset string, from, until time.Time, fn func(*ActionDecision) error) error
-	// Moves calls fn with the rule set's history rows as of from or
-	// later, ordered by customer key (byte order), then as-of, then id.
-	Moves(ctx context.Context, ruleset string, from time.Time, fn func(*HistoryMove) error) error
+	// Decisions calls fn with the rule set's actions named by q (all
+	// when q.Actions is nil) that were queued or held out (every status
+	// but suppressed and cancelled; no segment syncs), created (as of
+	// their run) in [q.From, q.Until], ordered by customer key (byte
+	// order), then creation time, then id.
+	Decisions(ctx context.Context, q EffectsQuery, fn func(*ActionDecision) error) error
+	// Moves calls fn with the rule set's history rows as of q.From or
+	// later of the customers Decisions(q) returns a decision of, ordered
+	// by customer key (byte order), then as-of, then id.
+	Moves(ctx context.Context, q EffectsQuery, fn func(*HistoryMove) error) error
+}
+
+// EffectsQuery selects the decisions, and the customers whose moves, an
+// effects report reads.
+type EffectsQuery struct {
+	RuleSet string
+	// Actions names the actions to read; nil reads every action.
+	Actions     []string
+	From, Until time.Time
 }
 
 // ActionDecision is one action the queue recorded for a customer.
@@ -179,21 +184,38 @@ type ClassCost struct {
 }
 
 // Effects builds the effects report of rs from src: it reads the
-// decisions of the period (through Latest, for the cost of repeats
-// within a horizon) and the moves since From, merged by customer, and
-// holds one customer's rows at a time.
+// decisions of the actions with a holdout in the period (through Latest,
+// for the cost of repeats within a horizon) and their customers' moves
+// since From, merged by customer, holding one customer's rows at a time.
+// The cost per class comes from the queue's counts when src can give
+// them (ReportSource), else from the decisions of the actions with a
+// cost too.
 func Effects(ctx context.Context, src EffectsSource, rs *rules.RuleSet, opts EffectsOptions) (*EffectsReport, error) {
 	r, err := newEffectsRun(rs, opts)
 	if err != nil {
 		return nil, fmt.Errorf("effects of %s: %w", rs.Name, err)
 	}
-	if r.needsData() {
+	counts, _ := src.(ReportSource)
+	r.costsFromCounts = counts != nil
+	var names []string
+	for _, a := range rs.Actions {
+		if a.Holdout.BasisPoints > 0 || (a.Cost > 0 && !r.costsFromCounts) {
+			names = append(names, a.Name)
+		}
+	}
+	if len(names) > 0 {
 		until := r.opts.Until
 		if r.opts.Latest.After(until) {
 			until = r.opts.Latest
 		}
-		if err := mergeCustomers(ctx, src, rs.Name, r.opts.From, until, r.customer); err != nil {
+		q := EffectsQuery{RuleSet: rs.Name, Actions: names, From: r.opts.From, Until: until}
+		if err := mergeCustomers(ctx, src, q, r.customer); err != nil {
 			return nil, fmt.Errorf("effects of %s: %w", rs.Name, err)
+		}
+	}
+	if r.costsFromCounts && r.hasCosts() {
+		if err := counts.ActionCounts(ctx, rs.Name, r.opts.From, r.opts.Until, r.addCostCount); err != nil {
+			return nil, fmt.Errorf("effects of %s: count actions: %w", rs.Name, err)
 		}
 	}
 	return r.report(), nil

@@ -5,20 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"time"
 )
 
 // errStopMoves ends the moves stream once every decision has been read.
 var errStopMoves = errors.New("effects: no more moves needed")
 
-// mergeCustomers reads the decisions of ruleset in [from, until] and its
-// moves as of from, both in customer key order, and calls fn once per
+// mergeCustomers reads the decisions q selects and the moves of their
+// customers as of q.From, both in customer key order, and calls fn once per
 // customer with decisions, with its decisions and its moves (nil when it
 // has none). It holds one customer's rows at a time: fn must not keep
 // the slices, which the next call reuses. Customers with moves but no
 // decisions are skipped.
-func mergeCustomers(ctx context.Context, src EffectsSource, ruleset string, from, until time.Time, fn func(decs []ActionDecision, moves []HistoryMove)) error {
-	mv := newMoveReader(ctx, src, ruleset, from)
+func mergeCustomers(ctx context.Context, src EffectsSource, q EffectsQuery, fn func(decs []ActionDecision, moves []HistoryMove)) error {
+	mv := newMoveReader(ctx, src, q)
 	defer mv.stop()
 	var decs []ActionDecision
 	flush := func() error {
@@ -33,7 +32,7 @@ func mergeCustomers(ctx context.Context, src EffectsSource, ruleset string, from
 		decs = decs[:0]
 		return nil
 	}
-	err := src.Decisions(ctx, ruleset, from, until, func(d *ActionDecision) error {
+	err := src.Decisions(ctx, q, func(d *ActionDecision) error {
 		if n := len(decs); n > 0 && d.Customer != decs[n-1].Customer {
 			if d.Customer < decs[n-1].Customer {
 				return fmt.Errorf("decisions out of customer order: %q after %q", d.Customer, decs[n-1].Customer)
@@ -64,10 +63,10 @@ type moveReader struct {
 	buf     []HistoryMove
 }
 
-func newMoveReader(ctx context.Context, src EffectsSource, ruleset string, from time.Time) *moveReader {
+func newMoveReader(ctx context.Context, src EffectsSource, q EffectsQuery) *moveReader {
 	r := &moveReader{}
 	seq := func(yield func(HistoryMove) bool) {
-		err := src.Moves(ctx, ruleset, from, func(m *HistoryMove) error {
+		err := src.Moves(ctx, q, func(m *HistoryMove) error {
 			if !yield(*m) {
 				return errStopMoves
 			}

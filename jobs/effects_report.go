@@ -66,17 +66,6 @@ func effectHorizons(given []int) ([]int, error) {
 	return slices.Compact(slices.Sorted(slices.Values(given))), nil
 }
 
-// needsData reports whether some action has a holdout or a cost: only
-// then is there anything to read.
-func (r *effectsRun) needsData() bool {
-	for _, a := range r.rs.Actions {
-		if a.Holdout.BasisPoints > 0 || a.Cost > 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // report turns the totals into the report, in the documented order:
 // that of cells and costs.
 func (r *effectsRun) report() *EffectsReport {

@@ -15,13 +15,16 @@ const (
 // effectsRun is one Effects call: the rule set, the options with their
 // defaults, and the running totals.
 type effectsRun struct {
-	rs       *rules.RuleSet
-	opts     EffectsOptions
-	horizons []int
-	action   map[string]int // action name -> index in rs.Actions
-	seg      map[string]int // segmentation name -> index
-	churnSeg int            // index of the churn segmentation; -1 for none
-	churn    string         // the churn segment
+	// costsFromCounts: the cost per class comes from the queue's counts
+	// (addCostCount), not from the decisions read.
+	costsFromCounts bool
+	rs              *rules.RuleSet
+	opts            EffectsOptions
+	horizons        []int
+	action          map[string]int // action name -> index in rs.Actions
+	seg             map[string]int // segmentation name -> index
+	churnSeg        int            // index of the churn segmentation; -1 for none
+	churn           string         // the churn segment
 	// cells holds the comparisons, and costs the treated decisions per
 	// class, both at the places index gives, so that their order is the
 	// report's.
@@ -86,7 +89,7 @@ func (r *effectsRun) customer(decs []ActionDecision, moves []HistoryMove) {
 			continue
 		}
 		act := r.rs.Actions[a]
-		if act.Cost > 0 && d.Status != ActionHeldOut {
+		if act.Cost > 0 && d.Status != ActionHeldOut && !r.costsFromCounts {
 			r.addCost(a, d)
 		}
 		if act.Holdout.BasisPoints > 0 && r.first[a] < 0 {
@@ -115,11 +118,41 @@ func (r *effectsRun) splitMoves(moves []HistoryMove) {
 // addCost counts treated decision d of action a in its class in every
 // segmentation where the customer had a segment the rules define.
 func (r *effectsRun) addCost(a int, d *ActionDecision) {
+	r.addCosts(a, d.Segments, 1)
+}
+
+func (r *effectsRun) addCosts(a int, segments map[string]string, n int) {
 	for s, seg := range r.rs.Segmentations {
-		if k := seg.SegmentIndex(d.Segments[seg.Name]); k >= 0 {
-			r.costs[r.index(cellKey{a, s, k, 0}, 1)]++
+		if k := seg.SegmentIndex(segments[seg.Name]); k >= 0 {
+			r.costs[r.index(cellKey{a, s, k, 0}, 1)] += n
 		}
 	}
+}
+
+// addCostCount counts a number of actions of one status and class, as
+// the queue groups them, toward the cost of their class when they were
+// treated decisions: queued, not held out, suppressed or cancelled.
+func (r *effectsRun) addCostCount(c *ActionCount) error {
+	a, ok := r.action[c.Action]
+	if !ok || r.rs.Actions[a].Cost <= 0 {
+		return nil
+	}
+	switch c.Status {
+	case ActionHeldOut, ActionSuppressed, ActionCancelled:
+		return nil
+	}
+	r.addCosts(a, c.Segments, int(c.Count))
+	return nil
+}
+
+// hasCosts reports whether some action has a cost.
+func (r *effectsRun) hasCosts() bool {
+	for _, a := range r.rs.Actions {
+		if a.Cost > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // observe adds the customer's first decision decs[j] of action a to the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/tierflow/tierflow/jobs"
 )
@@ -30,16 +29,35 @@ var _ jobs.EffectsSource = (*EffectsSQL)(nil)
 // and nobody held out), and segment syncs are no follow-ups.
 const decisionsSQL = `SELECT id, action, customer_key, status, created_at, segments, coalesce(outcome, '')
 	FROM %s
-	WHERE ruleset = $1 AND created_at >= $2 AND created_at <= $3
-	    AND status NOT IN ('` + jobs.ActionSuppressed + `', '` + jobs.ActionCancelled + `') AND action NOT LIKE 'sync.%%'
+	WHERE ` + decidedWhere + `
 	ORDER BY %s, created_at, id`
+
+// decidedWhere selects the decisions of rule set $1 created in [$2, $3]
+// of the actions %s names (true for all): every status but suppressed
+// and cancelled (nobody was treated, and nobody held out), and no
+// segment syncs, which are no follow-ups.
+const decidedWhere = `ruleset = $1 AND created_at >= $2 AND created_at <= $3 AND %s
+	    AND status NOT IN ('` + jobs.ActionSuppressed + `', '` + jobs.ActionCancelled + `') AND action NOT LIKE 'sync.%%'`
+
+// actionsCond is the condition on the action column for q's actions, and
+// its argument ($4), or "true" and no argument.
+func (e *EffectsSQL) actionsCond(q jobs.EffectsQuery) (string, []any) {
+	if q.Actions == nil {
+		return "true", nil
+	}
+	cond, arg := e.Dialect.InKeys("action", 4, q.Actions)
+	return cond, []any{arg}
+}
 
 // Decisions implements jobs.EffectsSource. The Segments maps it passes
 // may be shared between decisions with the same segments: they must not
 // be changed.
-func (e *EffectsSQL) Decisions(ctx context.Context, ruleset string, from, until time.Time, fn func(*jobs.ActionDecision) error) error {
-	q := fmt.Sprintf(decisionsSQL, e.Tables.Actions, e.Dialect.ByteOrder("customer_key"))
-	rows, err := e.DB.QueryContext(ctx, q, ruleset, e.Dialect.TimeArg(from), e.Dialect.TimeArg(until))
+func (e *EffectsSQL) Decisions(ctx context.Context, eq jobs.EffectsQuery, fn func(*jobs.ActionDecision) error) error {
+	ruleset := eq.RuleSet
+	cond, extra := e.actionsCond(eq)
+	q := fmt.Sprintf(decisionsSQL, e.Tables.Actions, cond, e.Dialect.ByteOrder("customer_key"))
+	args := append([]any{ruleset, e.Dialect.TimeArg(eq.From), e.Dialect.TimeArg(eq.Until)}, extra...)
+	rows, err := e.DB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read the decisions of %s: %w", ruleset, e.Secrets.Err(err))
 	}
@@ -68,16 +86,21 @@ func (e *EffectsSQL) Decisions(ctx context.Context, ruleset string, from, until 
 	return nil
 }
 
-// movesSQL selects the moves of rule set $1 as of $2 or later.
+// movesSQL selects the moves of rule set $1 as of $2 or later of the
+// customers with a decision decidedWhere selects.
 const movesSQL = `SELECT customer_key, segmentation, coalesce(from_segment, ''), to_segment, as_of
 	FROM %s
 	WHERE ruleset = $1 AND as_of >= $2
+	    AND customer_key IN (SELECT customer_key FROM %s WHERE ` + decidedWhere + `)
 	ORDER BY %s, as_of, id`
 
 // Moves implements jobs.EffectsSource.
-func (e *EffectsSQL) Moves(ctx context.Context, ruleset string, from time.Time, fn func(*jobs.HistoryMove) error) error {
-	q := fmt.Sprintf(movesSQL, e.Tables.History, e.Dialect.ByteOrder("customer_key"))
-	rows, err := e.DB.QueryContext(ctx, q, ruleset, e.Dialect.TimeArg(from))
+func (e *EffectsSQL) Moves(ctx context.Context, eq jobs.EffectsQuery, fn func(*jobs.HistoryMove) error) error {
+	ruleset := eq.RuleSet
+	cond, extra := e.actionsCond(eq)
+	q := fmt.Sprintf(movesSQL, e.Tables.History, e.Tables.Actions, cond, e.Dialect.ByteOrder("customer_key"))
+	args := append([]any{ruleset, e.Dialect.TimeArg(eq.From), e.Dialect.TimeArg(eq.Until)}, extra...)
+	rows, err := e.DB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read the history of %s: %w", ruleset, e.Secrets.Err(err))
 	}

@@ -6,9 +6,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/kernel"
 )
 
 var _ jobs.EffectsSource = (*Store)(nil)
@@ -18,16 +18,15 @@ var _ jobs.EffectsSource = (*Store)(nil)
 // jobs.EffectsSource. It copies them under the store's mutex and calls
 // fn without it, so that fn may read the store, as the merge of the
 // moves does meanwhile.
-func (s *Store) Decisions(ctx context.Context, ruleset string, from, until time.Time, fn func(*jobs.ActionDecision) error) error {
+func (s *Store) Decisions(ctx context.Context, eq jobs.EffectsQuery, fn func(*jobs.ActionDecision) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	from, until = stamp(from), stamp(until)
 	var out []jobs.ActionDecision
 	s.mu.Lock()
 	for i := range s.actions {
 		q := &s.actions[i]
-		if q.RuleSet != ruleset || q.CreatedAt.Before(from) || q.CreatedAt.After(until) || !decided(q.Status) || strings.HasPrefix(q.Action, "sync.") {
+		if !s.selects(eq, q) {
 			continue
 		}
 		segs := maps.Clone(map[string]string(q.Segments))
@@ -49,6 +48,13 @@ func (s *Store) Decisions(ctx context.Context, ruleset string, from, until time.
 	return nil
 }
 
+// selects reports whether eq selects queued action q.
+func (s *Store) selects(eq jobs.EffectsQuery, q *kernel.QueuedAction) bool {
+	from, until := stamp(eq.From), stamp(eq.Until)
+	return q.RuleSet == eq.RuleSet && !q.CreatedAt.Before(from) && !q.CreatedAt.After(until) && decided(q.Status) &&
+		!strings.HasPrefix(q.Action, "sync.") && (eq.Actions == nil || slices.Contains(eq.Actions, q.Action))
+}
+
 // decided reports whether an action of the status was a decision:
 // queued or held out, not suppressed or cancelled.
 func decided(status string) bool {
@@ -58,18 +64,27 @@ func decided(status string) bool {
 // Moves streams the rule set's history as of from by customer, then
 // as-of and id. It implements jobs.EffectsSource, copying as Decisions
 // does.
-func (s *Store) Moves(ctx context.Context, ruleset string, from time.Time, fn func(*jobs.HistoryMove) error) error {
+func (s *Store) Moves(ctx context.Context, eq jobs.EffectsQuery, fn func(*jobs.HistoryMove) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	from = stamp(from)
+	ruleset, from := eq.RuleSet, stamp(eq.From)
 	type move struct {
 		jobs.HistoryMove
 		id int64
 	}
 	var out []move
 	s.mu.Lock()
+	decided := map[string]bool{}
+	for i := range s.actions {
+		if q := &s.actions[i]; s.selects(eq, q) {
+			decided[q.Customer] = true
+		}
+	}
 	for key, idx := range s.byCustomer {
+		if !decided[key] {
+			continue
+		}
 		for _, i := range idx {
 			h := &s.history[i]
 			if h.RuleSet != ruleset || h.AsOf.Before(from) {

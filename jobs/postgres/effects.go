@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"time"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
@@ -19,20 +18,20 @@ func (s *Store) effectsSQL() *kernel.EffectsSQL {
 	return &kernel.EffectsSQL{DB: s.db.DB, Dialect: Dialect, Tables: s.tables(), Secrets: s.secrets}
 }
 
-// Decisions streams the rule set's decisions of [from, until] by
-// customer. It implements jobs.EffectsSource.
-func (s *Store) Decisions(ctx context.Context, ruleset string, from, until time.Time, fn func(*jobs.ActionDecision) error) error {
+// Decisions streams the decisions q selects by customer. It implements
+// jobs.EffectsSource.
+func (s *Store) Decisions(ctx context.Context, q jobs.EffectsQuery, fn func(*jobs.ActionDecision) error) error {
 	if err := s.checkSchema(ctx); err != nil {
 		return err
 	}
-	return s.effectsSQL().Decisions(ctx, ruleset, from, until, fn)
+	return s.effectsSQL().Decisions(ctx, q, fn)
 }
 
-// Moves streams the rule set's history as of from by customer. It
-// implements jobs.EffectsSource.
-func (s *Store) Moves(ctx context.Context, ruleset string, from time.Time, fn func(*jobs.HistoryMove) error) error {
+// Moves streams the history as of q.From of the customers q's decisions
+// are of, by customer. It implements jobs.EffectsSource.
+func (s *Store) Moves(ctx context.Context, q jobs.EffectsQuery, fn func(*jobs.HistoryMove) error) error {
 	if err := s.checkSchema(ctx); err != nil {
 		return err
 	}
-	return s.effectsSQL().Moves(ctx, ruleset, from, fn)
+	return s.effectsSQL().Moves(ctx, q, fn)
 }
