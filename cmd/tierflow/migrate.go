@@ -38,7 +38,7 @@ func runMigrate(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("migrate: %v", err)
 	}
-	store, err := be.openState(ctx, cfg.Database.Schema)
+	store, err := be.openStateCreating(ctx, cfg.Database.Schema)
 	if err != nil {
 		return a.errorf("migrate: %v", err)
 	}

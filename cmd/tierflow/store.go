@@ -121,6 +121,17 @@ func (c *config) relative(p string) string {
 
 // openState connects to the selected state store.
 func (b backend) openState(ctx context.Context, schema string) (stateStore, error) {
+	return b.open(ctx, schema, false)
+}
+
+// openStateCreating is openState that creates the embedded store's file
+// when it is missing: for tierflow migrate, the one command that makes
+// state where there is none.
+func (b backend) openStateCreating(ctx context.Context, schema string) (stateStore, error) {
+	return b.open(ctx, schema, true)
+}
+
+func (b backend) open(ctx context.Context, schema string, create bool) (stateStore, error) {
 	if b.url != "" {
 		s, err := postgres.Open(ctx, postgres.Config{URL: b.url, Schema: schema})
 		if err != nil {
@@ -128,7 +139,7 @@ func (b backend) openState(ctx context.Context, schema string) (stateStore, erro
 		}
 		return s, nil
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: b.path})
+	return sqlite.Open(ctx, sqlite.Config{Path: b.path, MustExist: !create})
 }
 
 // wiring is an open state store and the facts sources of every

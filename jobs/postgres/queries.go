@@ -12,6 +12,9 @@ import (
 
 // History returns a customer's moves, oldest first; ruleset "" means all.
 func (s *Store) History(ctx context.Context, ruleset, customer string) ([]kernel.HistoryEntry, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
 	var out []kernel.HistoryEntry
 	err := s.db.SelectContext(ctx, &out, `SELECT id, ruleset, segmentation, from_segment, to_segment, matched, reason, as_of, run_id
 		FROM `+s.table("history")+` WHERE customer_key = $1 AND ($2 = '' OR ruleset = $2) ORDER BY id`, customer, ruleset)
@@ -20,6 +23,9 @@ func (s *Store) History(ctx context.Context, ruleset, customer string) ([]kernel
 
 // Actions lists queued actions, most urgent first.
 func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.QueuedAction, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
@@ -37,6 +43,9 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 
 // Runs lists the most recent runs, newest first; ruleset "" means all.
 func (s *Store) Runs(ctx context.Context, ruleset string, limit int) ([]kernel.Run, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
 	if limit <= 0 {
 		limit = 20
 	}
@@ -51,6 +60,9 @@ func (s *Store) Runs(ctx context.Context, ruleset string, limit int) ([]kernel.R
 // it (runs.detail); the report is nil when the run stored none, and ok is
 // false when there is no such run.
 func (s *Store) RunReport(ctx context.Context, id int64) (kernel.Run, *jobs.PlanReport, bool, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return kernel.Run{}, nil, false, err
+	}
 	var row struct {
 		kernel.Run
 		Detail []byte `db:"detail"`

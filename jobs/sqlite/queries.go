@@ -14,6 +14,9 @@ import (
 
 // History returns a customer's moves, oldest first; ruleset "" means all.
 func (s *Store) History(ctx context.Context, ruleset, customer string) ([]kernel.HistoryEntry, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := s.ro.QueryContext(ctx, `SELECT id, ruleset, segmentation, from_segment, to_segment, matched, reason, as_of, run_id
 		FROM main.history WHERE customer_key = $1 AND ($2 = '' OR ruleset = $2) ORDER BY id`, customer, ruleset)
 	if err != nil {
@@ -39,6 +42,9 @@ func (s *Store) History(ctx context.Context, ruleset, customer string) ([]kernel
 
 // Actions lists queued actions, most urgent first.
 func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.QueuedAction, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
@@ -84,6 +90,9 @@ func (s *Store) Actions(ctx context.Context, f kernel.ActionFilter) ([]kernel.Qu
 
 // Runs lists the most recent runs, newest first; ruleset "" means all.
 func (s *Store) Runs(ctx context.Context, ruleset string, limit int) ([]kernel.Run, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
 	if limit <= 0 {
 		limit = 20
 	}
@@ -140,6 +149,9 @@ func timePtr(s sql.NullString) (*time.Time, error) {
 // it (runs.detail); the report is nil when the run stored none, and ok is
 // false when there is no such run.
 func (s *Store) RunReport(ctx context.Context, id int64) (kernel.Run, *jobs.PlanReport, bool, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return kernel.Run{}, nil, false, err
+	}
 	var r kernel.Run
 	var asOf, started string
 	var slot, finished, msg, detail sql.NullString

@@ -40,6 +40,9 @@ func (s *Store) Finish(ctx context.Context, f jobs.Finished) (bool, error) {
 
 // Attempts returns the recorded delivery attempts of an action, in order.
 func (s *Store) Attempts(ctx context.Context, actionID int64) ([]jobs.Attempt, error) {
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
 	return s.queueSQL().Attempts(ctx, actionID)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -33,13 +34,31 @@ const DefaultBusyTimeout = time.Minute
 
 // Config configures a Store.
 type Config struct {
-	// Path is the database file; it is created if missing.
+	// Path is the database file; it is created if missing, unless
+	// MustExist is set.
 	Path string
+	// MustExist makes Open fail, creating nothing, when Path does not
+	// exist: commands other than tierflow migrate only read or change
+	// existing state, and must not leave an empty database behind.
+	MustExist bool
 	// BusyTimeout is how long a write waits for the database's write lock;
 	// default DefaultBusyTimeout. Applies hold that lock only while they
 	// commit, never while they evaluate.
 	BusyTimeout time.Duration
 }
+
+// ErrNoDatabase is what Open with Config.MustExist returns (errors.Is)
+// when the file does not exist.
+var ErrNoDatabase = errors.New("no database file")
+
+// missingFile is the ErrNoDatabase of one path, saying what to do.
+type missingFile string
+
+func (p missingFile) Error() string {
+	return fmt.Sprintf("tierflow's state file %s does not exist yet: run `tierflow migrate` first", string(p))
+}
+
+func (p missingFile) Is(target error) bool { return target == ErrNoDatabase }
 
 // Store is a SQLite-backed store in one file. It is safe for concurrent
 // use, and several processes may use one file at a time.
@@ -61,6 +80,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real // one file, one set of apply locks, however it is named
+	}
+	if cfg.MustExist {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, missingFile(path)
+		}
 	}
 	busy := cfg.BusyTimeout
 	if busy <= 0 {
