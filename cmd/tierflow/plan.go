@@ -32,8 +32,9 @@ tierflow.yaml; docs/data-quality.md) is shown with examples, as a guard
 reason: an apply would be refused. A source that returns a customer key
 twice fails the plan (exit 1) unless its on_duplicate says first or last.
 
-Exit status (like terraform plan -detailed-exitcode): 0 no changes,
-2 changes, 1 error.
+Exit status: 0 success, whether or not anything would change, 1 an
+error; with --detailed-exitcode (as terraform plan -detailed-exitcode),
+0 no changes, 2 changes, 1 an error.
 
 Rule sets and their facts sources come from tierflow.yaml: a query on the
 state database, a query on another database (databases:), or CSV / JSON
@@ -51,11 +52,13 @@ actions gained and lost, how many customers each rule matches before and
 after, new rule errors, and sample customers with both explanations.
 Facts come from the configured sources, or from a CSV / JSON Lines file
 (or glob) with --facts for CI without database access.
-Exit status: 0 no effect, 2 effect, 1 error or a --max-* limit crossed.
+Exit status: 0 success, 1 an error or a --max-* limit crossed; with
+--detailed-exitcode, 2 when the change has an effect.
 
 Examples:
   tierflow plan                                  # every configured rule set, as of today
   tierflow plan --ruleset retail --as-of 2024-07-01
+  tierflow plan --detailed-exitcode || [ $? -eq 2 ]  # in a script: 2 means changes
   tierflow plan --format json > plan.json        # machine-readable (docs/plan-json.md)
   tierflow plan --format markdown >> "$GITHUB_STEP_SUMMARY"
   tierflow plan --baseline origin/main --format markdown > preview.md
@@ -118,7 +121,9 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	allowChecks := fs.Bool("allow-failed-checks", false, "let this run through although a data-quality check on the facts or their sources fails (it is still reported)")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	var pf previewFlags
+	detailed := new(bool)
 	if mode == "plan" {
+		detailed = fs.Bool("detailed-exitcode", false, "exit 2 when the plan would change something (0: nothing, 1: an error), as terraform plan -detailed-exitcode")
 		pf.baseline = fs.String("baseline", "", "preview a rule change: compare with the rules at this git `revision` or directory")
 		pf.facts = fs.String("facts", "", "read facts from this CSV or JSON Lines `file` instead of the database (no previous state)")
 		pf.maxMoved = fs.String("max-moved", "", "with --baseline: fail (exit 1) when more than this `share` of customers is treated differently, e.g. 5%")
@@ -137,7 +142,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		return a.errorf("%s: --as-of: %v", mode, err)
 	}
 	if mode == "plan" && (*pf.baseline != "" || *pf.facts != "" || len(paths) > 0) {
-		pf.allowChecks = *allowChecks
+		pf.allowChecks, pf.detailed = *allowChecks, *detailed
 		return a.runPreview(ctx, pf, df, paths, asOf, *asOfFlag != "", *quiet, v)
 	}
 	if len(paths) > 0 {
@@ -216,7 +221,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	switch {
 	case failed:
 		return exitFailure
-	case changes && mode == "plan":
+	case changes && *detailed:
 		return exitChanges
 	}
 	return exitOK

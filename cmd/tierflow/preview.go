@@ -19,8 +19,8 @@ type previewFlags struct {
 	facts      *string
 	maxMoved   *string
 	maxActions listFlag
-	// allowChecks is --allow-failed-checks.
-	allowChecks bool
+	// allowChecks is --allow-failed-checks, detailed --detailed-exitcode.
+	allowChecks, detailed bool
 }
 
 // listFlag collects a repeatable flag.
@@ -186,7 +186,7 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 	switch {
 	case failed:
 		return exitFailure
-	case effect:
+	case effect && pf.detailed:
 		return exitChanges
 	}
 	return exitOK

@@ -114,7 +114,7 @@ func TestDuplicateKeysKept(t *testing.T) {
 		t.Run(policy, func(t *testing.T) {
 			t.Parallel()
 			config := shopProject(t, map[string]string{"facts.csv": facts}, "    source: {file: facts.csv, on_duplicate: "+policy+"}\n")
-			r := runCLI(t, nil, "plan", "--quiet", "--config", config).want(t, exitChanges)
+			r := runCLI(t, nil, "plan", "--quiet", "--config", config).want(t, exitOK)
 			for _, s := range []string{"2 customers evaluated", "primary: 3 rows, 2 customers, 1 duplicate row (on_duplicate: " + policy + ")"} {
 				if !strings.Contains(r.stdout, s) {
 					t.Errorf("plan lacks %q:\n%s", s, r.stdout)
@@ -161,7 +161,7 @@ func TestMergedSources(t *testing.T) {
 		!strings.Contains(r.stdout, "ok  shop source consent: the facts source provides the key and its fact marketing_consent") {
 		t.Errorf("check --db:\n%s", r.stdout)
 	}
-	r := runCLI(t, nil, "plan", "--quiet", "--config", config).want(t, exitChanges)
+	r := runCLI(t, nil, "plan", "--quiet", "--config", config).want(t, exitOK)
 	for _, want := range []string{"3 customers evaluated", "primary: 3 rows, 3 customers", "consent: 3 rows, 3 customers, 1 row matching no customer of the primary source"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
@@ -306,7 +306,7 @@ func TestCheckData(t *testing.T) {
 func TestAllowFailedChecks(t *testing.T) {
 	t.Parallel()
 	config := dataProject(t, "10")
-	r := runCLI(t, nil, "plan", "--quiet", "--config", config).want(t, exitChanges)
+	r := runCLI(t, nil, "plan", "--quiet", "--config", config).want(t, exitOK)
 	if !strings.Contains(r.stdout, "guard would block an apply:\n  - data-quality check sources.primary.min_rows: 3 rows, at least 10 required") {
 		t.Errorf("plan:\n%s", r.stdout)
 	}
@@ -317,7 +317,7 @@ func TestAllowFailedChecks(t *testing.T) {
 	if got := segmentOf(t, config, "1", "tier"); got != "" {
 		t.Fatalf("a blocked apply assigned customer 1 to %q", got)
 	}
-	r = runCLI(t, nil, "plan", "--quiet", "--allow-failed-checks", "--config", config).want(t, exitChanges)
+	r = runCLI(t, nil, "plan", "--quiet", "--allow-failed-checks", "--config", config).want(t, exitOK)
 	if strings.Contains(r.stdout, "guard would block") || !strings.Contains(r.stdout, "data-quality checks failed (let through by --allow-failed-checks):") {
 		t.Errorf("plan --allow-failed-checks:\n%s", r.stdout)
 	}
@@ -342,7 +342,7 @@ func TestCustomersWhoLeave(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(filepath.Dir(config), "facts.csv"), []byte("customer_id,spend_12m,marketing_consent\n1,1500,true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLI(t, nil, "plan", "--quiet", "--as-of", "2024-07-02", "--config", config).want(t, exitChanges)
+	r := runCLI(t, nil, "plan", "--quiet", "--as-of", "2024-07-02", "--config", config).want(t, exitOK)
 	for _, want := range []string{"small -> (none)  1", "customer 2: tier small -> (none) (left the source)",
 		"absent: 1 customer the state knows is missing from the facts; 1 of them leave their segments (on_missing: exit)"} {
 		if !strings.Contains(r.stdout, want) {
@@ -375,7 +375,7 @@ func TestFactChecks(t *testing.T) {
 			t.Errorf("check --data lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	r = runCLI(t, nil, "plan", "--quiet", "--config", config).want(t, exitChanges)
+	r = runCLI(t, nil, "plan", "--quiet", "--config", config).want(t, exitOK)
 	if !strings.Contains(r.stdout, "guard would block an apply:\n  - data-quality check facts.spend_12m.values: ") || !strings.Contains(r.stdout, "      e.g. customer 2") {
 		t.Errorf("plan:\n%s", r.stdout)
 	}
