@@ -43,6 +43,11 @@ type Options struct {
 	// move in it: an apply queues a "sync.<segmentation>" action per move
 	// and destination (not on a first run, unless InitialActions).
 	Sync map[string][]string
+	// Approved, when set, is shown an apply's report before anything is
+	// written: an error refuses the apply as a guard does (status
+	// blocked, nothing written), with the error as the reason. apply
+	// FILE uses it to apply only what a saved plan showed.
+	Approved func(*PlanReport) error
 }
 
 func (o *Options) normalize() {
@@ -163,6 +168,12 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 		rep.Status = string(StatusFailed)
 		finish(summary)
 		return out, fmt.Errorf("%w: %s", ErrTooManyRuleErrors, summary.Error)
+	}
+	if opts.Approved != nil {
+		if err := opts.Approved(rep); err != nil {
+			rep.Guard.Blocked = true
+			rep.Guard.Reasons = append(rep.Guard.Reasons, err.Error())
+		}
 	}
 	if rep.Guard.Blocked {
 		summary.Status, summary.Error = StatusBlocked, joinReasons(rep.Guard.Reasons)

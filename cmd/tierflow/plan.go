@@ -64,10 +64,11 @@ Examples:
   tierflow plan --baseline origin/main --format markdown > preview.md
   tierflow plan --baseline origin/main --facts facts.csv --max-moved 5% --max-actions winback_call=200 rules/
   tierflow plan --allow-failed-checks            # show the plan as an apply with the flag would see it
+  tierflow plan --out plan.json                  # save it for tierflow apply plan.json
 `
 
 const applyUsage = `
-Usage: tierflow apply [flags]
+Usage: tierflow apply [flags] [PLAN_FILE]
 
 Evaluates the configured rule sets like plan, then writes, in one
 transaction: the changed assignments, their history, the queued actions
@@ -93,10 +94,20 @@ first run of a rule set assigns everyone and is not limited by
 max_moved; it queues no actions unless the rule set's initial_actions is
 true in the config.
 
+With PLAN_FILE, a plan saved by tierflow plan --out, apply evaluates the
+rule sets of the plan at the plan's as-of and writes only if the result
+is what the plan showed: the same rules (their hash), customers, moves
+and actions. Otherwise it refuses as a guard does (exit 1, the run
+recorded as blocked, nothing written), naming what differs: what a
+reviewer approved is what gets applied.
+
 Examples:
   tierflow apply
   tierflow apply --ruleset retail --as-of 2024-07-01
   tierflow apply --allow-large-change            # after checking the plan: a big change is intended
+  tierflow plan --out plan.json && tierflow apply plan.json
+                                                 # apply what was reviewed: the same rules, as-of and moves,
+                                                 # or refuse (exit 1, nothing written)
   tierflow apply --allow-failed-checks           # after check --data: the failed check is expected (a short holiday export)
   tierflow apply --quiet --format json > apply.json   # the same reports as plan (docs/plan-json.md)
 `
@@ -121,8 +132,9 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	allowChecks := fs.Bool("allow-failed-checks", false, "let this run through although a data-quality check on the facts or their sources fails (it is still reported)")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	var pf previewFlags
-	detailed := new(bool)
+	detailed, out := new(bool), new(string)
 	if mode == "plan" {
+		out = fs.String("out", "", "also save the plan to this `file`, for tierflow apply FILE to apply exactly it")
 		detailed = fs.Bool("detailed-exitcode", false, "exit 2 when the plan would change something (0: nothing, 1: an error), as terraform plan -detailed-exitcode")
 		pf.baseline = fs.String("baseline", "", "preview a rule change: compare with the rules at this git `revision` or directory")
 		pf.facts = fs.String("facts", "", "read facts from this CSV or JSON Lines `file` instead of the database (no previous state)")
@@ -145,8 +157,19 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		pf.allowChecks, pf.detailed = *allowChecks, *detailed
 		return a.runPreview(ctx, pf, df, paths, asOf, *asOfFlag != "", *quiet, v)
 	}
+	var saved *savedPlan
+	savedPath := ""
+	if mode == "apply" && len(paths) == 1 {
+		if saved, err = readSavedPlan(paths[0]); err != nil {
+			return a.errorf("apply: %v", err)
+		}
+		savedPath, paths = paths[0], nil
+	}
 	if len(paths) > 0 {
 		return a.errorf("%s: rule files come from the config's rulesets; %q is not a flag", mode, paths[0])
+	}
+	if mode == "plan" && *out != "" && (*pf.baseline != "" || *pf.facts != "") {
+		return a.errorf("plan: --out saves a plan of the database to apply; it does not go with --baseline or --facts")
 	}
 	if mode == "apply" {
 		// Before the state is opened: an apply must not queue actions for
@@ -174,8 +197,18 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		fmt.Fprintf(a.stderr, "tierflow: %s: %v\n", mode, err)
 		failed = true
 	}
+	var reports []*jobs.PlanReport
+	if saved != nil {
+		if sets, err = savedSets(saved, sets); err != nil {
+			return a.errorf("apply %s: %v", savedPath, err)
+		}
+	}
 	for _, set := range sets {
 		opts := jobs.Options{AsOf: asOf, Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Now: a.now, Sync: cfg.syncMap()}
+		if saved != nil {
+			p := savedFor(saved, set.rs.Name)
+			opts.AsOf, opts.Approved = p.AsOf, sameAsPlan(p)
+		}
 		opts.Guard.AllowLarge = allowLarge
 		opts.Guard.AllowFailedChecks = *allowChecks
 		var prog *progress
@@ -195,6 +228,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		// changes that were not written.
 		explains := mode == "plan" || err == nil || errors.Is(err, jobs.ErrBlocked) || errors.Is(err, jobs.ErrTooManyRuleErrors)
 		if out != nil && out.Report != nil && explains {
+			reports = append(reports, out.Report)
 			if err := v.Report(out.Report); err != nil {
 				viewFailed(err)
 			}
@@ -217,6 +251,12 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	}
 	if err := v.Close(); err != nil {
 		viewFailed(err)
+	}
+	if *out != "" && !failed {
+		if err := writeSavedPlan(*out, reports); err != nil {
+			return a.errorf("plan: --out: %v", err)
+		}
+		fmt.Fprintf(a.stderr, "saved the plan to %s; tierflow apply %s applies exactly it, or refuses\n", *out, *out)
 	}
 	switch {
 	case failed:
