@@ -12,24 +12,7 @@ import (
 // and leaves no empty database behind (issue 18, item 5).
 func TestCommandsBeforeMigrate(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	src, err := os.ReadFile(retailRules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{
-		"tierflow.yaml":     "database:\n  path: tierflow.db\nrulesets:\n  - rules: rules/retail.yaml\n    source: {file: facts.csv}\n",
-		"facts.csv":         "customer_id,spend_12m,spend_prev_12m,orders_12m,first_order_at,last_order_at,channel\n1,300,0,1,2024-06-01,2024-06-01,online\n",
-		"rules/retail.yaml": string(src),
-	}
-	for name, body := range files {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, _ := fileProject(t, "", "1,300,0,1,2024-06-01,2024-06-01,online\n")
 	config := filepath.Join(dir, "tierflow.yaml")
 	for _, args := range [][]string{
 		{"plan", "--as-of", "2024-07-01"}, {"apply", "--as-of", "2024-07-01"}, {"runs"}, {"history", "--customer", "1"},

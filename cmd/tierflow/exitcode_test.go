@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -12,24 +11,7 @@ import (
 // file.
 func TestPlanDetailedExitcode(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	src, err := os.ReadFile(retailRules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{
-		"tierflow.yaml":     "database:\n  path: tierflow.db\nrulesets:\n  - rules: rules/retail.yaml\n    source: {file: facts.csv}\n",
-		"facts.csv":         "customer_id,spend_12m,spend_prev_12m,orders_12m,first_order_at,last_order_at,channel\n1,300,0,1,2024-06-01,2024-06-01,online\n",
-		"rules/retail.yaml": string(src),
-	}
-	for name, body := range files {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, _ := fileProject(t, "", "1,300,0,1,2024-06-01,2024-06-01,online\n")
 	config := filepath.Join(dir, "tierflow.yaml")
 	plan := func(extra ...string) result {
 		return runCLI(t, nil, append([]string{"plan", "--quiet", "--as-of", "2024-07-01", "--config", config}, extra...)...)

@@ -12,24 +12,12 @@ import (
 // (issue 18, item 3).
 func TestApplySavedPlan(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir, write := fileProject(t, "    guard: {max_moved: 100%}\n",
+		"1,300,0,1,2024-06-01,2024-06-01,online\n2,2500,2000,3,2021-03-01,2024-05-01,store\n")
 	src, err := os.ReadFile(retailRules)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const header = "customer_id,spend_12m,spend_prev_12m,orders_12m,first_order_at,last_order_at,channel\n"
-	write := func(name, body string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("tierflow.yaml", "database:\n  path: tierflow.db\nrulesets:\n  - rules: rules/retail.yaml\n    source: {file: facts.csv}\n    guard: {max_moved: 100%}\n")
-	write("rules/retail.yaml", string(src))
-	write("facts.csv", header+"1,300,0,1,2024-06-01,2024-06-01,online\n2,2500,2000,3,2021-03-01,2024-05-01,store\n")
 	config, saved := filepath.Join(dir, "tierflow.yaml"), filepath.Join(dir, "plan.json")
 	cli := func(args ...string) result { return runCLI(t, nil, append(args, "--config", config)...) }
 	cli("migrate").want(t, exitOK)
@@ -47,7 +35,7 @@ func TestApplySavedPlan(t *testing.T) {
 
 	// Facts change after the plan: customer 2 becomes a VIP.
 	cli("plan", "--quiet", "--as-of", "2024-08-01", "--out", saved).want(t, exitOK)
-	write("facts.csv", header+"1,300,0,1,2024-06-01,2024-06-01,online\n2,90000,2000,9,2021-03-01,2024-07-20,store\n")
+	write("facts.csv", retailHeader+"1,300,0,1,2024-06-01,2024-06-01,online\n2,90000,2000,9,2021-03-01,2024-07-20,store\n")
 	r = cli("apply", "--quiet", saved).want(t, exitFailure)
 	if !strings.Contains(r.stderr, "would not do what the saved plan showed") || !strings.Contains(r.stderr, "run tierflow plan --out again") {
 		t.Fatalf("apply of a stale plan: %s", r)
