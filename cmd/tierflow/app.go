@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/tierflow/tierflow/rules"
 )
 
 // Exit codes, shared by every command. They follow terraform's
@@ -111,7 +113,12 @@ func (a *app) run(ctx context.Context, args []string) int {
 			return c.run(ctx, a, args[1:])
 		}
 	}
-	fmt.Fprintf(a.stderr, "tierflow: unknown command %q\n\n", name)
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	// Suggest names the closest command, or lists them all.
+	fmt.Fprintf(a.stderr, "tierflow: unknown command %q (%s)\n\n", name, rules.Suggest(name, names))
 	a.usage(a.stderr)
 	return exitFailure
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -28,4 +29,17 @@ func TestPlanDetailedExitcode(t *testing.T) {
 	runCLI(t, nil, "apply", "--quiet", "--as-of", "2024-07-01", "--config", config).want(t, exitOK)
 	plan("--detailed-exitcode").want(t, exitOK) // nothing left to change
 	plan("--detailed-exitcode", "--ruleset", "nosuch").want(t, exitFailure)
+}
+
+// A mistyped command gets the closest one suggested (issue 18, item 4).
+func TestUnknownCommandSuggests(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, nil, "aply", "--as-of", "2024-07-01").want(t, exitFailure)
+	if !strings.Contains(r.stderr, `unknown command "aply" (did you mean "apply"?)`) {
+		t.Fatalf("a mistyped command: %s", r)
+	}
+	r = runCLI(t, nil, "zzzzzz").want(t, exitFailure)
+	if !strings.Contains(r.stderr, "expected one of: actions, apply,") {
+		t.Fatalf("an unknown command: %s", r)
+	}
 }
