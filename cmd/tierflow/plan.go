@@ -153,6 +153,9 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	if err != nil {
 		return a.errorf("%s: --as-of: %v", mode, err)
 	}
+	if mode == "plan" && *out != "" && (*pf.baseline != "" || *pf.facts != "" || len(paths) > 0) {
+		return a.errorf("plan: --out saves a plan of the configured rule sets on the database, to apply; it does not go with --baseline, --facts or rule files")
+	}
 	if mode == "plan" && (*pf.baseline != "" || *pf.facts != "" || len(paths) > 0) {
 		pf.allowChecks, pf.detailed = *allowChecks, *detailed
 		return a.runPreview(ctx, pf, df, paths, asOf, *asOfFlag != "", *quiet, v)
@@ -167,9 +170,6 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	}
 	if len(paths) > 0 {
 		return a.errorf("%s: rule files come from the config's rulesets; %q is not a flag", mode, paths[0])
-	}
-	if mode == "plan" && *out != "" && (*pf.baseline != "" || *pf.facts != "") {
-		return a.errorf("plan: --out saves a plan of the database to apply; it does not go with --baseline or --facts")
 	}
 	if mode == "apply" {
 		// Before the state is opened: an apply must not queue actions for

@@ -52,6 +52,12 @@ func TestApplySavedPlan(t *testing.T) {
 		t.Fatalf("apply of a plan of other rules: %s", r)
 	}
 
+	// A preview is no plan to apply.
+	r = cli("plan", "--quiet", "--out", saved, "--facts", filepath.Join(dir, "facts.csv"), filepath.Join(dir, "rules", "retail.yaml")).want(t, exitFailure)
+	if !strings.Contains(r.stderr, "it does not go with --baseline, --facts or rule files") {
+		t.Fatalf("plan --out of a preview: %s", r)
+	}
+
 	// Not a plan file.
 	write("other.json", `{"a": 1}`)
 	r = cli("apply", filepath.Join(dir, "other.json")).want(t, exitFailure)
