@@ -78,9 +78,9 @@ type serveConfig struct {
 	Deliver *bool
 	// Outcomes turns on POST /v1/actions/ID/outcome (outcomes), with the
 	// place its bearer token is kept.
-	Outcomes outcomesConfig
+	Outcomes tokenConfig
 	// Report, when it names a token, guards GET /report (report).
-	Report reportAccessConfig
+	Report tokenConfig
 }
 
 func (s serveConfig) durations() (deadline, shutdown time.Duration, err error) {
@@ -375,8 +375,8 @@ func (r *configReader) serve(n *yaml.Node) serveConfig {
 		v := r.Bool(m["deliver"], "serve.deliver")
 		sc.Deliver = &v
 	}
-	sc.Outcomes = r.outcomes(m["outcomes"])
-	sc.Report = r.reportAccess(m["report"])
+	sc.Outcomes = r.tokenConfig(m["outcomes"], "serve.outcomes", "TIERFLOW_OUTCOMES_TOKEN", "to keep the endpoint off")
+	sc.Report = r.tokenConfig(m["report"], "serve.report", "TIERFLOW_REPORT_TOKEN", "to keep /report open on serve.listen")
 	return sc
 }
 

@@ -50,7 +50,7 @@ func TestOutcomesConfig(t *testing.T) {
 			continue
 		}
 		oc := cfg.Serve.Outcomes
-		if oc.TokenEnv != tt.env || oc.TokenFile != tt.file || oc.enabled() != (tt.env+tt.file != "") {
+		if oc.TokenEnv != tt.env || oc.TokenFile != tt.file || oc.configured() != (tt.env+tt.file != "") {
 			t.Errorf("%s: got %+v", tt.src, oc)
 		}
 	}

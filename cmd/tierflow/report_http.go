@@ -9,11 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/tierflow/tierflow/internal/report"
 	"github.com/tierflow/tierflow/jobs"
@@ -22,74 +19,6 @@ import (
 
 // reportPath is the route of the class report on serve's HTTP server.
 const reportPath = "/report"
-
-// reportAccessConfig is serve.report in tierflow.yaml: the bearer token
-// that GET /report asks for, read from an environment variable or a file,
-// never from the config. With neither set the report is open to anyone
-// who reaches serve.listen.
-//
-//	serve:
-//	  report:
-//	    token_file: /run/secrets/tierflow-report   # or token_env: TIERFLOW_REPORT_TOKEN
-type reportAccessConfig struct {
-	TokenEnv  string // token_env: the variable holding the token(s)
-	TokenFile string // token_file: a file holding them, relative to the config
-}
-
-// guarded reports whether the report asks for a token.
-func (rc reportAccessConfig) guarded() bool { return rc.TokenEnv != "" || rc.TokenFile != "" }
-
-// reportAccess reads serve.report, refusing a literal token as
-// serve.outcomes does.
-func (r *configReader) reportAccess(n *yaml.Node) reportAccessConfig {
-	const field = "serve.report"
-	m, ok := r.Mapping(n, field, "token_env", "token_file", "token")
-	if !ok || !present(n) {
-		return reportAccessConfig{}
-	}
-	const never = "a token never goes in the config"
-	rc := reportAccessConfig{TokenEnv: r.String(m["token_env"], field+".token_env"), TokenFile: r.String(m["token_file"], field+".token_file")}
-	switch {
-	case m["token"] != nil:
-		r.Errorf(m["token"], field+".token", "put it in an environment variable and name it with token_env, or in a file named by token_file", never)
-	case rc.TokenEnv != "" && !envName.MatchString(rc.TokenEnv):
-		r.Errorf(m["token_env"], field+".token_env", "set token_env to the name of the environment variable that holds it, such as TIERFLOW_REPORT_TOKEN", "%s; this is not a variable's name", never)
-	case rc.TokenEnv != "" && rc.TokenFile != "":
-		r.Errorf(m["token_file"], field+".token_file", "keep one: token_env names an environment variable, token_file a file holding the token", "token_env and token_file are both set")
-	case !rc.guarded():
-		r.Errorf(n, field, "name the environment variable (token_env) or the file (token_file) that holds the report's bearer token, or leave serve.report out to keep /report open on serve.listen",
-			"serve.report needs token_env or token_file")
-	}
-	return rc
-}
-
-// reportTokens reads the report's tokens from where serve.report names
-// them: one, or several separated by spaces or new lines while rotating.
-// Errors name where they looked, never what they found.
-func (c *config) reportTokens(getenv func(string) string) ([]string, error) {
-	rc := c.Serve.Report
-	const field = "serve.report"
-	var raw, where string
-	if rc.TokenFile != "" {
-		b, err := os.ReadFile(c.relative(rc.TokenFile))
-		if err != nil {
-			return nil, fmt.Errorf("%s.token_file: %w", field, err)
-		}
-		raw, where = string(b), rc.TokenFile
-	} else {
-		raw, where = getenv(rc.TokenEnv), "$"+rc.TokenEnv
-	}
-	tokens := strings.Fields(raw)
-	if len(tokens) == 0 {
-		return nil, fmt.Errorf("%s: %s holds no token: put one there (e.g. the output of openssl rand -hex 32; two, space-separated, while rotating)", field, where)
-	}
-	for i, t := range tokens {
-		if len(t) < minTokenLength {
-			return nil, fmt.Errorf("%s: token %d of %s is shorter than %d characters: use a random one (openssl rand -hex 32)", field, i+1, where, minTokenLength)
-		}
-	}
-	return tokens, nil
-}
 
 // reportHandler serves GET /report: the list of the rule sets serve
 // runs, and with ?ruleset=NAME the class report of one, built from the
@@ -117,19 +46,15 @@ func (a *app) reportEndpoint(cfg *config, w *wiring, names []string, ruleSet fun
 	}
 	h := &reportHandler{src: src, names: names, ruleSet: ruleSet, now: a.now, logger: logger, redact: w.Redact}
 	rc := cfg.Serve.Report
-	if !rc.guarded() {
+	if !rc.configured() {
 		return h, nil
 	}
-	tokens, err := cfg.reportTokens(a.getenv)
+	tokens, err := cfg.tokens(rc, a.getenv)
 	if err != nil {
 		return nil, err
 	}
 	h.digests = tokenDigests(tokens)
-	from := "$" + rc.TokenEnv
-	if rc.TokenFile != "" {
-		from = rc.TokenFile
-	}
-	logger.Info("class report needs a token", "path", "GET "+reportPath, "token_from", from, "tokens", len(tokens))
+	logger.Info("class report needs a token", "path", "GET "+reportPath, "token_from", rc.from(), "tokens", len(tokens))
 	return h, nil
 }
 

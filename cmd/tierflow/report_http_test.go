@@ -26,7 +26,7 @@ func (p *reportProject) reportServer(token string) http.Handler {
 	a := newApp(io.Discard, io.Discard)
 	a.getenv = func(k string) string { return p.env[k] }
 	if token != "" {
-		cfg.Serve.Report = reportAccessConfig{TokenEnv: "REPORT_TEST_TOKEN"}
+		cfg.Serve.Report = tokenConfig{TokenEnv: "REPORT_TEST_TOKEN", field: "serve.report"}
 		p.env["REPORT_TEST_TOKEN"] = token
 	}
 	store, err := a.openStore(context.Background(), p.cfg)

@@ -140,14 +140,14 @@ func TestReportAccessConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rc := cfg.Serve.Report; rc.TokenFile != "secrets/report" || !rc.guarded() {
+	if rc := cfg.Serve.Report; rc.TokenFile != "secrets/report" || !rc.configured() {
 		t.Fatalf("%+v", rc)
 	}
-	if _, err := cfg.reportTokens(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "serve.report.token_file: ") {
+	if _, err := cfg.tokens(cfg.Serve.Report, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "serve.report.token_file: ") {
 		t.Fatalf("a missing token file: %v", err)
 	}
-	cfg.Serve.Report = reportAccessConfig{TokenEnv: "T"}
-	if _, err := cfg.reportTokens(func(string) string { return "x7Qz" }); err == nil || strings.Contains(err.Error(), "x7Qz") {
+	cfg.Serve.Report = tokenConfig{TokenEnv: "T", field: "serve.report"}
+	if _, err := cfg.tokens(cfg.Serve.Report, func(string) string { return "x7Qz" }); err == nil || strings.Contains(err.Error(), "x7Qz") {
 		t.Fatalf("a short token: %v", err)
 	}
 }

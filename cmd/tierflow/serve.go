@@ -264,19 +264,15 @@ func healthMux(reg *prometheus.Registry, ready *atomic.Bool, ping func(context.C
 func (a *app) outcomeEndpoint(cfg *config, w *wiring, ruleSet func(string) *rules.RuleSet, logger *slog.Logger, reg prometheus.Registerer) (*outcomeHandler, error) {
 	h := &outcomeHandler{store: w.state, ruleSet: ruleSet, now: a.now, logger: logger, metrics: newOutcomeMetrics(reg), redact: w.Redact}
 	oc := cfg.Serve.Outcomes
-	if !oc.enabled() {
+	if !oc.configured() {
 		return h, nil
 	}
-	tokens, err := cfg.outcomeTokens(a.getenv)
+	tokens, err := cfg.tokens(oc, a.getenv)
 	if err != nil {
 		return nil, err
 	}
 	h.digests = tokenDigests(tokens)
-	from := "$" + oc.TokenEnv
-	if oc.TokenFile != "" {
-		from = oc.TokenFile
-	}
-	logger.Info("outcome endpoint on", "path", "POST /v1/actions/{id}/outcome", "token_from", from, "tokens", len(tokens))
+	logger.Info("outcome endpoint on", "path", "POST /v1/actions/{id}/outcome", "token_from", oc.from(), "tokens", len(tokens))
 	return h, nil
 }
 
