@@ -100,9 +100,7 @@ func runEffects(ctx context.Context, a *app, args []string) int {
 // effectsFlags holds effects' flags, parsed: the period as flags give
 // it, resolved per rule set by effectsOf.
 type effectsFlags struct {
-	since    time.Duration // before the end of the period, when from is zero
-	from     time.Time     // --since as a date
-	until    time.Time     // zero: the latest run's as-of, else today
+	period   periodFlags // without --until: up to the latest run's as-of, else today
 	today    time.Time
 	horizons []int
 	minGroup int
@@ -111,15 +109,8 @@ type effectsFlags struct {
 func (a *app) effectsFlags(since, until, horizons string, minGroup int) (effectsFlags, error) {
 	f := effectsFlags{today: a.now().UTC().Truncate(24 * time.Hour), minGroup: minGroup}
 	var err error
-	if f.since, err = rules.ParseDuration(since); err != nil {
-		if f.from, err = rules.ParseTime(since); err != nil {
-			return f, fmt.Errorf("--since %q: give a duration (90d, 26w) or a date (2024-04-01)", since)
-		}
-	}
-	if until != "" {
-		if f.until, err = rules.ParseTime(until); err != nil {
-			return f, fmt.Errorf("--until: %v", err)
-		}
+	if f.period, err = parsePeriodFlags(since, until); err != nil {
+		return f, err
 	}
 	if minGroup < 1 {
 		return f, fmt.Errorf("--min-group %d: give a positive number of customers", minGroup)
@@ -137,24 +128,16 @@ func (a *app) effectsFlags(since, until, horizons string, minGroup int) (effects
 // effectsOf builds rs's report: the period ends at --until, else at the
 // as-of of the latest succeeded run (opts.Latest), else today.
 func effectsOf(ctx context.Context, store stateStore, src jobs.EffectsSource, rs *rules.RuleSet, f effectsFlags) (*jobs.EffectsReport, error) {
-	opts := jobs.EffectsOptions{Horizons: f.horizons, MinGroup: f.minGroup, Until: f.until}
+	opts := jobs.EffectsOptions{Horizons: f.horizons, MinGroup: f.minGroup}
 	run, _, ok, err := latestReport(ctx, store, rs.Name)
 	if err != nil {
 		return nil, fmt.Errorf("the latest succeeded run of rule set %s: %w", rs.Name, err)
 	}
+	end := f.today
 	if ok {
-		opts.Latest = run.AsOf
+		opts.Latest, end = run.AsOf, run.AsOf
 	}
-	if opts.Until.IsZero() {
-		opts.Until = opts.Latest
-	}
-	if opts.Until.IsZero() {
-		opts.Until = f.today
-	}
-	opts.From = f.from
-	if opts.From.IsZero() {
-		opts.From = opts.Until.Add(-f.since)
-	}
+	opts.From, opts.Until = f.period.span(end)
 	return jobs.Effects(ctx, src, rs, opts)
 }
 

@@ -134,49 +134,29 @@ func suggestion(name string, names []string) string {
 // reportPeriod is the period report's flags (and serve's /report query)
 // give: From and Until are resolved per report by options.
 type reportPeriod struct {
-	since time.Duration // before until (or now), when from is zero
-	from  time.Time     // --since as a date
-	until time.Time     // zero: up to now
+	periodFlags
 	churn time.Duration
 }
 
 func parseReportPeriod(since, until, period string) (reportPeriod, error) {
-	var p reportPeriod
-	var err error
-	if p.since, err = rules.ParseDuration(since); err != nil || p.since <= 0 {
-		if p.from, err = rules.ParseTime(since); err != nil {
-			return p, fmt.Errorf("--since %q: give a duration (90d, 26w) or a date (2024-04-01)", since)
-		}
-	}
-	if until != "" {
-		if p.until, err = rules.ParseTime(until); err != nil {
-			return p, fmt.Errorf("--until: %v", err)
-		}
-		if len(until) == len("2006-01-02") {
-			p.until = p.until.Add(24*time.Hour - time.Microsecond) // the whole day
-		}
+	pf, err := parsePeriodFlags(since, until)
+	p := reportPeriod{periodFlags: pf}
+	if err != nil {
+		return p, err
 	}
 	if p.churn, err = rules.ParseDuration(period); err != nil || p.churn <= 0 {
 		return p, fmt.Errorf("--period %q: give a positive length, such as 30d or 1w", period)
 	}
-	if !p.from.IsZero() && !p.until.IsZero() && p.until.Before(p.from) {
-		return p, fmt.Errorf("--until %s is before --since %s", until, since)
-	}
 	return p, nil
 }
 
-// options are the class report options of rs for p, now being the clock.
-// Effects are compared for rule sets with an action that has a holdout.
+// options are the class report options of rs for p, now being the clock:
+// a period without --until has no end (the report goes up to its latest
+// run). Effects are compared for rule sets with an action that has a
+// holdout.
 func (p reportPeriod) options(rs *rules.RuleSet, now time.Time) jobs.ClassReportOptions {
-	o := jobs.ClassReportOptions{From: p.from, Until: p.until, Period: p.churn, Effects: hasHoldout(rs)}
-	if o.From.IsZero() {
-		end := p.until
-		if end.IsZero() {
-			end = now
-		}
-		o.From = end.Add(-p.since).UTC()
-	}
-	return o
+	from, _ := p.span(now)
+	return jobs.ClassReportOptions{From: from, Until: p.until, Period: p.churn, Effects: hasHoldout(rs)}
 }
 
 func hasHoldout(rs *rules.RuleSet) bool {

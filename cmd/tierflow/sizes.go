@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tierflow/tierflow/internal/views"
 	"github.com/tierflow/tierflow/jobs"
@@ -83,27 +82,15 @@ func runSizes(ctx context.Context, a *app, args []string) int {
 // sizesPeriod is the period --since and --until give; --until is now
 // when not given.
 func (a *app) sizesPeriod(since, until string) (jobs.ClassReportOptions, error) {
-	opts := jobs.ClassReportOptions{Until: a.now().UTC()}
-	end := opts.Until
-	if until != "" {
-		t, err := rules.ParseTime(until)
-		if err != nil {
-			return opts, fmt.Errorf("--until: %v", err)
-		}
-		if _, err := time.Parse(time.DateOnly, strings.TrimSpace(until)); err == nil {
-			t = t.Add(24*time.Hour - time.Microsecond) // the whole day
-		}
-		opts.Until, end = t, t
+	p, err := parsePeriodFlags(since, until)
+	if err != nil {
+		return jobs.ClassReportOptions{}, err
 	}
-	if d, err := rules.ParseDuration(since); err == nil {
-		opts.From = end.Add(-d)
-	} else if opts.From, err = rules.ParseTime(since); err != nil {
-		return opts, fmt.Errorf("--since %q: give a duration (90d, 26w) or a date (2024-04-01)", since)
+	from, to := p.span(a.now())
+	if to.Before(from) {
+		return jobs.ClassReportOptions{}, fmt.Errorf("--until %s is before --since %s", until, since)
 	}
-	if opts.Until.Before(opts.From) {
-		return opts, fmt.Errorf("--until %s is before --since %s", until, since)
-	}
-	return opts, nil
+	return jobs.ClassReportOptions{From: from, Until: to}, nil
 }
 
 // sizesTables reads each rule set's class sizes of the period (the run
