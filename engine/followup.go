@@ -19,21 +19,7 @@ type followUp struct {
 }
 
 func newFollowUp(rs *rules.RuleSet) followUp {
-	var f followUp
-	for _, s := range rs.Segmentations {
-		for _, seg := range s.Segments {
-			if seg.Coverage != nil {
-				f.coverage = true
-			}
-		}
-	}
-	f.withhold = rs.Limits != nil
-	for _, a := range rs.Actions {
-		if a.Holdout.BasisPoints > 0 {
-			f.withhold = true
-		}
-	}
-	return f
+	return followUp{coverage: rs.HasCoverage(), withhold: rs.Limits != nil || rs.HasHoldout()}
 }
 
 // coverageOf returns a customer's coverage state in seg at asOf, having

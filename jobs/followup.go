@@ -38,23 +38,12 @@ type FollowUpQuery struct {
 // followUpQuery returns what rs needs of the follow-up history at asOf;
 // ok is false when it needs nothing.
 func followUpQuery(rs *rules.RuleSet, asOf time.Time) (q FollowUpQuery, ok bool) {
-	q.Outcomes = hasCoverage(rs)
+	q.Outcomes = rs.HasCoverage()
 	if w := rs.Limits.Window(); w > 0 {
 		q.Contacts, q.ContactsSince = true, asOf.Add(-w)
 	}
 	q.Until = asOf
 	return q, q.Outcomes || q.Contacts
-}
-
-func hasCoverage(rs *rules.RuleSet) bool {
-	for _, s := range rs.Segmentations {
-		for _, seg := range s.Segments {
-			if seg.Coverage != nil {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // SnapshotOption configures OpenSnapshot.

@@ -73,6 +73,27 @@ const (
 	OnMissingExit OnMissing = "exit"
 )
 
+// HasCoverage reports whether some segment declares a coverage target:
+// runs then read the customers' outcomes.
+func (rs *RuleSet) HasCoverage() bool {
+	for _, s := range rs.Segmentations {
+		if hasCoverage(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasHoldout reports whether some action keeps a holdout group.
+func (rs *RuleSet) HasHoldout() bool {
+	for _, a := range rs.Actions {
+		if a.Holdout.BasisPoints > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Exits reports whether customers who leave the facts source leave their
 // segments (on_missing: exit).
 func (rs *RuleSet) Exits() bool { return rs.OnMissing == OnMissingExit }

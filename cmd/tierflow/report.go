@@ -156,16 +156,7 @@ func parseReportPeriod(since, until, period string) (reportPeriod, error) {
 // holdout.
 func (p reportPeriod) options(rs *rules.RuleSet, now time.Time) jobs.ClassReportOptions {
 	from, _ := p.span(now)
-	return jobs.ClassReportOptions{From: from, Until: p.until, Period: p.churn, Effects: hasHoldout(rs)}
-}
-
-func hasHoldout(rs *rules.RuleSet) bool {
-	for _, a := range rs.Actions {
-		if a.Holdout.BasisPoints > 0 {
-			return true
-		}
-	}
-	return false
+	return jobs.ClassReportOptions{From: from, Until: p.until, Period: p.churn, Effects: rs.HasHoldout()}
 }
 
 // errNoReportSource: the store cannot read class reports.
