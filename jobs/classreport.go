@@ -21,9 +21,11 @@ const ClassReportFormatVersion = 1
 // reuse, but may keep what it points to. Segments maps are read-only: a
 // source may share one between counts.
 type ReportSource interface {
-	// RunRecords calls fn for every run of the rule set started in
-	// [from, until], oldest first, with the plan report it stored (nil
-	// for runs that stored none).
+	// RunRecords calls fn for every run of the rule set whose as-of is in
+	// [from, until], by as-of, then start time and id, with the plan
+	// report it stored (nil for runs that stored none). Runs and actions
+	// (by the as-of of the run that queued them) share one time base, so
+	// that a backfill of past dates is in the period of those dates.
 	RunRecords(ctx context.Context, ruleset string, from, until time.Time, fn func(*RunRecord) error) error
 	// ActionCounts calls fn once per action, status and segments (the
 	// customer's segments when the action was queued, as the queue keeps
@@ -63,7 +65,7 @@ type ActionCount struct {
 
 // ClassReportOptions selects what a class report covers.
 type ClassReportOptions struct {
-	// From and Until bound the runs (by start time) and the actions (by
+	// From and Until bound the runs (by their as-of) and the actions (by
 	// the as-of of the run that queued them) the report looks at, both
 	// included. A zero Until reads everything from From on; the report's
 	// Until is then the latest start or as-of of the runs read (From when
@@ -98,7 +100,7 @@ type ClassReport struct {
 	// Segmentations lists the rule set's segmentations and segments in
 	// rank order, with labels, as the charts order them.
 	Segmentations []ReportSegmentation `json:"segmentations"`
-	// Runs are every run started in the period, oldest first.
+	// Runs are every run whose as-of is in the period, by as-of.
 	Runs []ReportRun `json:"runs"`
 	// Sizes are the class sizes after each succeeded apply of the period.
 	Sizes []SizePoint `json:"sizes"`

@@ -23,8 +23,8 @@ Usage: tierflow report [flags] [RULESET]
 Writes the class report of each configured rule set, or of RULESET, as
 one self-contained HTML file: it opens in any browser with no network
 (its scripts, styles and chart library are inside it) and travels as an
-e-mail attachment. For each rule set, over the runs started in the
-period:
+e-mail attachment. For each rule set, over the runs whose as-of is in
+the period:
 
   - class sizes after every succeeded apply, per segmentation, and the
     latest counts;

@@ -21,7 +21,7 @@ then the total. The sizes are those each apply recorded with its run;
 nothing is evaluated and no facts are read, so a year of nightly runs is
 365 run records to read.
 
-The applies are those started from --since before --until up to --until;
+The applies are those as of --since before --until up to --until;
 an --until without a time of day includes that whole day. A segment the
 rules no longer define has no column. tierflow runs --segments shows the
 same sizes under each run.
@@ -40,8 +40,8 @@ func runSizes(ctx context.Context, a *app, args []string) int {
 	fs := a.flagSet("sizes", sizesUsage)
 	df := addDBFlags(fs)
 	segmentation := fs.String("segmentation", "", "only this `segmentation` (default: every one)")
-	since := fs.String("since", "90d", "applies started from this long before --until (30d, 26w), or from this `date`")
-	until := fs.String("until", "", "applies started up to this `date` (2024-07-01, a whole day, or RFC 3339; default: now)")
+	since := fs.String("since", "90d", "applies as of this long before --until (30d, 26w), or as of this `date` on")
+	until := fs.String("until", "", "applies as of this `date` or earlier (2024-07-01, a whole day, or RFC 3339; default: now)")
 	ff := addFormatFlag(fs, "text, json (docs/output.md), markdown or csv")
 	args, code, ok := a.parse(fs, args)
 	if !ok {

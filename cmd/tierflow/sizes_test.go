@@ -34,9 +34,10 @@ Class sizes of size in rule set plain, after each succeeded apply from 2024-04-0
 		t.Errorf("sizes --segmentation size: only plain has it:\n%s", r.stdout)
 	}
 
-	// The runs all started on 2024-07-01 (the tests' clock): a day
+	// The applies are as of 2024-06-01 and 2024-07-01 (all run on the
+	// tests' clock, 2024-07-01 15:04): the period goes by as-of, and a day
 	// without a time includes the whole day.
-	for until, rows := range map[string]int{"2024-06-30": 0, "2024-07-01": 2, "2024-07-01T15:00:00Z": 0} {
+	for until, rows := range map[string]int{"2024-05-31": 0, "2024-06-01": 1, "2024-06-30T23:00:00Z": 1, "2024-07-01": 2} {
 		doc := sizesJSON(t, "shop", "--until", until, "--since", "2024-01-01", "--config", config)
 		if len(doc.Tables) != 1 || len(doc.Tables[0].Runs) != rows {
 			t.Errorf("sizes --until %s: %+v; want %d applies", until, doc.Tables, rows)

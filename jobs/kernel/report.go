@@ -28,8 +28,8 @@ var _ jobs.ReportSource = (*ReportSQL)(nil)
 const runRecordsSQL = `SELECT id, kind, as_of, slot, status, started_at, finished_at, customers, changed, actions, errors,
 	    coalesce(error, ''), detail
 	FROM %s
-	WHERE ruleset = $1 AND started_at >= $2 AND started_at <= $3
-	ORDER BY started_at, id`
+	WHERE ruleset = $1 AND as_of >= $2 AND as_of <= $3
+	ORDER BY as_of, started_at, id`
 
 // RunRecords implements jobs.ReportSource. It decodes one stored report
 // at a time: a report that cannot be read is an error naming its run.

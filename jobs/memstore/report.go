@@ -49,13 +49,13 @@ func (s *Store) RunRecords(ctx context.Context, ruleset string, from, until time
 	var out []stored
 	s.mu.Lock()
 	for _, r := range s.runs {
-		if r.RuleSet == ruleset && !r.Started.Before(from) && !r.Started.After(until) {
+		if r.RuleSet == ruleset && !r.AsOf.Before(from) && !r.AsOf.After(until) {
 			out = append(out, stored{r, s.reports[r.ID]})
 		}
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b stored) int {
-		return cmp.Or(a.run.Started.Compare(b.run.Started), cmp.Compare(a.run.ID, b.run.ID))
+		return cmp.Or(a.run.AsOf.Compare(b.run.AsOf), a.run.Started.Compare(b.run.Started), cmp.Compare(a.run.ID, b.run.ID))
 	})
 	for _, st := range out {
 		rec := runRecord(st.run)

@@ -159,8 +159,9 @@ func checkRunRecords(t *testing.T, src jobs.ReportSource, rs *rules.RuleSet) {
 		from, until time.Time
 		days        []int
 	}{
-		{started(1), started(2), []int{1, 2}},
-		{started(1).Add(time.Microsecond), started(2).Add(-time.Microsecond), nil},
+		{day(1), day(2), []int{1, 2}},
+		{day(1).Add(time.Microsecond), day(2).Add(-time.Microsecond), nil},
+		{started(1), started(2), []int{2}}, // by as-of, not by start
 		{day(4), day(10), nil},
 	} {
 		var got []int
@@ -168,7 +169,7 @@ func checkRunRecords(t *testing.T, src jobs.ReportSource, rs *rules.RuleSet) {
 			got = append(got, rules.DaysBetween(asOf, r.AsOf))
 		}
 		if !slices.Equal(got, tc.days) {
-			t.Errorf("runs started in [%s, %s]: days %v, want %v", tc.from.Format(time.RFC3339Nano), tc.until.Format(time.RFC3339Nano), got, tc.days)
+			t.Errorf("runs as of [%s, %s]: days %v, want %v", tc.from.Format(time.RFC3339Nano), tc.until.Format(time.RFC3339Nano), got, tc.days)
 		}
 	}
 	if other := readRunRecords(t, src, "other", day(0), day(10)); len(other) != 2 {
