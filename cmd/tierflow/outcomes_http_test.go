@@ -372,7 +372,7 @@ func TestServeOutcomes(t *testing.T) {
 	go func() { done <- a.run(ctx, []string{"serve", "--config", config, "--listen", addr}) }()
 	base := "http://" + addr
 	deadline := time.Now().Add(20 * time.Second)
-	for code, _ := get(base + "/healthz"); code != 200; code, _ = get(base + "/healthz") {
+	for code, _ := get(base + "/readyz"); code != 200; code, _ = get(base + "/readyz") { // /healthz is up before the database is reached
 		if time.Now().After(deadline) {
 			t.Fatalf("serve did not start; it logged:\n%s", stderr.String())
 		}

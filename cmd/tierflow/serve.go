@@ -8,11 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,11 +34,26 @@ over once the lease lapses. Every slot runs if it can start within
 serve.starting_deadline (default 1h) of its time; a slot that cannot is
 recorded as missed and logged as an error.
 
-Rule files are re-read when they change and on SIGHUP; a file that fails
-check is rejected with its errors logged, and the last good version keeps
-running. SIGTERM or SIGINT cancels a run in progress (nothing is
-half-applied; the run is recorded as cancelled and its slot released for
-another replica or the next start) and exits within
+At start, serve reads its config and rule files, listens, and then
+reaches its databases (the state database and those facts come from).
+While it cannot, because the server is down, unknown to DNS yet, timing
+out, starting up or out of connections, serve stays up, live on
+/healthz and not ready on /readyz, and tries again after --connect-retry
+(default 500ms), doubling up to --connect-retry-max (default 30s), each
+wait up to a fifth shorter at random, logging every failed attempt. An
+error waiting cannot fix stops it at once, exit 1: a config or rule-file
+error, an unreadable database URL, failed authentication, a missing
+database, TLS refused, or a schema not migrated (run tierflow migrate
+first). SIGTERM or SIGINT while it waits exits 0.
+
+Rule files are re-read when they change and on SIGHUP. Each reload logs
+the rules loaded (rule set, file, rules hash, whether they changed, and
+whether the file was rejected before) or the file rejected (its first
+error with its position, and every error); a rejected file leaves the
+last good version running. SIGHUP logs which rule sets changed, stayed
+unchanged or were rejected. SIGTERM or SIGINT cancels a run in progress
+(nothing is half-applied; the run is recorded as cancelled and its slot
+released for another replica or the next start) and exits within
 serve.shutdown_timeout (default 30s).
 
 HTTP on serve.listen (default 127.0.0.1:9090): /healthz (the process is
@@ -52,8 +63,12 @@ holding a bearer token, POST /v1/actions/ID/outcome, where consumers
 report how follow-ups ended, as tierflow actions done|fail does
 (docs/operations.md); and GET /report, the class report of every rule
 set serve runs, as tierflow report writes it (docs/report.md), guarded by
-a token when serve.report names one. Logs are JSON lines when stderr is
-not a terminal.
+a token when serve.report names one.
+
+Every line serve logs is JSON when stderr is not a terminal (text when it
+is), from the first. Only a mistake on the command line (an unknown
+flag, a value that is not a duration) is printed as plain text, with
+this usage, before serve starts.
 
 When the config declares destinations, serve also delivers queued
 actions to them, as tierflow deliver does (serve.deliver: false turns
@@ -63,156 +78,61 @@ Examples:
   tierflow serve
   tierflow serve --config /etc/tierflow/tierflow.yaml --listen 0.0.0.0:9090
   tierflow serve --slot-lease 2m
+  tierflow serve --connect-retry 1s --connect-retry-max 1m
 `
 
 func runServe(ctx context.Context, a *app, args []string) int {
 	fs := a.flagSet("serve", serveUsage)
-	df := addDBFlags(fs)
-	listen := fs.String("listen", "", "`address` for /healthz, /readyz, /metrics and the outcome endpoint (default serve.listen, else 127.0.0.1:9090)")
-	lease := fs.Duration("slot-lease", time.Minute, "how long a slot's claim lasts unless its replica renews it (every third of it); another replica takes a lapsed claim over")
+	f := addServeFlags(fs)
 	if _, code, ok := a.parse(fs, args); !ok {
-		return code
+		return code // a mistake on the command line: plain text, before any log
 	}
 	logger := a.logger()
 	if a.getenv(testSecondsEnv) == "1" {
 		jobs.AllowSecondsForTests()
 		logger.Warn(testSecondsEnv + "=1: schedules may have a seconds field; this is for tierflow's own tests, never for production")
 	}
-	cfg, w, sets, err := a.openDB(ctx, df)
+	st, err := a.serveSettings(f)
 	if err != nil {
-		return a.errorf("serve: %v", err)
+		return startFailed(logger, st.secrets.Text, err, "")
 	}
-	defer w.Close()
-	deadline, shutdown, err := cfg.Serve.durations()
-	if err != nil {
-		return a.errorf("serve: %v", err)
-	}
-	if *lease < time.Second || *lease >= deadline {
-		return a.errorf("serve: --slot-lease %s: a lease is at least 1s and shorter than serve.starting_deadline (%s), so that a dead replica's slot is taken over in time", *lease, deadline)
-	}
-	addr := *listen
-	if addr == "" {
-		addr = cfg.Serve.Listen
-	}
-	if addr == "" {
-		addr = "127.0.0.1:9090"
-	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := newMetrics(reg)
-	host, _ := os.Hostname()
-	sched := &jobs.Scheduler{
-		State: w.state, Facts: w.facts, Slots: w.state, StartingDeadline: deadline, Lease: *lease, Logger: logger, Observer: m,
-		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()),
-	}
-	for _, set := range sets {
-		if set.rs.Schedule == nil {
-			return a.errorf("serve: rule set %s has no schedule: add `schedule: {cron: \"0 2 * * *\", timezone: UTC}` to %s", set.rs.Name, set.rs.File)
-		}
-		if err := sched.Set(set.rs, runOptions(cfg, set)); err != nil {
-			return a.errorf("serve: %v", err)
-		}
-		logger.Info("rule set scheduled", "ruleset", set.rs.Name, "cron", set.rs.Schedule.Cron, "timezone", set.rs.Schedule.Timezone, "rules_hash", set.rs.Hash)
-	}
-
-	var worker *jobs.Worker
-	if cfg.Serve.delivers(cfg) {
-		if errs := cfg.checkDeliverTo(); len(errs) > 0 {
-			printDiagnostics(a.stderr, errs)
-			return a.errorf("serve: rule files deliver actions to destinations the config does not declare; fix them first")
-		}
-		dm := newDeliveryMetrics(reg, cfg.destinationNames())
-		if qs, ok := w.state.(queueStatser); ok {
-			registerQueueMetrics(reg, qs, cfg.destinationNames(), a.now)
-		}
-		var closeDests func() error
-		worker, closeDests, err = cfg.deliveryWorker(a.getenv, a.stdout, w.state, nil, logger, dm)
-		if err != nil {
-			return a.errorf("serve: %s", w.Redact(err.Error()))
-		}
-		defer closeDests() //nolint:errcheck
-		logger.Info("delivering actions", "destinations", strings.Join(names(worker.Destinations), ","), "concurrency", worker.Concurrency, "owner", worker.Owner)
-	}
-
-	outcomes, err := a.outcomeEndpoint(cfg, w, sched.RuleSet, logger, reg)
+	status := newStartStatus()
+	front := newSwitchHandler(waitingMux(reg, status))
+	srv, err := listenHTTP(st.addr, front, logger)
 	if err != nil {
-		return a.errorf("serve: %v", err)
+		return startFailed(logger, st.secrets.Text, err, "")
 	}
-	m.start(ctx, metricsSource{cfg: cfg, store: w.state, sets: sets, ruleSet: sched.RuleSet, outcomes: outcomes, logger: logger})
-	reports, err := a.reportEndpoint(cfg, w, ruleSetNames(sets), sched.RuleSet, logger)
+	defer srv.Close()
+	wait := newDBWait(*f.connectRetry, *f.connectRetryMax, logger, status, st.secrets.Text)
+	conn, printed, err := a.waitForDatabase(ctx, f.db, wait)
+	if ctx.Err() != nil {
+		logger.Info("stopped", "while", "waiting for the database")
+		return exitOK
+	}
 	if err != nil {
-		return a.errorf("serve: %v", err)
+		return startFailed(logger, st.secrets.Text, err, printed)
 	}
+	defer conn.w.Close()
+	s := &service{app: a, settings: st, conn: conn, logger: logger, reg: reg, metrics: newMetrics(reg), front: front, srv: srv}
+	return s.run(ctx)
+}
+
+// listenHTTP starts serve's HTTP server on addr, serving h.
+func listenHTTP(addr string, h http.Handler, logger *slog.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return a.errorf("serve: listen on %s: %v", addr, err)
+		return nil, fmt.Errorf("listen on %s: %w (set --listen or serve.listen to a free address)", addr, err)
 	}
-	var ready atomic.Bool
-	mux := healthMux(reg, &ready, w.state.Ping, outcomes)
-	mux.Handle("GET "+reportPath, reports)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "error", err.Error())
 		}
 	}()
-	logger.Info("serving", "listen", ln.Addr().String(), "rulesets", len(sets), "starting_deadline", deadline.String(), "slot_lease", lease.String(), "owner", sched.Owner)
-
-	// Runs get a context of their own, cancelled on shutdown.
-	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRuns()
-	rl := &reloader{cfg: cfg, wiring: w, sched: sched, logger: logger, metrics: m, sets: sets}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		sched.Start(runCtx) // catches up on missed slots first
-		ready.Store(true)
-	}()
-	go func() {
-		defer wg.Done()
-		rl.watch(runCtx)
-	}()
-	if worker != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := worker.Run(runCtx); err != nil {
-				logger.Error("delivery worker stopped", "error", w.Redact(err.Error()))
-			}
-		}()
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-hup:
-			logger.Info("SIGHUP: reloading rule files")
-			rl.reloadAll(runCtx)
-			continue
-		case <-ctx.Done():
-		}
-		break
-	}
-	logger.Info("shutting down: cancelling any run in progress", "timeout", shutdown.String())
-	ready.Store(false)
-	cancelRuns()
-	stopCtx, cancel := context.WithTimeout(context.Background(), shutdown)
-	defer cancel()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-stopCtx.Done():
-	}
-	if err := sched.Stop(stopCtx); err != nil {
-		logger.Error("a run did not stop in time; exiting anyway (the database rolls it back)", "error", err.Error())
-	}
-	_ = srv.Shutdown(stopCtx)
-	logger.Info("stopped")
-	return exitOK
+	logger.Info("listening; not ready until the database is reached", "listen", ln.Addr().String())
+	return srv, nil
 }
 
 // delivers reports whether serve runs the delivery worker: serve.deliver,

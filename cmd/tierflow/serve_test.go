@@ -70,8 +70,9 @@ func get(url string) (int, string) {
 
 // TestServeProcess runs the real binary as a service on the embedded
 // store: it serves its endpoints, runs the due slot, rejects a broken
-// rule file on SIGHUP while the last good one keeps running, and exits 0
-// promptly on SIGTERM.
+// rule file on SIGHUP while the last good one keeps running, logs that
+// outcome, loads the file put back again, and exits 0 promptly on
+// SIGTERM. Every line it logs is JSON.
 func TestServeProcess(t *testing.T) {
 	bin := tierflowBinary(t)
 	dir := filepath.Join(t.TempDir(), "svc")
@@ -128,6 +129,16 @@ func TestServeProcess(t *testing.T) {
 	if !strings.Contains(out.String(), `did you mean \"key_spend\"?`) {
 		t.Errorf("the rejection does not carry the rule error:\n%s", out.String())
 	}
+	waitFor(t, "SIGHUP's outcome", out, func() bool {
+		return strings.Contains(out.String(), `"msg":"SIGHUP: rule files reloaded","changed":[],"unchanged":[],"rejected":["retail"]`)
+	})
+	// The file put back is noticed (the watcher) and logged as loaded again.
+	if err := os.WriteFile(rulesPath, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the file put back to be loaded again", out, func() bool {
+		return strings.Contains(out.String(), `"msg":"rule file loaded again after its rejection"`)
+	})
 
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -144,6 +155,7 @@ func TestServeProcess(t *testing.T) {
 	if !strings.Contains(out.String(), `"msg":"stopped"`) {
 		t.Errorf("no clean stop logged:\n%s", out.String())
 	}
+	jsonLogLines(t, out.String())
 	t.Logf("stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
 }
 
