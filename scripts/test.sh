@@ -13,9 +13,10 @@
 #
 # As root on Debian/Ubuntu, PostgreSQL server binaries and the test tools
 # (prometheus for promtool, chromium and fonts-noto-cjk for the HTML
-# report's browser test) are installed with apt-get when missing. When
-# they are missing and cannot be installed, CI fails and a local run
-# skips the tests that need them.
+# report's browser test, zsh and fish for the completion scripts' tests)
+# are installed with apt-get when missing. When they are missing and
+# cannot be installed, CI fails and a local run skips the tests that need
+# them.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,7 +34,9 @@ have_noto_cjk() {
 	dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'install ok installed' ||
 		{ command -v fc-list >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q 'Noto Sans CJK'; }
 }
-readonly TOOL_PACKAGES=(prometheus:have_promtool chromium:have_chromium fonts-noto-cjk:have_noto_cjk)
+have_zsh() { command -v zsh >/dev/null 2>&1; }
+have_fish() { command -v fish >/dev/null 2>&1; }
+readonly TOOL_PACKAGES=(prometheus:have_promtool chromium:have_chromium fonts-noto-cjk:have_noto_cjk zsh:have_zsh fish:have_fish)
 
 # missing_packages prints the packages of TOOL_PACKAGES that are not
 # installed, one a line.
@@ -138,7 +141,7 @@ ensure_tools() {
 	local missing
 	mapfile -t missing < <(missing_packages)
 	if ((${#missing[@]} == 0)); then
-		echo "promtool, chromium and the Noto CJK fonts are installed"
+		echo "promtool, chromium, the Noto CJK fonts, zsh and fish are installed"
 		return 0
 	fi
 	if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
@@ -151,7 +154,7 @@ ensure_tools() {
 		((${#missing[@]} == 0)) || die "installed, but still missing: ${missing[*]}"
 		return 0
 	fi
-	local why="Debian packages the tests need are missing: ${missing[*]} (prometheus gives promtool, for the alert rules; chromium and fonts-noto-cjk, for the HTML report).
+	local why="Debian packages the tests need are missing: ${missing[*]} (prometheus gives promtool, for the alert rules; chromium and fonts-noto-cjk, for the HTML report; zsh and fish, for the completion scripts).
 Install them: sudo apt-get install --no-install-recommends ${missing[*]}"
 	[[ -z "${CI:-}" ]] || die "$why"
 	echo "WARNING: $why

@@ -30,6 +30,12 @@ type app struct {
 	// now is read only at the edge, to default an as-of time; evaluation
 	// itself never sees the clock.
 	now func() time.Time
+	// colour is --color's value: "", auto, always or never (colour.go).
+	colour string
+	// flags, when set, receives the FlagSet a command would parse, and the
+	// command stops there: __complete reads commands' flags this way
+	// (completion_flags.go).
+	flags *flagCapture
 }
 
 func newApp(stdout, stderr io.Writer) *app {
@@ -63,6 +69,7 @@ func commands() []command {
 		{"report", "write an HTML report of class sizes, moves, churn and follow-ups", runReport},
 		{"deliver", "deliver queued actions to webhooks and files, with retries", runDeliver},
 		{"gen", "generate realistic demo customer facts (CSV, JSON Lines, PostgreSQL)", runGen},
+		{"completion", "print a shell completion script for bash, zsh or fish", runCompletion},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -87,7 +94,7 @@ Rule files are documented in docs/rules.md.
 func (a *app) usage(w io.Writer) {
 	var b strings.Builder
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, mainUsage, b.String())
 }
@@ -107,6 +114,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return exitOK
 	case "-v", "-version", "--version":
 		name = "version"
+	case completeCommand: // hidden: the shells' completion scripts call it
+		return runComplete(ctx, a, args[1:])
 	}
 	for _, c := range commands() {
 		if c.name == name {
@@ -118,15 +127,20 @@ func (a *app) run(ctx context.Context, args []string) int {
 		names = append(names, c.name)
 	}
 	// Suggest names the closest command, or lists them all.
-	fmt.Fprintf(a.stderr, "tierflow: unknown command %q (%s)\n\n", name, rules.Suggest(name, names))
+	msg := fmt.Sprintf("unknown command %q (%s)", name, rules.Suggest(name, names))
+	fmt.Fprintf(a.stderr, "%s\n\n", a.style(a.stderr).ErrorText("tierflow:", msg))
 	a.usage(a.stderr)
 	return exitFailure
 }
 
 // flagSet makes a FlagSet whose --help prints usage (a text with
-// examples) and the flags to stdout.
+// examples) and the flags to stdout. Every command has --color.
 func (a *app) flagSet(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet("tierflow "+name, flag.ContinueOnError)
+	a.addColourFlag(fs)
+	if a.flags != nil {
+		a.flags.usage = usage
+	}
 	fs.SetOutput(a.stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), strings.TrimLeft(usage, "\n"))
@@ -140,6 +154,10 @@ func (a *app) flagSet(name, usage string) *flag.FlagSet {
 // (`tierflow test examples --min-coverage 80`) and returns the
 // positional ones. ok is false when the command should exit with code.
 func (a *app) parse(fs *flag.FlagSet, args []string) (positional []string, code int, ok bool) {
+	if a.flags != nil {
+		a.flags.fs = fs
+		return nil, exitOK, false
+	}
 	for {
 		// The flag package prints usage itself, on --help too; hold its
 		// output back so that help goes to stdout only, and errors to
@@ -169,8 +187,10 @@ func (a *app) parse(fs *flag.FlagSet, args []string) (positional []string, code 
 	}
 }
 
+// errorf prints an error, prefixed "tierflow:", coloured when stderr
+// is a terminal (colour.go).
 func (a *app) errorf(format string, args ...any) int {
-	fmt.Fprintf(a.stderr, "tierflow: "+format+"\n", args...)
+	fmt.Fprintln(a.stderr, a.style(a.stderr).ErrorText("tierflow:", fmt.Sprintf(format, args...)))
 	return exitFailure
 }
 

@@ -15,18 +15,21 @@ import (
 // format from the flags, and the small helpers other commands share.
 
 // formatFlag is a printing command's --format and its deprecated alias
-// --json.
+// --json, with the app whose --color decides whether text is coloured.
 type formatFlag struct {
 	format *string
 	json   *bool
+	app    *app
 }
 
 // addFormatFlag adds --format (text by default; formats lists the others
-// for the help) and --json to fs.
+// for the help, and shell completion offers the names it lists) and
+// --json to fs.
 func addFormatFlag(fs *flag.FlagSet, formats string) formatFlag {
 	return formatFlag{
 		format: fs.String("format", "text", "output `format`: "+formats),
 		json:   fs.Bool("json", false, "deprecated: the same as --format json"),
+		app:    appOf(fs),
 	}
 }
 
@@ -42,12 +45,16 @@ func (f formatFlag) name() (string, error) {
 }
 
 // pickView makes the view the flags ask for with mk, one of the views
-// constructors, writing to w.
+// constructors, writing to w. The writer mk gets asks for colour when w
+// should have it (colour.go); mk colours text only.
 func pickView[V any](f formatFlag, w io.Writer, mk func(string, io.Writer) (V, error)) (V, error) {
 	name, err := f.name()
 	if err != nil {
 		var none V
 		return none, err
+	}
+	if f.app != nil {
+		w = views.WithStyle(w, f.app.style(w))
 	}
 	return mk(name, w)
 }

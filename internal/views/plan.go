@@ -23,8 +23,10 @@ type Plan interface {
 	Close() error
 }
 
-// NewPlan returns the Plan view for format: text, json or markdown.
+// NewPlan returns the Plan view for format: text, json or markdown. Text
+// is coloured when w asks for it (WithStyle); the other formats never are.
 func NewPlan(format string, w io.Writer) (Plan, error) {
+	w, st := styleOf(w)
 	f, err := parseFormat(format, reportFormats)
 	if err != nil {
 		return nil, err
@@ -35,14 +37,17 @@ func NewPlan(format string, w io.Writer) (Plan, error) {
 	case Markdown:
 		return &planMarkdown{w: w}, nil
 	}
-	return &planText{w: w}, nil
+	return &planText{w: w, st: st}, nil
 }
 
 // planText writes each report as it comes, for a terminal.
-type planText struct{ w io.Writer }
+type planText struct {
+	w  io.Writer
+	st Style
+}
 
 func (v *planText) Report(r *jobs.PlanReport) error {
-	return flush(v.w, func(b *bytes.Buffer) { writePlanText(b, r) })
+	return flush(v.w, func(b *bytes.Buffer) { writePlanText(b, r, v.st) })
 }
 
 func (v *planText) Applied(ruleSet string, runID int64) error {
@@ -51,7 +56,7 @@ func (v *planText) Applied(ruleSet string, runID int64) error {
 }
 
 func (v *planText) Diff(r *jobs.DiffReport) error {
-	return flush(v.w, func(b *bytes.Buffer) { writeDiffText(b, r) })
+	return flush(v.w, func(b *bytes.Buffer) { writeDiffText(b, r, v.st) })
 }
 
 func (v *planText) Close() error { return nil }

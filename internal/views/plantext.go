@@ -8,8 +8,9 @@ import (
 	"github.com/tierflow/tierflow/jobs"
 )
 
-// writePlanText writes a plan or apply report for people at a terminal.
-func writePlanText(w io.Writer, r *jobs.PlanReport) {
+// writePlanText writes a plan or apply report for people at a terminal,
+// its moves and warnings coloured by st.
+func writePlanText(w io.Writer, r *jobs.PlanReport, st Style) {
 	what := "Plan"
 	if r.Mode == "apply" {
 		what = "Apply"
@@ -17,12 +18,12 @@ func writePlanText(w io.Writer, r *jobs.PlanReport) {
 	fmt.Fprintf(w, "%s for rule set %s as of %s\n", what, labelled(r.RuleSet, r.RuleSetLabel), formatValue(r.AsOf))
 	fmt.Fprintf(w, "  %s customers evaluated, %s change segment, %s actions to queue\n",
 		Thousands(r.Customers), Thousands(r.Changed), Thousands(r.ActionsTotal))
-	writeWarningsText(w, r.Quality)
+	writeWarningsText(w, r.Quality, st)
 	if r.Initial {
 		fmt.Fprintln(w, "  initial run: no customer has a segment yet, so everyone is assigned (the max_moved guard does not apply)")
 	}
 	for _, s := range r.Segmentations {
-		writeSegmentationText(w, s)
+		writeSegmentationText(w, s, st)
 	}
 	if len(r.Actions) > 0 {
 		fmt.Fprintln(w, "\nactions to queue:")
@@ -50,7 +51,8 @@ func writePlanText(w io.Writer, r *jobs.PlanReport) {
 	if len(r.Samples) > 0 && !r.Initial {
 		fmt.Fprintln(w, "\nsample moves (tierflow explain --customer KEY shows why):")
 		for _, s := range r.Samples {
-			fmt.Fprintf(w, "  customer %s: %s %s -> %s (%s)\n", s.Customer, s.Segmentation, orNone(s.From), orNone(s.To), reasonText(s.Reason))
+			move := st.move(moveDirection(segmentNames(r, s.Segmentation), s.From, s.To), orNone(s.From)+" -> "+orNone(s.To))
+			fmt.Fprintf(w, "  customer %s: %s %s (%s)\n", s.Customer, s.Segmentation, move, reasonText(s.Reason))
 		}
 	}
 	writePlanQualityText(w, r.Quality, r.Guard.Reasons)
@@ -74,8 +76,22 @@ func withheldText(a jobs.ActionReport) string {
 	return strings.Join(parts, ", ")
 }
 
-// writeSegmentationText writes one segmentation's sizes and moves.
-func writeSegmentationText(w io.Writer, s jobs.SegmentationReport) {
+// segmentNames are the segments of segmentation name in r, in rank order.
+func segmentNames(r *jobs.PlanReport, name string) []string {
+	var names []string
+	for _, s := range r.Segmentations {
+		if s.Name == name {
+			for _, seg := range s.Segments {
+				names = append(names, seg.Name)
+			}
+		}
+	}
+	return names
+}
+
+// writeSegmentationText writes one segmentation's sizes and moves, each
+// move coloured by st as it goes up or down the segments' order.
+func writeSegmentationText(w io.Writer, s jobs.SegmentationReport, st Style) {
 	fmt.Fprintf(w, "\n%s: %s move\n", labelled(s.Name, s.Label), Thousands(s.Moved))
 	nameW := len("segment")
 	for _, seg := range s.Segments {
@@ -90,12 +106,17 @@ func writeSegmentationText(w io.Writer, s jobs.SegmentationReport) {
 		return
 	}
 	fmt.Fprintln(w, "  moves:")
+	names := make([]string, len(s.Segments))
+	for i, seg := range s.Segments {
+		names[i] = seg.Name
+	}
 	for i, m := range s.Moves {
 		if i == 10 {
 			fmt.Fprintf(w, "    ... %d more\n", len(s.Moves)-10)
 			break
 		}
-		fmt.Fprintf(w, "    %s -> %s  %s\n", orNone(m.From), orNone(m.To), Thousands(m.Count))
+		line := fmt.Sprintf("%s -> %s  %s", orNone(m.From), orNone(m.To), Thousands(m.Count))
+		fmt.Fprintf(w, "    %s\n", st.move(moveDirection(names, m.From, m.To), line))
 	}
 }
 
@@ -107,14 +128,15 @@ func guardVerb(mode string) string {
 	return "would block an apply"
 }
 
-// writeDiffText writes a rule-change preview for a terminal.
-func writeDiffText(w io.Writer, r *jobs.DiffReport) {
+// writeDiffText writes a rule-change preview for a terminal, its
+// warnings and crossed limits coloured by st.
+func writeDiffText(w io.Writer, r *jobs.DiffReport, st Style) {
 	fmt.Fprintf(w, "Rule change preview for %s against %s, as of %s\n", labelled(r.RuleSet, r.RuleSetLabel), r.Baseline, formatValue(r.AsOf))
 	if r.NewRuleSet {
 		fmt.Fprintln(w, "  new rule set: the baseline does not have it")
 	}
 	fmt.Fprintf(w, "  %s customers evaluated with both versions; %s (%s) treated differently\n", Thousands(r.Customers), Thousands(r.Differ), pct(r.Differ, r.Customers))
-	writeWarningsText(w, r.Quality)
+	writeWarningsText(w, r.Quality, st)
 	if r.Quality != nil && r.Quality.Failed {
 		// A preview refuses nothing; it says what an apply would refuse.
 		fmt.Fprintln(w, "  data-quality checks that would refuse an apply:")
@@ -163,7 +185,7 @@ func writeDiffText(w io.Writer, r *jobs.DiffReport) {
 		}
 	}
 	for _, reason := range r.Limits.Reasons {
-		fmt.Fprintf(w, "\nLIMIT CROSSED: %s\n", reason)
+		fmt.Fprintf(w, "\n%s %s\n", st.Error("LIMIT CROSSED:"), reason)
 	}
 	if !r.HasEffect() {
 		fmt.Fprintln(w, "\nNo effect: every customer is treated the same.")
@@ -195,11 +217,11 @@ func changedRules(r *jobs.DiffReport) []jobs.RuleDelta {
 
 // writeWarningsText writes the quality report's warnings, such as stale
 // facts, under a report's first lines, where they are seen.
-func writeWarningsText(w io.Writer, q *jobs.QualityReport) {
+func writeWarningsText(w io.Writer, q *jobs.QualityReport, st Style) {
 	if q == nil {
 		return
 	}
 	for _, warn := range q.Warnings {
-		fmt.Fprintf(w, "  WARNING: %s\n", warn)
+		fmt.Fprintf(w, "  %s %s\n", st.Warning("WARNING:"), warn)
 	}
 }
