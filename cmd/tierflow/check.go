@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/tierflow/tierflow/internal/views"
@@ -43,14 +44,25 @@ tierflow.yaml (min_rows, max_row_change, fresh_within). --as-of is the
 time fresh_within is measured from. --format is text, json, markdown or
 csv (docs/output.md).
 
+For rule files, --format json prints every error and warning with its
+file, line, column, field, message and hint; --format sarif prints a
+SARIF 2.1.0 log for code scanning; --format github prints GitHub Actions
+workflow commands, which annotate the lines of a pull request. Paths in
+SARIF and annotations are relative to the working directory: run check
+from the repository's root. The errors are still written to stderr in
+words with json and sarif (docs/output.md).
+
 Exit status: 0 when there are no errors, 1 otherwise (or with --strict,
-when there are warnings). With --data: 0 when every check passes, 1 when
-a check fails or a source cannot be read.
+when there are warnings), whatever the format. With --data: 0 when every
+check passes, 1 when a check fails or a source cannot be read.
 
 Examples:
   tierflow check examples/retail/retail.yaml
   tierflow check rules/                  # every rule file under rules/
   tierflow check --strict rules/         # in CI: warnings fail too
+  tierflow check --format github rules/  # in GitHub Actions: errors annotate the pull request's lines
+  tierflow check --format sarif rules/ > tierflow.sarif   # for github/codeql-action/upload-sarif
+  tierflow check --format json rules/ | jq '.diagnostics[] | select(.severity == "error")'
   tierflow check --db                    # the configured rule sets against their facts sources
   tierflow check --data                  # run every data-quality check on today's facts
   tierflow check --data --ruleset retail --as-of 2024-07-01 --format markdown >> "$GITHUB_STEP_SUMMARY"
@@ -63,7 +75,7 @@ func runCheck(ctx context.Context, a *app, args []string) int {
 	data := fs.Bool("data", false, "run the data-quality checks on the configured rule sets' current facts and print a table; no rule is evaluated")
 	asOfFlag := fs.String("as-of", "", "with --data: measure fresh_within from this `date` (2024-07-01 or RFC 3339; default: today, UTC midnight)")
 	quiet := fs.Bool("quiet", false, "with --data: no progress output")
-	ff := addFormatFlag(fs, "text, or with --data json, markdown or csv (docs/output.md)")
+	ff := addFormatFlag(fs, "text; for rule files json, sarif or github; with --data json, markdown or csv (docs/output.md)")
 	df := addDBFlags(fs)
 	paths, code, ok := a.parse(fs, args)
 	if !ok {
@@ -83,17 +95,32 @@ func runCheck(ctx context.Context, a *app, args []string) int {
 		}
 		return a.checkData(ctx, df, asOf, *quiet, v)
 	}
-	if name, _ := ff.name(); name != "text" {
-		return a.errorf("check: --format is for check --data; rule files are checked in text")
+	name, err := ff.name()
+	if err != nil {
+		return a.errorf("check: %v", err)
 	}
 	if *db {
+		if name != "text" {
+			return a.errorf("check: --format is for rule files and for --data; check --db prints text")
+		}
 		return a.checkDB(ctx, df)
+	}
+	format, err := views.ParseCheckFormat(name)
+	if err != nil {
+		return a.errorf("check: %v", err)
 	}
 	if len(paths) == 0 {
 		return a.errorf("check: name at least one rule file or directory (e.g. tierflow check rules/)")
 	}
+	return a.checkFiles(paths, *strict, format, df)
+}
+
+// checkFiles checks rule files and prints what it found in format: text
+// (errors on stderr, one line per rule set on stdout), or a JSON or
+// SARIF document, or GitHub workflow commands, on stdout. The exit
+// status does not depend on the format.
+func (a *app) checkFiles(paths []string, strict bool, format views.Format, df dbFlags) int {
 	loaded := rules.LoadFiles(paths, ruleOptions())
-	diags := loaded.Diagnostics
 	var files []string
 	for _, rs := range loaded.RuleSets {
 		files = append(files, rs.File)
@@ -102,17 +129,48 @@ func runCheck(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("check: %v", err)
 	}
-	diags = append(diags, undeclared...)
-	errs, warns := printDiagnostics(a.stderr, diags)
-	for _, rs := range loaded.RuleSets {
-		fmt.Fprintf(a.stdout, "ok  %s  %s (%s, %s, %s)\n", rs.File, rs.Name,
-			plural(len(rs.Segmentations), "segmentation"), plural(len(rs.Actions), "action"), plural(len(rs.Tests), "test case"))
+	dir, _ := os.Getwd()
+	run := &views.CheckRun{Diagnostics: append(loaded.Diagnostics, undeclared...), RuleSets: loaded.RuleSets,
+		Strict: strict, Version: versionString(), Dir: dir}
+	switch format {
+	case views.Text:
+		a.printCheckText(run)
+	case views.GitHub:
+		// The commands become annotations; the log keeps the summary.
+		if err := views.WriteCheck(format, a.stdout, run); err != nil {
+			return a.errorf("check: %v", err)
+		}
+		a.printCheckSummary(run)
+	default:
+		// The document alone on stdout; the errors in words on stderr,
+		// for the job's log.
+		printDiagnostics(a.stderr, run.Diagnostics)
+		if err := views.WriteCheck(format, a.stdout, run); err != nil {
+			return a.errorf("check: %v", err)
+		}
 	}
-	fmt.Fprintf(a.stdout, "%d rule set(s) ok, %s, %s\n", len(loaded.RuleSets), plural(errs, "error"), plural(warns, "warning"))
-	if errs > 0 || (*strict && warns > 0) {
+	if run.Failed() {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// printCheckText prints the diagnostics on stderr and the summary on
+// stdout.
+func (a *app) printCheckText(run *views.CheckRun) {
+	printDiagnostics(a.stderr, run.Diagnostics)
+	a.printCheckSummary(run)
+}
+
+// printCheckSummary prints one line per rule set that loaded and the
+// counts.
+func (a *app) printCheckSummary(run *views.CheckRun) {
+	for _, rs := range run.RuleSets {
+		fmt.Fprintf(a.stdout, "ok  %s  %s (%s, %s, %s)\n", rs.File, rs.Name,
+			plural(len(rs.Segmentations), "segmentation"), plural(len(rs.Actions), "action"), plural(len(rs.Tests), "test case"))
+	}
+	errs, warns := run.Counts()
+	fmt.Fprintf(a.stdout, "%d rule set(s) ok, %s, %s\n", len(run.RuleSets), plural(errs, "error"), plural(warns, "warning"))
 }
 
 // printDiagnostics writes diagnostics, a blank line between each, and

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/xml"
 	"fmt"
 	"math/rand"
 	"os"
@@ -169,17 +170,30 @@ func recipeSteps(t *testing.T, file string) []string {
 // tools stubbed to record their arguments.
 func TestCIRecipes(t *testing.T) {
 	bin := tierflowBinary(t)
+	exportDay := exportDate(t, factsCSV(400)).AddDate(0, 0, 1).Format("2006-01-02")
 	tests := []struct {
 		name       string
 		from, to   string
 		wantPass   bool
 		wantInMD   []string
 		wantStderr string
+		// notInMD must not be in the preview; wantLog is what the job's
+		// log must show, by recipe.
+		notInMD []string
+		wantLog map[string]string
 	}{
 		{"a small threshold change passes and is previewed", "vip_spend: 50000 ", "vip_spend: 35000 ", true,
-			[]string{"tierflow rule-change preview: 零售客户分群 (`retail`)", "would be treated differently", "| key | vip |"}, ""},
+			[]string{"tierflow rule-change preview: 零售客户分群 (`retail`)", "would be treated differently", "| key | vip |"}, "", nil, nil},
 		{"a change moving more than 5% fails the job", "key_spend: 10000", "key_spend: 2000", false,
-			[]string{"**Limit crossed:** --max-moved"}, "limit crossed: --max-moved"},
+			[]string{"**Limit crossed:** --max-moved"}, "limit crossed: --max-moved", nil, nil},
+		// The export is years old: previewed as of today, a change of a
+		// date threshold would show nothing and warn of stale facts.
+		{"an old export is previewed as of its own date", "new_days: 90 ", "new_days: 120 ", true,
+			[]string{"customers as of " + exportDay + ".", "would be treated differently", "| active | new |"}, "",
+			[]string{"Warning", "look stale"}, map[string]string{"": "previewing as of " + exportDay + ", the day after the newest"}},
+		{"a warning annotates its line", "vip_spend: 50000 ", "vip_spend: 50000\n  spare: 1 ", false, nil, "", nil,
+			map[string]string{"github-actions.yml": "::warning file=rules/retail.yaml,line=20,col=3,title=params.spare::parameter \"spare\" is never used",
+				"gitlab-ci.yml": "rules/retail.yaml:20:3: warning: params.spare: parameter \"spare\" is never used"}},
 	}
 	for _, file := range []string{"github-actions.yml", "gitlab-ci.yml"} {
 		for _, tt := range tests {
@@ -224,8 +238,21 @@ func TestCIRecipes(t *testing.T) {
 						t.Errorf("preview.md lacks %q:\n%s", want, preview)
 					}
 				}
+				for _, bad := range tt.notInMD {
+					if strings.Contains(string(preview), bad) {
+						t.Errorf("preview.md has %q:\n%s", bad, preview)
+					}
+				}
 				if tt.wantStderr != "" && !strings.Contains(stderr.String(), tt.wantStderr) {
 					t.Errorf("job output lacks %q:\n%s", tt.wantStderr, stderr.String())
+				}
+				for _, key := range []string{"", file} {
+					if want, ok := tt.wantLog[key]; ok && !strings.Contains(stderr.String(), want) {
+						t.Errorf("the job's log lacks %q:\n%s", want, stderr.String())
+					}
+				}
+				if file == "gitlab-ci.yml" {
+					checkJUnitArtifact(t, filepath.Join(work, "tierflow-tests.xml"))
 				}
 				if file == "github-actions.yml" {
 					if s, _ := os.ReadFile(summary); !strings.Contains(string(s), "rule-change preview") {
@@ -240,5 +267,37 @@ func TestCIRecipes(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// exportDate is the newest date in a facts CSV: the day the export was
+// taken is the day after.
+func exportDate(t *testing.T, csv string) time.Time {
+	t.Helper()
+	var newest time.Time
+	for _, line := range strings.Split(csv, "\n")[1:] {
+		for _, field := range strings.Split(line, ",") {
+			if d, err := time.Parse("2006-01-02", field); err == nil && d.After(newest) {
+				newest = d
+			}
+		}
+	}
+	if newest.IsZero() {
+		t.Fatal("the facts hold no date")
+	}
+	return newest
+}
+
+// checkJUnitArtifact checks that the GitLab recipe left the rule tests'
+// JUnit report its artifacts:reports:junit names, with the cases.
+func checkJUnitArtifact(t *testing.T, path string) {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the recipe wrote no JUnit report: %v", err)
+	}
+	var doc junitDoc
+	if err := xml.Unmarshal(src, &doc); err != nil || doc.Tests == 0 || len(doc.Suites) != 1 || doc.Suites[0].Name != "retail" {
+		t.Errorf("the JUnit report: %v, %d tests, suites %+v", err, doc.Tests, doc.Suites)
 	}
 }

@@ -52,6 +52,11 @@ actions gained and lost, how many customers each rule matches before and
 after, new rule errors, and sample customers with both explanations.
 Facts come from the configured sources, or from a CSV / JSON Lines file
 (or glob) with --facts for CI without database access.
+With --as-of facts, each rule set is evaluated as of the day after the
+newest date in its facts (the source's fresh_fact, else any time fact;
+never after today, and today when the facts hold no date), and plan says
+which date it took: what CI passes to preview an export as of the day
+it was taken, not years later.
 Exit status: 0 success, 1 an error or a --max-* limit crossed; with
 --detailed-exitcode, 2 when the change has an effect.
 
@@ -62,7 +67,7 @@ Examples:
   tierflow plan --format json > plan.json        # machine-readable (docs/plan-json.md)
   tierflow plan --format markdown >> "$GITHUB_STEP_SUMMARY"
   tierflow plan --baseline origin/main --format markdown > preview.md
-  tierflow plan --baseline origin/main --facts facts.csv --max-moved 5% --max-actions winback_call=200 rules/
+  tierflow plan --baseline origin/main --facts facts.csv --as-of facts --max-moved 5% --max-actions winback_call=200 rules/
   tierflow plan --allow-failed-checks            # show the plan as an apply with the flag would see it
   tierflow plan --out plan.json                  # save it for tierflow apply plan.json
 `
@@ -123,7 +128,7 @@ func runApply(ctx context.Context, a *app, args []string) int {
 func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []string) int {
 	fs := a.flagSet(mode, usage)
 	df := addDBFlags(fs)
-	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339; default: today, UTC midnight; a --baseline preview of a source with fresh_fact: the day after its newest value, when that is older)")
+	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339; default: today, UTC midnight; a --baseline preview of a source with fresh_fact: the day after its newest value, when that is older); plan: facts for the day after the newest date in the facts")
 	ff := addFormatFlag(fs, "text, json (docs/plan-json.md) or markdown (for a pull-request comment)")
 	allowLarge := false
 	if mode == "apply" {
@@ -149,7 +154,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	if err != nil {
 		return a.errorf("%s: %v", mode, err)
 	}
-	asOf, err := a.asOfFlag(*asOfFlag)
+	asOf, fromFacts, err := a.planAsOf(mode, *asOfFlag)
 	if err != nil {
 		return a.errorf("%s: --as-of: %v", mode, err)
 	}
@@ -157,7 +162,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		return a.errorf("plan: --out saves a plan of the configured rule sets on the database, to apply; it does not go with --baseline, --facts or rule files")
 	}
 	if mode == "plan" && (*pf.baseline != "" || *pf.facts != "" || len(paths) > 0) {
-		pf.allowChecks, pf.detailed = *allowChecks, *detailed
+		pf.allowChecks, pf.detailed, pf.fromFacts = *allowChecks, *detailed, fromFacts
 		return a.runPreview(ctx, pf, df, paths, asOf, *asOfFlag != "", *quiet, v)
 	}
 	var saved *savedPlan
@@ -211,6 +216,16 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		}
 		opts.Guard.AllowLarge = allowLarge
 		opts.Guard.AllowFailedChecks = *allowChecks
+		if fromFacts {
+			at, why, err := factsAsOf(ctx, w.state, w.facts, set.rs, a.now())
+			if err != nil {
+				fmt.Fprintf(a.stderr, "tierflow: plan %s: --as-of facts: %s\n", set.rs.Name, w.Redact(err.Error()))
+				failed = true
+				continue
+			}
+			opts.AsOf = at
+			fmt.Fprintf(a.stderr, "tierflow: plan %s: as of %s, %s\n", set.rs.Name, at.Format("2006-01-02"), why)
+		}
 		var prog *progress
 		if !*quiet {
 			prog = a.newProgress(set.rs.Name)

@@ -21,6 +21,9 @@ type previewFlags struct {
 	maxActions listFlag
 	// allowChecks is --allow-failed-checks, detailed --detailed-exitcode.
 	allowChecks, detailed bool
+	// fromFacts is --as-of facts: each rule set is previewed as of its
+	// facts' date (factsAsOf).
+	fromFacts bool
 }
 
 // listFlag collects a repeatable flag.
@@ -131,6 +134,17 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 		if !quiet {
 			prog = a.newProgress(t.rs.Name)
 			t.opts.Progress = prog.update
+		}
+		if pf.fromFacts {
+			at, why, err := factsAsOf(ctx, t.state, t.facts, t.rs, a.now())
+			if err != nil {
+				prog.finish()
+				fmt.Fprintf(a.stderr, "tierflow: plan %s: --as-of facts: %v\n", t.rs.Name, err)
+				failed = true
+				continue
+			}
+			t.opts.AsOf = at
+			fmt.Fprintf(a.stderr, "tierflow: plan %s: previewing as of %s, %s\n", t.rs.Name, at.Format("2006-01-02"), why)
 		}
 		if *pf.baseline == "" {
 			out, err := jobs.Plan(ctx, t.state, t.facts, t.rs, t.opts)

@@ -298,7 +298,7 @@ func TestCheckData(t *testing.T) {
 		t.Errorf("an unreadable source:\n%s", r)
 	}
 	runCLI(t, nil, "check", "--data", "--format", "yaml", "--config", passing).want(t, exitFailure)
-	runCLI(t, nil, "check", "--format", "json", retailRules).want(t, exitFailure)
+	runCLI(t, nil, "check", "--format", "markdown", retailRules).want(t, exitFailure)
 }
 
 // A failed check blocks an apply, writing nothing; --allow-failed-checks

@@ -19,6 +19,9 @@ type CaseResult struct {
 	Failures []string
 	// Trace explains the evaluation, for showing failures.
 	Trace *engine.Trace
+	// Params are the params the evaluated rules read, with their values
+	// (ParamsRead); set for a failing case only.
+	Params []ParamValue
 }
 
 // Passed reports whether the case met its expectation.
@@ -134,6 +137,9 @@ func Run(rs *rules.RuleSet) *Report {
 		tr := e.Explain(tc.AsOf, c)
 		cr.Trace = tr
 		cr.Failures = compare(rs, tc, tr)
+		if !cr.Passed() {
+			cr.Params = ParamsRead(rs, tr)
+		}
 		for _, st := range tr.Segmentations {
 			if st.Decision.Matched != "" {
 				matched[st.Name+"."+st.Decision.Matched]++
