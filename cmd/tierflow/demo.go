@@ -25,12 +25,15 @@ rule set and a config whose facts source is a CSV file, generates demo
 customers into that file with tierflow gen, then runs check, test,
 migrate, plan and apply as of one date, keeping state in the embedded
 SQLite file; generates the same customers a month on and runs plan and
-apply again, so you see customers move and follow-up actions queued;
-shows the queue, delivers one round of winback_call actions to a JSON
-Lines file (outbox.jsonl, as tierflow deliver --once would); records how
-the account reviews and calls ended, applies a week later and shows the
-coverage of each class; shows one customer's history and explanation;
-and ends by writing the class report, one HTML file (report.html) with
+apply again, so you see customers move and follow-up actions queued
+(each plan in full, each apply in a few lines: its run, moves, actions
+and duration); shows the queue, delivers one round of winback_call
+actions to a JSON Lines file (outbox.jsonl, as tierflow deliver --once
+would); records how the account reviews and calls ended, applies a week
+later and shows the coverage of each class; shows why the run that
+queued one customer's win-back call moved them (tierflow history, and
+tierflow explain --run); and ends by writing the class report, one HTML
+file (report.html) with
 the class sizes, moves, churn and follow-ups of its runs, and printing
 its path. It needs no terminal or input and takes a few seconds at its
 default size.
@@ -87,15 +90,15 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 			return a.run(ctx, []string{"plan", "--quiet", "--config", cfgPath, "--as-of", day(asOf)})
 		}, []int{exitOK}},
 		{"tierflow apply: assign every customer (a first run queues no actions)", func() int {
-			return a.run(ctx, []string{"apply", "--quiet", "--config", cfgPath, "--as-of", day(asOf)})
+			return a.demoApply(ctx, cfgPath, day(asOf))
 		}, []int{exitOK}},
 		{fmt.Sprintf("A month passes: tierflow gen --months 1, new facts as of %s (some customers buy, some stop)", day(month)),
 			func() int { return a.run(ctx, genArgs(1)) }, []int{exitOK}},
 		{"tierflow plan: who moves, and which follow-ups would be queued", func() int {
 			return a.run(ctx, []string{"plan", "--quiet", "--config", cfgPath, "--as-of", day(month)})
 		}, []int{exitOK}},
-		{"tierflow apply: reclassify and queue the follow-ups", func() int {
-			return a.run(ctx, []string{"apply", "--quiet", "--config", cfgPath, "--as-of", day(month)})
+		{"tierflow apply: reclassify and queue the follow-ups, as the plan said", func() int {
+			return a.demoApply(ctx, cfgPath, day(month))
 		}, []int{exitOK}},
 		{"tierflow actions list: the queue your CRM, mail and call centre consume", func() int {
 			return a.run(ctx, []string{"actions", "list", "--config", cfgPath, "--limit", "8"})
@@ -110,7 +113,7 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 			return a.demoOutcomes(ctx, cfgPath, rulesDir, month.Add(3*24*time.Hour))
 		}, []int{exitOK}},
 		{fmt.Sprintf("A week on, tierflow apply as of %s: outcomes count toward coverage, and reached customers get no second review", day(week)), func() int {
-			return a.run(ctx, []string{"apply", "--quiet", "--config", cfgPath, "--as-of", day(week)})
+			return a.demoApply(ctx, cfgPath, day(week))
 		}, []int{exitOK}},
 		{"tierflow coverage: the share of each class reached in its window (覆盖率)", func() int {
 			return a.run(ctx, []string{"coverage", "--config", cfgPath})
@@ -123,14 +126,14 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 			return a.errorf("demo: step %d (%s) ended with exit status %d", i+1, st.title, code)
 		}
 	}
-	key, err := a.demoCustomer(ctx, cfgPath)
+	key, run, err := a.demoCustomer(ctx, cfgPath)
 	if err != nil {
 		return a.errorf("demo: %v", err)
 	}
-	a.say("\n[%d/%d] Why did customer %s move? tierflow history and explain", len(steps)+1, len(steps)+2, key)
+	a.say("\n[%d/%d] Why did customer %s move? tierflow history, and explain --run %d: the run that queued their follow-up", len(steps)+1, len(steps)+2, key, run)
 	a.run(ctx, []string{"history", "--config", cfgPath, "--customer", key})
 	a.say("")
-	a.run(ctx, []string{"explain", "--config", cfgPath, "--customer", key, "--as-of", day(month)})
+	a.run(ctx, []string{"explain", "--config", cfgPath, "--customer", key, "--run", fmt.Sprint(run)})
 	report := filepath.Join(*dir, demoReport)
 	a.say("\n[%d/%d] tierflow report: the classes and follow-ups of these runs, in one HTML file", len(steps)+2, len(steps)+2)
 	if code := a.run(ctx, []string{"report", "--config", cfgPath, "--since", day(asOf.AddDate(0, 0, -29)), "--out", report}); code != exitOK {
@@ -143,10 +146,11 @@ That was tierflow. Try next, in %[1]s/:
       tierflow plan --config %[2]s --as-of %[3]s
   - Preview the edit as a pull request would, against the original rules in baseline/:
       tierflow plan --config %[2]s --as-of %[3]s --baseline %[1]s/baseline
-  - Explain any customer:   tierflow explain --config %[2]s --customer %[4]s --as-of %[3]s
+  - Why a run moved a customer:  tierflow explain --config %[2]s --customer %[4]s --run %[5]d
+    and what the next run would do for them:  tierflow explain --config %[2]s --customer %[4]s
   - Write your own rules:   docs/rules.md; start a project with tierflow init
   - Point it at PostgreSQL: set TIERFLOW_DATABASE_URL (README, "Where facts come from, where state is kept")`,
-		*dir, cfgPath, day(month), key)
+		*dir, cfgPath, day(month), key, run)
 	return exitOK
 }
 
@@ -274,24 +278,25 @@ func (a *app) sayOutbox(path string) int {
 	return exitOK
 }
 
-// demoCustomer picks a customer the last apply queued an action for.
-func (a *app) demoCustomer(ctx context.Context, cfgPath string) (string, error) {
+// demoCustomer picks a customer an apply queued a win-back call for
+// (else any action), and the run that queued it.
+func (a *app) demoCustomer(ctx context.Context, cfgPath string) (string, int64, error) {
 	store, err := a.openStore(ctx, cfgPath)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer store.Close()
 	acts, err := store.Actions(ctx, kernel.ActionFilter{Action: "winback_call", Limit: 1})
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if len(acts) == 0 {
 		if acts, err = store.Actions(ctx, kernel.ActionFilter{Limit: 1}); err != nil {
-			return "", err
+			return "", 0, err
 		}
 	}
 	if len(acts) == 0 {
-		return "", errors.New("the second apply queued no action; try another --seed")
+		return "", 0, errors.New("the second apply queued no action; try another --seed")
 	}
-	return acts[0].Customer, nil
+	return acts[0].Customer, acts[0].RunID, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -79,5 +80,39 @@ func (a *app) demoOutcomes(ctx context.Context, cfgPath, rulesDir string, at tim
 	}
 	a.say("...and %d more the same way: %d reached, %d no answer, %d declined", len(todo)-1,
 		counts["reached"]-1, counts["no_answer"], counts["declined"])
+	return exitOK
+}
+
+// demoApply runs tierflow apply as of asOf and says what it did in one
+// line, from its run record: the plan before it printed the report in
+// full. When the apply fails, its whole output is printed.
+func (a *app) demoApply(ctx context.Context, cfgPath, asOf string) int {
+	var out bytes.Buffer
+	quiet := *a
+	quiet.stdout = &out
+	if code := quiet.run(ctx, []string{"apply", "--quiet", "--config", cfgPath, "--as-of", asOf}); code != exitOK {
+		a.stdout.Write(out.Bytes()) //nolint:errcheck // the demo's narration, as every step's
+		return code
+	}
+	store, err := a.openStore(ctx, cfgPath)
+	if err != nil {
+		return a.errorf("demo: %v", err)
+	}
+	defer store.Close()
+	runs, err := store.Runs(ctx, "", 1)
+	if err != nil || len(runs) == 0 {
+		return a.errorf("demo: the apply as of %s left no run record: %v", asOf, err)
+	}
+	r := runs[0]
+	took := "?"
+	if r.Finished != nil {
+		took = r.Finished.Sub(r.Started).Round(time.Millisecond).String()
+	}
+	noun := "actions"
+	if r.Actions == 1 {
+		noun = "action"
+	}
+	a.say("applied %s as run %d: %s customers evaluated, %s moved, %s %s queued, in %s", r.RuleSet, r.ID,
+		thousands(int(r.Customers)), thousands(int(r.Changed)), thousands(int(r.Actions)), noun, took)
 	return exitOK
 }

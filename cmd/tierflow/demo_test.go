@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +98,46 @@ func TestDemoRefusesForeignDirectory(t *testing.T) {
 	r := runCLI(t, nil, "demo", "--dir", dir).want(t, exitFailure)
 	if !strings.Contains(r.stderr, "was not made by tierflow demo") {
 		t.Fatalf("got %s", r)
+	}
+}
+
+// TestDemoExplainsTheRunThatMoved: under "Why did customer K move?" the
+// demo explains the run that queued K's win-back call, so the
+// explanation agrees with the queue it listed just before: the call
+// fired, and the record says so. The plans print in full, the applies
+// a summary each.
+func TestDemoExplainsTheRunThatMoved(t *testing.T) {
+	t.Parallel()
+	r := runDemoCLI(t, "--dir", filepath.Join(t.TempDir(), "demo"), "--customers", "3000").want(t, exitOK)
+	m := regexp.MustCompile(`Why did customer (\S+) move\?`).FindStringSubmatchIndex(r.stdout)
+	if m == nil {
+		t.Fatalf("no \"Why did customer\" step:\n%s", r.stdout)
+	}
+	key := r.stdout[m[2]:m[3]]
+	why, _, ok := strings.Cut(r.stdout[m[1]:], "\n[16/16]")
+	if !ok {
+		t.Fatalf("the explanation is not followed by step 16:\n%s", r.stdout)
+	}
+	queued := regexp.MustCompile(`(?m)^\d+\s+retail\s+winback_call\s+` + regexp.QuoteMeta(key) + `\s`)
+	if !queued.MatchString(r.stdout) {
+		t.Fatalf("the demo explains customer %s, whose win-back call the queue does not list:\n%s", key, r.stdout)
+	}
+	if !regexp.MustCompile(`(?m)^  winback_call\s+fired`).MatchString(why) || regexp.MustCompile(`(?m)^  winback_call\s+false`).MatchString(why) {
+		t.Errorf("the queue lists a win-back call for customer %s, but its explanation does not show it fired:\n%s", key, why)
+	}
+	if !regexp.MustCompile(`run 2 moved `+regexp.QuoteMeta(key)+` .*queued winback_call`).MatchString(why) ||
+		!strings.Contains(why, "the rules agree with the record") {
+		t.Errorf("the explanation of customer %s does not say what run 2 recorded, and that today's evaluation agrees:\n%s", key, why)
+	}
+	if n := strings.Count(r.stdout, "Plan for rule set"); n != 2 {
+		t.Errorf("the demo prints %d plans, want its 2 in full", n)
+	}
+	if n := strings.Count(r.stdout, "Apply for rule set"); n != 0 {
+		t.Errorf("the demo prints %d apply reports in full, want a summary of each", n)
+	}
+	for run := 1; run <= 3; run++ {
+		if !regexp.MustCompile(fmt.Sprintf(`(?m)^applied retail as run %d: [\d,]+ customers evaluated, [\d,]+ moved, [\d,]+ actions? queued, in \S+`, run)).MatchString(r.stdout) {
+			t.Errorf("no summary of apply run %d:\n%s", run, r.stdout)
+		}
 	}
 }

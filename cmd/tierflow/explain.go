@@ -14,6 +14,7 @@ import (
 const explainUsage = `
 Usage: tierflow explain --facts FILE [flags] RULES
        tierflow explain --customer KEY [--ruleset NAME] [--config FILE]
+       tierflow explain --customer KEY --run ID|AS-OF [--ruleset NAME] [--config FILE]
 
 Shows how each customer in FILE is classified by the rule set in RULES (a
 rule file, or a directory holding one rule set; pick one with --ruleset
@@ -41,13 +42,31 @@ The as-of time is the --as-of flag, else the customer's as_of, else today
 
 Without --facts, explain reads the customer's facts from the configured
 facts source and previous state from the state store (tierflow.yaml),
-for each configured rule set or the one --ruleset names.
+for each configured rule set or the one --ruleset names. That state is
+the one the last apply left: this shows what the next run would do, not
+why the last one moved the customer, which --run shows.
+
+With --run, explain shows why a recorded apply did what it did for the
+customer. --run takes the run's id (tierflow runs lists them) or its
+as-of (the rule set's succeeded apply as of 2024-07-30; --ruleset picks
+the rule set when the config has several). It says what the run
+recorded for the customer (its moves in the history, the actions it
+queued), then evaluates the customer at the run's as-of, from their
+state before the run (rebuilt from the history and the action queue),
+with today's facts: tierflow keeps a run's rules hash, not its facts or
+params. When that evaluation gives what the run recorded, it says so;
+when not, the facts (or the rules) have changed since the run, and it
+shows the record beside today's evaluation, which it never passes off
+as the record. A run that was blocked, failed or skipped wrote nothing,
+and plan records no run: neither has anything to explain.
 
 Examples:
   tierflow explain --facts customer.yaml examples/retail/retail.yaml
   tierflow explain --facts customers.json --customer 42 --as-of 2024-07-01 rules/
   tierflow explain --facts customer.yaml --format json examples/retail   # docs/output.md
   tierflow explain --customer 42                 # from the configured sources, as of today
+  tierflow explain --customer 42 --run 17        # why run 17 moved customer 42
+  tierflow explain --customer 42 --run 2024-07-30 --ruleset retail      # the apply as of that day
 `
 
 func runExplain(ctx context.Context, a *app, args []string) int {
@@ -55,6 +74,7 @@ func runExplain(ctx context.Context, a *app, args []string) int {
 	factsPath := fs.String("facts", "", "YAML or JSON `file` with the customer(s) to explain (required)")
 	only := fs.String("customer", "", "explain only the customer with this `key`")
 	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339)")
+	runFlag := fs.String("run", "", "explain the recorded apply with this `id or as-of` for --customer (tierflow runs lists them)")
 	df := addDBFlags(fs)
 	ruleset := df.ruleset
 	ff := addFormatFlag(fs, "text, json (docs/output.md) or markdown")
@@ -65,6 +85,12 @@ func runExplain(ctx context.Context, a *app, args []string) int {
 	v, err := pickView(ff, a.stdout, views.NewExplain)
 	if err != nil {
 		return a.errorf("explain: %v", err)
+	}
+	if *runFlag != "" {
+		if msg := checkRunFlags(*factsPath, *only, *asOfFlag, paths); msg != "" {
+			return a.errorf("explain: %s", msg)
+		}
+		return a.explainRun(ctx, df, *only, *runFlag, v)
 	}
 	if *factsPath == "" && *only != "" && len(paths) == 0 {
 		return a.explainFromDB(ctx, df, *only, *asOfFlag, v)

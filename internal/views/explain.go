@@ -7,14 +7,20 @@ import (
 	"strings"
 
 	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
 
 // Explain renders explanations of customers' evaluations (tierflow
-// explain), one trace per customer and rule set.
+// explain), one trace per customer and rule set, or of recorded runs
+// (explain --run).
 type Explain interface {
 	// Trace renders how rule set rs classified one customer.
 	Trace(rs *rules.RuleSet, tr *engine.Trace) error
+	// Run renders one customer's part in a recorded run (explain --run):
+	// what the run recorded, and apart from it today's evaluation at the
+	// run's as-of, from the state before it.
+	Run(rs *rules.RuleSet, x *jobs.RunExplanation) error
 	// Close ends the output; JSON is written here, as one document.
 	Close() error
 }

@@ -23,6 +23,9 @@ type traceJSON struct {
 	Segmentations []segmentationJSON `json:"segmentations"`
 	Actions       []actionJSON       `json:"actions"`
 	Errors        []ruleErrorJSON    `json:"errors"`
+	// Run is the recorded run this evaluation re-evaluates (explain
+	// --run); omitted otherwise.
+	Run *explainedRunJSON `json:"run,omitempty"`
 }
 
 // segmentationJSON is one segmentation's decision and the rules tried.

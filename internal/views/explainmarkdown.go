@@ -21,6 +21,12 @@ func (v *explainMarkdown) Close() error { return nil }
 
 func writeTraceMarkdown(b *bytes.Buffer, rs *rules.RuleSet, tr *engine.Trace) {
 	fmt.Fprintf(b, "### Customer %s, rule set %s, as of %s\n\n", md(tr.Key), mdName(rs.Name, rs.Label), formatValue(tr.AsOf))
+	writeTraceBodyMarkdown(b, tr)
+}
+
+// writeTraceBodyMarkdown writes a trace's sections: a table per
+// segmentation, one for the actions, and the rule errors.
+func writeTraceBodyMarkdown(b *bytes.Buffer, tr *engine.Trace) {
 	for _, st := range tr.Segmentations {
 		fmt.Fprintf(b, "#### %s: %s\n\n", mdName(st.Name, st.Label), md(mdMove(st.Decision)))
 		var rows []string
