@@ -13,7 +13,8 @@ Lists every move of one customer recorded by apply: when (the run's
 as-of time), in which segmentation, from which segment to which, the
 segment whose condition matched, and why (matched, fallback, min_stay,
 downgrade_grace, error). It answers "why is customer 42 at risk since
-March?"; tierflow explain --customer 42 shows today's evaluation.
+March?"; tierflow explain --customer 42 shows today's evaluation, and
+--run N what run N recorded and why.
 
 Examples:
   tierflow history --customer 42
