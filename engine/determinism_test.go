@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -122,13 +123,14 @@ func TestConcurrentEvaluate(t *testing.T) {
 	}
 }
 
-// The as-of time's location is part of the input: month(as_of) of one
-// instant differs between zones. An engine that has just evaluated the
-// same instant in another zone must not reuse it (a pooled worker once
-// cached the boxed as-of by instant alone).
+// The rule set's timezone, not the location the as-of time comes in,
+// decides its calendar: month(as_of) of one instant is the same whatever
+// zone the caller gives it in, and differs between rule sets whose
+// timezone differs. A pooled worker caches the boxed as-of by instant.
 func TestAsOfLocation(t *testing.T) {
-	rs := compile(t, `
+	const src = `
 ruleset: season
+%s
 facts:
   spend: number
 segmentations:
@@ -138,18 +140,20 @@ segmentations:
         when: month(as_of) >= 7 && spend >= 0
       - name: h1
         fallback: true
-`)
+`
 	utc := time.Date(2024, 6, 30, 20, 0, 0, 0, time.UTC)
 	shanghai := utc.In(time.FixedZone("UTC+8", 8*60*60))
-	c := customer(t, rs, "c1", in{})
-	e := engine.New(rs)
-	for range 3 {
-		for _, tt := range []struct {
-			asOf time.Time
-			want string
-		}{{utc, "h1"}, {shanghai, "h2"}} {
-			if got := decision(t, rs, e.Evaluate(tt.asOf, c), "season").Segment; got != tt.want {
-				t.Fatalf("as-of %v: got %s, want %s", tt.asOf, got, tt.want)
+	for _, tc := range []struct {
+		timezone, want string
+	}{{"", "h1"}, {"timezone: UTC", "h1"}, {"timezone: Asia/Shanghai", "h2"}, {"timezone: America/New_York", "h1"}} {
+		rs := compile(t, fmt.Sprintf(src, tc.timezone))
+		c := customer(t, rs, "c1", in{})
+		e := engine.New(rs)
+		for range 3 {
+			for _, asOf := range []time.Time{utc, shanghai} {
+				if got := decision(t, rs, e.Evaluate(asOf, c), "season").Segment; got != tc.want {
+					t.Fatalf("%q, as-of %v: got %s, want %s", tc.timezone, asOf, got, tc.want)
+				}
 			}
 		}
 	}

@@ -24,8 +24,13 @@ type Engine struct {
 	// absentVar is true when some expression calls left("SEGMENTATION"),
 	// which reads rules.AbsentVar.
 	absentVar bool
-	follow    followUp
-	pool      sync.Pool
+	// zone is the rule set's time zone, in which expressions see the
+	// as-of time; asOfDate is true when some expression reads the as-of
+	// date (rules.AsOfDateVar).
+	zone     *time.Location
+	asOfDate bool
+	follow   followUp
+	pool     sync.Pool
 }
 
 // segVars holds what evaluation writes into the environment for one
@@ -81,6 +86,7 @@ func New(rs *rules.RuleSet) *Engine {
 		e.segs = append(e.segs, sv)
 	}
 	e.absentVar = read[rules.AbsentVar]
+	e.zone, e.asOfDate = rs.Zone(), read[rules.AsOfDateVar]
 	e.follow = newFollowUp(rs)
 	for i, f := range rs.Facts.Fields {
 		if read[f.Name] {
@@ -148,7 +154,9 @@ func (e *Engine) newWorker() *worker {
 	return w
 }
 
-// Evaluate evaluates one customer at asOf.
+// Evaluate evaluates one customer at asOf, an instant: expressions see it
+// in the rule set's time zone (rules.RuleSet.Zone), whatever zone it
+// comes in, and the as-of date is its day there.
 func (e *Engine) Evaluate(asOf time.Time, c *Customer) *Result {
 	res := &Result{}
 	e.EvaluateInto(asOf, c, res)
@@ -184,11 +192,15 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	rs := e.rs
 	res.reset(len(rs.Segmentations))
 	env := w.env
-	// The boxed as-of is cached per worker; the cache key includes the
-	// location, since year(as_of) and month(as_of) depend on it.
-	if !asOf.Equal(w.asOf) || asOf.Location() != w.asOf.Location() || w.asOfAny == nil {
-		w.asOf, w.asOfAny = asOf, asOf
+	// The boxed as-of time and date are cached per worker. Expressions
+	// see the time in the rule set's zone, where year(as_of) and the
+	// other calendar helpers read it, whatever zone the caller gave.
+	if !asOf.Equal(w.asOf) || w.asOfAny == nil {
+		w.asOf, w.asOfAny = asOf, asOf.In(e.zone)
 		env[rules.AsOfVar] = w.asOfAny
+		if e.asOfDate {
+			env[rules.AsOfDateVar] = rules.DateIn(asOf, e.zone)
+		}
 	}
 	if e.absentVar {
 		env[rules.AbsentVar] = c.Absent
@@ -470,6 +482,9 @@ func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Tr
 		v := p.Value
 		if p.Expr != nil {
 			v, err = w.vm.Run(p.Expr.Program, w.env)
+			if t, ok := v.(time.Time); ok && p.Expr.Date {
+				v = t.Format(time.DateOnly) // a day, not an instant
+			}
 		}
 		if err == nil {
 			// Checked here, so that a plan reports what an apply could

@@ -170,7 +170,7 @@ func (ss Sources) Check(rs *rules.RuleSet) error {
 		}
 		if s.FreshFact != "" {
 			fd, _, ok := rs.Facts.Lookup(s.FreshFact)
-			if !ok || fd.Type != rules.TypeTime {
+			if !ok || (fd.Type != rules.TypeTime && fd.Type != rules.TypeDate) {
 				errs = append(errs, fmt.Errorf("source %q: fresh_fact %q must be a time fact of %s", s.Name, s.FreshFact, rs.Name))
 			}
 		}

@@ -204,8 +204,8 @@ func TestFactChecksErrors(t *testing.T) {
 	}{
 		{"{type: number, min: 10, max: 5}", `test.yaml:4:35: facts.f.max: min 10 is greater than max 5 (swap them, or correct the one that is wrong)`},
 		{"{type: time, min: 2024-01-01, max: 2023-01-01}", `test.yaml:4:41: facts.f.max: min 2024-01-01 is later than max 2023-01-01 (swap them, or correct the one that is wrong)`},
-		{"{type: string, min: 1}", `test.yaml:4:26: facts.f.min: min applies to number, integer and time facts, and "f" is a string (to allow only some texts, use one_of: [a, b])`},
-		{"{type: bool, max: 1}", `test.yaml:4:24: facts.f.max: max applies to number, integer and time facts, and "f" is a bool (a bool is only ever true or false; remove it)`},
+		{"{type: string, min: 1}", `test.yaml:4:26: facts.f.min: min applies to number, integer, time and date facts, and "f" is a string (to allow only some texts, use one_of: [a, b])`},
+		{"{type: bool, max: 1}", `test.yaml:4:24: facts.f.max: max applies to number, integer, time and date facts, and "f" is a bool (a bool is only ever true or false; remove it)`},
 		{"{type: number, min: \"0\"}", `test.yaml:4:26: facts.f.min: "0" is not a number (write a number without quotes, e.g. 0 or 10000000)`},
 		{"{type: number, max: .inf}", `test.yaml:4:26: facts.f.max: .inf must be a finite number (leave it out for no bound)`},
 		{"{type: time, min: yesterday}", `test.yaml:4:24: facts.f.min: "yesterday" is not a date (use 2024-06-30 or 2024-06-30T02:00:00Z) (a time fact's bounds are dates, e.g. 2000-01-01)`},

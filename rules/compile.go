@@ -33,7 +33,7 @@ type TestSource struct {
 	Src  []byte
 }
 
-var topKeys = []string{"ruleset", "label", "description", "key", "schedule", "on_missing", "limits", "churn", "params", "facts", "segmentations", "actions", "tests"}
+var topKeys = []string{"ruleset", "label", "description", "key", "schedule", "timezone", "on_missing", "limits", "churn", "params", "facts", "segmentations", "actions", "tests"}
 
 // Compile decodes, validates and compiles one rule file. file names the
 // file in diagnostics. On failure the error is an ErrorList holding every
@@ -72,6 +72,7 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 	}
 	rs.Params = l.params(top["params"])
 	rs.Schedule = l.schedule(top["schedule"], opts.ValidateSchedule)
+	rs.Timezone, rs.Location = l.timezone(top["timezone"])
 	rs.OnMissing = l.onMissing(top["on_missing"])
 	rs.Facts = l.facts(top["facts"], rs.Key)
 	if rs.Facts == nil {
@@ -79,6 +80,9 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 	}
 	if rs.Facts == nil {
 		l.errorf(root, "facts", "declare the fields rules read under facts:, e.g. `spend_12m: number`, or check against a database with --db", "no facts schema")
+	} else {
+		rs.Facts = rs.Facts.inZone(rs.Location)
+		l.scheduleZoneWarning(rs, top["timezone"], top["schedule"])
 	}
 	segsNode := l.required(top, root, "", "segmentations", "add at least one segmentation with its segments")
 	rawSegs := l.segmentations(segsNode)
@@ -272,7 +276,7 @@ func (l *loader) facts(n *yaml.Node, key string) *Schema {
 		}
 		t, ok := ParseType(s)
 		if !ok {
-			names := []string{"number", "integer", "string", "bool", "time"}
+			names := []string{"number", "integer", "string", "bool", "time", "date"}
 			hint := suggest(s, names)
 			if hint == "" {
 				hint = oneOf(names) + "; add ? for nullable, e.g. time?"

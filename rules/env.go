@@ -73,13 +73,17 @@ func VarsFor(segmentation string) Vars {
 }
 
 // typedEnv builds the environment expressions are checked against: every
-// fact with a value of its Go type, the as-of time, and each
-// segmentation's state variables.
+// fact with a value of its Go type (dateValue for a date, which only the
+// checker sees), the as-of time and date, and each segmentation's state
+// variables.
 func typedEnv(schema *Schema, segs []*Segmentation) map[string]any {
-	env := map[string]any{AsOfVar: time.Time{}, AbsentVar: false}
+	env := map[string]any{AsOfVar: time.Time{}, AsOfDateVar: dateValue(0), AbsentVar: false}
 	if schema != nil {
 		for _, f := range schema.Fields {
 			env[f.Name] = f.Type.zero()
+			if f.Type == TypeDate {
+				env[f.Name] = dateValue(0)
+			}
 		}
 	}
 	for _, s := range segs {

@@ -59,10 +59,17 @@ func newExprCompiler(l *loader, schema *Schema, params []Param, segs []*Segmenta
 		expr.MaxNodes(MaxExprNodes),
 		expr.DisableAllBuiltins(),
 	}, functions...)
+	c.options = append(c.options, dateOptions...)
 	for _, b := range allowedBuiltins {
 		c.options = append(c.options, expr.EnableBuiltin(b))
 	}
 	return c
+}
+
+// dateVisitor returns a visitor that rewrites one expression's date
+// helpers by type.
+func (c *exprCompiler) dateVisitor() *dateVisitor {
+	return &dateVisitor{dates: c.schema.hasDates()}
 }
 
 // compiled is the result of compiling one expression.
@@ -112,16 +119,25 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 		return nil
 	}
 	v := &macroVisitor{c: c, src: src}
-	opts := append([]expr.Option{expr.Patch(v), expr.Patch(recheckCalls{})}, c.options...)
+	dv := c.dateVisitor()
+	opts := append([]expr.Option{expr.Patch(v), expr.Patch(dv)}, c.options...)
+	// Last, after every visitor that rewrites by type (see recheckCalls).
+	opts = append(opts, expr.Patch(recheckCalls{}))
 	if kind == kindCondition {
 		opts = append(opts, expr.AsBool())
 	}
 	var rejected *macroError
 	var cost estimate
+	isDate := false
 	program, err := compileProgram(src, opts, func(tree ast.Node, cfg *conf.Config) bool {
 		if len(v.errs) > 0 {
 			return false
 		}
+		if len(dv.errs) > 0 {
+			rejected = &dv.errs[0]
+			return false
+		}
+		isDate = tree.Type() == dateType
 		if rejected = checkSafety(tree, cfg); rejected != nil {
 			return false
 		}
@@ -167,6 +183,7 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 			Field:   field,
 			Pos:     c.l.pos(node),
 			Cost:    cost.steps,
+			Date:    isDate,
 		},
 		newRefs:    v.newRefs,
 		transition: v.transition,
@@ -210,8 +227,28 @@ func (c *exprCompiler) reportCompileError(node *yaml.Node, field, src string, sh
 		}
 	case msg == `unexpected token Operator("=")`:
 		hint = "to compare, write == (two equals signs)"
+	case mixesDateAndTime(msg):
+		hint = dateTimeHint
 	}
-	c.reportExprError(node, field, shift, loc, goTypeNames.ReplaceAllStringFunc(msg, ruleTypeName), hint)
+	msg = goTypeNames.ReplaceAllStringFunc(msg, ruleTypeName)
+	// The date helpers take a date or a time; expr names the last.
+	msg = dateHelperArg.ReplaceAllString(msg, "(a date or a time) to call $1")
+	c.reportExprError(node, field, shift, loc, msg, hint)
+}
+
+// dateHelperArg finds expr's message about an argument of a helper that
+// takes a date or a time.
+var dateHelperArg = regexp.MustCompile(`\(type time\) to call (days_since|months_since|days_between|months_between|year|month|date)\b`)
+
+// dateTimeHint goes with an operation that mixes a date and a time.
+const dateTimeHint = "a date is a day with no time of day: compare it with a date, such as date(as_of) or date(\"2024-06-30\"), " +
+	"or take the day of a time with date(t); see \"Dates, times and time zones\" in docs/rules.md"
+
+// mixesDateAndTime reports whether expr's message is about a date met
+// with a time.
+func mixesDateAndTime(msg string) bool {
+	return strings.Contains(msg, "mismatched types time.Time and rules.dateValue") ||
+		strings.Contains(msg, "mismatched types rules.dateValue and time.Time")
 }
 
 // recheckCalls clears the result type expr's checker caches on call
@@ -219,8 +256,9 @@ func (c *exprCompiler) reportCompileError(node *yaml.Node, field, src string, sh
 // final check, trusts a call's cached type without checking the arguments
 // again (see expr-lang/expr#478), so an unknown name such as now() or
 // today inside days_between(...) would compile. expr walks visitors that
-// have Reset and ShouldRepeat after its last pre-check, just before the
-// final one.
+// have Reset and ShouldRepeat after a pre-check each, so this one must
+// come after all others (dateVisitor, the date comparisons), just before
+// the final check.
 type recheckCalls struct{}
 
 func (recheckCalls) Visit(node *ast.Node) {
@@ -252,7 +290,7 @@ func calledAt(src string, at int, name string) bool {
 
 // goTypeNames finds Go type names in expr's messages, which rule authors
 // know by their schema names.
-var goTypeNames = regexp.MustCompile(`\b(float64|int|time\.Time|interface \{\}|<nil>)\b`)
+var goTypeNames = regexp.MustCompile(`\b(float64|int|time\.Time|rules\.dateValue|interface \{\}|<nil>)\b`)
 
 func ruleTypeName(goName string) string {
 	switch goName {
@@ -262,6 +300,8 @@ func ruleTypeName(goName string) string {
 		return "integer"
 	case "time.Time":
 		return "time"
+	case "rules.dateValue":
+		return "date"
 	case "<nil>":
 		return "null"
 	}
@@ -276,8 +316,8 @@ func (c *exprCompiler) nameHint(name string, called bool) string {
 		return "write params.NAME"
 	case "segment", "previous":
 		return "write " + name + ".SEGMENTATION, e.g. " + name + ".value_tier"
-	case "now", "today", "date":
-		return "rules cannot read the clock; use as_of, days_since(t) or days_between(a, b)"
+	case "now", "today":
+		return "rules cannot read the clock; use as_of, date(as_of), days_since(t) or days_between(a, b)"
 	}
 	if called {
 		if h := suggest(name, append(append([]string(nil), functionNames...), macroNames...)); h != "" {

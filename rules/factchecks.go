@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -50,9 +51,9 @@ func (l *loader) bounds(m map[string]*yaml.Node, f Field, field string, c *FactC
 		if c.Min != nil && c.Max != nil && *c.Min > *c.Max {
 			l.errorf(maxN, join(field, "max"), "swap them, or correct the one that is wrong", "min %s is greater than max %s", formatNumber(*c.Min), formatNumber(*c.Max))
 		}
-	case TypeTime:
-		c.MinTime = l.timeBound(minN, join(field, "min"))
-		c.MaxTime = l.timeBound(maxN, join(field, "max"))
+	case TypeTime, TypeDate:
+		c.MinTime = l.timeBound(minN, f.Type, join(field, "min"))
+		c.MaxTime = l.timeBound(maxN, f.Type, join(field, "max"))
 		if c.MinTime != nil && c.MaxTime != nil && c.MinTime.After(*c.MaxTime) {
 			l.errorf(maxN, join(field, "max"), "swap them, or correct the one that is wrong", "min %s is later than max %s", formatTime(*c.MinTime), formatTime(*c.MaxTime))
 		}
@@ -63,7 +64,7 @@ func (l *loader) bounds(m map[string]*yaml.Node, f Field, field string, c *FactC
 		}
 		for _, key := range []string{"min", "max"} {
 			if n := m[key]; n != nil {
-				l.errorf(n, join(field, key), hint, "%s applies to number, integer and time facts, and %q is %s %s", key, f.Name, article(f.Type.String()), f.Type)
+				l.errorf(n, join(field, key), hint, "%s applies to number, integer, time and date facts, and %q is %s %s", key, f.Name, article(f.Type.String()), f.Type)
 			}
 		}
 	}
@@ -86,17 +87,25 @@ func (l *loader) numberBound(n *yaml.Node, field string) *float64 {
 	return &x
 }
 
-func (l *loader) timeBound(n *yaml.Node, field string) *time.Time {
+func (l *loader) timeBound(n *yaml.Node, t Type, field string) *time.Time {
 	s, ok := l.scalar(n, field)
 	if !ok {
 		return nil
 	}
-	t, err := ParseTime(s)
+	if t == TypeDate {
+		d, ok := parseDateOnly(strings.TrimSpace(s))
+		if !ok {
+			l.errorf(n, field, "a date fact's bounds are days, e.g. 2000-01-01", "%q is not a date", s)
+			return nil
+		}
+		return &d
+	}
+	tm, err := ParseTime(s)
 	if err != nil {
 		l.errorf(n, field, "a time fact's bounds are dates, e.g. 2000-01-01", "%v", err)
 		return nil
 	}
-	return &t
+	return &tm
 }
 
 // oneOfCheck decodes one_of: a list of texts for a string fact, of whole

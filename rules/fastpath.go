@@ -99,7 +99,7 @@ func firstLine(err error) string {
 // without the per-expression size limits (each part was checked alone).
 func (c *exprCompiler) compileCombined(src string) (*vm.Program, error) {
 	v := &macroVisitor{c: c, src: src}
-	opts := append([]expr.Option{expr.Patch(v)}, c.options...)
+	opts := append([]expr.Option{expr.Patch(v), expr.Patch(c.dateVisitor())}, c.options...)
 	opts = append(opts, expr.MaxNodes(0))
 	p, err := expr.Compile(src, opts...)
 	if err == nil && len(v.errs) > 0 {

@@ -19,7 +19,9 @@ var allowedBuiltins = []string{
 
 // functions are tierflow's own domain helpers. Each reports a null or
 // out-of-domain argument as an error, which the engine returns per
-// customer instead of guessing a result.
+// customer instead of guessing a result. Where a helper takes a date or a
+// time, the time's signature comes last: expr reports a mismatch against
+// the last one.
 var functions = []expr.Option{
 	expr.Function("days_between", func(p ...any) (any, error) {
 		a, b, err := twoTimes("days_between", p)
@@ -27,44 +29,49 @@ var functions = []expr.Option{
 			return nil, err
 		}
 		return daysBetween(a, b), nil
-	}, new(func(time.Time, time.Time) int)),
+	}, new(func(dateValue, dateValue) int), new(func(dateValue, time.Time) int),
+		new(func(time.Time, dateValue) int), new(func(time.Time, time.Time) int)),
 	expr.Function("months_between", func(p ...any) (any, error) {
 		a, b, err := twoTimes("months_between", p)
 		if err != nil {
 			return nil, err
 		}
 		return monthsBetween(a, b), nil
-	}, new(func(time.Time, time.Time) int)),
+	}, new(func(dateValue, dateValue) int), new(func(dateValue, time.Time) int),
+		new(func(time.Time, dateValue) int), new(func(time.Time, time.Time) int)),
 	// days_since(t) and months_since(t) are rewritten at compile time to
-	// take the as-of time as a second argument (see macroVisitor).
+	// take the as-of time as a second argument (see macroVisitor), and
+	// for a date to count from the as-of date (see dateVisitor).
 	expr.Function("days_since", func(p ...any) (any, error) {
 		a, b, err := twoTimes("days_since", p)
 		if err != nil {
 			return nil, err
 		}
 		return daysBetween(a, b), nil
-	}, new(func(time.Time, time.Time) int)),
+	}, new(func(dateValue, time.Time) int), new(func(time.Time, time.Time) int)),
 	expr.Function("months_since", func(p ...any) (any, error) {
 		a, b, err := twoTimes("months_since", p)
 		if err != nil {
 			return nil, err
 		}
 		return monthsBetween(a, b), nil
-	}, new(func(time.Time, time.Time) int)),
+	}, new(func(dateValue, time.Time) int), new(func(time.Time, time.Time) int)),
+	// year(t) and month(t) of a time are rewritten to year.in and
+	// month.in, which read it in the rule set's zone (see dateVisitor).
 	expr.Function("year", func(p ...any) (any, error) {
 		t, ok := p[0].(time.Time)
 		if !ok {
 			return nil, nullArg("year", p[0])
 		}
 		return t.Year(), nil
-	}, new(func(time.Time) int)),
+	}, new(func(dateValue) int), new(func(time.Time) int)),
 	expr.Function("month", func(p ...any) (any, error) {
 		t, ok := p[0].(time.Time)
 		if !ok {
 			return nil, nullArg("month", p[0])
 		}
 		return int(t.Month()), nil
-	}, new(func(time.Time) int)),
+	}, new(func(dateValue) int), new(func(time.Time) int)),
 	expr.Function("pct_change", func(p ...any) (any, error) {
 		from, to, err := twoNumbers("pct_change", p)
 		if err != nil {
@@ -114,7 +121,7 @@ var functions = []expr.Option{
 
 // functionNames lists every callable name a rule may use, for hints.
 var functionNames = append([]string{
-	"days_between", "months_between", "year", "month", "pct_change", "ratio",
+	"days_between", "months_between", "year", "month", "date", "pct_change", "ratio",
 	"safe_div", "is_null", "coalesce",
 }, allowedBuiltins...)
 
@@ -173,12 +180,13 @@ func daysBetween(a, b time.Time) int {
 func DaysBetween(a, b time.Time) int { return daysBetween(a, b) }
 
 // monthsBetween counts whole calendar months from a to b: Jan 15 to
-// Feb 14 is 0, Jan 15 to Feb 15 is 1.
+// Feb 14 is 0, Jan 15 to Feb 15 is 1. The calendar is b's zone: UTC for
+// dates and facts, the rule set's zone for the as-of time.
 func monthsBetween(a, b time.Time) int {
 	if b.Before(a) {
-		return -monthsBetween(b, a)
+		return -monthsBetween(b, a.In(b.Location()))
 	}
-	a, b = a.UTC(), b.UTC()
+	a = a.In(b.Location())
 	m := (b.Year()-a.Year())*12 + int(b.Month()) - int(a.Month())
 	for m > 0 && a.AddDate(0, m, 0).After(b) {
 		m--

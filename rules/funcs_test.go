@@ -155,10 +155,10 @@ func TestFunctionTypeErrors(t *testing.T) {
 		expr string
 		want string
 	}{
-		{"days_between(n1, t2) > 1", "cannot use number as argument (type time) to call days_between"},
-		{"year(params.name) > 1", "cannot use string as argument (type time) to call year"},
+		{"days_between(n1, t2) > 1", "cannot use number as argument (a date or a time) to call days_between"},
+		{"year(params.name) > 1", "cannot use string as argument (a date or a time) to call year"},
 		{"ratio(s1, 2) > 1", "cannot use string as argument (type number) to call ratio"},
-		{"days_between(days_since(t1), t2) > 1", "cannot use integer as argument (type time) to call days_between"},
+		{"days_between(days_since(t1), t2) > 1", "cannot use integer as argument (a date or a time) to call days_between"},
 		{"safe_div(n1, n2) > 1", "not enough arguments to call safe_div"},
 		{"is_null(zz)", `unknown name "zz"`},
 		{"coalesce(n1, nope) > 1", `unknown name "nope"`},

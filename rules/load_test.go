@@ -88,7 +88,7 @@ func TestLoadErrors(t *testing.T) {
 			fsys:  fstest.MapFS{"ci.yaml": file("name: CI\n")},
 			paths: []string{"ci.yaml"},
 			want: []string{
-				`ci.yaml:1:1: name: unknown key "name" (expected one of: actions, churn, description, facts, key, label, limits, on_missing, params, ruleset, schedule, segmentations, tests)`,
+				`ci.yaml:1:1: name: unknown key "name" (expected one of: actions, churn, description, facts, key, label, limits, on_missing, params, ruleset, schedule, segmentations, tests, timezone)`,
 				`ci.yaml:1:1: ruleset: "ruleset" is required (start the file with `,
 				`ci.yaml:1:1: facts: no facts schema (declare the fields`,
 				`ci.yaml:1:1: segmentations: "segmentations" is required (add at least one segmentation with its segments)`,

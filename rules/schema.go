@@ -19,6 +19,7 @@ const (
 	TypeString                  // string
 	TypeBool                    // bool
 	TypeTime                    // time.Time
+	TypeDate                    // time.Time at 00:00 UTC of the date
 )
 
 var typeNames = map[string]Type{
@@ -27,6 +28,7 @@ var typeNames = map[string]Type{
 	"string":  TypeString,
 	"bool":    TypeBool,
 	"time":    TypeTime,
+	"date":    TypeDate,
 }
 
 // ParseType parses a type name as written in a facts schema.
@@ -55,7 +57,7 @@ func (t Type) zero() any {
 		return ""
 	case TypeBool:
 		return false
-	case TypeTime:
+	case TypeTime, TypeDate:
 		return time.Time{}
 	}
 	return nil
@@ -71,7 +73,11 @@ type Field struct {
 	// fact (min, max, one_of, unique, max_null_share); nil when it
 	// declares none. Compile validates them; it never runs them.
 	Checks *FactChecks
-	Pos    Pos
+	// Zone is, for a date fact, the rule set's time zone: a time given
+	// for the fact that is midnight there is that day (see coerceDate).
+	// Compile sets it; nil means UTC.
+	Zone *time.Location
+	Pos  Pos
 }
 
 // Schema is the set of facts a rule set reads, in a fixed order. Engine
@@ -103,6 +109,39 @@ func (s *Schema) Lookup(name string) (Field, int, bool) {
 		return Field{}, -1, false
 	}
 	return s.Fields[i], i, true
+}
+
+// hasDates reports whether some fact is a date; false for a nil schema.
+func (s *Schema) hasDates() bool {
+	if s == nil {
+		return false
+	}
+	for _, f := range s.Fields {
+		if f.Type == TypeDate {
+			return true
+		}
+	}
+	return false
+}
+
+// inZone returns the schema with its date facts in zone (Field.Zone), a
+// copy when that changes any, so that a schema shared between rule sets
+// is never modified.
+func (s *Schema) inZone(zone *time.Location) *Schema {
+	if !s.hasDates() {
+		return s
+	}
+	fields := append([]Field(nil), s.Fields...)
+	for i := range fields {
+		if fields[i].Type == TypeDate {
+			fields[i].Zone = zone
+		}
+	}
+	out, err := NewSchema(fields)
+	if err != nil { // the same names as s, which is valid
+		return s
+	}
+	return out
 }
 
 // Names returns the field names in schema order.
@@ -149,10 +188,10 @@ func (s *Schema) Row(facts map[string]any) ([]any, error) {
 }
 
 // Coerce converts v to the Go type expressions expect for the field:
-// float64, int, string, bool or time.Time, or nil when the field is
-// nullable. It accepts the usual types database drivers and decoders
-// produce, such as int64, []byte and date strings. A number must be
-// finite: NaN and the infinities are errors.
+// float64, int, string, bool or time.Time (for a date, 00:00 UTC of the
+// day), or nil when the field is nullable. It accepts the usual types
+// database drivers and decoders produce, such as int64, []byte and date
+// strings. A number must be finite: NaN and the infinities are errors.
 func (f Field) Coerce(v any) (any, error) {
 	if v == nil {
 		if f.Nullable {
@@ -160,7 +199,13 @@ func (f Field) Coerce(v any) (any, error) {
 		}
 		return nil, fmt.Errorf("fact %q is null but not declared nullable (declare it as %q)", f.Name, f.Type.String()+"?")
 	}
-	out, err := coerce(f.Type, v)
+	var out any
+	var err error
+	if f.Type == TypeDate {
+		out, err = coerceDate(v, f.Zone)
+	} else {
+		out, err = coerce(f.Type, v)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fact %q: %w", f.Name, err)
 	}

@@ -115,13 +115,13 @@ func TestParseTime(t *testing.T) {
 
 func TestParseType(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"number", "integer", "string", "bool", "time"} {
+	for _, name := range []string{"number", "integer", "string", "bool", "time", "date"} {
 		typ, ok := rules.ParseType(name)
 		if !ok || typ.String() != name {
 			t.Errorf("ParseType(%q) = %v, %v", name, typ, ok)
 		}
 	}
-	for _, name := range []string{"", "Number", "int", "float", "date", "time?"} {
+	for _, name := range []string{"", "Number", "int", "float", "Date", "datetime", "time?"} {
 		if typ, ok := rules.ParseType(name); ok {
 			t.Errorf("ParseType(%q) = %v, want not ok", name, typ)
 		}

@@ -35,7 +35,7 @@ func (l *loader) tests(n *yaml.Node, rs *RuleSet, field string) []*TestCase {
 			f = fmt.Sprintf("%s[%q]", field, tc.Name)
 		}
 		if nn := l.required(m, item, f, "as_of", "e.g. as_of: 2024-06-30"); nn != nil {
-			tc.AsOf = l.timestamp(nn, join(f, "as_of"))
+			tc.AsOf = l.instant(nn, join(f, "as_of"), rs)
 		}
 		if nn := m["key"]; nn != nil && !isNull(nn) {
 			tc.Key = l.str(nn, join(f, "key"))
@@ -48,7 +48,7 @@ func (l *loader) tests(n *yaml.Node, rs *RuleSet, field string) []*TestCase {
 		tc.LastActions = map[string]time.Time{}
 		for _, p := range l.pairs(m["last_actions"], join(f, "last_actions")) {
 			if l.actionName(p.KeyN, rs, join(f, "last_actions")) {
-				tc.LastActions[p.Key] = l.timestamp(p.Value, join(f, "last_actions."+p.Key))
+				tc.LastActions[p.Key] = l.instant(p.Value, join(f, "last_actions."+p.Key), rs)
 			}
 		}
 		tc.Outcomes = l.testOutcomes(m["outcomes"], rs, join(f, "outcomes"))
@@ -124,10 +124,10 @@ func (l *loader) testPrevious(n *yaml.Node, rs *RuleSet, field string) map[strin
 			m := l.mapping(p.Value, f, previousKeys...)
 			segNode = l.required(m, p.Value, f, "segment", "e.g. segment: vip")
 			if t := m["since"]; t != nil {
-				prev.Since = l.timestamp(t, join(f, "since"))
+				prev.Since = l.instant(t, join(f, "since"), rs)
 			}
 			if t := m["pending_since"]; t != nil {
-				prev.PendingSince = l.timestamp(t, join(f, "pending_since"))
+				prev.PendingSince = l.instant(t, join(f, "pending_since"), rs)
 			}
 		}
 		if segNode == nil {

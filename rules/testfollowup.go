@@ -85,7 +85,7 @@ func (l *loader) historyAction(m map[string]*yaml.Node, item *yaml.Node, rs *Rul
 		a = l.actionRef(an, rs, join(field, "action"))
 	}
 	if tn := l.required(m, item, field, "at", "such as at: 2024-06-01"); tn != nil {
-		at = l.timestamp(tn, join(field, "at"))
+		at = l.instant(tn, join(field, "at"), rs)
 	} else {
 		return nil, at, false
 	}

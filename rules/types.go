@@ -25,6 +25,14 @@ type RuleSet struct {
 	// rule set has none.
 	Schedule *Schedule
 
+	// Timezone is the IANA name of the zone the rule set's calendar is in
+	// (`timezone:` in the rule file, "UTC" when left out): the as-of date
+	// is the as-of time's day there, date facts count calendar days from
+	// it, and year, month and months of times are read there. Location is
+	// the loaded zone; Zone returns it, or UTC for a rule set built by hand.
+	Timezone string
+	Location *time.Location
+
 	// OnMissing says what happens to a customer the state knows but the
 	// facts source no longer returns: OnMissingKeep (the default) keeps
 	// its segments, OnMissingExit moves it out of every segmentation (see
@@ -346,6 +354,9 @@ type Expr struct {
 	// Cost bounds the steps one evaluation can take, whatever the facts;
 	// it is at most MaxExprSteps (see "Limits" in docs/rules.md).
 	Cost int64
+	// Date is true when the expression's value is a date (a time.Time at
+	// 00:00 UTC of the day); a payload writes it as the day, 2024-06-30.
+	Date bool
 }
 
 // TestCase is one rule test: facts, previous state and an as-of time in,

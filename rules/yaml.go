@@ -257,18 +257,6 @@ func (l *loader) duration(n *yaml.Node, field string) time.Duration {
 	return d
 }
 
-func (l *loader) timestamp(n *yaml.Node, field string) time.Time {
-	s, ok := l.scalar(n, field)
-	if !ok {
-		return time.Time{}
-	}
-	t, err := ParseTime(s)
-	if err != nil {
-		l.errorf(n, field, "", "%v", err)
-	}
-	return t
-}
-
 // ParseDuration parses a duration as rule files write it: whole days
 // ("30d"), weeks ("2w"), or a Go duration ("36h", "90m"). Negative
 // durations are rejected.

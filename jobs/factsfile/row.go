@@ -211,8 +211,21 @@ func (p problem) reason(text bool) string {
 		return display(p.raw) + " is not a finite number"
 	case p.field.Type == rules.TypeTime:
 		return display(p.raw) + " is not a date (use 2024-06-30 or 2024-06-30T02:00:00Z)"
+	case p.field.Type == rules.TypeDate:
+		return display(p.raw) + " " + dateWords(p.raw)
 	}
 	return display(p.raw) + " is not " + typeWords(p.field.Type)
+}
+
+// dateWords says why raw is no value of a date fact: a date-time that is
+// not a midnight has a time of day, which is never cut off.
+func dateWords(raw any) string {
+	if s, ok := raw.(string); ok {
+		if _, err := rules.ParseTime(s); err == nil {
+			return "has a time of day, but the fact is a date (write the day alone, 2024-06-30, or declare the fact time)"
+		}
+	}
+	return "is not a date (use 2024-06-30)"
 }
 
 // nonFinite reports whether raw is the text of NaN or an infinity, or of
@@ -292,6 +305,8 @@ func typeWords(t rules.Type) string {
 		return "true or false"
 	case rules.TypeTime:
 		return "a date or date-time (2024-06-30, 2024-06-30T02:00:00Z)"
+	case rules.TypeDate:
+		return "a date (2024-06-30)"
 	case rules.TypeString:
 		return "text"
 	}

@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tierflow/tierflow/rules"
@@ -41,7 +42,8 @@ func factColumns(ctx context.Context, q Queryer, d *Dialect, src string) ([]Colu
 // column's declared type says little (SQLite's loose types), values
 // decide: a column with no declared type gets the type of its first
 // non-null value in the first rows, string when all are null; a text
-// column whose values are dates is a time column.
+// column whose values are dates is a time column. A column declared DATE
+// is a date column.
 func readColumns(ctx context.Context, q Queryer, d *Dialect, src string) ([]Column, error) {
 	limit := 0 // declared types decide: read no rows
 	if d.LooseTypes {
@@ -91,9 +93,19 @@ func readColumns(ctx context.Context, q Queryer, d *Dialect, src string) ([]Colu
 			if t, ok := valueType(c.Sample); ok && t == rules.TypeTime {
 				c.Type = t
 			}
+		case c.Type == rules.TypeTime && isDateColumn(c.DBType):
+			c.Type = rules.TypeDate
 		}
 	}
 	return out, nil
+}
+
+// isDateColumn reports whether a column declared dbType holds calendar
+// days: SQL's DATE (PostgreSQL's date; SQLite's DATE, not DATETIME). Its
+// values are dates with no time of day, so the schema inferred for a rule
+// file without facts makes it a date fact.
+func isDateColumn(dbType string) bool {
+	return strings.EqualFold(strings.TrimSpace(dbType), "DATE")
 }
 
 // valueType infers a fact type from a value as a driver returns it.
@@ -173,6 +185,16 @@ func describe(c Column) string {
 	return fmt.Sprintf("no declared type, values of Go type %T", c.Sample)
 }
 
+// compatible reports whether a column of type got can be read as a fact
+// declared want. Dates and times read as each other: a date as a time is
+// its 00:00 UTC, and a time as a date must be a midnight, which is checked
+// value by value (rules.Field.Coerce).
 func compatible(want, got rules.Type) bool {
-	return want == got || (want == rules.TypeNumber && got == rules.TypeInteger)
+	switch {
+	case want == got, want == rules.TypeNumber && got == rules.TypeInteger:
+		return true
+	case want == rules.TypeDate && got == rules.TypeTime, want == rules.TypeTime && got == rules.TypeDate:
+		return true
+	}
+	return false
 }
