@@ -73,7 +73,7 @@ func runExplain(ctx context.Context, a *app, args []string) int {
 	fs := a.flagSet("explain", explainUsage)
 	factsPath := fs.String("facts", "", "YAML or JSON `file` with the customer(s) to explain (required)")
 	only := fs.String("customer", "", "explain only the customer with this `key`")
-	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339)")
+	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01, 00:00 in the rule set's timezone, or RFC 3339; default: today, 00:00 there)")
 	runFlag := fs.String("run", "", "explain the recorded apply with this `id or as-of` for --customer (tierflow runs lists them)")
 	df := addDBFlags(fs)
 	ruleset := df.ruleset
@@ -112,7 +112,7 @@ func runExplain(ctx context.Context, a *app, args []string) int {
 	}
 	var asOf time.Time
 	if *asOfFlag != "" {
-		if asOf, err = rules.ParseTime(*asOfFlag); err != nil {
+		if asOf, err = rules.ParseTimeIn(*asOfFlag, rs.Zone()); err != nil {
 			return a.errorf("explain: --as-of: %v", err)
 		}
 	}
@@ -127,7 +127,7 @@ func runExplain(ctx context.Context, a *app, args []string) int {
 		if err != nil {
 			return a.errorf("explain: %v", err)
 		}
-		t, err := a.asOf(asOf, entry.AsOf)
+		t, err := a.asOf(asOf, entry.AsOf, rs.Zone())
 		if err != nil {
 			return a.errorf("explain: %s: customer %s: as_of: %v", *factsPath, entry.Key, err)
 		}
@@ -150,8 +150,7 @@ func runExplain(ctx context.Context, a *app, args []string) int {
 // explainFromDB explains one customer with facts and state read from the
 // configured database.
 func (a *app) explainFromDB(ctx context.Context, df dbFlags, key, asOfFlag string, v views.Explain) int {
-	asOf, err := a.asOf(time.Time{}, asOfFlag)
-	if err != nil {
+	if _, err := rules.ParseTime(asOfFlag); asOfFlag != "" && err != nil {
 		return a.errorf("explain: --as-of: %v", err)
 	}
 	_, w, sets, err := a.openDB(ctx, df)
@@ -160,6 +159,10 @@ func (a *app) explainFromDB(ctx context.Context, df dbFlags, key, asOfFlag strin
 	}
 	defer w.Close()
 	for _, set := range sets {
+		asOf, err := a.asOfIn(asOfFlag, set.rs.Zone())
+		if err != nil {
+			return a.errorf("explain: --as-of: %v", err)
+		}
 		c, err := jobs.FindCustomer(ctx, w.state, w.explainFacts(), set.rs, key, jobs.At(asOf))
 		if err != nil {
 			return a.errorf("explain: %s", w.Redact(err.Error()))
@@ -174,16 +177,13 @@ func (a *app) explainFromDB(ctx context.Context, df dbFlags, key, asOfFlag strin
 	return exitOK
 }
 
-// asOf picks the evaluation time: the flag, else the entry's, else today
-// at midnight UTC, read here at the edge.
-func (a *app) asOf(flagValue time.Time, entry string) (time.Time, error) {
+// asOf picks the evaluation time: the flag, else the entry's, else today;
+// a date is the start of that day in loc, the rule set's time zone.
+func (a *app) asOf(flagValue time.Time, entry string, loc *time.Location) (time.Time, error) {
 	if !flagValue.IsZero() {
 		return flagValue, nil
 	}
-	if entry != "" {
-		return rules.ParseTime(entry)
-	}
-	return a.now().UTC().Truncate(24 * time.Hour), nil
+	return a.asOfIn(entry, loc)
 }
 
 // loadOne loads the rule files and picks one rule set.

@@ -92,10 +92,10 @@ func (e *factsEntry) customer(name string, rs *rules.RuleSet) (*engine.Customer,
 			return nil, fmt.Errorf("%s: previous.%s: no segment %q", where, segName, p.Segment)
 		}
 		a := engine.Assignment{Segment: p.Segment}
-		if a.Since, err = optionalTime(p.Since); err != nil {
+		if a.Since, err = optionalTime(p.Since, rs.Zone()); err != nil {
 			return nil, fmt.Errorf("%s: previous.%s.since: %w", where, segName, err)
 		}
-		if a.PendingSince, err = optionalTime(p.PendingSince); err != nil {
+		if a.PendingSince, err = optionalTime(p.PendingSince, rs.Zone()); err != nil {
 			return nil, fmt.Errorf("%s: previous.%s.pending_since: %w", where, segName, err)
 		}
 		c.State.Segments[i] = a
@@ -106,16 +106,19 @@ func (e *factsEntry) customer(name string, rs *rules.RuleSet) (*engine.Customer,
 		if i < 0 {
 			return nil, fmt.Errorf("%s: last_actions: unknown action %q", where, actName)
 		}
-		if c.State.LastActions[i], err = rules.ParseTime(at); err != nil {
+		if c.State.LastActions[i], err = rules.ParseTimeIn(at, rs.Zone()); err != nil {
 			return nil, fmt.Errorf("%s: last_actions.%s: %w", where, actName, err)
 		}
 	}
 	return c, nil
 }
 
-func optionalTime(s string) (time.Time, error) {
+// optionalTime parses a state time of a facts file, as rule tests do: a
+// date alone is the start of that day in loc, the rule set's time zone;
+// "" is none.
+func optionalTime(s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	return rules.ParseTime(s)
+	return rules.ParseTimeIn(s, loc)
 }

@@ -128,7 +128,7 @@ func runApply(ctx context.Context, a *app, args []string) int {
 func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []string) int {
 	fs := a.flagSet(mode, usage)
 	df := addDBFlags(fs)
-	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01 or RFC 3339; default: today, UTC midnight; a --baseline preview of a source with fresh_fact: the day after its newest value, when that is older); plan: facts for the day after the newest date in the facts")
+	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01, 00:00 in the rule set's timezone, or RFC 3339; default: today, 00:00 there; a --baseline preview of a source with fresh_fact: the day after its newest value, when that is older); plan: facts for the day after the newest date in the facts")
 	ff := addFormatFlag(fs, "text, json (docs/plan-json.md) or markdown (for a pull-request comment)")
 	allowLarge := false
 	if mode == "apply" {
@@ -163,7 +163,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	}
 	if mode == "plan" && (*pf.baseline != "" || *pf.facts != "" || len(paths) > 0) {
 		pf.allowChecks, pf.detailed, pf.fromFacts = *allowChecks, *detailed, fromFacts
-		return a.runPreview(ctx, pf, df, paths, asOf, *asOfFlag != "", *quiet, v)
+		return a.runPreview(ctx, pf, df, paths, *asOfFlag, *quiet, v)
 	}
 	var saved *savedPlan
 	savedPath := ""
@@ -210,6 +210,11 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	}
 	for _, set := range sets {
 		opts := jobs.Options{AsOf: asOf, Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Now: a.now, Sync: cfg.syncMap()}
+		if !fromFacts {
+			if opts.AsOf, err = a.asOfIn(*asOfFlag, set.rs.Zone()); err != nil {
+				return a.errorf("%s: --as-of: %v", mode, err)
+			}
+		}
 		if saved != nil {
 			p := savedFor(saved, set.rs.Name)
 			opts.AsOf, opts.Approved = p.AsOf, sameAsPlan(p)
@@ -280,6 +285,19 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		return exitChanges
 	}
 	return exitOK
+}
+
+// asOfIn is the as-of an --as-of value s gives a rule set whose time
+// zone is loc: a date alone, or no value (today, read here at the edge),
+// is the start of that day in loc, the day the rule set's date helpers
+// count from; a date-time without an offset is read on loc's clock. For
+// a rule set in UTC it is what asOfFlag gives.
+func (a *app) asOfIn(s string, loc *time.Location) (time.Time, error) {
+	if s == "" {
+		y, m, d := a.now().In(loc).Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC(), nil
+	}
+	return rules.ParseTimeIn(s, loc)
 }
 
 // asOfFlag is the as-of time an --as-of flag gives: the date or time

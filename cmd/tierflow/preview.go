@@ -61,7 +61,16 @@ func (p previewFlags) limits() (jobs.DiffLimits, error) {
 // runPreview is plan with --baseline and/or --facts: it evaluates the
 // rule files on a facts file or the configured database, and with a
 // baseline reports only what the rule change causes.
-func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths []string, asOf time.Time, asOfGiven, quiet bool, v views.Plan) int {
+func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths []string, asOfText string, quiet bool, v views.Plan) int {
+	asOfGiven := asOfText != ""
+	// asOf is the as-of of rule set rs: --as-of's date in its time zone
+	// (--as-of facts replaces it below, per rule set).
+	asOf := func(rs *rules.RuleSet) (time.Time, error) {
+		if pf.fromFacts {
+			return time.Time{}, nil
+		}
+		return a.asOfIn(asOfText, rs.Zone())
+	}
 	limits, err := pf.limits()
 	if err != nil {
 		return a.errorf("plan: %v", err)
@@ -98,7 +107,10 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 		for _, rs := range loaded.RuleSets {
 			if *df.ruleset == "" || rs.Name == *df.ruleset {
 				// A facts export in CI comes without previous state.
-				o := jobs.Options{AsOf: asOf, Now: a.now}
+				o := jobs.Options{Now: a.now}
+				if o.AsOf, err = asOf(rs); err != nil {
+					return a.errorf("plan: --as-of: %v", err)
+				}
 				if cfgErr == nil {
 					// As plan on the database would: a first run queues
 					// actions only under initial_actions: true.
@@ -116,7 +128,10 @@ func (a *app) runPreview(ctx context.Context, pf previewFlags, df dbFlags, paths
 		closeStore = func() { w.Close() }
 		for _, set := range sets {
 			o := runOptions(cfg, set)
-			o.AsOf, o.Now = asOf, a.now
+			if o.AsOf, err = asOf(set.rs); err != nil {
+				return a.errorf("plan: --as-of: %v", err)
+			}
+			o.Now = a.now
 			o.Guard.AllowFailedChecks = pf.allowChecks
 			targets = append(targets, target{rs: set.rs, state: w.state, facts: w.facts, opts: o})
 		}

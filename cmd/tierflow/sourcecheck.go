@@ -80,12 +80,12 @@ func sourceDiagnostic(r *ruleSetConfig, rs *rules.RuleSet, msg string) rules.Dia
 	return configDiagnostic(pos, field, hint, msg)
 }
 
-// timeFacts are the names of rs's time facts, the candidates of
-// fresh_fact.
+// timeFacts are the names of rs's time and date facts, the candidates
+// of fresh_fact.
 func timeFacts(rs *rules.RuleSet) []string {
 	var out []string
 	for _, f := range rs.Facts.Fields {
-		if f.Type == rules.TypeTime {
+		if f.Type == rules.TypeTime || f.Type == rules.TypeDate {
 			out = append(out, f.Name)
 		}
 	}
