@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/tierflow/tierflow/internal/pgtest"
-	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/jobs/storetest"
 )
 
@@ -18,14 +16,7 @@ func TestEffectsConformance(t *testing.T) {
 	t.Parallel()
 	storetest.RunEffects(t, func(t *testing.T) storetest.StateBackend {
 		ctx := context.Background()
-		s, err := postgres.Open(ctx, postgres.Config{URL: pgtest.URL(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if _, err := s.Migrate(ctx, false); err != nil {
-			t.Fatalf("migrate: %v", err)
-		}
+		s := migratedStore(t)
 		var icu bool
 		if err := s.DB().QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_collation WHERE collname = 'und-x-icu')`).Scan(&icu); err != nil {
 			t.Fatal(err)
