@@ -67,7 +67,8 @@ segmentations:
 	}
 	r := runCLI(t, nil, "explain", "--format", "json", "--facts", facts, "--as-of", "2024-07-01", rules)
 	r.want(t, exitOK)
-	for _, want := range []string{`"as_of": "2024-07-01T04:00:00Z"`, `"segment": "active"`} {
+	// A date fact's value is its day, not the midnight that holds it.
+	for _, want := range []string{`"as_of": "2024-07-01T04:00:00Z"`, `"segment": "active"`, `"value": "2024-06-01"`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("explain --as-of 2024-07-01 in New York: no %s in\n%s", want, r.stdout)
 		}

@@ -140,12 +140,12 @@ func newTraceJSON(rs *rules.RuleSet, tr *engine.Trace) traceJSON {
 		}
 		for _, rt := range st.Tried {
 			s.Tried = append(s.Tried, ruleJSON{Segment: rt.Segment, Label: rt.Label, When: rt.When,
-				Outcome: string(rt.Outcome), Error: rt.Error, Reads: newFactsJSON(rt.Reads)})
+				Outcome: string(rt.Outcome), Error: rt.Error, Reads: newFactsJSON(rs, rt.Reads)})
 		}
 		out.Segmentations = append(out.Segmentations, s)
 	}
 	for _, at := range tr.Actions {
-		a := actionJSON{Name: at.Name, Label: at.Label, When: at.When, Outcome: string(at.Outcome), Why: at.Why, Reads: newFactsJSON(at.Reads)}
+		a := actionJSON{Name: at.Name, Label: at.Label, When: at.When, Outcome: string(at.Outcome), Why: at.Why, Reads: newFactsJSON(rs, at.Reads)}
 		if q := at.Queued; q != nil {
 			payload := q.Payload
 			if payload == nil {
@@ -165,10 +165,17 @@ func newAssignmentJSON(a engine.Assignment) assignmentJSON {
 	return assignmentJSON{Segment: a.Segment, Since: timeOrNull(a.Since), PendingSince: timeOrNull(a.PendingSince)}
 }
 
-func newFactsJSON(reads []engine.FactValue) []factJSON {
+// newFactsJSON lists the facts a rule read; a date fact's value is its
+// day ("2024-06-30"), not the midnight instant that holds it.
+func newFactsJSON(rs *rules.RuleSet, reads []engine.FactValue) []factJSON {
 	out := make([]factJSON, len(reads))
 	for i, r := range reads {
 		out[i] = factJSON{Name: r.Name, Value: r.Value}
+		if t, ok := r.Value.(time.Time); ok {
+			if f, _, found := rs.Facts.Lookup(r.Name); found && f.Type == rules.TypeDate {
+				out[i].Value = t.Format(time.DateOnly)
+			}
+		}
 	}
 	return out
 }
