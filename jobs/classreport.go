@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -249,19 +251,79 @@ func BuildClassReport(ctx context.Context, src ReportSource, rs *rules.RuleSet, 
 	if err := src.RunRecords(ctx, rs.Name, b.opts.From, b.until, b.run); err != nil {
 		return nil, fmt.Errorf("class report of %s: %w", rs.Name, err)
 	}
-	if !opts.SkipActions {
-		if err := src.ActionCounts(ctx, rs.Name, b.opts.From, b.until, b.actions.add); err != nil {
-			return nil, fmt.Errorf("class report of %s: %w", rs.Name, err)
+	es, withEffects := src.(EffectsSource)
+	var eff *effectsRun
+	if withEffects = withEffects && opts.Effects; withEffects {
+		if eff, err = newEffectsRun(rs, EffectsOptions{From: opts.From, Until: b.reportUntil(), Horizons: opts.Horizons,
+			MinGroup: opts.MinGroup, Latest: b.latest.asOf}); err != nil {
+			return nil, fmt.Errorf("class report of %s: effects of %s: %w", rs.Name, rs.Name, err)
 		}
+		eff.costsFromCounts = true
+	}
+	// The queue's counts and the effects' observations are two large
+	// queries: they run side by side, on two connections.
+	g, gctx := errgroup.WithContext(ctx)
+	if withEffects {
+		g.Go(func() error {
+			if err := eff.observeAll(gctx, es); err != nil {
+				return fmt.Errorf("effects of %s: %w", rs.Name, err)
+			}
+			return nil
+		})
+	}
+	var counts []ActionCount
+	if !opts.SkipActions {
+		g.Go(func() error { return b.countActions(gctx, src, withEffects, &counts) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("class report of %s: %w", rs.Name, err)
 	}
 	rep := b.report()
-	if es, ok := src.(EffectsSource); ok && opts.Effects {
-		eff, err := Effects(ctx, es, rs, EffectsOptions{From: rep.From, Until: rep.Until, Horizons: opts.Horizons,
-			MinGroup: opts.MinGroup, Latest: b.latest.asOf})
+	if withEffects {
+		costs, err := b.effectCosts(ctx, src, rep, counts)
+		if err == nil {
+			rep.Effects, err = eff.finish(ctx, src, costs)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("class report of %s: %w", rs.Name, err)
 		}
-		rep.Effects = eff
 	}
 	return rep, nil
+}
+
+// countActions adds the queue's counts of the period to the report, and
+// keeps them in counts too when keep is set, for the cost per class.
+func (b *classBuilder) countActions(ctx context.Context, src ReportSource, keep bool, counts *[]ActionCount) error {
+	add := b.actions.add
+	if keep {
+		*counts = []ActionCount{}
+		add = func(c *ActionCount) error {
+			if c != nil {
+				*counts = append(*counts, *c)
+			}
+			return b.actions.add(c)
+		}
+	}
+	return src.ActionCounts(ctx, b.rs.Name, b.opts.From, b.until, add)
+}
+
+// effectCosts returns the queue's counts of the effects report's period,
+// [rep.From, rep.Until], when the report's own counts (of [From,
+// b.until]) are those: when the period has an end, or when the queue
+// holds no action after rep.Until (state times are kept to the
+// microsecond, as jobs.Options.AsOf is truncated to it). It returns nil,
+// for the effects report to count them itself, otherwise.
+func (b *classBuilder) effectCosts(ctx context.Context, src ReportSource, rep *ClassReport, counts []ActionCount) ([]ActionCount, error) {
+	if counts == nil || b.until.Equal(rep.Until) {
+		return counts, nil
+	}
+	later := false
+	err := src.ActionCounts(ctx, b.rs.Name, rep.Until.Add(time.Microsecond), b.until, func(*ActionCount) error {
+		later = true
+		return nil
+	})
+	if err != nil || later {
+		return nil, err
+	}
+	return counts, nil
 }

@@ -178,12 +178,7 @@ func (b *classBuilder) moveCell(scope string, id int64, k moveKey, n int) MoveCe
 // in matrix order; sizes and coverage by as-of; churn and actions.
 func (b *classBuilder) report() *ClassReport {
 	rep := b.rep
-	if rep.Until.IsZero() {
-		rep.Until = rep.From
-		if b.lastTime.After(rep.From) {
-			rep.Until = b.lastTime
-		}
-	}
+	rep.Until = b.reportUntil()
 	latest := b.latest.moves
 	slices.SortStableFunc(latest, b.compareMoves)
 	period := make([]MoveCell, 0, len(b.period))
@@ -203,6 +198,19 @@ func (b *classBuilder) report() *ClassReport {
 	}
 	rep.Actions = b.actions.list()
 	return rep
+}
+
+// reportUntil is the end of the report's period: the one asked for, or
+// the latest start or as-of of the runs read (the start of the period
+// when none is later).
+func (b *classBuilder) reportUntil() time.Time {
+	if !b.rep.Until.IsZero() {
+		return b.rep.Until
+	}
+	if b.lastTime.After(b.rep.From) {
+		return b.lastTime
+	}
+	return b.rep.From
 }
 
 // compareClasses orders two segments of segmentations the rules define.

@@ -183,13 +183,16 @@ type ClassCost struct {
 	Cost     float64 `json:"cost"`
 }
 
-// Effects builds the effects report of rs from src: it reads the
-// decisions of the actions with a holdout in the period (through Latest,
-// for the cost of repeats within a horizon) and their customers' moves
-// since From, merged by customer, holding one customer's rows at a time.
-// The cost per class comes from the queue's counts when src can give
-// them (ReportSource), else from the decisions of the actions with a
-// cost too.
+// Effects builds the effects report of rs from src. When src counts
+// the observations itself (EffectCounter) and gives the queue's counts
+// (ReportSource), it asks for the counts of the actions with a holdout
+// and takes the cost per class from the queue's counts; otherwise it
+// reads the decisions of the actions with a holdout in the period
+// (through Latest, for the cost of repeats within a horizon) and their
+// customers' moves since From, merged by customer, holding one
+// customer's rows at a time, and takes the cost per class from the
+// queue's counts when src can give them, else from the decisions of the
+// actions with a cost too.
 func Effects(ctx context.Context, src EffectsSource, rs *rules.RuleSet, opts EffectsOptions) (*EffectsReport, error) {
 	r, err := newEffectsRun(rs, opts)
 	if err != nil {
@@ -197,26 +200,61 @@ func Effects(ctx context.Context, src EffectsSource, rs *rules.RuleSet, opts Eff
 	}
 	counts, _ := src.(ReportSource)
 	r.costsFromCounts = counts != nil
-	var names []string
-	for _, a := range rs.Actions {
+	if err := r.observeAll(ctx, src); err != nil {
+		return nil, fmt.Errorf("effects of %s: %w", rs.Name, err)
+	}
+	return r.finish(ctx, counts, nil)
+}
+
+// finish adds the cost per class from the queue's counts, when the run
+// takes them from there: costs, the counts of [From, Until] already read,
+// or src's when costs is nil. Then it makes the report.
+func (r *effectsRun) finish(ctx context.Context, src ReportSource, costs []ActionCount) (*EffectsReport, error) {
+	switch {
+	case !r.costsFromCounts || !r.hasCosts():
+	case costs != nil:
+		for i := range costs {
+			if err := r.addCostCount(&costs[i]); err != nil {
+				return nil, fmt.Errorf("effects of %s: %w", r.rs.Name, err)
+			}
+		}
+	default:
+		if err := src.ActionCounts(ctx, r.rs.Name, r.opts.From, r.opts.Until, r.addCostCount); err != nil {
+			return nil, fmt.Errorf("effects of %s: count actions: %w", r.rs.Name, err)
+		}
+	}
+	return r.report(), nil
+}
+
+// observeAll reads the observations: from src's counts when it counts
+// them and the costs come from the queue's counts, else by merging its
+// streams (which then give the costs too, without the queue's counts).
+func (r *effectsRun) observeAll(ctx context.Context, src EffectsSource) error {
+	var holdouts, names []string
+	for _, a := range r.rs.Actions {
+		if a.Holdout.BasisPoints > 0 {
+			holdouts = append(holdouts, a.Name)
+		}
 		if a.Holdout.BasisPoints > 0 || (a.Cost > 0 && !r.costsFromCounts) {
 			names = append(names, a.Name)
 		}
 	}
-	if len(names) > 0 {
-		until := r.opts.Until
-		if r.opts.Latest.After(until) {
-			until = r.opts.Latest
+	if ec, ok := src.(EffectCounter); ok && r.costsFromCounts {
+		if len(holdouts) == 0 {
+			return nil
 		}
-		q := EffectsQuery{RuleSet: rs.Name, Actions: names, From: r.opts.From, Until: until}
-		if err := mergeCustomers(ctx, src, q, r.customer); err != nil {
-			return nil, fmt.Errorf("effects of %s: %w", rs.Name, err)
+		if err := ec.EffectCounts(ctx, r.countQuery(holdouts), r.addEffectCount); err != nil {
+			return fmt.Errorf("count the observations: %w", err)
 		}
+		return nil
 	}
-	if r.costsFromCounts && r.hasCosts() {
-		if err := counts.ActionCounts(ctx, rs.Name, r.opts.From, r.opts.Until, r.addCostCount); err != nil {
-			return nil, fmt.Errorf("effects of %s: count actions: %w", rs.Name, err)
-		}
+	if len(names) == 0 {
+		return nil
 	}
-	return r.report(), nil
+	until := r.opts.Until
+	if r.opts.Latest.After(until) {
+		until = r.opts.Latest
+	}
+	q := EffectsQuery{RuleSet: r.rs.Name, Actions: names, From: r.opts.From, Until: until}
+	return mergeCustomers(ctx, src, q, r.customer)
 }

@@ -46,6 +46,17 @@ type Dialect struct {
 	// segmentation or action names), with placeholder number n, and the
 	// argument to bind to it.
 	InKeys func(expr string, n int, keys []string) (cond string, arg any)
+	// JSONText is the text of key of the JSON object in column expr,
+	// NULL when the object has no such key or the column is NULL, with
+	// placeholder number n, and the argument to bind to it.
+	JSONText func(expr string, n int, key string) (text string, arg any)
+	// AddDays is state time expr plus days days of 24 hours, as Go's
+	// AddDate adds them to a UTC time.
+	AddDays func(expr string, days int) string
+	// AnalyticSettings, when set, are statements that tune the read
+	// transaction of a query that groups millions of rows
+	// (EffectsSQL.EffectCounts) before it runs.
+	AnalyticSettings []string
 	// BeginRead opens a read-only transaction that sees one consistent
 	// state for as long as it lasts, with date and time facts read as UTC.
 	BeginRead func(ctx context.Context, db *sql.DB) (*sql.Tx, error)

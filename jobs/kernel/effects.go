@@ -12,7 +12,10 @@ import (
 // actions table (migration 0006 keeps each one's segments) and the moves
 // of the history table, each streamed by one query in customer key byte
 // order, so that Go's merge of the two agrees with the database's sort
-// whatever the database's collation.
+// whatever the database's collation. It is jobs.EffectCounter too
+// (effects_counts.go): one statement, the same on both stores, that
+// counts the observations where the rows are; the PostgreSQL store
+// offers it, the SQLite store merges (jobs/sqlite/effects.go says why).
 type EffectsSQL struct {
 	// DB runs the queries; the two streams of one report run at once, on
 	// two connections.

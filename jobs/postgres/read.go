@@ -36,6 +36,11 @@ var Dialect = &kernel.Dialect{
 	},
 	BeginRead:     beginRead,
 	ShareSnapshot: shareSnapshot,
+
+	// The effects report's counts (effects.go).
+	JSONText:         jsonText,
+	AddDays:          addDays,
+	AnalyticSettings: analyticSettings,
 }
 
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC

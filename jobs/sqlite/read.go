@@ -29,6 +29,11 @@ var Dialect = &kernel.Dialect{
 		return expr + " IN (SELECT value FROM json_each($" + strconv.Itoa(n) + "))", string(b)
 	},
 	BeginRead: beginRead,
+
+	// The effects report's counts (effects.go).
+	JSONText:         jsonText,
+	AddDays:          addDays,
+	AnalyticSettings: analyticSettings,
 }
 
 // beginRead opens a read transaction on a connection of a query_only
