@@ -15,54 +15,37 @@ import (
 // Engine evaluates one compiled rule set. It is safe for concurrent use.
 type Engine struct {
 	rs *rules.RuleSet
-	// fast decides segmentations and action conditions in one VM run
-	// each; nil when the rule set has none (evaluation is then rule by
-	// rule).
-	fast  *rules.FastPath
+	// progs are the programs evaluation runs. With slotted, they are the
+	// fast path's slot programs (rules.SlotPrograms), which read the
+	// environment by slot; otherwise those that read it from a map by
+	// name: each expression's Program and the fast path's, if any (a rule
+	// set built by hand has none and is evaluated rule by rule).
+	progs   programs
+	slotted bool
+	// slots lays out the environment: the slot programs', or, for map
+	// programs, the rule set's variables by index all the same.
+	slots *rules.Slots
 	segs  []segVars
 	facts []factSlot
-	// absentVar is true when some expression calls left("SEGMENTATION"),
-	// which reads rules.AbsentVar.
-	absentVar bool
+	// absentSlot is rules.AbsentVar's slot when some expression calls
+	// left("SEGMENTATION"), which reads it, and -1 otherwise.
+	absentSlot int
 	// zone is the rule set's time zone, in which expressions see the
-	// as-of time; asOfDate is true when some expression reads the as-of
-	// date (rules.AsOfDateVar).
-	zone     *time.Location
-	asOfDate bool
-	follow   followUp
-	pool     sync.Pool
-}
-
-// segVars holds what evaluation writes into the environment for one
-// segmentation. Vars names only the state variables some expression
-// reads; the others are "" and never written, which spares a map write
-// (and often an allocation) per variable per customer. Names holds the
-// segment names boxed once, so publishing a segment does not allocate.
-type segVars struct {
-	rules.Vars
-	names []any
-}
-
-// name returns segment idx's boxed name, or other when idx is -1 (no
-// segment, or one the rules no longer define).
-func (sv *segVars) name(idx int, other string) any {
-	if idx >= 0 {
-		return sv.names[idx]
-	}
-	return other
-}
-
-// factSlot maps a fact some expression reads to its place in a facts row.
-type factSlot struct {
-	name  string
-	index int
+	// as-of time; asOfDateSlot is rules.AsOfDateVar's slot when some
+	// expression reads the as-of date, and -1 otherwise.
+	zone         *time.Location
+	asOfSlot     int
+	asOfDateSlot int
+	follow       followUp
+	pool         sync.Pool
 }
 
 // New prepares an engine for rs. It compiles nothing: it uses the fast
-// path rules.Compile built (rs.Fast) and evaluates rule by rule when rs
-// has none, as in a rule set built by hand.
+// path rules.Compile built (rs.Fast), its slot programs when it has them,
+// and evaluates rule by rule when rs has none, as in a rule set built by
+// hand.
 func New(rs *rules.RuleSet) *Engine {
-	e := &Engine{rs: rs, fast: rs.Fast}
+	e := &Engine{rs: rs}
 	// read holds every name some expression reads: those its Reads
 	// lists for explanations, and every identifier its program loads.
 	read := identifiers{}
@@ -73,28 +56,51 @@ func New(rs *rules.RuleSet) *Engine {
 		node := x.Program.Node()
 		ast.Walk(&node, read)
 	})
-	for _, s := range rs.Segmentations {
-		sv := segVars{Vars: rules.VarsFor(s.Name), names: make([]any, len(s.Segments))}
-		for _, name := range []*string{&sv.Segment, &sv.Previous, &sv.Rank, &sv.PreviousRank, &sv.DaysIn, &sv.DaysInPrevious, &sv.Overdue, &sv.DaysSinceCovered} {
-			if !read[*name] {
-				*name = ""
-			}
-		}
-		for k, seg := range s.Segments {
-			sv.names[k] = seg.Name
-		}
-		e.segs = append(e.segs, sv)
+	e.progs, e.slotted = slotPrograms(rs)
+	if e.slotted {
+		e.slots = rs.Fast.Slotted.Slots
 	}
-	e.absentVar = read[rules.AbsentVar]
-	e.zone, e.asOfDate = rs.Zone(), read[rules.AsOfDateVar]
+	if !e.slotted || !e.layout(rs, read) {
+		e.progs, e.slotted, e.slots = mapPrograms(rs), false, rules.NewSlots(rs)
+		e.layout(rs, read)
+	}
+	e.zone = rs.Zone()
 	e.follow = newFollowUp(rs)
-	for i, f := range rs.Facts.Fields {
-		if read[f.Name] {
-			e.facts = append(e.facts, factSlot{name: f.Name, index: i})
-		}
-	}
 	e.pool.New = func() any { return e.newWorker() }
 	return e
+}
+
+// layout finds the slot of every variable evaluation writes: the
+// segmentations' state variables, facts, the as-of date and the absent
+// flag that some expression reads (read), and the as-of time. It reports
+// whether e.slots has them all.
+func (e *Engine) layout(rs *rules.RuleSet, read identifiers) bool {
+	ok := true
+	slot := func(name string) int {
+		if !read[name] {
+			return -1
+		}
+		i := e.slots.Index(name)
+		ok = ok && i >= 0
+		return i
+	}
+	e.segs = e.segs[:0]
+	for _, s := range rs.Segmentations {
+		v, sv := rules.VarsFor(s.Name), newSegVars(s)
+		sv.segment, sv.previous, sv.rank, sv.previousRank = slot(v.Segment), slot(v.Previous), slot(v.Rank), slot(v.PreviousRank)
+		sv.daysIn, sv.daysInPrevious = slot(v.DaysIn), slot(v.DaysInPrevious)
+		sv.overdue, sv.daysSinceCovered = slot(v.Overdue), slot(v.DaysSinceCovered)
+		e.segs = append(e.segs, sv)
+	}
+	e.facts = e.facts[:0]
+	for i, f := range rs.Facts.Fields {
+		if read[f.Name] {
+			e.facts = append(e.facts, factSlot{name: f.Name, index: i, slot: slot(f.Name)})
+		}
+	}
+	e.absentSlot, e.asOfDateSlot = slot(rules.AbsentVar), slot(rules.AsOfDateVar)
+	e.asOfSlot = e.slots.Index(rules.AsOfVar)
+	return ok && e.asOfSlot >= 0
 }
 
 // RuleSet returns the rule set the engine evaluates.
@@ -118,40 +124,6 @@ func eachExpr(rs *rules.RuleSet, fn func(*rules.Expr)) {
 			}
 		}
 	}
-}
-
-// identifiers collects the names of the identifiers in expression trees:
-// every variable a compiled program loads from the environment.
-type identifiers map[string]bool
-
-func (ids identifiers) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok {
-		ids[id.Value] = true
-	}
-}
-
-// worker is one goroutine's scratch space: the expression environment,
-// reused from customer to customer, and a VM. Neither is safe to share.
-type worker struct {
-	e       *Engine
-	env     map[string]any
-	vm      vm.VM
-	asOf    time.Time
-	asOfAny any
-	// prevIdx holds the current customer's previous segment index per
-	// segmentation, -1 for none.
-	prevIdx []int
-	// fired holds the action index of each of the current result's
-	// Actions; order and kept are withhold's scratch.
-	fired []int
-	order []int
-	kept  []bool
-}
-
-func (e *Engine) newWorker() *worker {
-	w := &worker{e: e, env: make(map[string]any, len(e.facts)+1+6*len(e.segs))}
-	w.prevIdx = make([]int, len(e.segs))
-	return w
 }
 
 // Evaluate evaluates one customer at asOf, an instant: expressions see it
@@ -191,19 +163,18 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	e := w.e
 	rs := e.rs
 	res.reset(len(rs.Segmentations))
-	env := w.env
 	// The boxed as-of time and date are cached per worker. Expressions
 	// see the time in the rule set's zone, where year(as_of) and the
 	// other calendar helpers read it, whatever zone the caller gave.
 	if !asOf.Equal(w.asOf) || w.asOfAny == nil {
 		w.asOf, w.asOfAny = asOf, asOf.In(e.zone)
-		env[rules.AsOfVar] = w.asOfAny
-		if e.asOfDate {
-			env[rules.AsOfDateVar] = rules.DateIn(asOf, e.zone)
+		w.set(e.asOfSlot, w.asOfAny)
+		if e.asOfDateSlot >= 0 {
+			w.set(e.asOfDateSlot, rules.DateIn(asOf, e.zone))
 		}
 	}
-	if e.absentVar {
-		env[rules.AbsentVar] = c.Absent
+	if e.absentSlot >= 0 {
+		w.set(e.absentSlot, c.Absent)
 	}
 	if c.Absent {
 		w.left(asOf, c, res, tr)
@@ -223,7 +194,7 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 		if x, ok := v.(float64); ok && x-x != 0 {
 			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: factField(f.name), Err: fmt.Errorf("fact %q: %w", f.name, nonFinite(x))})
 		}
-		env[f.name] = v
+		w.set(f.slot, v)
 	}
 	if len(res.Errors) > 0 {
 		w.keep(asOf, c, res, tr)
@@ -239,10 +210,10 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 		w.coverage(asOf, c, res, tr)
 	}
 	mask := -1
-	if tr == nil && e.fast != nil && e.fast.Actions != nil {
+	if tr == nil && e.progs.actions != nil {
 		// One VM run evaluates every action's condition into a bit mask;
 		// on an error, each action is evaluated alone to report it.
-		if out, err := w.vm.Run(e.fast.Actions, env); err == nil {
+		if out, err := w.run(e.progs.actions); err == nil {
 			if m, ok := out.(int); ok {
 				mask = m
 			}
@@ -260,17 +231,17 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 // setPrevious publishes a segmentation's previous state to the
 // expressions that read it, and records its index in prevIdx.
 func (w *worker) setPrevious(si int, prev Assignment, asOf time.Time) {
-	idx := w.e.rs.Segmentations[si].SegmentIndex(prev.Segment)
-	w.prevIdx[si] = idx
 	sv := &w.e.segs[si]
-	if sv.Previous != "" {
-		w.env[sv.Previous] = sv.name(idx, prev.Segment)
+	idx := sv.index(prev.Segment)
+	w.prevIdx[si] = idx
+	if sv.previous >= 0 {
+		w.set(sv.previous, sv.name(idx, prev.Segment))
 	}
-	if sv.PreviousRank != "" {
-		w.env[sv.PreviousRank] = idx + 1
+	if sv.previousRank >= 0 {
+		w.set(sv.previousRank, rules.IntValue(idx+1))
 	}
-	if sv.DaysInPrevious != "" {
-		w.env[sv.DaysInPrevious] = days(prev.Since, asOf)
+	if sv.daysInPrevious >= 0 {
+		w.set(sv.daysInPrevious, rules.IntValue(days(prev.Since, asOf)))
 	}
 }
 
@@ -282,7 +253,7 @@ func (w *worker) left(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	rs := w.e.rs
 	res.Left = true
 	for _, f := range w.e.facts {
-		w.env[f.name] = nil
+		w.set(f.slot, nil)
 	}
 	for i := range rs.Segmentations {
 		prev := c.State.segment(i)
@@ -323,7 +294,8 @@ func (w *worker) keep(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 		prev := c.State.segment(i)
 		d := &res.Segments[i]
 		d.Previous, d.Reason = prev.Segment, ReasonError
-		if s.SegmentIndex(prev.Segment) >= 0 {
+		w.newIdx[i] = s.SegmentIndex(prev.Segment)
+		if w.newIdx[i] >= 0 {
 			d.Assignment = prev
 		}
 	}
@@ -337,8 +309,9 @@ func (w *worker) keep(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 // when it is a nullable bool fact on its own.
 var errNullCondition = errors.New("condition is null, not true or false (use coalesce(x, false))")
 
-func (w *worker) condition(x *rules.Expr) (bool, error) {
-	out, err := w.vm.Run(x.Program, w.env)
+// condition runs p, a condition's program.
+func (w *worker) condition(p *vm.Program) (bool, error) {
+	out, err := w.run(p)
 	if err != nil {
 		return false, err
 	}
@@ -361,10 +334,10 @@ func (w *worker) decide(si int, asOf time.Time, c *Customer, res *Result, tr *Tr
 	}
 
 	matched := -1
-	if tr == nil && w.e.fast != nil {
+	if tr == nil && w.e.progs.segmentations != nil {
 		// One VM run decides the segmentation; on an error, fall through
 		// to rule-by-rule evaluation, which reports the failing rule.
-		if out, err := w.vm.Run(w.e.fast.Segmentations[si], w.env); err == nil {
+		if out, err := w.run(w.e.progs.segmentations[si]); err == nil {
 			if i, ok := out.(int); ok {
 				matched = i
 			}
@@ -379,10 +352,10 @@ func (w *worker) decide(si int, asOf time.Time, c *Customer, res *Result, tr *Tr
 			st.fallback(seg)
 			break
 		}
-		ok, err := w.condition(seg.When)
-		st.tried(seg, ok, err, w.env)
+		ok, err := w.condition(w.e.progs.conditions[si][k])
+		st.tried(seg, ok, err, w)
 		if err != nil {
-			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: seg.When.Field, Err: err, Facts: errorFacts(seg.When, w.env)})
+			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: seg.When.Field, Err: err, Facts: errorFacts(seg.When, w)})
 			d.Assignment = prev
 			d.Reason = ReasonError
 			if prevIdx < 0 {
@@ -433,17 +406,19 @@ func (w *worker) decide(si int, asOf time.Time, c *Customer, res *Result, tr *Tr
 }
 
 // setNew publishes a segmentation's new state to the expressions that
-// read it (segments that depend on it, and actions).
+// read it (segments that depend on it, and actions), and records its
+// index in newIdx.
 func (w *worker) setNew(si, idx int, since, asOf time.Time) {
+	w.newIdx[si] = idx
 	sv := &w.e.segs[si]
-	if sv.Segment != "" {
-		w.env[sv.Segment] = sv.name(idx, "")
+	if sv.segment >= 0 {
+		w.set(sv.segment, sv.name(idx, ""))
 	}
-	if sv.Rank != "" {
-		w.env[sv.Rank] = idx + 1
+	if sv.rank >= 0 {
+		w.set(sv.rank, rules.IntValue(idx+1))
 	}
-	if sv.DaysIn != "" {
-		w.env[sv.DaysIn] = days(since, asOf)
+	if sv.daysIn >= 0 {
+		w.set(sv.daysIn, rules.IntValue(days(since, asOf)))
 	}
 }
 
@@ -460,11 +435,11 @@ func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Tr
 	if mask >= 0 {
 		ok = mask&(1<<ai) != 0
 	} else {
-		ok, err = w.condition(a.When)
+		ok, err = w.condition(w.e.progs.actionConds[ai])
 	}
-	at.evaluated(a.When, ok, err, w.env)
+	at.evaluated(a.When, ok, err, w)
 	if err != nil {
-		res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: a.When.Field, Err: err, Facts: errorFacts(a.When, w.env)})
+		res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: a.When.Field, Err: err, Facts: errorFacts(a.When, w)})
 		return
 	}
 	if !ok {
@@ -478,10 +453,10 @@ func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Tr
 	if len(a.Payload) > 0 {
 		payload = make(map[string]any, len(a.Payload))
 	}
-	for _, p := range a.Payload {
+	for j, p := range a.Payload {
 		v := p.Value
 		if p.Expr != nil {
-			v, err = w.vm.Run(p.Expr.Program, w.env)
+			v, err = w.run(w.e.progs.payloads[ai][j])
 			if t, ok := v.(time.Time); ok && p.Expr.Date {
 				v = t.Format(time.DateOnly) // a day, not an instant
 			}
@@ -489,12 +464,12 @@ func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Tr
 		if err == nil {
 			// Checked here, so that a plan reports what an apply could
 			// not write.
-			if err = payloadValue(v); p.Expr != nil && errors.As(err, new(nonFinite)) {
+			if err = payloadValue(v); err != nil && p.Expr != nil && errors.As(err, new(nonFinite)) {
 				err = fmt.Errorf("%w (a division by zero? safe_div(a, b, default) guards one)", err)
 			}
 		}
 		if err != nil {
-			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: payloadField(a, p), Err: err, Facts: errorFacts(p.Expr, w.env)})
+			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: payloadField(a, p), Err: err, Facts: errorFacts(p.Expr, w)})
 			at.failed(fmt.Errorf("payload %s: %w", p.Name, err))
 			return
 		}

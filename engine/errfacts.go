@@ -14,20 +14,20 @@ import (
 // counted.
 const maxErrorFacts = 6
 
-// errorFacts returns what x reads, with its values in env, the null ones
-// first, for a RuleError. It runs only when x has failed.
-func errorFacts(x *rules.Expr, env map[string]any) []FactValue {
+// errorFacts returns what x reads, with its values in w's environment,
+// the null ones first, for a RuleError. It runs only when x has failed.
+func errorFacts(x *rules.Expr, w *worker) []FactValue {
 	if x == nil || len(x.Reads) == 0 {
 		return nil
 	}
 	out := make([]FactValue, 0, len(x.Reads))
 	for _, name := range x.Reads {
-		if v := env[name]; v == nil {
+		if v := w.value(name); v == nil {
 			out = append(out, FactValue{Name: name})
 		}
 	}
 	for _, name := range x.Reads {
-		if v := env[name]; v != nil {
+		if v := w.value(name); v != nil {
 			out = append(out, FactValue{Name: name, Value: v})
 		}
 	}

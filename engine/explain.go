@@ -91,10 +91,11 @@ func (t *Trace) action(a *rules.Action) *ActionTrace {
 	return at
 }
 
-func reads(x *rules.Expr, env map[string]any) []FactValue {
+// reads returns what x reads, with the values w's environment holds.
+func reads(x *rules.Expr, w *worker) []FactValue {
 	out := make([]FactValue, len(x.Reads))
 	for i, name := range x.Reads {
-		out[i] = FactValue{Name: name, Value: env[name]}
+		out[i] = FactValue{Name: name, Value: w.value(name)}
 	}
 	return out
 }
@@ -102,11 +103,11 @@ func reads(x *rules.Expr, env map[string]any) []FactValue {
 // The methods below are no-ops on a nil receiver, so evaluation calls
 // them unconditionally and pays nothing when not explaining.
 
-func (st *SegmentationTrace) tried(seg *rules.Segment, ok bool, err error, env map[string]any) {
+func (st *SegmentationTrace) tried(seg *rules.Segment, ok bool, err error, w *worker) {
 	if st == nil {
 		return
 	}
-	rt := RuleTrace{Segment: seg.Name, Label: seg.Label, When: seg.When.Source, Outcome: OutcomeFalse, Reads: reads(seg.When, env)}
+	rt := RuleTrace{Segment: seg.Name, Label: seg.Label, When: seg.When.Source, Outcome: OutcomeFalse, Reads: reads(seg.When, w)}
 	switch {
 	case err != nil:
 		rt.Outcome, rt.Error = OutcomeError, err.Error()
@@ -210,11 +211,11 @@ func day(t time.Time) string {
 	return t.Format("2006-01-02")
 }
 
-func (at *ActionTrace) evaluated(x *rules.Expr, ok bool, err error, env map[string]any) {
+func (at *ActionTrace) evaluated(x *rules.Expr, ok bool, err error, w *worker) {
 	if at == nil {
 		return
 	}
-	at.Reads = reads(x, env)
+	at.Reads = reads(x, w)
 	switch {
 	case err != nil:
 		at.Outcome, at.Why = OutcomeError, err.Error()
@@ -245,7 +246,10 @@ func (at *ActionTrace) fired(q QueuedAction) {
 		return
 	}
 	at.Outcome, at.Why = OutcomeFired, ""
-	at.Queued = &q
+	// A copy, so that q does not escape and cost an allocation per fired
+	// action when there is no trace.
+	queued := q
+	at.Queued = &queued
 }
 
 // coverage records a segmentation's coverage state.

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/tierflow/tierflow/rules"
@@ -68,7 +67,7 @@ func (w *worker) coverage(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	for i, s := range rs.Segmentations {
 		d := &res.Segments[i]
 		state, daysSince := CoverageNone, -1
-		if k := s.SegmentIndex(d.Segment); k >= 0 {
+		if k := w.newIdx[i]; k >= 0 {
 			since := d.Since
 			if since.IsZero() {
 				since = asOf
@@ -77,11 +76,11 @@ func (w *worker) coverage(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 		}
 		res.Coverage[i] = state
 		sv := &w.e.segs[i]
-		if sv.Overdue != "" {
-			w.env[sv.Overdue] = state == CoverageOverdue
+		if sv.overdue >= 0 {
+			w.set(sv.overdue, state == CoverageOverdue)
 		}
-		if sv.DaysSinceCovered != "" {
-			w.env[sv.DaysSinceCovered] = daysSince
+		if sv.daysSinceCovered >= 0 {
+			w.set(sv.daysSinceCovered, rules.IntValue(daysSince))
 		}
 		tr.coverage(s, state, daysSince)
 	}
@@ -99,13 +98,19 @@ func (w *worker) withhold(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	for j := range res.Actions {
 		order = append(order, j)
 	}
-	sort.SliceStable(order, func(x, y int) bool {
-		a, b := order[x], order[y]
+	// A stable insertion sort: there are a few fired actions, and
+	// sort.SliceStable would allocate for every customer.
+	before := func(a, b int) bool {
 		if res.Actions[a].Priority != res.Actions[b].Priority {
 			return res.Actions[a].Priority < res.Actions[b].Priority
 		}
 		return fired[a] < fired[b]
-	})
+	}
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && before(order[j], order[j-1]); j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
 	w.order = order
 	keep := w.kept[:0]
 	for range res.Actions {

@@ -12,6 +12,7 @@ import (
 	"github.com/expr-lang/expr/checker/nature"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
 )
 
@@ -37,6 +38,11 @@ type exprCompiler struct {
 	// costs holds the cost of every expression compiled, for the rule
 	// set's total.
 	costs []exprCost
+	// slots lays out the slot environment, and slotted holds each
+	// compiled expression's slot program (see Slots.slotProgram), for the
+	// fast path; an expression whose slot program failed has none.
+	slots   *Slots
+	slotted map[*Expr]*vm.Program
 }
 
 func newExprCompiler(l *loader, schema *Schema, params []Param, segs []*Segmentation) *exprCompiler {
@@ -63,6 +69,12 @@ func newExprCompiler(l *loader, schema *Schema, params []Param, segs []*Segmenta
 	for _, b := range allowedBuiltins {
 		c.options = append(c.options, expr.EnableBuiltin(b))
 	}
+	cfg := conf.CreateNew()
+	for _, op := range c.options {
+		op(cfg)
+	}
+	c.slots = newSlots(EnvNames(schema, segs), cfg)
+	c.slotted = map[*Expr]*vm.Program{}
 	return c
 }
 
@@ -129,7 +141,9 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 	var rejected *macroError
 	var cost estimate
 	isDate := false
+	var config *conf.Config
 	program, err := compileProgram(src, opts, func(tree ast.Node, cfg *conf.Config) bool {
+		config = cfg
 		if len(v.errs) > 0 {
 			return false
 		}
@@ -175,16 +189,20 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 		call.pos = exprPos(c.l, node, shift+call.loc.From)
 		coverageAt = append(coverageAt, call.coverageCall)
 	}
+	x := &Expr{
+		Source:  src,
+		Program: program,
+		Reads:   v.reads,
+		Field:   field,
+		Pos:     c.l.pos(node),
+		Cost:    cost.steps,
+		Date:    isDate,
+	}
+	if sp, err := c.slots.slotProgram(program, config); err == nil {
+		c.slotted[x] = sp
+	}
 	return &compiled{
-		expr: &Expr{
-			Source:  src,
-			Program: program,
-			Reads:   v.reads,
-			Field:   field,
-			Pos:     c.l.pos(node),
-			Cost:    cost.steps,
-			Date:    isDate,
-		},
+		expr:       x,
 		newRefs:    v.newRefs,
 		transition: v.transition,
 		leftAt:     leftAt,

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -22,6 +24,33 @@ type FastPath struct {
 	// Actions returns a bit mask with bit i set when action i's condition
 	// holds; nil when there are no actions or more actions than bits.
 	Actions *vm.Program
+	// Slotted holds the same programs, and one for every expression of
+	// the rule set, compiled to read a slot environment instead of a map;
+	// nil in a FastPath built by hand, whose programs the engine runs
+	// with a map.
+	Slotted *SlotPrograms
+}
+
+// SlotPrograms are a rule set's programs compiled to read their
+// variables from a slot environment, a []any laid out by Slots, instead
+// of a map[string]any: no variable is looked up by name when they run.
+// Each computes what the program it was compiled with computes (see
+// Slots.slotProgram), and fails with the same error.
+//
+// They run on a vm.VM whose Variables is an environment from
+// Slots.New, with the variables written into it by slot (Slots.Index);
+// the environment argument of Run is nil.
+type SlotPrograms struct {
+	Slots *Slots
+	// Segmentations and Actions are FastPath's programs.
+	Segmentations []*vm.Program
+	Actions       *vm.Program
+	// Conditions[i][k] is the condition of segment k of segmentation i
+	// (nil for the fallback); ActionConditions[i] action i's, and
+	// Payloads[i][j] payload field j of action i (nil for a constant).
+	Conditions       [][]*vm.Program
+	ActionConditions []*vm.Program
+	Payloads         [][]*vm.Program
 }
 
 // maxMaskedActions is how many actions fit in the mask.
@@ -37,29 +66,67 @@ const fastPathHint = "the rule file is valid; this is a bug in tierflow: please 
 // fastPath then returns nil.
 func (l *loader) fastPath(c *exprCompiler, rs *RuleSet) *FastPath {
 	fp := &FastPath{}
-	ok := true
+	sp := &SlotPrograms{Slots: c.slots}
+	ok, slotted := true, true
 	for _, s := range rs.Segmentations {
-		p, err := c.compileCombined(segmentationSource(s))
+		p, slot, err := c.compileCombined(segmentationSource(s))
 		if err != nil {
 			l.report(SeverityError, s.Pos, "segmentations."+s.Name, fastPathHint,
 				"internal error: cannot combine the segmentation's conditions into one program: %s", firstLine(err))
 			ok = false
 		}
 		fp.Segmentations = append(fp.Segmentations, p)
+		sp.Segmentations = append(sp.Segmentations, slot)
+		slotted = slotted && slot != nil
 	}
 	if n := len(rs.Actions); n > 0 && n <= maxMaskedActions {
-		p, err := c.compileCombined(actionsSource(rs.Actions))
+		p, slot, err := c.compileCombined(actionsSource(rs.Actions))
 		if err != nil {
 			l.report(SeverityError, rs.Actions[0].Pos, "actions", fastPathHint,
 				"internal error: cannot combine the actions' conditions into one program: %s", firstLine(err))
 			ok = false
 		}
-		fp.Actions = p
+		fp.Actions, sp.Actions = p, slot
+		slotted = slotted && slot != nil
 	}
 	if !ok {
 		return nil
 	}
+	if slotted && c.slotExprs(rs, sp) {
+		fp.Slotted = sp
+	}
 	return fp
+}
+
+// slotExprs fills sp with the slot program of every expression of rs,
+// and reports whether each has one. Without, the engine evaluates with a
+// map, as it does a rule set built by hand.
+func (c *exprCompiler) slotExprs(rs *RuleSet, sp *SlotPrograms) bool {
+	ok := true
+	slot := func(x *Expr) *vm.Program {
+		if x == nil {
+			return nil
+		}
+		p := c.slotted[x]
+		ok = ok && p != nil
+		return p
+	}
+	for _, s := range rs.Segmentations {
+		conds := make([]*vm.Program, len(s.Segments))
+		for k, seg := range s.Segments {
+			conds[k] = slot(seg.When)
+		}
+		sp.Conditions = append(sp.Conditions, conds)
+	}
+	for _, a := range rs.Actions {
+		sp.ActionConditions = append(sp.ActionConditions, slot(a.When))
+		payload := make([]*vm.Program, len(a.Payload))
+		for j, p := range a.Payload {
+			payload[j] = slot(p.Expr)
+		}
+		sp.Payloads = append(sp.Payloads, payload)
+	}
+	return ok
 }
 
 // segmentationSource is one expression that returns the index of the
@@ -96,14 +163,24 @@ func firstLine(err error) string {
 }
 
 // compileCombined compiles a program assembled from valid conditions,
-// without the per-expression size limits (each part was checked alone).
-func (c *exprCompiler) compileCombined(src string) (*vm.Program, error) {
+// without the per-expression size limits (each part was checked alone),
+// and its slot program (nil when that fails).
+func (c *exprCompiler) compileCombined(src string) (p, slot *vm.Program, err error) {
 	v := &macroVisitor{c: c, src: src}
 	opts := append([]expr.Option{expr.Patch(v), expr.Patch(c.dateVisitor())}, c.options...)
 	opts = append(opts, expr.MaxNodes(0))
-	p, err := expr.Compile(src, opts...)
+	var config *conf.Config
+	// expr.Compile's steps (see compileProgram), keeping the config.
+	p, err = compileProgram(src, opts, func(_ ast.Node, cfg *conf.Config) bool {
+		config = cfg
+		return true
+	})
 	if err == nil && len(v.errs) > 0 {
 		err = fmt.Errorf("%s", v.errs[0].msg)
 	}
-	return p, err
+	if err != nil {
+		return nil, nil, err
+	}
+	slot, _ = c.slots.slotProgram(p, config)
+	return p, slot, nil
 }

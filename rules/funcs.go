@@ -28,7 +28,7 @@ var functions = []expr.Option{
 		if err != nil {
 			return nil, err
 		}
-		return daysBetween(a, b), nil
+		return IntValue(daysBetween(a, b)), nil
 	}, new(func(dateValue, dateValue) int), new(func(dateValue, time.Time) int),
 		new(func(time.Time, dateValue) int), new(func(time.Time, time.Time) int)),
 	expr.Function("months_between", func(p ...any) (any, error) {
@@ -36,7 +36,7 @@ var functions = []expr.Option{
 		if err != nil {
 			return nil, err
 		}
-		return monthsBetween(a, b), nil
+		return IntValue(monthsBetween(a, b)), nil
 	}, new(func(dateValue, dateValue) int), new(func(dateValue, time.Time) int),
 		new(func(time.Time, dateValue) int), new(func(time.Time, time.Time) int)),
 	// days_since(t) and months_since(t) are rewritten at compile time to
@@ -47,14 +47,14 @@ var functions = []expr.Option{
 		if err != nil {
 			return nil, err
 		}
-		return daysBetween(a, b), nil
+		return IntValue(daysBetween(a, b)), nil
 	}, new(func(dateValue, time.Time) int), new(func(time.Time, time.Time) int)),
 	expr.Function("months_since", func(p ...any) (any, error) {
 		a, b, err := twoTimes("months_since", p)
 		if err != nil {
 			return nil, err
 		}
-		return monthsBetween(a, b), nil
+		return IntValue(monthsBetween(a, b)), nil
 	}, new(func(dateValue, time.Time) int), new(func(time.Time, time.Time) int)),
 	// year(t) and month(t) of a time are rewritten to year.in and
 	// month.in, which read it in the rule set's zone (see dateVisitor).
