@@ -233,9 +233,11 @@ func (s *Store) StartRun(ctx context.Context, run jobs.RunInfo, kind string) (in
 }
 
 // FinishRun records the outcome of a run that wrote no state. A run whose
-// record says it is no longer running keeps that record: one whose commit
-// went through although its connection was lost said succeeded in the
-// same transaction.
+// record says it has ended keeps that record: one whose commit went
+// through although its connection was lost said succeeded in the same
+// transaction. Abandoned is the exception: another apply that took the
+// lock guessed it, because this run had recorded its start but not yet
+// asked for the lock; this run is alive, and says how it ended.
 //
 // A run often fails because the database went away (a restart); so that
 // it is recorded as failed rather than left running (and marked
@@ -252,7 +254,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, sum jobs.RunSummary) er
 	}
 	finish := func() error {
 		_, err := s.db.ExecContext(ctx, `UPDATE `+s.table("runs")+` SET status = $2, finished_at = $3, customers = $4,
-			changed = $5, actions = $6, errors = $7, detail = $8, error = $9 WHERE id = $1 AND status = 'running'`,
+			changed = $5, actions = $6, errors = $7, detail = $8, error = $9 WHERE id = $1 AND status IN ('running', 'abandoned')`,
 			id, string(sum.Status), sum.Finished, sum.Customers, sum.Changed, sum.Actions, sum.Errors, detail, nullString(sum.Error))
 		return err
 	}
