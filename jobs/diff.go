@@ -113,7 +113,7 @@ type layout struct {
 }
 
 func unionOf(baseline, proposed *rules.RuleSet) (*union, error) {
-	u := &union{rs: &rules.RuleSet{Name: proposed.Name, Key: proposed.Key}}
+	u := &union{rs: &rules.RuleSet{Name: proposed.Name, Key: proposed.Key, Timezone: proposed.Timezone, Location: proposed.Location}}
 	fields := append([]rules.Field(nil), proposed.Facts.Fields...)
 	segs := append([]*rules.Segmentation(nil), proposed.Segmentations...)
 	acts := append([]*rules.Action(nil), proposed.Actions...)
@@ -123,7 +123,10 @@ func unionOf(baseline, proposed *rules.RuleSet) (*union, error) {
 			return nil, fmt.Errorf("the change renames the key column from %q to %q; preview it against the database instead", baseline.Key, proposed.Key)
 		}
 		u.base = &layout{}
-		fields, u.base.facts = mergeByName(fields, baseline.Facts.Fields, func(f rules.Field) string { return f.Name }, nil)
+		var err error
+		if fields, u.base.facts, err = mergeFacts(fields, baseline.Facts.Fields); err != nil { // derived_diff.go
+			return nil, err
+		}
 		segs, u.base.segs = mergeByName(segs, baseline.Segmentations, func(s *rules.Segmentation) string { return s.Name }, nil)
 		acts, u.base.acts = mergeByName(acts, baseline.Actions, func(a *rules.Action) string { return a.Name },
 			func(have, b *rules.Action) *rules.Action {

@@ -198,7 +198,7 @@ func ExplainRun(ctx context.Context, rec *CustomerRecord, facts FactsSource, rs 
 	if run.Status != StatusSucceeded {
 		return nil, errNotSucceeded(run)
 	}
-	c, err := findFacts(ctx, facts, rs, key)
+	c, err := findFactsAt(ctx, facts, rs, key, run.AsOf)
 	if err != nil {
 		return nil, fmt.Errorf("run %d is re-evaluated with today's facts: %w", run.ID, err)
 	}

@@ -37,6 +37,10 @@ type PlanReport struct {
 	// Coverage is each coverage target's standing after the run, in file
 	// order of the segments that declare one; absent when none does.
 	Coverage []CoverageReport `json:"coverage,omitempty"`
+	// Derived is how the run computed its derived facts: the population
+	// columns and the fits of the predicted facts' models; absent for a
+	// rule set without derived facts.
+	Derived *DerivedReport `json:"derived,omitempty"`
 }
 
 // CoverageReport is one segment's coverage (覆盖率) after a run: of the

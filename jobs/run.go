@@ -97,6 +97,7 @@ func Plan(ctx context.Context, state StateStore, facts FactsSource, rs *rules.Ru
 	}
 	rep := NewPlanReport(plan, "plan", opts.AsOf, snap.Initial())
 	rep.Quality = qualityOf(snap, opts.AsOf, prev)
+	rep.Derived = derivedReportOf(snap)
 	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev, rep.Quality)
 	return &Outcome{Report: rep}, nil
 }
@@ -158,6 +159,7 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 	}
 	rep := NewPlanReport(plan, "apply", opts.AsOf, snap.Initial())
 	rep.Quality = qualityOf(snap, opts.AsOf, prev)
+	rep.Derived = derivedReportOf(snap)
 	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev, rep.Quality)
 	out.Report = rep
 	// The run's population is the customers the sources returned: the
@@ -377,7 +379,7 @@ func clone(r *engine.Result) *engine.Result {
 // qualityOf reports what the pass over snap saw, once it is streamed:
 // nil for a snapshot OpenSnapshot did not make.
 func qualityOf(snap Snapshot, asOf time.Time, prev *PreviousRun) *QualityReport {
-	s, ok := snap.(*snapshot)
+	s, ok := unwrapSnapshot(snap).(*snapshot)
 	if !ok {
 		return nil
 	}

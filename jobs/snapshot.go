@@ -31,6 +31,9 @@ func OpenSnapshot(ctx context.Context, state StateStore, facts FactsSource, rs *
 	if err != nil {
 		return nil, err
 	}
+	if rs.HasDerived() {
+		return openDerived(ctx, state, facts, rs, cfg) // derived.go
+	}
 	ss := sourcesOf(facts)
 	if err := ss.Check(rs); err != nil {
 		return nil, err
@@ -296,7 +299,7 @@ func FindCustomer(ctx context.Context, state StateStore, facts FactsSource, rs *
 	for _, o := range opts {
 		o(&cfg)
 	}
-	c, err := findFacts(ctx, facts, rs, key)
+	c, err := findFactsAt(ctx, facts, rs, key, cfg.asOf)
 	if err != nil {
 		return nil, err
 	}
@@ -388,6 +391,6 @@ func (s *snapshot) modified() []time.Time {
 // than looking the state up by key batch by batch: benchmarks and tests
 // check which path a wiring takes.
 func ReadsJoined(snap Snapshot) bool {
-	s, ok := snap.(*snapshot)
+	s, ok := unwrapSnapshot(snap).(*snapshot)
 	return ok && s.joined != nil
 }

@@ -57,6 +57,11 @@ type Source struct {
 	// than the run's as-of time by more than this; 0 means no check.
 	FreshWithin time.Duration
 	FreshFact   string
+	// Transactions, on a rule set's first source, is where the rule set's
+	// transactions (orders) are read from for its derived facts
+	// (rules.RuleSet.Derived): any facts source, opened with
+	// TransactionsRuleSet. nil when the rule set reads none.
+	Transactions FactsSource
 }
 
 func (s *Source) onDuplicate() string {
@@ -159,6 +164,8 @@ func (ss Sources) Check(rs *rules.RuleSet) error {
 		for _, f := range s.Provides {
 			fd, _, ok := rs.Facts.Lookup(f)
 			switch {
+			case ok && fd.Derived != nil:
+				errs = append(errs, fmt.Errorf("source %q provides %q, which %s derives itself (derived: in the rule file): remove it from the source's facts", s.Name, f, rs.Name))
 			case !ok:
 				errs = append(errs, fmt.Errorf("source %q provides %q, which is not a fact of %s", s.Name, f, rs.Name))
 			case owner[f] != "":
@@ -175,6 +182,7 @@ func (ss Sources) Check(rs *rules.RuleSet) error {
 			}
 		}
 	}
+	errs = append(errs, ss.checkTransactions(rs))
 	return errors.Join(errs...)
 }
 
@@ -222,7 +230,7 @@ func (ss Sources) RuleSetFor(rs *rules.RuleSet, i int) *rules.RuleSet {
 // subRuleSet is RuleSetFor with pos, which maps the sub-schema's places
 // to places in rs's schema (nil: the same places).
 func (ss Sources) subRuleSet(rs *rules.RuleSet, i int) (*rules.RuleSet, []int) {
-	if len(ss) == 1 && len(ss[0].Provides) == 0 {
+	if len(ss) == 1 && len(ss[0].Provides) == 0 && !rs.HasDerived() {
 		return rs, nil
 	}
 	mine := map[string]bool{}
@@ -232,7 +240,7 @@ func (ss Sources) subRuleSet(rs *rules.RuleSet, i int) (*rules.RuleSet, []int) {
 		}
 	} else {
 		for _, f := range rs.Facts.Fields {
-			mine[f.Name] = true
+			mine[f.Name] = f.Derived == nil // derived facts come from no source
 		}
 		for _, o := range ss[1:] {
 			for _, f := range o.Provides {

@@ -33,7 +33,7 @@ type TestSource struct {
 	Src  []byte
 }
 
-var topKeys = []string{"ruleset", "label", "description", "key", "schedule", "timezone", "on_missing", "limits", "churn", "params", "facts", "segmentations", "actions", "tests"}
+var topKeys = []string{"ruleset", "label", "description", "key", "schedule", "timezone", "on_missing", "limits", "churn", "params", "facts", "transactions", "derived", "segmentations", "actions", "tests"}
 
 // Compile decodes, validates and compiles one rule file. file names the
 // file in diagnostics. On failure the error is an ErrorList holding every
@@ -78,6 +78,7 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 	if rs.Facts == nil {
 		rs.Facts = opts.Schema
 	}
+	rs.Facts = l.derived(top["derived"], l.transactions(top["transactions"], rs.Key), rs.Facts, rs.Key)
 	if rs.Facts == nil {
 		l.errorf(root, "facts", "declare the fields rules read under facts:, e.g. `spend_12m: number`, or check against a database with --db", "no facts schema")
 	} else {
@@ -106,6 +107,7 @@ func (l *loader) compile(src []byte, opts Options) *RuleSet {
 		}
 	}
 	if !l.failed() {
+		l.lintDerived(rs, c)
 		l.lint(rs, c, rawSegs, rawActs, top["facts"] != nil)
 		// Every condition compiled, so the combined programs can be built.
 		rs.Fast = l.fastPath(c, rs)

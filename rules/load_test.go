@@ -88,7 +88,7 @@ func TestLoadErrors(t *testing.T) {
 			fsys:  fstest.MapFS{"ci.yaml": file("name: CI\n")},
 			paths: []string{"ci.yaml"},
 			want: []string{
-				`ci.yaml:1:1: name: unknown key "name" (expected one of: actions, churn, description, facts, key, label, limits, on_missing, params, ruleset, schedule, segmentations, tests, timezone)`,
+				`ci.yaml:1:1: name: unknown key "name" (expected one of: actions, churn, derived, description, facts, key, label, limits, on_missing, params, ruleset, schedule, segmentations, tests, timezone, transactions)`,
 				`ci.yaml:1:1: ruleset: "ruleset" is required (start the file with `,
 				`ci.yaml:1:1: facts: no facts schema (declare the fields`,
 				`ci.yaml:1:1: segmentations: "segmentations" is required (add at least one segmentation with its segments)`,
@@ -160,7 +160,7 @@ func TestLoadFiles(t *testing.T) {
 	if err := loaded.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(loaded.RuleSets) != 1 || loaded.RuleSets[0].Name != "retail" || len(loaded.RuleSets[0].Tests) != 19 {
+	if len(loaded.RuleSets) != 2 || loaded.RuleSets[0].Name != "retail" || len(loaded.RuleSets[0].Tests) != 19 || loaded.RuleSets[1].Name != "retail_orders" {
 		t.Fatalf("loaded %+v", loaded.RuleSets)
 	}
 

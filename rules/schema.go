@@ -77,7 +77,11 @@ type Field struct {
 	// for the fact that is midnight there is that day (see coerceDate).
 	// Compile sets it; nil means UTC.
 	Zone *time.Location
-	Pos  Pos
+	// Derived, for a fact of the rule file's derived: section, says how
+	// tierflow computes it before evaluating; nil for a fact the facts
+	// source provides.
+	Derived *Derivation
+	Pos     Pos
 }
 
 // Schema is the set of facts a rule set reads, in a fixed order. Engine

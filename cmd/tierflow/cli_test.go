@@ -72,7 +72,7 @@ func TestCheck(t *testing.T) {
 func TestTestCommand(t *testing.T) {
 	t.Parallel()
 	r := runCLI(t, nil, "test", "../../examples").want(t, exitOK)
-	if !strings.Contains(r.stdout, "cases passed in 3 rule sets") {
+	if !strings.Contains(r.stdout, "cases passed in 4 rule sets") {
 		t.Errorf("test examples:\n%s", r.stdout)
 	}
 	runCLI(t, nil, "test", "--min-coverage", "90", "../../examples").want(t, exitOK)

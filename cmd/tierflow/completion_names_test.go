@@ -56,7 +56,7 @@ func TestCompleteNamesFromPaths(t *testing.T) {
 	wantCands(t, []string{"churn_signals"}, "explain", "--facts", "c.yaml", "../../examples/b2b/churn_signals.yaml", "--ruleset", "")
 	got, _ := completed(t, nil, "explain", "../../examples", "--ruleset", "")
 	slices.Sort(got)
-	if want := []string{"churn_signals", "key_accounts", "retail"}; !slices.Equal(got, want) {
+	if want := []string{"churn_signals", "key_accounts", "retail", "retail_orders"}; !slices.Equal(got, want) {
 		t.Errorf("explain ../../examples --ruleset: %q, want %q", got, want)
 	}
 	wantCands(t, []string{"retail"}, "explain", retailRules, "--ruleset", "")

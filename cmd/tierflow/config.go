@@ -113,7 +113,10 @@ type ruleSetConfig struct {
 	// Sources are where the rule set's facts come from: the one source:,
 	// or the list sources:, merged on the customer key. The first is the
 	// primary source, whose customers are the rule set's customers.
-	Sources        []sourceConfig
+	Sources []sourceConfig
+	// Transactions is where the rule set's transactions (orders) come
+	// from, for its derived facts (transactions:); nil when none.
+	Transactions   *sourceConfig
 	Guard          *guardConfig
 	InitialActions bool // initial_actions
 
@@ -392,7 +395,7 @@ func (r *configReader) duration(n *yaml.Node, field string) string {
 }
 
 func (r *configReader) ruleSet(n *yaml.Node, field string, dbs map[string]databaseConfig) (ruleSetConfig, bool) {
-	m, ok := r.Mapping(n, field, "rules", "source", "sources", "guard", "initial_actions")
+	m, ok := r.Mapping(n, field, "rules", "source", "sources", "transactions", "guard", "initial_actions")
 	if !ok {
 		return ruleSetConfig{}, false
 	}
@@ -401,6 +404,7 @@ func (r *configReader) ruleSet(n *yaml.Node, field string, dbs map[string]databa
 		rs.Rules = r.nonEmpty(rn, field+".rules", "name the rule file, e.g. rules: rules/customers.yaml")
 	}
 	rs.Sources = r.ruleSetSources(n, m, field, dbs)
+	rs.Transactions = r.transactionsSource(m["transactions"], field+".transactions", dbs)
 	if g := m["guard"]; g != nil && g.Tag != "!!null" {
 		gc := r.guard(g, field+".guard")
 		rs.Guard = &gc

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -387,4 +388,60 @@ func (r *configReader) sourceFormat(m map[string]*yaml.Node, field string, s sou
 		r.Errorf(m["file"], field+".file", "add format: csv or format: jsonl, or end the name in .csv, .jsonl, .ndjson or .json, optionally followed by .gz",
 			"cannot tell the format of %q from its name", s.File)
 	}
+}
+
+// transactionKeys are the keys of a transactions: mapping: where the
+// transactions are, as a source's; the columns they hold are the rule
+// file's to name (transactions: there).
+var transactionKeys = []string{"query", "table", "file", "database", "format"}
+
+// transactionsSource reads a rule set's transactions:, where the
+// transactions its derived facts read come from: a string (a query or a
+// table on the state database) or a mapping with one of query, table or
+// file, as source: takes, and none of the keys that treat or check facts
+// rows. It returns nil when transactions: is not set.
+func (r *configReader) transactionsSource(n *yaml.Node, field string, dbs map[string]databaseConfig) *sourceConfig {
+	if !present(n) {
+		return nil
+	}
+	if n.Kind == yaml.MappingNode {
+		n = r.transactionKeys(n, field)
+	}
+	s, _ := r.source(n, field, dbs)
+	s.Name = "transactions"
+	return &s
+}
+
+// transactionKeys reports the keys of a transactions: mapping that are
+// not transactionKeys, and returns the mapping without them.
+func (r *configReader) transactionKeys(n *yaml.Node, field string) *yaml.Node {
+	kept := *n
+	kept.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		switch {
+		case slices.Contains(transactionKeys, k.Value):
+			kept.Content = append(kept.Content, k, n.Content[i+1])
+		case slices.Contains(sourceKeys, k.Value):
+			r.Errorf(k, field+"."+k.Value, "a transactions source takes query, table or file (with database or format); its columns are named under transactions: in the rule file",
+				"%s is for facts sources", k.Value)
+		default:
+			r.Errorf(k, field+"."+k.Value, nearOr(k.Value, transactionKeys, "expected one of: "+strings.Join(slices.Sorted(slices.Values(transactionKeys)), ", ")), "unknown key %q", k.Value)
+		}
+	}
+	return &kept
+}
+
+// wireTransactions opens rule set r's transactions source, when it has
+// one, as the Transactions of its first source in ss.
+func (c *config) wireTransactions(ctx context.Context, getenv func(string) string, w *wiring, dbs map[string]sourceOpener, r ruleSetConfig, ss jobs.Sources) error {
+	if r.Transactions == nil || len(ss) == 0 {
+		return nil
+	}
+	src, err := c.openSource(ctx, getenv, w, dbs, *r.Transactions)
+	if err != nil {
+		return err
+	}
+	ss[0].Transactions = src
+	return nil
 }

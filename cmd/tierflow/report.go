@@ -92,8 +92,14 @@ func runReport(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("report: %s", store.Redact(err.Error()))
 	}
+	var fits []report.RuleSetFits
+	if src, ok := store.(jobs.ReportSource); ok && *format == "html" {
+		if fits, err = reportFits(ctx, src, reps); err != nil { // reportfits.go
+			return a.errorf("report: %s", store.Redact(err.Error()))
+		}
+	}
 	var buf bytes.Buffer
-	if err := writeReport(&buf, reps, *format, *tableName, now); err != nil {
+	if err := writeReport(&buf, reps, fits, *format, *tableName, now); err != nil {
 		return a.errorf("report: %v", err)
 	}
 	if *out == "" || *out == "-" {
@@ -179,11 +185,12 @@ func classReports(ctx context.Context, store stateStore, sets []*rules.RuleSet, 
 	return reps, nil
 }
 
-// writeReport writes reps in format: an HTML page of them all, or the
-// JSON document or one CSV table of the one rule set's (oneRuleSet).
-func writeReport(w io.Writer, reps []*jobs.ClassReport, format, table string, now time.Time) error {
+// writeReport writes reps in format: an HTML page of them all (with the
+// fits of their models), or the JSON document or one CSV table of the one
+// rule set's (oneRuleSet).
+func writeReport(w io.Writer, reps []*jobs.ClassReport, fits []report.RuleSetFits, format, table string, now time.Time) error {
 	if format == "html" {
-		return report.Write(w, report.Page{Reports: reps, Generated: now, Version: versionString()})
+		return report.Write(w, report.Page{Reports: reps, Generated: now, Version: versionString(), Fits: fits})
 	}
 	if format == "json" {
 		return views.ClassReportJSON(w, reps[0])

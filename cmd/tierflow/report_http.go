@@ -96,8 +96,14 @@ func (h *reportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the report could not be built; serve's log says why", http.StatusInternalServerError)
 		return
 	}
+	fits, err := reportFits(r.Context(), h.src, []*jobs.ClassReport{rep}) // reportfits.go
+	if err != nil {
+		h.logger.Error("class report failed", "ruleset", name, "error", h.redact(err.Error()))
+		http.Error(w, "the report could not be built; serve's log says why", http.StatusInternalServerError)
+		return
+	}
 	var buf bytes.Buffer
-	if err := report.Write(&buf, report.Page{Reports: []*jobs.ClassReport{rep}, Generated: now, Version: versionString(), Index: "report"}); err != nil {
+	if err := report.Write(&buf, report.Page{Reports: []*jobs.ClassReport{rep}, Generated: now, Version: versionString(), Index: "report", Fits: fits}); err != nil {
 		h.logger.Error("class report failed", "ruleset", name, "error", err.Error())
 		http.Error(w, "the report could not be written; serve's log says why", http.StatusInternalServerError)
 		return

@@ -24,6 +24,12 @@ starting deadline), cancelled (stopped by shutdown; nothing written, and
 its slot runs again), abandoned (the process died mid-run; nothing
 written), running.
 
+A run of a rule set with predicted facts (docs/rules.md) shows, under
+it, each model's fit: its parameters, log-likelihood, customers and
+iterations, and whether it converged (a fit that does not converge fails
+the run, with the fit in its error); json carries the whole report of
+the run's derived facts.
+
 --segments adds, under each succeeded run, how many customers each
 segment held after it, as the run recorded it; json and csv always carry
 them (tierflow sizes shows them as a table over time).
@@ -67,10 +73,43 @@ func runRuns(ctx context.Context, a *app, args []string) int {
 			return a.errorf("runs: %s", store.Redact(err.Error()))
 		}
 	}
-	if err := v.Runs(runs, sizes); err != nil {
+	derived, err := runDerived(ctx, store, runs)
+	if err != nil {
+		return a.errorf("runs: %s", store.Redact(err.Error()))
+	}
+	if dv, ok := v.(views.RunsDerived); ok && len(derived) > 0 {
+		err = dv.RunsDerived(runs, sizes, derived)
+	} else {
+		err = v.Runs(runs, sizes)
+	}
+	if err != nil {
 		return a.errorf("runs: %v", err)
 	}
 	return exitOK
+}
+
+// runDerived reads how each succeeded run of runs derived its facts,
+// for the runs that derived any (the fits of their predicted facts'
+// models); none from a store that keeps no reports.
+func runDerived(ctx context.Context, store stateStore, runs []kernel.Run) (views.RunDerived, error) {
+	reports, ok := store.(runReportReader)
+	if !ok {
+		return nil, nil
+	}
+	out := views.RunDerived{}
+	for _, r := range runs {
+		if r.Status != string(jobs.StatusSucceeded) {
+			continue
+		}
+		_, rep, ok, err := reports.RunReport(ctx, r.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read run %d: %w", r.ID, err)
+		}
+		if ok && rep != nil && rep.Derived != nil {
+			out[r.ID] = rep.Derived
+		}
+	}
+	return out, nil
 }
 
 // runSegments reads the class sizes each succeeded run of runs recorded

@@ -106,7 +106,7 @@ func unprovided(r *ruleSetConfig, ss jobs.Sources, rs *rules.RuleSet) (rules.Dia
 	}
 	var missing []string
 	for _, f := range rs.Facts.Fields {
-		if !provided[f.Name] {
+		if !provided[f.Name] && f.Derived == nil {
 			missing = append(missing, strconv.Quote(f.Name))
 		}
 	}
@@ -190,7 +190,7 @@ func (w *wiring) explainFacts() jobs.FactsByRuleSet {
 	for name, f := range w.facts {
 		out[name] = f
 		ss, ok := f.(jobs.Sources)
-		if ok && len(ss) == 1 && ss[0].Key.IsZero() && len(ss[0].Provides) == 0 &&
+		if ok && len(ss) == 1 && ss[0].Key.IsZero() && len(ss[0].Provides) == 0 && ss[0].Transactions == nil &&
 			(ss[0].OnDuplicate == "" || ss[0].OnDuplicate == jobs.OnDuplicateError) {
 			out[name] = ss[0].Facts
 		}

@@ -206,6 +206,10 @@ func (c *config) wire(ctx context.Context, getenv func(string) string, names []s
 			}
 			ss = append(ss, sc.jobsSource(src))
 		}
+		if err := c.wireTransactions(ctx, getenv, w, dbs, r, ss); err != nil { // configsources.go
+			w.Close()
+			return nil, fmt.Errorf("rulesets[%d].transactions: %w", i, err)
+		}
 		w.facts[names[i]] = ss
 	}
 	return w, nil

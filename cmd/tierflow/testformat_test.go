@@ -206,7 +206,7 @@ func TestTestFormatJUnit(t *testing.T) {
 	// Every case passing, coverage met: exit 0 and no failure.
 	r = runCLI(t, nil, "test", "--format", "junit", "../../examples").want(t, exitOK)
 	doc = junitDoc{}
-	if err := xml.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Failures != 0 || doc.Tests == 0 || len(doc.Suites) != 3 {
+	if err := xml.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Failures != 0 || doc.Tests == 0 || len(doc.Suites) != 4 {
 		t.Errorf("the examples: %v, %d tests, %d failures, %d suites", err, doc.Tests, doc.Failures, len(doc.Suites))
 	}
 }

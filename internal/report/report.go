@@ -93,6 +93,10 @@ type Page struct {
 	// Index, when set, is the address of the list of every rule set
 	// (tierflow serve's /report), linked from the top of the page.
 	Index string
+	// Fits are the fits of the models of the rule sets' predicted facts
+	// at each run of the reports' periods, shown in a table at the end
+	// (fits.go); none for rule sets without predicted facts.
+	Fits []RuleSetFits
 }
 
 // pageData is the JSON the page carries.
@@ -113,6 +117,7 @@ type pageView struct {
 	// (\u003c...), so that no string in it can end the script element.
 	Data, ECharts, Script template.JS
 	CSS                   template.CSS
+	Fits                  []fitRow
 }
 
 // Write writes p as one self-contained HTML page to w.
@@ -127,7 +132,7 @@ func Write(w io.Writer, p Page) error {
 		return fmt.Errorf("report data: %w", err)
 	}
 	v := pageView{Title: title(reports), Index: p.Index, Data: template.JS(data), //nolint:gosec // JSON, HTML-escaped by json.Marshal
-		ECharts: template.JS(echartsJS), Script: template.JS(script), CSS: template.CSS(pageCSS)} //nolint:gosec // embedded files
+		ECharts: template.JS(echartsJS), Script: template.JS(script), CSS: template.CSS(pageCSS), Fits: fitRows(p.Fits)} //nolint:gosec // embedded files
 	if err := templates.ExecuteTemplate(w, "page.html", v); err != nil {
 		return fmt.Errorf("write the report: %w", err)
 	}

@@ -55,6 +55,7 @@ func (v *explainText) Trace(rs *rules.RuleSet, tr *engine.Trace) error {
 		}
 		v.seen = true
 		fmt.Fprintf(b, "customer %s, rule set %s, as of %s\n\n", tr.Key, labelled(rs.Name, rs.Label), formatValue(tr.AsOf))
+		writeDerivedText(b, rs, tr) // explainderived.go
 		WriteTrace(b, tr)
 		for _, re := range traceErrors(tr) {
 			fmt.Fprintf(b, "error: %s: %s\n", re.Rule, re.Message())

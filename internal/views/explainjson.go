@@ -26,6 +26,9 @@ type traceJSON struct {
 	// Run is the recorded run this evaluation re-evaluates (explain
 	// --run); omitted otherwise.
 	Run *explainedRunJSON `json:"run,omitempty"`
+	// Derived lists the derived facts the rules read, with their kind
+	// and declaration; omitted for a rule set without derived facts.
+	Derived []derivedJSON `json:"derived,omitempty"`
 }
 
 // segmentationJSON is one segmentation's decision and the rules tried.
@@ -158,6 +161,7 @@ func newTraceJSON(rs *rules.RuleSet, tr *engine.Trace) traceJSON {
 	for _, re := range traceErrors(tr) {
 		out.Errors = append(out.Errors, ruleErrorJSON{Rule: re.Rule, Message: re.Message()})
 	}
+	out.Derived = derivedReads(rs, tr)
 	return out
 }
 

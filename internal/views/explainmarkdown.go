@@ -21,6 +21,7 @@ func (v *explainMarkdown) Close() error { return nil }
 
 func writeTraceMarkdown(b *bytes.Buffer, rs *rules.RuleSet, tr *engine.Trace) {
 	fmt.Fprintf(b, "### Customer %s, rule set %s, as of %s\n\n", md(tr.Key), mdName(rs.Name, rs.Label), formatValue(tr.AsOf))
+	writeDerivedMarkdown(b, rs, tr) // explainderived.go
 	writeTraceBodyMarkdown(b, tr)
 }
 
