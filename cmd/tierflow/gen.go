@@ -24,8 +24,10 @@ the same customers. docs/demo-data.md describes the distributions.
 
 --kind retail gives the facts of examples/retail (customer_id, spend_12m,
 spend_prev_12m, orders_12m, first_order_at, last_order_at, channel,
-region); --kind b2b those of examples/b2b (key_accounts and
-churn_signals).
+region); --kind orders the orders of those same customers (order_id,
+customer_id, ordered_at, amount), which sum to them: the transactions of
+examples/retail/retail_orders.yaml; --kind b2b the facts of examples/b2b
+(key_accounts and churn_signals).
 
 The facts go to stdout or --out as CSV or JSON Lines, which plan --facts
 reads; or, with --postgres-table, into a table of the configured
@@ -46,12 +48,23 @@ Examples:
   tierflow gen --customers 1000000 --as-of 2024-07-01 --postgres-table customer_facts
   tierflow gen --customers 1000000 --as-of 2024-07-01 --months 1 --postgres-table customer_facts
   tierflow gen --customers 2000 --out facts.csv && tierflow plan --facts facts.csv examples/retail
+  tierflow gen --kind orders --customers 100000 --as-of 2024-07-01 --postgres-table orders
 `
 
 // genKinds are the populations gen can make.
 var genKinds = map[string]func(gen.Config) (gen.Rows, error){
 	"retail": func(c gen.Config) (gen.Rows, error) { return gen.Retail(c) },
+	"orders": func(c gen.Config) (gen.Rows, error) { return gen.RetailOrders(c) },
 	"b2b":    func(c gen.Config) (gen.Rows, error) { return gen.KeyAccounts(c) },
+}
+
+// genNoun is what gen's summary counts for a kind: one row a customer,
+// or, for orders, one row an order.
+func genNoun(kind string) string {
+	if kind == "orders" {
+		return "orders of the retail customers"
+	}
+	return kind + " customers"
 }
 
 // genOptions are gen's flags.
@@ -68,7 +81,7 @@ func runGen(ctx context.Context, a *app, args []string) int {
 	fs.StringVar(&o.asOf, "as-of", "", "the `date` the facts are taken at (default today, UTC)")
 	fs.IntVar(&o.cfg.Months, "months", 0, "take the snapshot this many months after --as-of: the same customers, later")
 	fs.IntVar(&o.cfg.Years, "years", 0, "history before --as-of over which first orders are spread (default 5 for retail, 12 for b2b)")
-	fs.StringVar(&o.kind, "kind", "retail", "population: retail or b2b")
+	fs.StringVar(&o.kind, "kind", "retail", "population: retail, orders (the retail customers' orders) or b2b")
 	fs.StringVar(&o.format, "format", "", "csv or jsonl (default: from --out's extension, else csv)")
 	fs.StringVar(&o.out, "out", "", "write to this `file` instead of stdout")
 	fs.StringVar(&o.table, "postgres-table", "", "load into this `table` (or schema.table) of the configured PostgreSQL database instead")
@@ -98,7 +111,7 @@ func runGen(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("gen: %v", err)
 	}
-	fmt.Fprintf(a.stderr, "tierflow gen: %s %s customers as of %s (seed %d) %s in %s\n", thousands(int(n)), o.kind,
+	fmt.Fprintf(a.stderr, "tierflow gen: %s %s as of %s (seed %d) %s in %s\n", thousands(int(n)), genNoun(o.kind),
 		o.cfg.SnapshotAt().Format(time.DateOnly), o.cfg.Seed, where, a.now().Sub(start).Round(time.Millisecond))
 	return exitOK
 }
@@ -107,7 +120,7 @@ func runGen(ctx context.Context, a *app, args []string) int {
 func (a *app) genSource(o *genOptions) (gen.Rows, error) {
 	newRows, ok := genKinds[o.kind]
 	if !ok {
-		return nil, fmt.Errorf("--kind %q: use retail or b2b", o.kind)
+		return nil, fmt.Errorf("--kind %q: use retail, orders or b2b", o.kind)
 	}
 	if o.format == "" {
 		o.format = "csv"

@@ -80,7 +80,7 @@ func TestGenUsageErrors(t *testing.T) {
 		{[]string{"--customers", "0"}, "--customers: 0 is not between 1 and"},
 		{[]string{"--as-of", "July"}, "--as-of:"},
 		{[]string{"--months", "-1"}, "--months: -1"},
-		{[]string{"--kind", "wholesale"}, `--kind "wholesale": use retail or b2b`},
+		{[]string{"--kind", "wholesale"}, `--kind "wholesale": use retail, orders or b2b`},
 		{[]string{"--format", "xml"}, `--format "xml": use csv or jsonl`},
 		{[]string{"--out", "x.csv", "--postgres-table", "t"}, "choose one"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
