@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tierflow/tierflow/internal/views"
@@ -223,6 +224,11 @@ func (a *app) checkDB(ctx context.Context, df dbFlags) int {
 			}
 			failed = failed || !ok
 		}
+		ok, err := a.checkTransactions(ctx, set, ss)
+		if err != nil {
+			return a.errorf("check: %s", w.Redact(err.Error()))
+		}
+		failed = failed || !ok
 	}
 	if failed {
 		return exitFailure
@@ -260,6 +266,38 @@ func (a *app) checkSource(ctx context.Context, set configured, ss jobs.Sources, 
 		fmt.Fprintf(a.stderr, "%s: %s: %s\n", set.rs.File, who, p)
 	}
 	return false, nil
+}
+
+// checkTransactions checks the transactions source of the configured
+// rule set, when it has one, against the columns its derived facts read
+// (the key, time, amount and any quantity and category: the rule file's
+// transactions:), printing the outcome; ok is false when it lacks them.
+func (a *app) checkTransactions(ctx context.Context, set configured, ss jobs.Sources) (ok bool, err error) {
+	txRS := jobs.TransactionsRuleSet(set.rs)
+	if len(ss) == 0 || ss[0].Transactions == nil || txRS == nil {
+		return true, nil
+	}
+	who := set.rs.Name + " transactions"
+	checker, can := ss[0].Transactions.(factsChecker)
+	if !can {
+		fmt.Fprintf(a.stdout, "--  %s: its source cannot be checked before a run\n", who)
+		return true, nil
+	}
+	problems, err := checker.CheckFacts(ctx, txRS)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range problems {
+		fmt.Fprintf(a.stderr, "%s: %s: %s (the columns come from transactions: in the rule file)\n", set.rs.File, who, p)
+	}
+	if len(problems) == 0 {
+		names := []string{txRS.Key}
+		for _, f := range txRS.Facts.Fields {
+			names = append(names, f.Name)
+		}
+		fmt.Fprintf(a.stdout, "ok  %s: the transactions source provides %s\n", who, strings.Join(names, ", "))
+	}
+	return len(problems) == 0, nil
 }
 
 // checkData runs the data-quality checks of every configured rule set (or

@@ -185,3 +185,19 @@ func TestDerivedFactsBaseline(t *testing.T) {
 		t.Errorf("plan --baseline: %s", r.stdout)
 	}
 }
+
+// check --db checks the transactions source too: the columns the rule
+// file's transactions: names, before any run.
+func TestCheckDBChecksTransactions(t *testing.T) {
+	t.Parallel()
+	config := derivedProject(t, "    source: {file: facts.csv}\n    transactions: {file: orders.csv}\n")
+	r := runCLI(t, nil, "check", "--db", "--config", config).want(t, exitOK)
+	if want := "ok  shop transactions: the transactions source provides customer_id, ordered_at, amount"; !strings.Contains(r.stdout, want) {
+		t.Errorf("check --db:\n%s\nwant %s", r, want)
+	}
+	writeFiles(t, filepath.Dir(config), map[string]string{"orders.csv": "customer_id,ordered_at,total\n1,2024-01-05T10:00:00Z,50\n"})
+	r = runCLI(t, nil, "check", "--db", "--config", config).want(t, exitFailure)
+	if !strings.Contains(r.stderr, "shop transactions:") || !strings.Contains(r.stderr, "amount") {
+		t.Errorf("check --db on orders without an amount column:\n%s", r)
+	}
+}
