@@ -67,13 +67,7 @@ func runRuns(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.errorf("runs: %v", err)
 	}
-	var sizes views.RunSegments
-	if withSegments {
-		if sizes, err = runSegments(ctx, store, runs, *segments); err != nil {
-			return a.errorf("runs: %s", store.Redact(err.Error()))
-		}
-	}
-	derived, err := runDerived(ctx, store, runs)
+	sizes, derived, err := runDetails(ctx, store, runs, withSegments, *segments)
 	if err != nil {
 		return a.errorf("runs: %s", store.Redact(err.Error()))
 	}
@@ -88,53 +82,41 @@ func runRuns(ctx context.Context, a *app, args []string) int {
 	return exitOK
 }
 
-// runDerived reads how each succeeded run of runs derived its facts,
-// for the runs that derived any (the fits of their predicted facts'
-// models); none from a store that keeps no reports.
-func runDerived(ctx context.Context, store stateStore, runs []kernel.Run) (views.RunDerived, error) {
-	reports, ok := store.(runReportReader)
-	if !ok {
-		return nil, nil
-	}
-	out := views.RunDerived{}
-	for _, r := range runs {
-		if r.Status != string(jobs.StatusSucceeded) {
-			continue
-		}
-		_, rep, ok, err := reports.RunReport(ctx, r.ID)
-		if err != nil {
-			return nil, fmt.Errorf("read run %d: %w", r.ID, err)
-		}
-		if ok && rep != nil && rep.Derived != nil {
-			out[r.ID] = rep.Derived
-		}
-	}
-	return out, nil
-}
-
-// runSegments reads the class sizes each succeeded run of runs recorded
-// with it. A store that keeps no reports has none: an error when they
-// were asked for (required), none otherwise.
-func runSegments(ctx context.Context, store stateStore, runs []kernel.Run, required bool) (views.RunSegments, error) {
+// runDetails reads the report stored with each succeeded run of runs,
+// once: its class sizes (when withSegments) and, for the runs that
+// derived facts, how (the fits of their predicted facts' models). A
+// store that keeps no reports has neither: an error when the sizes were
+// asked for (required), nothing otherwise.
+func runDetails(ctx context.Context, store stateStore, runs []kernel.Run, withSegments, required bool) (views.RunSegments, views.RunDerived, error) {
 	reports, ok := store.(runReportReader)
 	if !ok {
 		if required {
-			return nil, fmt.Errorf("--segments: %w", errNoRunReports)
+			return nil, nil, fmt.Errorf("--segments: %w", errNoRunReports)
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
-	out := views.RunSegments{}
+	var sizes views.RunSegments
+	if withSegments {
+		sizes = views.RunSegments{}
+	}
+	derived := views.RunDerived{}
 	for _, r := range runs {
 		if r.Status != string(jobs.StatusSucceeded) {
 			continue
 		}
 		_, rep, ok, err := reports.RunReport(ctx, r.ID)
 		if err != nil {
-			return nil, fmt.Errorf("read run %d: %w", r.ID, err)
+			return nil, nil, fmt.Errorf("read run %d: %w", r.ID, err)
 		}
-		if ok && rep != nil {
-			out[r.ID] = rep.Segmentations
+		if !ok || rep == nil {
+			continue
+		}
+		if withSegments {
+			sizes[r.ID] = rep.Segmentations
+		}
+		if rep.Derived != nil {
+			derived[r.ID] = rep.Derived
 		}
 	}
-	return out, nil
+	return sizes, derived, nil
 }
