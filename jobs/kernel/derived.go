@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -14,8 +13,7 @@ import (
 
 // DerivedSQL is what a dialect supplies to compute a rule set's facts
 // derived from transactions in one aggregate query on the state
-// database (QuerySource.AggregateDerived). It is kept apart from Dialect
-// and registered with RegisterDerivedSQL.
+// database (QuerySource.AggregateDerived): Dialect.Derived.
 type DerivedSQL struct {
 	// Time reads column expr as an instant that compares with TimeArg's
 	// values: NULL for a null or a value that is no time.
@@ -32,25 +30,6 @@ type DerivedSQL struct {
 	Text func(expr string) string
 }
 
-var (
-	derivedMu      sync.RWMutex
-	derivedDialect = map[*Dialect]*DerivedSQL{}
-)
-
-// RegisterDerivedSQL gives dialect d its DerivedSQL. Store packages call
-// it from init.
-func RegisterDerivedSQL(d *Dialect, s *DerivedSQL) {
-	derivedMu.Lock()
-	defer derivedMu.Unlock()
-	derivedDialect[d] = s
-}
-
-func derivedSQLOf(d *Dialect) *DerivedSQL {
-	derivedMu.RLock()
-	defer derivedMu.RUnlock()
-	return derivedDialect[d]
-}
-
 var _ jobs.DerivedAggregator = (*QuerySource)(nil)
 
 // AggregateDerived implements jobs.DerivedAggregator for a source on the
@@ -59,7 +38,7 @@ var _ jobs.DerivedAggregator = (*QuerySource)(nil)
 // computed from asOf and bound as parameters (the database's clock is
 // never read). On another database it returns ok false.
 func (q *QuerySource) AggregateDerived(ctx context.Context, rs *rules.RuleSet, asOf time.Time) (jobs.FactsReader, bool, error) {
-	ds := derivedSQLOf(q.d)
+	ds := q.d.Derived
 	if q.owner == nil || ds == nil {
 		return nil, false, nil
 	}

@@ -57,6 +57,10 @@ type Dialect struct {
 	// transaction of a query that groups millions of rows
 	// (EffectsSQL.EffectCounts) before it runs.
 	AnalyticSettings []string
+	// Derived computes facts derived from transactions in one aggregate
+	// query on the state database (QuerySource.AggregateDerived); nil
+	// leaves them to the streaming pass.
+	Derived *DerivedSQL
 	// BeginRead opens a read-only transaction that sees one consistent
 	// state for as long as it lasts, with date and time facts read as UTC.
 	BeginRead func(ctx context.Context, db *sql.DB) (*sql.Tx, error)

@@ -24,5 +24,3 @@ var derivedSQL = &kernel.DerivedSQL{
 	Number: func(expr string) string { return "(" + expr + ")::float8" },
 	Text:   func(expr string) string { return "(" + expr + ")::text" },
 }
-
-func init() { kernel.RegisterDerivedSQL(Dialect, derivedSQL) }

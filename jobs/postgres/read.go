@@ -41,6 +41,7 @@ var Dialect = &kernel.Dialect{
 	JSONText:         jsonText,
 	AddDays:          addDays,
 	AnalyticSettings: analyticSettings,
+	Derived:          derivedSQL,
 }
 
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC

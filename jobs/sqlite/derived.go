@@ -24,5 +24,3 @@ var derivedSQL = &kernel.DerivedSQL{
 	},
 	Text: func(expr string) string { return "CAST(" + expr + " AS TEXT)" },
 }
-
-func init() { kernel.RegisterDerivedSQL(Dialect, derivedSQL) }

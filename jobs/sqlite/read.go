@@ -34,6 +34,7 @@ var Dialect = &kernel.Dialect{
 	JSONText:         jsonText,
 	AddDays:          addDays,
 	AnalyticSettings: analyticSettings,
+	Derived:          derivedSQL,
 }
 
 // beginRead opens a read transaction on a connection of a query_only
