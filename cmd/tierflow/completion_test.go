@@ -118,7 +118,7 @@ func TestCompleteFlagValues(t *testing.T) {
 	wantCands(t, []string{"-format=markdown"}, "explain", "-format=m")
 	wantCands(t, []string{"html", "json", "csv"}, "report", "--format", "")
 	wantCands(t, []string{"csv", "jsonl"}, "gen", "--format", "")
-	wantCands(t, []string{"retail", "b2b"}, "gen", "--kind", "")
+	wantCands(t, []string{"retail", "orders", "b2b"}, "gen", "--kind", "")
 	wantCands(t, []string{"auto", "always", "never"}, "version", "--color", "")
 	wantCands(t, actionStatuses, "actions", "list", "--status", "")
 	wantCands(t, reportTables(), "report", "--table", "")
