@@ -26,7 +26,8 @@ type RunsDerived interface {
 // RunsDerived is Runs with each model's fit under its run.
 func (v tableText) RunsDerived(runs []kernel.Run, segments RunSegments, derived RunDerived) error {
 	if len(runs) == 0 {
-		return v.Runs(runs, segments)
+		_, err := fmt.Fprintln(v.w, "no runs yet")
+		return err
 	}
 	return flush(v.w, func(b *bytes.Buffer) {
 		const row = "%-6s %-12s %-10s %-17s %-10s %9s %10s %9s %8s %7s  %s\n"

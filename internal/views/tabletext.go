@@ -15,21 +15,7 @@ import (
 type tableText struct{ w io.Writer }
 
 func (v tableText) Runs(runs []kernel.Run, segments RunSegments) error {
-	if len(runs) == 0 {
-		_, err := fmt.Fprintln(v.w, "no runs yet")
-		return err
-	}
-	return flush(v.w, func(b *bytes.Buffer) {
-		const row = "%-6s %-12s %-10s %-17s %-10s %9s %10s %9s %8s %7s  %s\n"
-		fmt.Fprintf(b, row, "run", "ruleset", "kind", "slot / as-of", "status", "took", "customers", "changed", "actions", "errors", "error")
-		for _, r := range runs {
-			fmt.Fprintf(b, row, fmt.Sprint(r.ID), r.RuleSet, r.Kind, runWhen(r).Format("2006-01-02 15:04"), r.Status, runTook(r),
-				Thousands(int(r.Customers)), Thousands(int(r.Changed)), Thousands(int(r.Actions)), Thousands(int(r.Errors)), deref(r.Error))
-			for _, sr := range segments[r.ID] {
-				fmt.Fprintf(b, "       %s: %s\n", sr.Name, segmentSizes(sr, "  "))
-			}
-		}
-	})
+	return v.RunsDerived(runs, segments, nil)
 }
 
 func (v tableText) History(customer string, moves []kernel.HistoryEntry) error {
