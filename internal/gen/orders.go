@@ -2,7 +2,6 @@ package gen
 
 import (
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -92,46 +91,11 @@ func (o *OrderGenerator) NextRow(row []Value) bool {
 	return true
 }
 
-// orders replays customer id's simulation (Generator.customer) draw for
-// draw, appending each order it places before the snapshot to out.
-// TestOrdersSumToFacts keeps the two in step.
+// orders appends customer id's orders before the snapshot to out: the
+// simulation whose sums are the customer's facts (Generator.customer).
 func (g *Generator) orders(id int64, first float64, out []Order) []Order {
-	r, cal := g.rnd, g.cal
-	r.reset(g.cfg.Seed, retailSalt, id)
-	if first >= cal.snap {
-		first = math.Nextafter(cal.snap, 0)
-	}
-	ch := pick(channelShare, r.Float64())
-	reg := pick(regionShare, r.Float64())
-	if r.chance(neverOrdered) {
-		return out
-	}
-	z1 := r.NormFloat64()
-	z2 := valueFreqRho*z1 + math.Sqrt(1-valueFreqRho*valueFreqRho)*r.NormFloat64()
-	acq := acquiredIn[cal.monthOf(first)]
-	value := orderValue * math.Exp(orderValueSD*z1) * channelValue[ch] * regionValue[reg] * acq
-	perYear := ordersPerYear * math.Exp(ordersSD*z2) * channelFreq[ch] * acq
-	if r.chance(bigSpenders) {
-		value *= 6 * r.pareto(bigSpenderAlpha)
-		perYear *= bigSpenderFreq
-	}
-	quit := min(dropout*r.lognormal(0, dropoutSD), 0.5)
-	for t := first; t < cal.snap; {
-		noise := r.NormFloat64()
-		v := cents(value * math.Exp(orderNoiseSD*noise-orderNoiseSD*orderNoiseSD/2) * seasonValue[cal.monthOf(t)])
-		out = append(out, Order{Customer: id, At: cal.time(t), Amount: v})
-		if r.chance(shift) {
-			perYear *= r.lognormal(0, shiftFreqSD)
-			value *= r.lognormal(0, shiftValueSD)
-		}
-		if r.chance(quit) {
-			if !r.chance(comeBack) {
-				break
-			}
-			t += r.ExpFloat64() * quietYears * 365.25
-			continue
-		}
-		t = g.nextOrder(t, min(perYear, maxPerYear))
-	}
+	g.simulate(id, first, func(t, value, noise float64) {
+		out = append(out, Order{Customer: id, At: g.cal.time(t), Amount: g.amount(t, value, noise)})
+	})
 	return out
 }

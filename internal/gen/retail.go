@@ -121,20 +121,51 @@ func (g *Generator) Next() (Customer, bool) {
 const retailSalt = 0x7265_7461_696c // "retail"
 
 // customer simulates one customer's orders from the first to the
-// snapshot and sums them into facts. Everything is drawn from the
-// customer's own stream in time order, so a later snapshot replays the
-// same orders and adds the ones after.
+// snapshot and sums them into facts.
 func (g *Generator) customer(id int64, first float64) Customer {
+	c := Customer{ID: id, FirstOrderAt: g.cal.date(min(first, math.Nextafter(g.cal.snap, 0)))}
+	var last float64
+	ordered := false
+	ch, reg := g.simulate(id, first, func(t, value, noise float64) {
+		last, ordered = t, true
+		// Every order draws its value (simulate), but only the orders the
+		// facts count work it out.
+		if t < g.cal.w24 {
+			return
+		}
+		if v := g.amount(t, value, noise); t >= g.cal.w12 {
+			c.Spend12m += v
+			c.Orders12m++
+		} else {
+			c.SpendPrev12m += v
+		}
+	})
+	c.Channel, c.Region = Channels[ch], Regions[reg]
+	if ordered {
+		c.Spend12m, c.SpendPrev12m = cents(c.Spend12m), cents(c.SpendPrev12m)
+		c.LastOrderAt = g.cal.time(last)
+	}
+	return c
+}
+
+// simulate runs one customer's orders from the first to the snapshot,
+// calling order for each with its time and what its amount is worked out
+// from (Generator.amount), and returns the customer's channel and region; a
+// customer who never ordered places none. Everything is drawn from the
+// customer's own stream in time order, each order's value whether or not
+// it is worked out, so a later snapshot replays the same orders and adds
+// the ones after, and the facts (customer) and the orders
+// (Generator.orders) of one Config are one simulation.
+func (g *Generator) simulate(id int64, first float64, order func(t, value, noise float64)) (ch, reg int) {
 	r, cal := g.rnd, g.cal
 	r.reset(g.cfg.Seed, retailSalt, id)
 	if first >= cal.snap {
 		first = math.Nextafter(cal.snap, 0)
 	}
-	ch := pick(channelShare, r.Float64())
-	reg := pick(regionShare, r.Float64())
-	c := Customer{ID: id, FirstOrderAt: cal.date(first), Channel: Channels[ch], Region: Regions[reg]}
+	ch = pick(channelShare, r.Float64())
+	reg = pick(regionShare, r.Float64())
 	if r.chance(neverOrdered) {
-		return c
+		return ch, reg
 	}
 	z1 := r.NormFloat64()
 	z2 := valueFreqRho*z1 + math.Sqrt(1-valueFreqRho*valueFreqRho)*r.NormFloat64()
@@ -146,23 +177,8 @@ func (g *Generator) customer(id int64, first float64) Customer {
 		perYear *= bigSpenderFreq
 	}
 	quit := min(dropout*r.lognormal(0, dropoutSD), 0.5)
-
-	var last float64
-	t := first
-	for t < cal.snap {
-		last = t
-		// The order's value is drawn for every order, so the stream stays
-		// the same whatever the snapshot, but only worked out for the
-		// orders the facts count.
-		if noise := r.NormFloat64(); t >= cal.w24 {
-			v := cents(value * math.Exp(orderNoiseSD*noise-orderNoiseSD*orderNoiseSD/2) * seasonValue[cal.monthOf(t)])
-			if t >= cal.w12 {
-				c.Spend12m += v
-				c.Orders12m++
-			} else {
-				c.SpendPrev12m += v
-			}
-		}
+	for t := first; t < cal.snap; {
+		order(t, value, r.NormFloat64())
 		if r.chance(shift) {
 			perYear *= r.lognormal(0, shiftFreqSD)
 			value *= r.lognormal(0, shiftValueSD)
@@ -176,9 +192,13 @@ func (g *Generator) customer(id int64, first float64) Customer {
 		}
 		t = g.nextOrder(t, min(perYear, maxPerYear))
 	}
-	c.Spend12m, c.SpendPrev12m = cents(c.Spend12m), cents(c.SpendPrev12m)
-	c.LastOrderAt = cal.time(last)
-	return c
+	return ch, reg
+}
+
+// amount is the amount, to the cent, of an order at t of a customer whose
+// orders are worth value, with its own noise.
+func (g *Generator) amount(t, value, noise float64) float64 {
+	return cents(value * math.Exp(orderNoiseSD*noise-orderNoiseSD*orderNoiseSD/2) * seasonValue[g.cal.monthOf(t)])
 }
 
 // nextOrder returns when the order after t is placed: a Poisson process
