@@ -23,8 +23,7 @@ out: the customer is in the action's holdout group; suppressed: a
 contact limit was reached); for segments with a coverage target, the
 customers due, covered, pending and overdue (docs/follow-ups.md); rule
 errors with examples; sample customers who move; and whether a guard
-would block the apply. When the
-rule set reads several sources, or a source repeats keys, or customers
+would block the apply. When the rule set reads several sources, or a source repeats keys, or customers
 the state knows are missing from the facts, the report shows each
 source's rows and customers and the absent ones. A data-quality check
 that fails (declared on facts in the rule file, on sources in
@@ -52,13 +51,20 @@ actions gained and lost, how many customers each rule matches before and
 after, new rule errors, and sample customers with both explanations.
 Facts come from the configured sources, or from a CSV / JSON Lines file
 (or glob) with --facts for CI without database access.
-With --as-of facts, each rule set is evaluated as of the day after the
-newest date in its facts (the source's fresh_fact, else any time fact;
-never after today, and today when the facts hold no date), and plan says
-which date it took: what CI passes to preview an export as of the day
-it was taken, not years later.
-Exit status: 0 success, 1 an error or a --max-* limit crossed; with
---detailed-exitcode, 2 when the change has an effect.
+
+The as-of: --as-of 2024-07-01 evaluates at 00:00 on that day in each
+rule set's timezone (UTC unless the rule file sets timezone:); without
+--as-of, at 00:00 today there, except that a --baseline preview of a
+source with fresh_fact takes the day after its newest value when that
+is older. With --as-of facts, each rule set is
+evaluated as of the day after the newest date in its facts (the
+source's fresh_fact, else any time or date fact; never after today, and
+today when the facts hold no date), and plan says which date it took:
+what CI passes to preview an export as of the day it was taken, not
+years later.
+
+Exit status of a preview: 0 success, 1 an error or a --max-* limit
+crossed; with --detailed-exitcode, 2 when the change has an effect.
 
 Examples:
   tierflow plan                                  # every configured rule set, as of today
@@ -128,7 +134,7 @@ func runApply(ctx context.Context, a *app, args []string) int {
 func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []string) int {
 	fs := a.flagSet(mode, usage)
 	df := addDBFlags(fs)
-	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01, 00:00 in the rule set's timezone, or RFC 3339; default: today, 00:00 there; a --baseline preview of a source with fresh_fact: the day after its newest value, when that is older); plan: facts for the day after the newest date in the facts")
+	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01, or RFC 3339 with an offset), or, for plan, facts: the day after the newest date in the facts (see above; default: today)")
 	ff := addFormatFlag(fs, "text, json (docs/plan-json.md) or markdown (for a pull-request comment)")
 	allowLarge := false
 	if mode == "apply" {
