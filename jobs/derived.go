@@ -155,20 +155,29 @@ func (j *derivedJoin) fill(c *engine.Customer) error {
 		c.Facts = make([]any, len(j.d.rs.Facts.Fields)) // all null
 		return nil
 	}
-	if j.seen && c.Key < j.prev {
-		return fmt.Errorf("customer %q came after %q, out of key order: this is a bug in tierflow's derived facts, please report it", c.Key, j.prev)
-	}
-	j.prev, j.seen = c.Key, true
-	if !j.primed {
-		j.head, j.primed = j.rows.next(), true
-	}
-	for j.head != nil && j.head.Key < c.Key {
-		j.head = j.rows.next()
-	}
-	var row *engine.Customer
-	if j.head != nil && j.head.Key == c.Key {
-		row = j.head
+	row, err := j.find(c.Key)
+	if err != nil {
+		return err
 	}
 	j.d.fill(c, row)
 	return nil
+}
+
+// find moves the derived rows on to key, the next customer in key order,
+// and returns its row, or nil when it has none.
+func (j *derivedJoin) find(key string) (*engine.Customer, error) {
+	if j.seen && key < j.prev {
+		return nil, fmt.Errorf("customer %q came after %q, out of key order: this is a bug in tierflow's derived facts, please report it", key, j.prev)
+	}
+	j.prev, j.seen = key, true
+	if !j.primed {
+		j.head, j.primed = j.rows.next(), true
+	}
+	for j.head != nil && j.head.Key < key {
+		j.head = j.rows.next()
+	}
+	if j.head != nil && j.head.Key == key {
+		return j.head, nil
+	}
+	return nil, nil
 }

@@ -55,20 +55,14 @@ func (d *deriver) passOne(ctx context.Context, batchSize int) error {
 // first is fill for the first pass: it records c's values instead of
 // setting them.
 func (j *derivedJoin) first(c *engine.Customer) error {
-	if j.seen && c.Key < j.prev {
-		return fmt.Errorf("customer %q came after %q, out of key order: this is a bug in tierflow's derived facts, please report it", c.Key, j.prev)
-	}
-	j.prev, j.seen = c.Key, true
-	if !j.primed {
-		j.head, j.primed = j.rows.next(), true
-	}
-	for j.head != nil && j.head.Key < c.Key {
-		j.head = j.rows.next()
+	found, err := j.find(c.Key)
+	if err != nil {
+		return err
 	}
 	d := j.d
 	row := &engine.Customer{Key: c.Key, Facts: d.l.empty()}
-	if j.head != nil && j.head.Key == c.Key {
-		row = j.head
+	if found != nil {
+		row = found
 		d.report.Customers++
 	}
 	facts := d.place(c.Facts)
