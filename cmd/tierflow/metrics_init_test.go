@@ -155,8 +155,11 @@ tierflow_segment_customers{ruleset="shop",segment="small",segmentation="tier"} 6
 	current["shop"] = shopRuleSet("h2", &rules.Action{Name: "vip_call", Outcomes: []string{"reached"}}, &rules.Action{Name: "gold_mail"})
 	mu.Unlock()
 	m.NextRun("shop", time.Now().Add(time.Hour))
-	for deadline := time.Now().Add(10 * time.Second); testutil.CollectAndCount(m.actions) < 2 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond) // NextRun initialises in a goroutine
+	// NextRun initialises in a goroutine, the actions' counters before
+	// their outcomes': wait for the last of them.
+	for deadline := time.Now().Add(10 * time.Second); (testutil.CollectAndCount(m.actions) < 2 ||
+		testutil.CollectAndCount(outcomes.metrics.outcomes) < 4) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 	gatherAndCompare(t, reg, `
 tierflow_actions_queued_total{action="gold_mail",ruleset="shop"} 0
