@@ -68,6 +68,10 @@ type Outcome struct {
 	Report *PlanReport
 	// RunID is the apply's run record, 0 for a plan.
 	RunID int64
+	// MaintainErr is why the state store could not bring what it derives
+	// from the state up to date after the apply (Maintainer): the apply
+	// itself succeeded, and the next one tries again.
+	MaintainErr error
 }
 
 // ErrBlocked wraps the refusal of a guard; the Outcome's report says why.
@@ -189,6 +193,9 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 		return out, err
 	}
 	rep.Status = string(StatusSucceeded)
+	if m, ok := state.(Maintainer); ok {
+		out.MaintainErr = m.Maintain(ctx, rs)
+	}
 	return out, nil
 }
 

@@ -163,6 +163,9 @@ func (s *Scheduler) applyWaiting(ctx context.Context, j job, opts Options, log *
 	wait := newBackoff(s.lease())
 	for {
 		out, err := Apply(ctx, s.State, s.Facts, j.rs, opts)
+		if out != nil && out.MaintainErr != nil {
+			log.Warn("applied, but the summaries reports read are behind; the next apply tries again", "error", out.MaintainErr.Error())
+		}
 		if !errors.Is(err, ErrLocked) || ctx.Err() != nil {
 			return out, err
 		}

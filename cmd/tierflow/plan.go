@@ -273,6 +273,10 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 			if err := v.Applied(set.rs.Name, out.RunID); err != nil {
 				viewFailed(err)
 			}
+			if out.MaintainErr != nil {
+				fmt.Fprintf(a.stderr, "tierflow: apply %s: applied, but the summaries reports read are behind (reports count from the queue until the next apply brings them up to date): %s\n",
+					set.rs.Name, w.Redact(out.MaintainErr.Error()))
+			}
 		}
 	}
 	if err := v.Close(); err != nil {

@@ -23,6 +23,11 @@ type EffectsSQL struct {
 	Dialect *Dialect
 	Tables  Tables
 	Secrets Secrets
+	// Only, when set, is an SQL condition on a decision's customer_key
+	// that EffectCounts adds to the decisions it counts ($1 is the rule
+	// set, $6 the actions): a store that keeps most of a report's counts
+	// elsewhere counts the rest.
+	Only string
 }
 
 var _ jobs.EffectsSource = (*EffectsSQL)(nil)

@@ -78,6 +78,9 @@ func (e *EffectsSQL) effectCountsQuery(q jobs.EffectCountsQuery) (string, []any)
 		until = q.Latest
 	}
 	actions, actionsArg := d.InKeys("action", 6, q.Actions)
+	if e.Only != "" {
+		actions += " AND " + e.Only
+	}
 	segs, segsArg := d.InKeys("m.segmentation", 7, q.Segmentations)
 	args := []any{q.RuleSet, d.TimeArg(q.From), d.TimeArg(q.Until), d.TimeArg(until), d.TimeArg(q.Latest), actionsArg, segsArg}
 	var read, xs, fx, mx strings.Builder

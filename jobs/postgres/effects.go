@@ -43,15 +43,6 @@ func (s *Store) Moves(ctx context.Context, q jobs.EffectsQuery, fn func(*jobs.Hi
 	return s.effectsSQL().Moves(ctx, q, fn)
 }
 
-// EffectCounts counts the observations of an effects report in the
-// database. It implements jobs.EffectCounter.
-func (s *Store) EffectCounts(ctx context.Context, q jobs.EffectCountsQuery, fn func(*jobs.EffectCount) error) error {
-	if err := s.checkSchema(ctx); err != nil {
-		return err
-	}
-	return s.effectsSQL().EffectCounts(ctx, q, fn)
-}
-
 // jsonText reads key $n of a jsonb column.
 func jsonText(expr string, n int, key string) (string, any) {
 	return "(" + expr + " ->> $" + strconv.Itoa(n) + "::text)", key
