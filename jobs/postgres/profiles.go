@@ -110,8 +110,11 @@ func (s *Store) profileStep(ctx context.Context, ruleset, action string, first b
 			ruleset, action).Scan(&earliest); err != nil {
 			return false, err
 		}
-		if !earliest.Valid {
-			return true, s.saveMark(ctx, tx, ruleset, action, until, lastRun.Int64)
+		if !earliest.Valid { // nothing decided yet: profiled through the latest apply
+			if err := s.saveMark(ctx, tx, ruleset, action, until, lastRun.Int64); err != nil {
+				return false, err
+			}
+			return true, tx.Commit()
 		}
 		from = earliest.Time.UTC().Add(-time.Microsecond)
 	}
