@@ -38,6 +38,12 @@ type Engine struct {
 	asOfDateSlot int
 	follow       followUp
 	pool         sync.Pool
+	// prevRead[i] and coveredRead[i] are true when some condition reads
+	// segmentation i's previous state, or days_since_covered;
+	// timedConditions when some condition reads the as-of and the
+	// programs record no wake-up times (see wakeLayout).
+	prevRead, coveredRead []bool
+	timedConditions       bool
 }
 
 // New prepares an engine for rs. It compiles nothing: it uses the fast
@@ -66,6 +72,7 @@ func New(rs *rules.RuleSet) *Engine {
 	}
 	e.zone = rs.Zone()
 	e.follow = newFollowUp(rs)
+	e.wakeLayout(rs)
 	e.pool.New = func() any { return e.newWorker() }
 	return e
 }
@@ -140,6 +147,7 @@ func (e *Engine) Evaluate(asOf time.Time, c *Customer) *Result {
 func (e *Engine) EvaluateInto(asOf time.Time, c *Customer, res *Result) {
 	w := e.pool.Get().(*worker)
 	w.eval(asOf, c, res, nil)
+	res.Wake = w.wakeUp(asOf, c, res)
 	e.pool.Put(w)
 }
 
@@ -149,6 +157,7 @@ func (e *Engine) Explain(asOf time.Time, c *Customer) *Trace {
 	tr := &Trace{Key: c.Key, AsOf: asOf, Result: &Result{}}
 	w := e.newWorker()
 	w.eval(asOf, c, tr.Result, tr)
+	tr.Result.Wake = w.wakeUp(asOf, c, tr.Result)
 	return tr
 }
 
@@ -163,6 +172,7 @@ func (w *worker) eval(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 	e := w.e
 	rs := e.rs
 	res.reset(len(rs.Segmentations))
+	w.wakeBegin(asOf)
 	// The boxed as-of time and date are cached per worker. Expressions
 	// see the time in the rule set's zone, where year(as_of) and the
 	// other calendar helpers read it, whatever zone the caller gave.
@@ -242,6 +252,9 @@ func (w *worker) setPrevious(si int, prev Assignment, asOf time.Time) {
 	}
 	if sv.daysInPrevious >= 0 {
 		w.set(sv.daysInPrevious, rules.IntValue(days(prev.Since, asOf)))
+		if w.rec != nil {
+			w.rec.PrevSince[si] = prev.Since
+		}
 	}
 }
 
@@ -419,6 +432,9 @@ func (w *worker) setNew(si, idx int, since, asOf time.Time) {
 	}
 	if sv.daysIn >= 0 {
 		w.set(sv.daysIn, rules.IntValue(days(since, asOf)))
+		if w.rec != nil {
+			w.rec.Since[si] = since
+		}
 	}
 }
 
@@ -447,11 +463,13 @@ func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Tr
 	}
 	if last := c.State.lastAction(ai); a.Cooldown > 0 && !last.IsZero() && asOf.Sub(last) < a.Cooldown {
 		at.cooldown(last, a.Cooldown)
+		w.soon.at(last.Add(a.Cooldown)) // it fires then, unless its condition changes first
 		return
 	}
 	var payload map[string]any
 	if len(a.Payload) > 0 {
 		payload = make(map[string]any, len(a.Payload))
+		w.mute(true) // the action fires: what payloads read changes nothing more
 	}
 	for j, p := range a.Payload {
 		v := p.Value
@@ -471,10 +489,12 @@ func (w *worker) action(ai int, asOf time.Time, c *Customer, res *Result, tr *Tr
 		if err != nil {
 			res.Errors = append(res.Errors, RuleError{Key: c.Key, Rule: payloadField(a, p), Err: err, Facts: errorFacts(p.Expr, w)})
 			at.failed(fmt.Errorf("payload %s: %w", p.Name, err))
+			w.mute(false)
 			return
 		}
 		payload[p.Name] = v
 	}
+	w.mute(false)
 	q := QueuedAction{Name: a.Name, Priority: a.Priority, Due: asOf.Add(a.Delay), Payload: payload}
 	res.Actions = append(res.Actions, q)
 	w.fired = append(w.fired, ai)

@@ -178,6 +178,10 @@ type worker struct {
 	fired []int
 	order []int
 	kept  []bool
+	// rec records the expressions' wake-up times (nil for map programs),
+	// soon the earliest of the engine's own (see wakeUp).
+	rec  *rules.WakeRecorder
+	soon soonest
 }
 
 func (e *Engine) newWorker() *worker {
@@ -185,6 +189,9 @@ func (e *Engine) newWorker() *worker {
 	if e.slotted {
 		w.vars = e.slots.New()
 		w.vm.Variables = w.vars
+		if w.rec = e.slots.WakeRecorder(w.vars); w.rec != nil {
+			w.rec.Zone = e.zone
+		}
 	} else {
 		w.vars = make([]any, e.slots.Len())
 		w.m = make(map[string]any, len(e.facts)+1+6*len(e.segs))

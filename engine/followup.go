@@ -81,6 +81,9 @@ func (w *worker) coverage(asOf time.Time, c *Customer, res *Result, tr *Trace) {
 		}
 		if sv.daysSinceCovered >= 0 {
 			w.set(sv.daysSinceCovered, rules.IntValue(daysSince))
+			if w.e.coveredRead[i] {
+				w.wakeCovered(i, c, asOf)
+			}
 		}
 		tr.coverage(s, state, daysSince)
 	}

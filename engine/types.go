@@ -279,6 +279,25 @@ type Result struct {
 	// Left is true for a customer who left the facts source
 	// (Customer.Absent).
 	Left bool
+	// Wake is when the customer must next be evaluated if nothing but
+	// time passes: the earliest as-of after this one at which evaluating
+	// it again, with the same facts, outcomes and contacts, and the state
+	// a store saves from this result (its new segments with their since
+	// and pending-since dates, the actions queued or held out as last
+	// queued at this as-of), could come out as anything but a no-op: a
+	// move, a pending date started or cleared, an action queued, held out
+	// or suppressed, a rule error, a coverage state. It is never later
+	// than that, and as late as the rules allow to see (see "When a
+	// customer is next evaluated" in docs/rules.md).
+	//
+	// The zero time means never: nothing evaluated for the customer
+	// depends on time. A time not after the as-of (the as-of itself)
+	// means on every run: something that depends on time could not be
+	// analysed, or the next run changes something already. A store keeps
+	// it in one nullable timestamp column, NULL for never, and evaluates
+	// the customers with wake_at <= the run's as-of (and those whose facts
+	// or outcomes changed, or who are new).
+	Wake time.Time
 }
 
 // Changed reports whether any segment changed or any action is queued.
@@ -309,4 +328,5 @@ func (r *Result) reset(n int) {
 	clear(r.Errors)
 	r.Errors = r.Errors[:0]
 	r.Left = false
+	r.Wake = time.Time{}
 }

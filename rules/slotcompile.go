@@ -20,22 +20,28 @@ var (
 
 // slotProgram compiles a second program from p, which cfg compiled and
 // checked: the same code, except that it reads its variables from a slot
-// environment (Slots.New) instead of a map, and calls helpers of one or
-// two arguments through slots. It generates code again from p's tree
-// (checked and optimized) with those calls retargeted, restores the
-// tree, then turns every load by name into a load by slot. It returns
-// an error when p does something the slot environment cannot serve.
+// environment (Slots.New) instead of a map, calls helpers of one or two
+// arguments through slots, and records wake-up times (wakeCalls). It
+// generates code again from p's tree (checked and optimized) with those
+// calls retargeted, restores the tree, then turns every load by name
+// into a load by slot. It returns an error when p does something the
+// slot environment cannot serve.
 //
 // The loads by slot are expr's OpLoadVar, which reads vm.VM.Variables:
 // an evaluator sets Variables to the environment, which Run keeps as
 // long as it has room for the program's let variables (it has: they are
 // moved past every named and helper slot). Nothing else of the program
-// changes, so it computes what p computes and fails as p fails.
+// changes but the wake helpers, which compute and compare as the calls
+// and operators they replace do, so it computes what p computes and
+// fails as p fails.
 func (s *Slots) slotProgram(p *vm.Program, cfg *conf.Config) (*vm.Program, error) {
 	root := p.Node()
+	// Wake-up times are instrumented first, on the calls as written.
+	undoWake := wakeCalls(&root, s, cfg)
 	undo := typedCalls(&root, s, cfg)
 	sp, err := compiler.Compile(&parser.Tree{Node: root, Source: p.Source()}, cfg)
 	undo()
+	undoWake()
 	if err != nil {
 		return nil, err
 	}

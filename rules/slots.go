@@ -13,7 +13,8 @@ import (
 // Slot i holds the variable Name(i): the as-of time and date, the absent
 // flag, every fact, and each segmentation's state variables (Vars), in
 // that order; after them come the typed helper functions the programs
-// call (see typedCalls), then the programs' own let variables.
+// call (see typedCalls), the wake-up time helpers and recorder (see
+// wake.go), then the programs' own let variables.
 //
 // A Slots is immutable once Compile returns and safe for concurrent use;
 // each goroutine evaluating expressions takes its own environment from
@@ -27,6 +28,9 @@ type Slots struct {
 	// size is how many slots an environment has: the named ones, the
 	// helpers, and the most let variables any program declares.
 	size int
+	// wake lays out the wake-up time helpers, after the typed helpers
+	// (see wake.go).
+	wake wakeTable
 }
 
 // slotFunc is one helper called with a fixed number of arguments.
@@ -85,6 +89,7 @@ func newSlots(names []string, cfg *conf.Config) *Slots {
 			}
 		}
 	}
+	s.initWake()
 	s.size = s.base()
 	return s
 }
@@ -97,7 +102,7 @@ func funcSlotName(name string, arity int) string {
 }
 
 // base is the first slot of the let variables.
-func (s *Slots) base() int { return len(s.names) + len(s.funcs) }
+func (s *Slots) base() int { return len(s.names) + len(s.funcs) + wakeSlots + maxDirectAtoms }
 
 // Len is the number of named slots: variables 0 to Len()-1 have a Name.
 func (s *Slots) Len() int { return len(s.names) }
@@ -114,8 +119,8 @@ func (s *Slots) Index(name string) int {
 }
 
 // New returns a fresh environment for one goroutine: every variable nil,
-// the helpers in their slots. Its helpers reuse an argument buffer, so
-// the environment must not be shared.
+// the helpers in their slots, with its own WakeRecorder. Its helpers
+// reuse an argument buffer, so the environment must not be shared.
 func (s *Slots) New() []any {
 	env := make([]any, s.size)
 	for i, f := range s.funcs {
@@ -128,6 +133,7 @@ func (s *Slots) New() []any {
 			env[len(s.names)+i] = typed2(f.fn)
 		}
 	}
+	s.bindWake(env)
 	return env
 }
 
