@@ -57,6 +57,8 @@ type Dialect struct {
 	// transaction of a query that groups millions of rows
 	// (EffectsSQL.EffectCounts) before it runs.
 	AnalyticSettings []string
+	// State is how the store's state rows keep their arrays.
+	State *StateSQL
 	// Derived computes facts derived from transactions in one aggregate
 	// query on the state database (QuerySource.AggregateDerived); nil
 	// leaves them to the streaming pass.
@@ -82,9 +84,14 @@ type Queryer interface {
 // Tables are the qualified names of a store's state tables the kernel
 // reads.
 type Tables struct {
-	Assignments string
-	ActionLast  string
-	History     string
+	// State holds one row per customer and rule set: the customer's
+	// segments, their dates and the last time of each action, in arrays
+	// indexed by the positions of Layout (staterow.go).
+	State string
+	// Layout maps each rule set's segmentations and actions to their
+	// positions in the arrays of State.
+	Layout  string
+	History string
 	// Actions is the action queue, which the follow-up history is read
 	// from (LoadFollowUps).
 	Actions string

@@ -354,6 +354,7 @@ var keyTextDialect = &Dialect{
 		return expr
 	},
 	ByteOrder: func(expr string) string { return expr + " BYTES" },
+	State:     &StateSQL{Elem: func(expr string, pos int) string { return fmt.Sprintf("%s[%d]", expr, pos) }},
 }
 
 // Both queries hand each fact its own column's description and order by
@@ -369,10 +370,10 @@ ORDER BY TEXT(src."id") BYTES`; got != want {
 		t.Errorf("FactsQuery =\n%s\nwant\n%s", got, want)
 	}
 	rs.Segmentations = []*rules.Segmentation{{Name: "tier"}}
-	got := SnapshotQuery(keyTextDialect, Tables{Assignments: "st.assignments", ActionLast: "st.action_last"}, rs, cols[:1], "SELECT 1")
-	want := `SELECT TEXT(src."id"), src."spend", src."joined", a0.segment, a0.since, a0.pending_since
+	got := SnapshotQuery(keyTextDialect, Tables{State: "x.customer_state"}, rs, NewLayout(rs), cols[:1], "SELECT 1")
+	want := `SELECT TEXT(src."id"), src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1]
 FROM (SELECT 1) AS src
-LEFT JOIN st.assignments a0 ON a0.ruleset = 't' AND a0.segmentation = 'tier' AND a0.customer_key = TEXT(src."id")
+LEFT JOIN x.customer_state st ON st.ruleset = 't' AND st.customer_key = TEXT(src."id")
 ORDER BY TEXT(src."id") BYTES`
 	if got != want {
 		t.Errorf("SnapshotQuery =\n%s\nwant\n%s", got, want)

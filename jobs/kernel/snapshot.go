@@ -16,27 +16,19 @@ import (
 // SnapshotQuery selects every customer's key, facts (read from their
 // columns in cols, as FactsQuery does), previous segments and, for
 // actions with a cooldown, when each was last queued: facts joined to
-// state in one query, for a source on the state database, in ascending
-// byte order of the key's text.
-func SnapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, cols []Column, src string) string {
+// their state row (laid out as lay says) in one query, for a source on
+// the state database, in ascending byte order of the key's text. Where
+// lay gives none of rs's segmentations and cooling actions a position
+// (a first run), it reads no state row.
+func SnapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []Column, src string) string {
 	key, sel := factSelect(d, rs, cols)
-	var joins []string
-	for i, seg := range rs.Segmentations {
-		a := fmt.Sprintf("a%d", i)
-		sel = append(sel, a+".segment", a+".since", a+".pending_since")
-		joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ruleset = %s AND %s.segmentation = %s AND %s.customer_key = %s",
-			t.Assignments, a, a, QuoteLiteral(rs.Name), a, QuoteLiteral(seg.Name), a, key))
+	state, reads := stateColumns(d, lay, rs, "st")
+	sel = append(sel, state...)
+	join := ""
+	if reads {
+		join = fmt.Sprintf("\nLEFT JOIN %s st ON st.ruleset = %s AND st.customer_key = %s", t.State, QuoteLiteral(rs.Name), key)
 	}
-	for i, act := range rs.Actions {
-		if act.Cooldown == 0 {
-			continue
-		}
-		l := fmt.Sprintf("l%d", i)
-		sel = append(sel, l+".queued_at")
-		joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ruleset = %s AND %s.action = %s AND %s.customer_key = %s",
-			t.ActionLast, l, l, QuoteLiteral(rs.Name), l, QuoteLiteral(act.Name), l, key))
-	}
-	return fmt.Sprintf("SELECT %s\nFROM (%s) AS src\n%s\nORDER BY %s", strings.Join(sel, ", "), src, strings.Join(joins, "\n"), d.ByteOrder(key))
+	return fmt.Sprintf("SELECT %s\nFROM (%s) AS src%s\nORDER BY %s", strings.Join(sel, ", "), src, join, d.ByteOrder(key))
 }
 
 // Joined is the one-query snapshot of a source on the state database. It
@@ -94,7 +86,7 @@ func openJoined(ctx context.Context, src *QuerySource, t Tables, rs *rules.RuleS
 	if err != nil {
 		return nil, src.wrap(rs, err)
 	}
-	j.query = SnapshotQuery(src.d, t, rs, cols, q)
+	j.query = SnapshotQuery(src.d, t, rs, j.state.lay, cols, q)
 	if src.d.ShareSnapshot != nil {
 		if j.state.sibling, err = src.d.ShareSnapshot(ctx, src.db, tx); err != nil {
 			return nil, fmt.Errorf("read the state of %s: %w", rs.Name, src.secrets.Err(err))
@@ -103,12 +95,14 @@ func openJoined(ctx context.Context, src *QuerySource, t Tables, rs *rules.RuleS
 	return j, nil
 }
 
-// isInitial reports whether rs has never had state: no assignments, and
-// no history either, so that a rule set whose customers all left the
-// source (on_missing: exit) is not taken for a first run.
-func isInitial(ctx context.Context, q Queryer, t Tables, rs *rules.RuleSet) (bool, error) {
+// isInitial reports whether rs has never had state: no customer with a
+// segment (in a segmentation of its layout lay), and no history either,
+// so that a rule set whose customers all left the source (on_missing:
+// exit) is not taken for a first run.
+func isInitial(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout) (bool, error) {
 	var any bool
-	err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+t.Assignments+" WHERE ruleset = $1) OR EXISTS (SELECT 1 FROM "+t.History+" WHERE ruleset = $1)", rs.Name).Scan(&any)
+	err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+t.State+" st WHERE st.ruleset = $1 AND "+lay.anySegment(d, "st")+
+		") OR EXISTS (SELECT 1 FROM "+t.History+" WHERE ruleset = $1)", rs.Name).Scan(&any)
 	if err != nil {
 		return false, fmt.Errorf("read the state of %s: %w", rs.Name, err)
 	}
@@ -150,7 +144,7 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 	})
 }
 
-// Keys lists the customers with any assignment in the rule set, from the
+// Keys lists the customers with a segment in the rule set, from the
 // snapshot's state, as StateReader.Keys does. It may run while Stream
 // and Load do.
 func (j *Joined) Keys(ctx context.Context, batchSize int, fn func([]string) error) error {

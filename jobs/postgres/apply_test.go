@@ -154,7 +154,7 @@ func TestRetriedApplyQueuesOnce(t *testing.T) {
 	}
 	// Forget the state, as if the first apply's state were lost but its
 	// queue kept: the rerun fires every welcome message again.
-	exec(t, s, `DELETE FROM tierflow.assignments`)
+	exec(t, s, `DELETE FROM tierflow.customer_state`)
 	rerun := applyAt(t, s, rs, day(0), o)
 	if n := rerun.Report.Actions[1].Count; n != queued {
 		t.Fatalf("the rerun fired %d welcome messages, want the same %d as the first run", n, queued)

@@ -116,16 +116,15 @@ func quoteLike(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 
 // killPoints covers an apply from its start to its last statement.
 var killPoints = []killPoint{
-	{name: "at start", blockers: []string{fmt.Sprintf(shareLock, "assignments")}, delay: time.Millisecond},
-	{name: "after 150ms", blockers: []string{fmt.Sprintf(shareLock, "assignments")}, delay: 150 * time.Millisecond},
-	{name: "holding the lock", blockers: []string{fmt.Sprintf(shareLock, "assignments")}, reached: lockHeldSQL},
-	{name: "reading facts", blockers: []string{fmt.Sprintf(shareLock, "assignments")}, reached: fmt.Sprintf(activeSQL, quoteLike(`SELECT src.%`))},
-	{name: "staging with COPY", blockers: []string{fmt.Sprintf(shareLock, "assignments")}, reached: copyingSQL},
-	{name: "writing assignments", blockers: []string{fmt.Sprintf(shareLock, "assignments")}, reached: waitingAt("assignments")},
+	{name: "at start", blockers: []string{fmt.Sprintf(shareLock, "customer_state")}, delay: time.Millisecond},
+	{name: "after 150ms", blockers: []string{fmt.Sprintf(shareLock, "customer_state")}, delay: 150 * time.Millisecond},
+	{name: "holding the lock", blockers: []string{fmt.Sprintf(shareLock, "customer_state")}, reached: lockHeldSQL},
+	{name: "reading facts", blockers: []string{fmt.Sprintf(shareLock, "customer_state")}, reached: fmt.Sprintf(activeSQL, quoteLike(`SELECT src.%`))},
+	{name: "staging with COPY", blockers: []string{fmt.Sprintf(shareLock, "customer_state")}, reached: copyingSQL},
+	{name: "writing state", blockers: []string{fmt.Sprintf(shareLock, "customer_state")}, reached: waitingAt("customer_state")},
 	{name: "writing history", blockers: []string{fmt.Sprintf(shareLock, "history")}, reached: waitingAt("history")},
 	{name: "queueing actions", blockers: []string{fmt.Sprintf(shareLock, "actions")}, reached: waitingAt("actions")},
-	{name: "recording cooldowns", blockers: []string{fmt.Sprintf(shareLock, "action_last")}, reached: waitingAt("action_last")},
-	{name: "recording the run", blockers: []string{fmt.Sprintf(shareLock, "action_last")}, runRow: true,
+	{name: "recording the run", blockers: []string{fmt.Sprintf(shareLock, "actions")}, runRow: true,
 		reached: fmt.Sprintf(waitingSQL, quoteLike(`UPDATE "tierflow".runs SET status = $2%`))},
 }
 

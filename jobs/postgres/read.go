@@ -42,6 +42,8 @@ var Dialect = &kernel.Dialect{
 	AddDays:          addDays,
 	AnalyticSettings: analyticSettings,
 	Derived:          derivedSQL,
+
+	State: stateSQL, // the state rows' arrays (staterow.go)
 }
 
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC

@@ -98,7 +98,7 @@ func (s *Store) Schema() string { return s.schema }
 func (s *Store) table(name string) string { return kernel.QuoteIdent(s.schema) + "." + name }
 
 func (s *Store) tables() kernel.Tables {
-	return kernel.Tables{Assignments: s.table("assignments"), ActionLast: s.table("action_last"), History: s.table("history"),
+	return kernel.Tables{State: s.table("customer_state"), Layout: s.table("state_layout"), History: s.table("history"),
 		Actions: s.table("actions")}
 }
 

@@ -25,6 +25,8 @@ type applyTx struct {
 	s    *Store
 	rs   *rules.RuleSet
 	run  jobs.RunInfo
+	lay  *kernel.Layout // the rule set's state layout, with what the apply adds
+	left bool           // a leave is staged
 	conn *sql.Conn
 	tx   *sql.Tx
 	copy *sql.Stmt
@@ -35,13 +37,15 @@ type applyTx struct {
 // name, so two stores in different schemas do not block each other.
 const lockSQL = `SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2))`
 
+// stageSQL is the staging table: a row per move ('a') and leave ('l')
+// for history, per action to queue ('q'), and per customer whose state
+// row changes ('s', a kernel.StateChange in the st_ columns: see
+// kernel.StateUpsertSQL).
 const stageSQL = `CREATE TEMP TABLE tierflow_stage (
-    kind          char(1)     NOT NULL, -- 'a' assignment, 'l' leave, 'q' queued action
-    name          text        NOT NULL, -- segmentation or action
+    kind          char(1)     NOT NULL, -- 'a' move, 'l' leave, 'q' queued action, 's' state row
+    name          text        NOT NULL, -- segmentation or action; '' for 's'
     customer_key  text        NOT NULL,
     segment       text,
-    since         timestamptz,
-    pending_since timestamptz,
     matched       text,
     reason        text,
     prev_segment  text,
@@ -53,11 +57,16 @@ const stageSQL = `CREATE TEMP TABLE tierflow_stage (
     status        text,       -- NULL: pending
     note          text,
     segments      jsonb,
-    cooldown      boolean     -- the action starts its cooldown (kernel.Queued.StartsCooldown)
+    st_segments      text[],
+    st_since         timestamptz[],
+    st_pending_since timestamptz[],
+    st_reasons       text[],
+    st_run_ids       bigint[],
+    st_action_at     timestamptz[]
 ) ON COMMIT DROP`
 
-const copySQL = `COPY tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination,
-    status, note, segments, cooldown) FROM STDIN`
+const copySQL = `COPY tierflow_stage (kind, name, customer_key, segment, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination,
+    status, note, segments, st_segments, st_since, st_pending_since, st_reasons, st_run_ids, st_action_at) FROM STDIN`
 
 // BeginApply opens the write transaction and takes the rule set's
 // transaction-scoped advisory lock: it is released at commit or rollback,
@@ -94,6 +103,11 @@ func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunI
 		a.Rollback()
 		return nil, fmt.Errorf("close abandoned runs: %w", s.redact(err))
 	}
+	if a.lay, err = kernel.ReadLayout(ctx, tx, s.tables(), rs.Name); err != nil {
+		a.Rollback()
+		return nil, s.redact(err)
+	}
+	a.lay.Register(rs)
 	if _, err := tx.ExecContext(ctx, stageSQL); err != nil {
 		a.Rollback()
 		return nil, s.redact(err)
@@ -129,17 +143,25 @@ func nullJSON(b []byte) any {
 }
 
 func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
-	return lostDuringApply(kernel.Changes(a.rs, a.run, batch, func(c *kernel.Assignment) error {
+	return lostDuringApply(kernel.StateChanges(a.rs, a.run, a.lay, batch, func(c *kernel.Assignment) error {
+		if c.Previous == c.Segment {
+			return nil // not a move: only the state row changes
+		}
 		kind := "a"
 		if c.Leaves() {
-			kind = "l" // segment '': history records the move to no segment
+			kind, a.left = "l", true // segment '': history records the move to no segment
 		}
-		_, err := a.copy.ExecContext(ctx, kind, c.Segmentation, c.Customer, c.Segment, nullTime(c.Since),
-			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil, nil, nil, nil, nil, nil)
+		_, err := a.copy.ExecContext(ctx, kind, c.Segmentation, c.Customer, c.Segment, c.Matched, c.Reason, nullString(c.Previous),
+			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
 		return a.s.redact(err)
 	}, func(q *kernel.Queued) error {
-		_, err := a.copy.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey, nullString(q.Destination),
-			nullString(q.Status), nullString(q.Note), nullJSON(q.Segments), q.StartsCooldown())
+		_, err := a.copy.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey, nullString(q.Destination),
+			nullString(q.Status), nullString(q.Note), nullJSON(q.Segments), nil, nil, nil, nil, nil, nil)
+		return a.s.redact(err)
+	}, func(c *kernel.StateChange) error {
+		st := stateArrays(c, a.run.ID)
+		_, err := a.copy.ExecContext(ctx, "s", "", c.Customer, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+			st[0], st[1], st[2], st[3], st[4], st[5])
 		return a.s.redact(err)
 	}))
 }
@@ -157,20 +179,16 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	if err != nil {
 		return err
 	}
-	rs, run, asOf := a.rs.Name, a.run.ID, a.run.AsOf
+	rs, run, asOf, t := a.rs.Name, a.run.ID, a.run.AsOf, a.s.tables()
 	stmts := []struct {
 		what string
 		sql  string
 		args []any
 	}{
 		{"analyze staging", `ANALYZE tierflow_stage`, nil},
-		{"write assignments", `INSERT INTO ` + a.s.table("assignments") + ` AS t (ruleset, segmentation, customer_key, segment, since, pending_since, reason, run_id)
-			SELECT $1, name, customer_key, segment, since, pending_since, reason, $2 FROM tierflow_stage WHERE kind = 'a'
-			ON CONFLICT (ruleset, segmentation, customer_key) DO UPDATE
-			SET segment = EXCLUDED.segment, since = EXCLUDED.since, pending_since = EXCLUDED.pending_since,
-			    reason = EXCLUDED.reason, run_id = EXCLUDED.run_id`, []any{rs, run}},
-		{"remove left assignments", `DELETE FROM ` + a.s.table("assignments") + ` AS t USING tierflow_stage AS l
-			WHERE l.kind = 'l' AND t.ruleset = $1 AND t.segmentation = l.name AND t.customer_key = l.customer_key`, []any{rs}},
+		{"write state layout", a.lay.InsertSQL(t, rs), nil},
+		{"write state", kernel.StateUpsertSQL(Dialect, t, "tierflow_stage", a.lay), []any{rs}},
+		{"remove emptied state", a.removeEmptied(t), []any{rs}},
 		{"write history", `INSERT INTO ` + a.s.table("history") + ` (ruleset, segmentation, customer_key, from_segment, to_segment, matched, reason, as_of, run_id)
 			SELECT $1, name, customer_key, prev_segment, segment, matched, reason, $2, $3 FROM tierflow_stage
 			WHERE kind IN ('a', 'l') AND prev_segment IS DISTINCT FROM segment`, []any{rs, asOf, run}},
@@ -179,14 +197,14 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3, destination, coalesce(status, 'pending'), note, segments
 			FROM tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},
-		{"record cooldowns", `INSERT INTO ` + a.s.table("action_last") + ` AS t (ruleset, action, customer_key, queued_at)
-			SELECT DISTINCT $1, name, customer_key, $2::timestamptz FROM tierflow_stage WHERE kind = 'q' AND cooldown
-			ON CONFLICT (ruleset, action, customer_key) DO UPDATE SET queued_at = greatest(t.queued_at, EXCLUDED.queued_at)`, []any{rs, asOf}},
 		{"record run", `UPDATE ` + a.s.table("runs") + ` SET status = $2, finished_at = $3, customers = $4, changed = $5,
 			actions = $6, errors = $7, detail = $8 WHERE id = $1`,
 			[]any{run, string(sum.Status), sum.Finished, sum.Customers, sum.Changed, sum.Actions, sum.Errors, string(detail)}},
 	}
 	for _, st := range stmts {
+		if st.sql == "" {
+			continue // no new layout entries, or no leave
+		}
 		if st.what == "record run" {
 			st.args[2] = sum.Finish() // after the writes above
 		}
@@ -203,6 +221,15 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	}
 	a.done = true
 	return a.conn.Close()
+}
+
+// removeEmptied is the statement that deletes the state rows the leaves
+// emptied, "" when no leave is staged.
+func (a *applyTx) removeEmptied(t kernel.Tables) string {
+	if !a.left {
+		return ""
+	}
+	return kernel.RemoveEmptiedSQL(Dialect, t, "tierflow_stage", a.lay)
 }
 
 func (a *applyTx) Rollback() error {

@@ -299,10 +299,10 @@ func TestKilledApply(t *testing.T) {
 	points := []killPoint{
 		{name: "holding the lock", point: "locked"},
 		{name: "staging", point: "staged"},
-		{name: "writing assignments", point: "write assignments", smallCache: true},
+		{name: "writing state", point: "write state", smallCache: true},
+		{name: "removing emptied state", point: "remove emptied state", smallCache: true},
 		{name: "writing history", point: "write history", smallCache: true},
 		{name: "queueing actions", point: "queue actions", smallCache: true},
-		{name: "recording cooldowns", point: "record cooldowns", smallCache: true},
 		{name: "recording the run", point: "record run", smallCache: true},
 	}
 	// Kills by time, from the start to around the commit: each leaves the

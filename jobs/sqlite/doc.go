@@ -7,11 +7,13 @@
 //
 // Store.Source is a facts source on the file itself (a SQL query, or a
 // table or view name), read joined to the state in one query;
-// OpenDatabase opens another SQLite file read-only for facts. tierflow's tables (runs, assignments, history, actions,
-// action_last, slots) are created by embedded, versioned migrations in
-// the SQLite dialect; times are stored as text, RFC 3339 in UTC with
-// six fractional digits (2024-07-01T00:00:00.000000Z), which sorts as
-// time does; JSON is text.
+// OpenDatabase opens another SQLite file read-only for facts. tierflow's
+// tables (runs, customer_state and state_layout, history, actions, slots;
+// views assignments and action_last) are created by embedded, versioned
+// migrations in the SQLite dialect; times are stored as text, RFC 3339 in
+// UTC with six fractional digits (2024-07-01T00:00:00.000000Z), which
+// sorts as time does; JSON is text, and so are the arrays of a state row
+// (staterow.go).
 //
 // Concurrency. The file is in WAL mode: readers never wait for the
 // writer. A plan reads in one read transaction on a connection with

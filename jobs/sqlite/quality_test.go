@@ -259,7 +259,7 @@ ORDER BY CAST(src."id" AS TEXT) COLLATE BINARY`
 	if got != want {
 		t.Errorf("FactsQuery =\n%s\nwant\n%s", got, want)
 	}
-	snap := kernel.SnapshotQuery(Dialect, kernel.Tables{Assignments: "a", ActionLast: "l"}, rs, nil, "SELECT 1")
+	snap := kernel.SnapshotQuery(Dialect, kernel.Tables{State: "s"}, rs, kernel.NewLayout(rs), nil, "SELECT 1")
 	if !strings.HasSuffix(snap, "\nORDER BY CAST(src.\"id\" AS TEXT) COLLATE BINARY") {
 		t.Errorf("SnapshotQuery =\n%s\nwant it ordered by the key's bytes", snap)
 	}

@@ -35,6 +35,8 @@ var Dialect = &kernel.Dialect{
 	AddDays:          addDays,
 	AnalyticSettings: analyticSettings,
 	Derived:          derivedSQL,
+
+	State: stateSQL, // the state rows' arrays (staterow.go)
 }
 
 // beginRead opens a read transaction on a connection of a query_only

@@ -146,7 +146,7 @@ func (s *Store) Source(query string) *kernel.QuerySource {
 }
 
 func (s *Store) tables() kernel.Tables {
-	return kernel.Tables{Assignments: "main.assignments", ActionLast: "main.action_last", History: "main.history",
+	return kernel.Tables{State: "main.customer_state", Layout: "main.state_layout", History: "main.history",
 		Actions: "main.actions"}
 }
 

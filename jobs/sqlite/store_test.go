@@ -231,7 +231,7 @@ func TestSnapshotCannotWrite(t *testing.T) {
 	defer tx.Rollback()
 	for _, q := range []string{
 		`INSERT INTO runs (ruleset, rules_hash, as_of, status, started_at) VALUES ('x', 'x', 'x', 'running', 'x')`,
-		`DELETE FROM assignments`,
+		`DELETE FROM customer_state`,
 		`CREATE TABLE x (y)`,
 		`CREATE TEMP TABLE x (y)`,
 	} {

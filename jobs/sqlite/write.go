@@ -23,13 +23,15 @@ func hook(point string) {
 	}
 }
 
+// stageSQL is the staging table: a row per move ('a') and leave ('l')
+// for history, per action to queue ('q'), and per customer whose state
+// row changes ('s', a kernel.StateChange in the st_ columns: see
+// kernel.StateUpsertSQL).
 const stageSQL = `CREATE TEMP TABLE tierflow_stage (
-    kind          TEXT NOT NULL, -- 'a' assignment, 'l' leave, 'q' queued action
-    name          TEXT NOT NULL, -- segmentation or action
+    kind          TEXT NOT NULL, -- 'a' move, 'l' leave, 'q' queued action, 's' state row
+    name          TEXT NOT NULL, -- segmentation or action; '' for 's' 
     customer_key  TEXT NOT NULL,
     segment       TEXT,
-    since         TEXT,
-    pending_since TEXT,
     matched       TEXT,
     reason        TEXT,
     prev_segment  TEXT,
@@ -41,10 +43,15 @@ const stageSQL = `CREATE TEMP TABLE tierflow_stage (
     status        TEXT,    -- NULL: pending
     note          TEXT,
     segments      TEXT,
-    cooldown      INTEGER  -- 1: the action starts its cooldown (kernel.Queued.StartsCooldown)
+    st_segments      TEXT, -- JSON arrays (stateSQL)
+    st_since         TEXT,
+    st_pending_since TEXT,
+    st_reasons       TEXT,
+    st_run_ids       TEXT,
+    st_action_at     TEXT
 )`
 
-const stageColumns = 18
+const stageColumns = 21
 
 // stageRows is how many rows one staging INSERT writes.
 const stageRows = 64
@@ -56,8 +63,8 @@ var applyCacheKiB = 64 << 10
 
 func stageInsert(rows int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO temp.tierflow_stage (kind, name, customer_key, segment, since, pending_since, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination,
-    status, note, segments, cooldown) VALUES `)
+	b.WriteString(`INSERT INTO temp.tierflow_stage (kind, name, customer_key, segment, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination,
+    status, note, segments, st_segments, st_since, st_pending_since, st_reasons, st_run_ids, st_action_at) VALUES `)
 	for r := range rows {
 		if r > 0 {
 			b.WriteString(", ")
@@ -85,6 +92,8 @@ type applyTx struct {
 	s       *Store
 	rs      *rules.RuleSet
 	run     jobs.RunInfo
+	lay     *kernel.Layout // the rule set's state layout, with what the apply adds
+	left    bool           // a leave is staged
 	lock    *fileLock
 	conn    *sql.Conn
 	chunk   *sql.Stmt // INSERT of stageRows rows
@@ -123,6 +132,13 @@ func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunI
 		a.Rollback()
 		return nil, err
 	}
+	// Only an apply of the rule set, which holds its lock, writes its
+	// layout: it stays as read until this apply's commit.
+	if a.lay, err = kernel.ReadLayout(ctx, a.conn, s.tables(), rs.Name); err != nil {
+		a.Rollback()
+		return nil, err
+	}
+	a.lay.Register(rs)
 	// A larger page cache while the apply lasts: the staging table and the
 	// pages the commit changes stay in memory instead of being written out
 	// and read back. It is bounded, whatever the number of customers.
@@ -154,20 +170,27 @@ func (a *applyTx) stage(ctx context.Context, batch []jobs.Evaluated) error {
 		return fmt.Errorf("stage: %w", err)
 	}
 	a.open = true
-	err := kernel.Changes(a.rs, a.run, batch, func(c *kernel.Assignment) error {
+	err := kernel.StateChanges(a.rs, a.run, a.lay, batch, func(c *kernel.Assignment) error {
+		if c.Previous == c.Segment {
+			return nil // not a move: only the state row changes
+		}
 		kind := "a"
 		if c.Leaves() {
-			kind = "l" // segment '': history records the move to no segment
+			kind, a.left = "l", true // segment '': history records the move to no segment
 		}
-		return a.add(ctx, kind, c.Segmentation, c.Customer, c.Segment, nullTime(c.Since),
-			nullTime(c.PendingSince), c.Matched, c.Reason, nullString(c.Previous), nil, nil, nil, nil, nil, nil, nil, nil, nil)
+		return a.add(ctx, kind, c.Segmentation, c.Customer, c.Segment, c.Matched, c.Reason, nullString(c.Previous),
+			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
 	}, func(q *kernel.Queued) error {
 		var segments any
 		if q.Segments != nil {
 			segments = string(q.Segments)
 		}
-		return a.add(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, nil, nil, string(q.Payload), int64(q.Priority), formatTime(q.Due), q.IdempotencyKey, nullString(q.Destination),
-			nullString(q.Status), nullString(q.Note), segments, q.StartsCooldown())
+		return a.add(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, string(q.Payload), int64(q.Priority), formatTime(q.Due), q.IdempotencyKey, nullString(q.Destination),
+			nullString(q.Status), nullString(q.Note), segments, nil, nil, nil, nil, nil, nil)
+	}, func(c *kernel.StateChange) error {
+		st := stateArrays(c, a.run.ID)
+		return a.add(ctx, "s", "", c.Customer, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+			st[0], st[1], st[2], st[3], st[4], st[5])
 	})
 	if err != nil {
 		return err
@@ -208,19 +231,15 @@ func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 	if err != nil {
 		return err
 	}
-	rs, run, asOf := a.rs.Name, a.run.ID, formatTime(a.run.AsOf)
+	rs, run, asOf, t := a.rs.Name, a.run.ID, formatTime(a.run.AsOf), a.s.tables()
 	stmts := []struct {
 		what string
 		sql  string
 		args []any
 	}{
-		{"write assignments", `INSERT INTO main.assignments (ruleset, segmentation, customer_key, segment, since, pending_since, reason, run_id)
-			SELECT $1, name, customer_key, segment, since, pending_since, reason, $2 FROM temp.tierflow_stage WHERE kind = 'a'
-			ON CONFLICT (ruleset, segmentation, customer_key) DO UPDATE
-			SET segment = excluded.segment, since = excluded.since, pending_since = excluded.pending_since,
-			    reason = excluded.reason, run_id = excluded.run_id`, []any{rs, run}},
-		{"remove left assignments", `DELETE FROM main.assignments WHERE ruleset = $1
-			AND (segmentation, customer_key) IN (SELECT name, customer_key FROM temp.tierflow_stage WHERE kind = 'l')`, []any{rs}},
+		{"write state layout", a.lay.InsertSQL(t, rs), nil},
+		{"write state", kernel.StateUpsertSQL(Dialect, t, "temp.tierflow_stage", a.lay), []any{rs}},
+		{"remove emptied state", a.removeEmptied(t), []any{rs}},
 		{"write history", `INSERT INTO main.history (ruleset, segmentation, customer_key, from_segment, to_segment, matched, reason, as_of, run_id)
 			SELECT $1, name, customer_key, prev_segment, segment, matched, reason, $2, $3 FROM temp.tierflow_stage
 			WHERE kind IN ('a', 'l') AND prev_segment IS NOT segment`, []any{rs, asOf, run}},
@@ -229,9 +248,6 @@ func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 			SELECT $1, name, customer_key, payload, priority, $2, due_at, idem_key, $3, destination, coalesce(status, 'pending'), note, segments
 			FROM temp.tierflow_stage WHERE kind = 'q'
 			ON CONFLICT (idempotency_key) DO NOTHING`, []any{rs, asOf, run}},
-		{"record cooldowns", `INSERT INTO main.action_last (ruleset, action, customer_key, queued_at)
-			SELECT $1, name, customer_key, $2 FROM temp.tierflow_stage WHERE kind = 'q' AND cooldown
-			ON CONFLICT (ruleset, action, customer_key) DO UPDATE SET queued_at = max(queued_at, excluded.queued_at)`, []any{rs, asOf}},
 		{"record run", `UPDATE main.runs SET status = $2, finished_at = $3, customers = $4, changed = $5,
 			actions = $6, errors = $7, detail = $8 WHERE id = $1`,
 			[]any{run, string(sum.Status), nullTime(sum.Finished), sum.Customers, sum.Changed, sum.Actions, sum.Errors, string(detail)}},
@@ -247,8 +263,10 @@ func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 		if st.what == "record run" {
 			st.args[2] = nullTime(sum.Finish()) // after the writes above
 		}
-		if _, err := tx.ExecContext(ctx, st.sql, st.args...); err != nil {
-			return fmt.Errorf("%s: %w", st.what, err)
+		if st.sql != "" { // "": no new layout entries, or no leave
+			if _, err := tx.ExecContext(ctx, st.sql, st.args...); err != nil {
+				return fmt.Errorf("%s: %w", st.what, err)
+			}
 		}
 		hook(st.what)
 	}
@@ -261,6 +279,15 @@ func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 	// that, and release discards a connection it cannot clean.
 	_ = a.release()
 	return nil
+}
+
+// removeEmptied is the statement that deletes the state rows the leaves
+// emptied, "" when no leave is staged.
+func (a *applyTx) removeEmptied(t kernel.Tables) string {
+	if !a.left {
+		return ""
+	}
+	return kernel.RemoveEmptiedSQL(Dialect, t, "temp.tierflow_stage", a.lay)
 }
 
 func (a *applyTx) Rollback() error {

@@ -273,7 +273,7 @@ func testIdempotencyKey(t *testing.T, nb func(t *testing.T) Backend) {
 	}
 	// Forget the state, as if the first apply's state were lost but its
 	// queue kept: the rerun fires every welcome message again.
-	e.exec(`DELETE FROM {assignments}`)
+	e.exec(`DELETE FROM {customer_state}`)
 	rerun := e.applyAt(rs, day(0), o)
 	if n := rerun.Report.Actions[1].Count; n != queued {
 		t.Fatalf("the rerun fired %d welcome messages, want the same %d as the first run", n, queued)

@@ -47,7 +47,8 @@ func (e *env) sql(q string) string {
 		return q
 	}
 	var pairs []string
-	for _, name := range []string{"runs", "assignments", "history", "actions", "action_attempts", "action_last", "slots", "schema_migrations"} {
+	for _, name := range []string{"runs", "assignments", "history", "actions", "action_attempts", "action_last", "slots", "schema_migrations",
+		"customer_state", "state_layout"} {
 		pairs = append(pairs, "{"+name+"}", quoteIdent(e.s.Schema())+"."+name)
 	}
 	return strings.NewReplacer(pairs...).Replace(q)

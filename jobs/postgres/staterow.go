@@ -1,0 +1,104 @@
+package postgres
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tierflow/tierflow/jobs/kernel"
+)
+
+// stateSQL keeps state rows in typed arrays (text[], timestamptz[],
+// bigint[]), 1-based as the layout's positions are: an element past an
+// array's end reads as NULL.
+var stateSQL = &kernel.StateSQL{
+	Elem: func(expr string, pos int) string { return expr + "[" + strconv.Itoa(pos) + "]" },
+	Array: func(typ kernel.ElemType, elems []string) string {
+		cast := arrayTypes[typ]
+		if len(elems) == 0 {
+			return "'{}'::" + cast
+		}
+		return "ARRAY[" + strings.Join(elems, ", ") + "]::" + cast
+	},
+	Later: func(a, b string) string { return "greatest(" + a + ", " + b + ")" }, // greatest ignores NULLs
+}
+
+// arrayTypes are the array types of the state rows' elements.
+var arrayTypes = map[kernel.ElemType]string{kernel.TextElems: "text[]", kernel.TimeElems: "timestamptz[]", kernel.IntElems: "bigint[]"}
+
+// stateArrays are a kernel.StateChange's arrays as COPY takes them: array
+// literals, in the order of the staging table's st_ columns.
+func stateArrays(c *kernel.StateChange, run int64) [6]string {
+	var segs, since, pending, reasons, runs, acts pgArray
+	id := strconv.FormatInt(run, 10)
+	for i, set := range c.Set {
+		switch {
+		case !set:
+			segs.null()
+			since.null()
+			pending.null()
+			reasons.null()
+			runs.null()
+		case c.Segments[i] == "": // a leave: no dates, reason or run
+			segs.text("")
+			since.null()
+			pending.null()
+			reasons.null()
+			runs.null()
+		default:
+			segs.text(c.Segments[i])
+			since.time(c.Since[i])
+			pending.time(c.PendingSince[i])
+			reasons.text(c.Reasons[i])
+			runs.raw(id)
+		}
+	}
+	for _, t := range c.ActionAt {
+		acts.time(t)
+	}
+	return [6]string{segs.String(), since.String(), pending.String(), reasons.String(), runs.String(), acts.String()}
+}
+
+// pgArray builds the text of an array literal.
+type pgArray struct{ b []byte }
+
+func (a *pgArray) raw(s string) {
+	if len(a.b) == 0 {
+		a.b = append(a.b, '{')
+	} else {
+		a.b = append(a.b, ',')
+	}
+	a.b = append(a.b, s...)
+}
+
+func (a *pgArray) null() { a.raw("NULL") }
+
+// text appends s double-quoted, its quotes and backslashes escaped.
+func (a *pgArray) text(s string) {
+	a.raw(`"`)
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			a.b = append(a.b, '\\')
+		}
+		a.b = append(a.b, s[i])
+	}
+	a.b = append(a.b, '"')
+}
+
+// time appends t, NULL for the zero time.
+func (a *pgArray) time(t time.Time) {
+	if t.IsZero() {
+		a.null()
+		return
+	}
+	a.raw(`"`)
+	a.b = t.UTC().AppendFormat(a.b, "2006-01-02 15:04:05.999999Z07:00")
+	a.b = append(a.b, '"')
+}
+
+func (a *pgArray) String() string {
+	if len(a.b) == 0 {
+		return "{}"
+	}
+	return string(a.b) + "}"
+}

@@ -1,0 +1,60 @@
+package postgres
+
+import (
+	"database/sql"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/tierflow/tierflow/internal/pgtest"
+	"github.com/tierflow/tierflow/jobs/kernel"
+)
+
+// The array literals an apply stages read back in PostgreSQL as the
+// change holds them: text with quotes, backslashes, commas and braces,
+// the empty segment of a leave, NULL where a position is not set or a
+// time is zero, times to the microsecond in UTC, and the run's id.
+func TestStateArraysRoundTrip(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("postgres", pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	at := time.Date(2024, 7, 1, 12, 34, 56, 123456000, time.FixedZone("x", 3600))
+	c := &kernel.StateChange{Customer: "k",
+		Set:          []bool{true, false, true, true},
+		Segments:     []string{`a "b" \c`, "x", "", "d,{e}"},
+		Since:        []time.Time{at, {}, {}, at.Add(time.Hour)},
+		PendingSince: []time.Time{{}, {}, {}, at},
+		Reasons:      []string{"matched", "", "", "sticky"},
+		ActionAt:     []time.Time{{}, at},
+	}
+	st := stateArrays(c, 42)
+	const utc, null = "2024-07-01T11:34:56.123456Z", "NULL"
+	for _, tc := range []struct {
+		lit, typ, elem string
+		want           []string
+	}{
+		{st[0], "text[]", "x", []string{`a "b" \c`, null, "", "d,{e}"}},
+		{st[1], "timestamptz[]", timeText, []string{utc, null, null, "2024-07-01T12:34:56.123456Z"}},
+		{st[2], "timestamptz[]", timeText, []string{null, null, null, utc}},
+		{st[3], "text[]", "x", []string{"matched", null, null, "sticky"}},
+		{st[4], "bigint[]", "x::text", []string{"42", null, null, "42"}},
+		{st[5], "timestamptz[]", timeText, []string{null, utc}},
+	} {
+		var got []string
+		q := `SELECT array_agg(coalesce(` + tc.elem + `, 'NULL') ORDER BY i) FROM unnest($1::` + tc.typ + `) WITH ORDINALITY AS u(x, i)`
+		if err := db.QueryRow(q, tc.lit).Scan(pq.Array(&got)); err != nil {
+			t.Fatalf("%s: %v", tc.lit, err)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s reads %q, want %q", tc.lit, got, tc.want)
+		}
+	}
+}
+
+// timeText is element x of a timestamptz[] as text, in UTC.
+const timeText = `to_char(x AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
