@@ -63,6 +63,38 @@ type State struct {
 	// contact limits count. Stores fill it only for rule sets with
 	// limits.
 	Contacts []Contact
+	// Mark is what the store kept of the customer's last evaluation by an
+	// apply; the engine does not read it.
+	Mark Mark
+}
+
+// Mark is what a store keeps of a customer's last evaluation, for
+// incremental runs to tell which customers need evaluating: when the
+// customer must next be evaluated if nothing but time passes, and a
+// digest of the facts it was evaluated with.
+type Mark struct {
+	// Wake is Result.Wake as stored: zero for never, EveryRun for on
+	// every run, else the time itself.
+	Wake time.Time
+	// Digest is the digest of the customer's facts
+	// (internal/factdigest); 0 for none, which matches no facts.
+	Digest uint64
+}
+
+// EveryRun is the stored Wake of a customer who must be evaluated on
+// every run: a time before any as-of, so that "wake <= as-of" holds on
+// every run, and the same on every run, so that keeping it writes
+// nothing new.
+var EveryRun = time.Unix(0, 0).UTC()
+
+// StoredWake is wake, the Result.Wake of an evaluation at asOf, as a
+// store keeps it (Mark.Wake): a time not after asOf, which means every
+// run, becomes EveryRun.
+func StoredWake(wake, asOf time.Time) time.Time {
+	if !wake.IsZero() && !wake.After(asOf) {
+		return EveryRun
+	}
+	return wake
 }
 
 // ActionOutcome is the last time a customer's follow-up by one action

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/internal/factdigest"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -298,6 +299,9 @@ type evaluator struct {
 	sync    map[string][]string
 	plan    *engine.Plan
 	scratch engine.Result
+	// digest digests the facts of the customers an apply keeps: nil until
+	// the first.
+	digest *factdigest.Hasher
 }
 
 // batch evaluates b into the plan and returns the customers to stage,
@@ -312,16 +316,46 @@ func (w *evaluator) batch(ctx context.Context, b []engine.Customer) ([]Evaluated
 		}
 		c := &b[j]
 		w.e.EvaluateInto(w.asOf, c, &w.scratch)
+		dropped := false
 		if w.noActions {
+			dropped = len(w.scratch.Actions) > 0 || len(w.scratch.Withheld) > 0
 			w.scratch.Actions = w.scratch.Actions[:0]
 			w.scratch.Withheld = w.scratch.Withheld[:0]
 		}
 		w.plan.Add(c.Key, &w.scratch)
-		if w.keep && needsWrite(c, &w.scratch) {
-			changed = append(changed, Evaluated{Customer: c, Result: clone(&w.scratch), Sync: w.sync})
+		if !w.keep {
+			continue
+		}
+		mark := w.mark(c, &w.scratch, dropped)
+		if mark != c.State.Mark || needsWrite(c, &w.scratch) {
+			changed = append(changed, Evaluated{Customer: c, Result: clone(&w.scratch), Sync: w.sync, Mark: mark})
 		}
 	}
 	return changed, nil
+}
+
+// mark is what the store keeps of c's evaluation res (engine.Mark): its
+// wake-up time, on every run where the run dropped actions that fired
+// (a first run's, which may fire on the next) or the customer has fact
+// errors, and the digest of its facts, none for a customer who left the
+// source or whose facts have errors (their nulls hide the values).
+func (w *evaluator) mark(c *engine.Customer, res *engine.Result, dropped bool) engine.Mark {
+	if c.Absent {
+		return engine.Mark{}
+	}
+	if len(c.FactErrors) > 0 || dropped {
+		return engine.Mark{Wake: engine.EveryRun}
+	}
+	if w.digest == nil {
+		w.digest = factdigest.New()
+	}
+	m := engine.Mark{Wake: engine.StoredWake(res.Wake, w.asOf)}
+	if d, err := w.digest.Sum(c.Facts); err == nil {
+		m.Digest = d
+	} else {
+		m.Wake = engine.EveryRun // a fact the digest cannot encode: evaluate every run
+	}
+	return m
 }
 
 // stream reads snap in batches on a goroutine of g. The channel closes
@@ -380,6 +414,7 @@ func clone(r *engine.Result) *engine.Result {
 		Coverage: append([]engine.CoverageState(nil), r.Coverage...),
 		Errors:   append([]engine.RuleError(nil), r.Errors...),
 		Left:     r.Left,
+		Wake:     r.Wake,
 	}
 }
 

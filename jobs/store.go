@@ -134,6 +134,11 @@ type Evaluated struct {
 	// Sync maps a segmentation to the destinations that get every move in
 	// it (Options.Sync); nil on a first run that queues no actions.
 	Sync map[string][]string
+	// Mark is what the store keeps of this evaluation: the customer's
+	// State.Mark for the next run. A store writes it with the customer's
+	// other state; a customer staged for its mark alone has a Mark unlike
+	// its State.Mark and nothing else to write.
+	Mark engine.Mark
 }
 
 // RunSummary is what a finished run records.

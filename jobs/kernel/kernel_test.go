@@ -371,7 +371,7 @@ ORDER BY TEXT(src."id") BYTES`; got != want {
 	}
 	rs.Segmentations = []*rules.Segmentation{{Name: "tier"}}
 	got := SnapshotQuery(keyTextDialect, Tables{State: "x.customer_state"}, rs, NewLayout(rs), cols[:1], "SELECT 1")
-	want := `SELECT TEXT(src."id"), src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1]
+	want := `SELECT TEXT(src."id"), src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1], st.wake_at, st.facts_digest
 FROM (SELECT 1) AS src
 LEFT JOIN x.customer_state st ON st.ruleset = 't' AND st.customer_key = TEXT(src."id")
 ORDER BY TEXT(src."id") BYTES`

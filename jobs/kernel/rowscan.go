@@ -12,36 +12,31 @@ import (
 // RowScanner turns the rows of a store's snapshot query into engine
 // customers, reusing its scan destinations from row to row. A row holds,
 // in order: the key; each fact of rs.Facts; for each segmentation its
-// segment, since and pending-since; and for each action with a cooldown,
-// when it was last queued. Stores supply how their driver's values decode.
+// segment, since and pending-since; for each action with a cooldown,
+// when it was last queued; and the customer's mark, its wake-up time and
+// facts digest (stateColumns). Stores supply how their driver's values
+// decode.
 type RowScanner struct {
-	rs        *rules.RuleSet
-	dest      []any
-	vals      []any
-	cooling   []int // indexes of actions with a cooldown, in row order
-	factsOnly bool  // rows hold the key and facts only
+	rs    *rules.RuleSet
+	dest  []any
+	vals  []any
+	state *stateValues // nil: rows hold the key and facts only
 	// Fact converts a fact value as the driver returns it.
 	Fact func(f rules.Field, v any) (any, error)
-	// Time converts a stored state time (nil means none).
-	Time func(v any) (time.Time, error)
 }
 
-// NewRowScanner prepares a scanner for rs's snapshot rows.
+// NewRowScanner prepares a scanner for rs's snapshot rows. tm converts a
+// stored state time (nil means none).
 func NewRowScanner(rs *rules.RuleSet, fact func(rules.Field, any) (any, error), tm func(any) (time.Time, error)) *RowScanner {
-	sc := &RowScanner{rs: rs, Fact: fact, Time: tm}
-	for i, a := range rs.Actions {
-		if a.Cooldown > 0 {
-			sc.cooling = append(sc.cooling, i)
-		}
-	}
-	sc.alloc(1 + len(rs.Facts.Fields) + 3*len(rs.Segmentations) + len(sc.cooling))
+	sc := &RowScanner{rs: rs, Fact: fact, state: newStateValues(rs, tm)}
+	sc.alloc(1 + len(rs.Facts.Fields) + stateColumnCount(rs))
 	return sc
 }
 
 // NewFactsScanner prepares a scanner for rows of a key and rs's facts,
 // with no state: customers get an empty state.
 func NewFactsScanner(rs *rules.RuleSet, fact func(rules.Field, any) (any, error)) *RowScanner {
-	sc := &RowScanner{rs: rs, Fact: fact, factsOnly: true}
+	sc := &RowScanner{rs: rs, Fact: fact}
 	sc.alloc(1 + len(rs.Facts.Fields))
 	return sc
 }
@@ -68,34 +63,13 @@ func (sc *RowScanner) Scan(scan func(dest ...any) error) (engine.Customer, error
 		i++
 	}
 	c.State.Segments = make([]engine.Assignment, len(sc.rs.Segmentations))
-	if sc.factsOnly {
+	if sc.state == nil {
 		return c, nil
 	}
-	for k := range sc.rs.Segmentations {
-		seg, _ := v[i].(string)
-		since, err := sc.Time(v[i+1])
-		if err != nil {
-			return c, fmt.Errorf("customer %s: %w", key, err)
-		}
-		pending, err := sc.Time(v[i+2])
-		if err != nil {
-			return c, fmt.Errorf("customer %s: %w", key, err)
-		}
-		c.State.Segments[k] = engine.Assignment{Segment: seg, Since: since, PendingSince: pending}
-		i += 3
-	}
-	if len(sc.cooling) > 0 {
+	if len(sc.state.cooling) > 0 {
 		c.State.LastActions = make([]time.Time, len(sc.rs.Actions))
-		for _, ai := range sc.cooling {
-			t, err := sc.Time(v[i])
-			if err != nil {
-				return c, fmt.Errorf("customer %s: %w", key, err)
-			}
-			c.State.LastActions[ai] = t
-			i++
-		}
 	}
-	return c, nil
+	return c, sc.state.set(&c, v[i:])
 }
 
 // fact converts the value v of fact f for customer c. A value that does

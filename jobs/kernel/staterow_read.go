@@ -10,11 +10,13 @@ import (
 )
 
 // stateColumns are the select expressions that read rs's state from the
-// state row st under layout lay, in the order RowScanner reads a
-// snapshot's state: each segmentation's segment, since and pending-since,
-// then the last time of each action with a cooldown. A segmentation or
-// action without a position has NULL: no state yet. reads is false when
-// every expression is NULL, so that the row need not be read at all.
+// state row st under layout lay, in the order stateValues reads them:
+// each segmentation's segment, since and pending-since, then the last
+// time of each action with a cooldown, then the row's wake-up time and
+// facts digest (engine.Mark). A segmentation or action without a
+// position has NULL: no state yet. reads is false when lay gives none of
+// rs's segmentations and cooling actions a position, so that the row
+// need not be read at all (a first run: every column is NULL).
 func stateColumns(d *Dialect, lay *Layout, rs *rules.RuleSet, st string) (cols []string, reads bool) {
 	elem := func(col string, pos int) string {
 		if pos == 0 {
@@ -32,63 +34,96 @@ func stateColumns(d *Dialect, lay *Layout, rs *rules.RuleSet, st string) (cols [
 			cols = append(cols, elem("action_at", lay.LastAction(a.Name)))
 		}
 	}
-	return cols, reads
+	if reads {
+		return append(cols, st+".wake_at", st+".facts_digest"), true
+	}
+	return append(cols, "NULL", "NULL"), false
 }
 
-// stateValues holds the scanned values of stateColumns for one row and
-// sets a customer's state from them.
+// stateColumnCount is the number of stateColumns of rs.
+func stateColumnCount(rs *rules.RuleSet) int {
+	n := 3*len(rs.Segmentations) + 2
+	for _, a := range rs.Actions {
+		if a.Cooldown > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// NullDigest is a facts digest as a state row keeps it: its bits as a
+// signed 64-bit integer (the stores' integer type), NULL for none.
+func NullDigest(d uint64) any {
+	if d == 0 {
+		return nil
+	}
+	return int64(d)
+}
+
+// stateValues sets customers' state from the values of stateColumns.
 type stateValues struct {
 	rs      *rules.RuleSet
 	time    func(any) (time.Time, error)
 	cooling []int // indexes of the actions with a cooldown
-	vals    []any
-	dest    []any
 }
 
-func newStateValues(d *Dialect, rs *rules.RuleSet) *stateValues {
-	v := &stateValues{rs: rs, time: d.Time}
+func newStateValues(rs *rules.RuleSet, tm func(any) (time.Time, error)) *stateValues {
+	v := &stateValues{rs: rs, time: tm}
 	for i, a := range rs.Actions {
 		if a.Cooldown > 0 {
 			v.cooling = append(v.cooling, i)
 		}
 	}
-	n := 3*len(rs.Segmentations) + len(v.cooling)
-	v.vals, v.dest = make([]any, n), make([]any, n)
-	for i := range v.vals {
-		v.dest[i] = &v.vals[i]
-	}
 	return v
 }
 
-// set sets c's state from the values last scanned into dest. c's
-// Segments, and LastActions where an action has a cooldown, must be made.
-func (v *stateValues) set(c *engine.Customer) error {
+// set sets c's state from vals, the values of stateColumns as the driver
+// scanned them. c's Segments, and LastActions where an action has a
+// cooldown, must be made.
+func (v *stateValues) set(c *engine.Customer, vals []any) error {
 	i := 0
 	for k := range v.rs.Segmentations {
-		seg, _ := v.vals[i].(string)
-		if b, ok := v.vals[i].([]byte); ok {
-			seg = string(b)
-		}
-		since, err := v.time(v.vals[i+1])
+		since, err := v.time(vals[i+1])
 		if err != nil {
 			return fmt.Errorf("customer %s: %w", c.Key, err)
 		}
-		pending, err := v.time(v.vals[i+2])
+		pending, err := v.time(vals[i+2])
 		if err != nil {
 			return fmt.Errorf("customer %s: %w", c.Key, err)
 		}
-		c.State.Segments[k] = engine.Assignment{Segment: seg, Since: since, PendingSince: pending}
+		c.State.Segments[k] = engine.Assignment{Segment: textValue(vals[i]), Since: since, PendingSince: pending}
 		i += 3
 	}
 	for _, ai := range v.cooling {
-		t, err := v.time(v.vals[i])
+		t, err := v.time(vals[i])
 		if err != nil {
 			return fmt.Errorf("customer %s: %w", c.Key, err)
 		}
 		c.State.LastActions[ai] = t
 		i++
 	}
+	wake, err := v.time(vals[i])
+	if err != nil {
+		return fmt.Errorf("customer %s: wake-up time: %w", c.Key, err)
+	}
+	digest, err := int64Value(vals[i+1])
+	if err != nil {
+		return fmt.Errorf("customer %s: facts digest: %w", c.Key, err)
+	}
+	c.State.Mark = engine.Mark{Wake: wake, Digest: uint64(digest)}
 	return nil
+}
+
+// textValue is a text column's value as the driver returns it: a string,
+// bytes, or nil for NULL ("").
+func textValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return ""
 }
 
 // loadRows sets the state of the customers of batch from their state
@@ -102,9 +137,13 @@ func (r *StateReader) loadRows(ctx context.Context, batch []engine.Customer) err
 		return r.secrets.Err(err)
 	}
 	defer rows.Close()
-	v := newStateValues(r.d, r.rs)
+	v := newStateValues(r.rs, r.d.Time)
 	var key string
-	dest := append([]any{&key}, v.dest...)
+	vals := make([]any, stateColumnCount(r.rs))
+	dest := []any{&key}
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return r.secrets.Err(err)
@@ -112,7 +151,7 @@ func (r *StateReader) loadRows(ctx context.Context, batch []engine.Customer) err
 		var setErr error
 		each(key, func(c *engine.Customer) {
 			if setErr == nil {
-				setErr = v.set(c)
+				setErr = v.set(c, vals)
 			}
 		})
 		if setErr != nil {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
@@ -24,6 +25,9 @@ type StateChange struct {
 	PendingSince []time.Time // zero: none
 	Reasons      []string
 	ActionAt     []time.Time
+	// Mark is the customer's new wake-up time and facts digest
+	// (jobs.Evaluated.Mark), which the row takes whatever else is set.
+	Mark engine.Mark
 }
 
 // reset empties c for customer key, with room for the positions of lay.
@@ -49,66 +53,53 @@ func resize[T any](s []T, n int) []T {
 }
 
 // StateChanges is Changes, calling also state once for every customer of
-// batch whose state row changes: a changed assignment or leave, or an
-// action that starts its cooldown. Positions come from lay, which gives
-// a segment sync one the first time it is queued (Layout.Action); lay
-// must hold every segmentation and action of rs (Layout.Register). The
-// StateChange passed to state is reused for the next customer.
+// batch whose state row changes: a changed assignment or leave, an action
+// that starts its cooldown, or a new mark (jobs.Evaluated.Mark unlike the
+// customer's State.Mark). Positions come from lay, which gives a segment
+// sync one the first time it is queued (Layout.Action); lay must hold
+// every segmentation and action of rs (Layout.Register). The StateChange
+// passed to state is reused for the next customer.
 func StateChanges(rs *rules.RuleSet, run jobs.RunInfo, lay *Layout, batch []jobs.Evaluated,
 	assign func(*Assignment) error, queue func(*Queued) error, state func(*StateChange) error) error {
 	var c StateChange
-	open := false
-	flush := func() error {
-		if !open {
-			return nil
-		}
-		open = false
-		return state(&c)
-	}
-	// begin starts key's change, unless it is the one under way: Changes
-	// calls assign and queue for one customer after the other.
-	begin := func(key string) error {
-		if open && c.Customer == key {
-			return nil
-		}
-		if err := flush(); err != nil {
+	for i := range batch {
+		ev := &batch[i]
+		c.reset(ev.Customer.Key, lay)
+		c.Mark = ev.Mark
+		dirty := ev.Mark != ev.Customer.State.Mark
+		err := Changes(rs, run, batch[i:i+1], func(a *Assignment) error {
+			p := lay.Segment(a.Segmentation) - 1
+			if p < 0 {
+				return fmt.Errorf("segmentation %s has no position in the state layout of %s", a.Segmentation, rs.Name)
+			}
+			dirty = true
+			c.Set[p], c.Segments[p], c.Reasons[p] = true, a.Segment, a.Reason
+			c.Since[p], c.PendingSince[p] = a.Since, a.PendingSince
+			if a.Leaves() {
+				c.Reasons[p] = ""
+			}
+			return assign(a)
+		}, func(q *Queued) error {
+			if q.StartsCooldown() {
+				dirty = true
+				p := lay.Action(rs, q.Action)
+				for len(c.ActionAt) < p {
+					c.ActionAt = append(c.ActionAt, time.Time{})
+				}
+				c.ActionAt[p-1] = run.AsOf
+			}
+			return queue(q)
+		})
+		if err != nil {
 			return err
 		}
-		c.reset(key, lay)
-		open = true
-		return nil
-	}
-	err := Changes(rs, run, batch, func(a *Assignment) error {
-		if err := begin(a.Customer); err != nil {
-			return err
-		}
-		p := lay.Segment(a.Segmentation) - 1
-		if p < 0 {
-			return fmt.Errorf("segmentation %s has no position in the state layout of %s", a.Segmentation, rs.Name)
-		}
-		c.Set[p], c.Segments[p], c.Reasons[p] = true, a.Segment, a.Reason
-		c.Since[p], c.PendingSince[p] = a.Since, a.PendingSince
-		if a.Leaves() {
-			c.Reasons[p] = ""
-		}
-		return assign(a)
-	}, func(q *Queued) error {
-		if q.StartsCooldown() {
-			if err := begin(q.Customer); err != nil {
+		if dirty {
+			if err := state(&c); err != nil {
 				return err
 			}
-			p := lay.Action(rs, q.Action)
-			for len(c.ActionAt) < p {
-				c.ActionAt = append(c.ActionAt, time.Time{})
-			}
-			c.ActionAt[p-1] = run.AsOf
 		}
-		return queue(q)
-	})
-	if err != nil {
-		return err
 	}
-	return flush()
+	return nil
 }
 
 // StateUpsertSQL merges the staged state changes of the rule set ($1)
@@ -118,7 +109,9 @@ func StateChanges(rs *rules.RuleSet, run jobs.RunInfo, lay *Layout, batch []jobs
 // typed as the state row's own: st_segments has the new segment at each
 // position set, an empty one for a leave, NULL elsewhere; the others the new
 // values at the positions set (NULL for a leave), with the run's id in
-// st_run_ids; st_action_at the times of actions that start a cooldown.
+// st_run_ids; st_action_at the times of actions that start a cooldown;
+// st_wake_at and st_facts_digest the customer's new mark (NULL for a
+// zero time or digest), which replaces the row's.
 // A new customer's row is inserted as staged (no position is empty there: a
 // leave needs a segment, and so a row). An existing row keeps what is
 // not set, drops a leave's values and keeps the later of each action's
@@ -145,9 +138,11 @@ func StateUpsertSQL(d *Dialect, t Tables, stage string, lay *Layout) string {
 		"reasons = " + d.State.Array(TextElems, reasons),
 		"run_ids = " + d.State.Array(IntElems, runs),
 		"action_at = " + d.State.Array(TimeElems, acts),
+		"wake_at = EXCLUDED.wake_at",
+		"facts_digest = EXCLUDED.facts_digest",
 	}
-	return "INSERT INTO " + t.State + " AS t (ruleset, customer_key, segments, since, pending_since, reasons, run_ids, action_at)\n" +
-		"SELECT $1, customer_key, st_segments, st_since, st_pending_since, st_reasons, st_run_ids, st_action_at FROM " + stage + " WHERE kind = 's'\n" +
+	return "INSERT INTO " + t.State + " AS t (ruleset, customer_key, segments, since, pending_since, reasons, run_ids, action_at, wake_at, facts_digest)\n" +
+		"SELECT $1, customer_key, st_segments, st_since, st_pending_since, st_reasons, st_run_ids, st_action_at, st_wake_at, st_facts_digest FROM " + stage + " WHERE kind = 's'\n" +
 		"ON CONFLICT (ruleset, customer_key) DO UPDATE SET\n" + strings.Join(set, ",\n")
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
@@ -50,7 +51,14 @@ type applyTx struct {
 	mu      sync.Mutex
 	assigns []kernel.Assignment
 	queued  []kernel.Queued
+	marks   []markChange
 	done    bool
+}
+
+// markChange is a customer's new mark, as kernel.StateChanges stages it.
+type markChange struct {
+	customer string
+	mark     engine.Mark
 }
 
 // Stage keeps the changed assignments and actions to queue of a batch.
@@ -62,6 +70,11 @@ func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 	defer a.mu.Unlock()
 	if a.done {
 		return errApplyOver
+	}
+	for i := range batch {
+		if ev := &batch[i]; ev.Mark != ev.Customer.State.Mark {
+			a.marks = append(a.marks, markChange{ev.Customer.Key, ev.Mark})
+		}
 	}
 	return kernel.Changes(a.rs, a.run, batch, func(c *kernel.Assignment) error {
 		a.assigns = append(a.assigns, *c)
@@ -91,7 +104,7 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	defer s.mu.Unlock()
 	s.commitLocked(a, sum)
 	delete(s.applying, a.rs.Name)
-	a.done, a.assigns, a.queued = true, nil, nil
+	a.done, a.assigns, a.queued, a.marks = true, nil, nil, nil
 	return nil
 }
 
@@ -103,7 +116,7 @@ func (a *applyTx) Rollback() error {
 	if a.done {
 		return nil
 	}
-	a.done, a.assigns, a.queued = true, nil, nil
+	a.done, a.assigns, a.queued, a.marks = true, nil, nil, nil
 	a.s.mu.Lock()
 	delete(a.s.applying, a.rs.Name)
 	a.s.mu.Unlock()
@@ -127,9 +140,16 @@ func (s *Store) commitLocked(a *applyTx, sum jobs.RunSummary) {
 		}
 		s.sourceRows[runID] = rows
 	}
-	next := &ruleSet{assignments: map[assignKey]assignment{}, lastQueued: map[actionKey]time.Time{}}
+	next := &ruleSet{assignments: map[assignKey]assignment{}, lastQueued: map[actionKey]time.Time{}, marks: map[string]engine.Mark{}}
 	if old := s.sets[name]; old != nil {
-		next.assignments, next.lastQueued = maps.Clone(old.assignments), maps.Clone(old.lastQueued)
+		next.assignments, next.lastQueued, next.marks = maps.Clone(old.assignments), maps.Clone(old.lastQueued), maps.Clone(old.marks)
+	}
+	for _, m := range a.marks {
+		if m.mark == (engine.Mark{}) {
+			delete(next.marks, m.customer)
+		} else {
+			next.marks[m.customer] = engine.Mark{Wake: stamp(m.mark.Wake), Digest: m.mark.Digest}
+		}
 	}
 	for _, c := range a.assigns {
 		k := assignKey{c.Segmentation, c.Customer}

@@ -74,7 +74,7 @@ func (r *reader) Load(ctx context.Context, batch []engine.Customer) error {
 			c.State.LastActions = make([]time.Time, len(r.rs.Actions))
 		}
 	}
-	if r.empty() {
+	if r.state == nil {
 		return nil
 	}
 	for i := range batch {
@@ -84,6 +84,7 @@ func (r *reader) Load(ctx context.Context, batch []engine.Customer) error {
 }
 
 func (r *reader) load(c *engine.Customer) {
+	c.State.Mark = r.state.marks[c.Key]
 	for i, seg := range r.rs.Segmentations {
 		if a, ok := r.state.assignments[assignKey{seg.Name, c.Key}]; ok {
 			c.State.Segments[i] = engine.Assignment{Segment: a.segment, Since: a.since, PendingSince: a.pendingSince}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
 )
@@ -44,10 +45,13 @@ type Store struct {
 	slots      map[slotKey]*slot
 }
 
-// ruleSet is one rule set's assignments and cooldown record.
+// ruleSet is one rule set's assignments, cooldown record and marks.
 type ruleSet struct {
 	assignments map[assignKey]assignment
 	lastQueued  map[actionKey]time.Time
+	// marks holds each customer's engine.Mark from the last apply that
+	// evaluated it; a customer without one has none.
+	marks map[string]engine.Mark
 }
 
 type assignKey struct{ segmentation, customer string }

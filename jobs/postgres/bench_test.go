@@ -137,7 +137,7 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 	b.ReportAllocs()
 	var sqlTime, applyTime, cpuTime time.Duration
 	var peakRSS int64
-	var changed int
+	var changed, rewritten int
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		resetBenchState(b, ab.s, ab.baseRun)
@@ -158,6 +158,8 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 		}
 		peakRSS = max(peakRSS, readPeakRSS(b))
 		changed = out.Report.Changed
+		rewritten = count(b, ab.s, `SELECT count(*) FROM tierflow.customer_state t JOIN bench_state o USING (ruleset, customer_key)
+            WHERE t.run_ids <> o.run_ids OR t.wake_at IS DISTINCT FROM o.wake_at OR t.facts_digest IS DISTINCT FROM o.facts_digest`)
 		checkSameOutcome(b, ab.s, out, ab.n)
 		if want > 0 && changed != want {
 			b.Fatalf("apply changed %d customers, the co-located apply %d", changed, want)
@@ -170,6 +172,7 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MB")
 	b.ReportMetric(cpuTime.Seconds()/float64(b.N), "cpu-s/op")
 	b.ReportMetric(100*float64(changed)/float64(ab.n), "changed-%")
+	b.ReportMetric(100*float64(rewritten)/float64(ab.n), "rewritten-%")
 }
 
 // colocatedChanged runs one iteration of BenchmarkApplyRetail, untimed,
@@ -345,10 +348,14 @@ func seedApplyBench(ctx context.Context, b testing.TB, s *postgres.Store, rs *ru
 func resetBenchState(b testing.TB, s *postgres.Store, baseRun int64) {
 	b.Helper()
 	exec(b, s, `DELETE FROM tierflow.history WHERE run_id <> $1`, baseRun)
+	// A row the previous iteration rewrote has its run id, or only a new
+	// mark (wake-up time, facts digest).
 	exec(b, s, `UPDATE tierflow.customer_state AS t
-        SET segments = o.segments, since = o.since, pending_since = o.pending_since, reasons = o.reasons, run_ids = o.run_ids, action_at = o.action_at
+        SET segments = o.segments, since = o.since, pending_since = o.pending_since, reasons = o.reasons, run_ids = o.run_ids, action_at = o.action_at,
+            wake_at = o.wake_at, facts_digest = o.facts_digest
         FROM bench_state AS o
-        WHERE NOT t.run_ids <@ ARRAY[$1::bigint] AND (o.ruleset, o.customer_key) = (t.ruleset, t.customer_key)`, baseRun)
+        WHERE (NOT t.run_ids <@ ARRAY[$1::bigint] OR t.wake_at IS DISTINCT FROM o.wake_at OR t.facts_digest IS DISTINCT FROM o.facts_digest)
+            AND (o.ruleset, o.customer_key) = (t.ruleset, t.customer_key)`, baseRun)
 	exec(b, s, `UPDATE bench_sql AS t
         SET segment = o.segment, since = o.since, pending_since = o.pending_since, reason = o.reason, run_id = o.run_id
         FROM bench_base AS o

@@ -62,11 +62,13 @@ const stageSQL = `CREATE TEMP TABLE tierflow_stage (
     st_pending_since timestamptz[],
     st_reasons       text[],
     st_run_ids       bigint[],
-    st_action_at     timestamptz[]
+    st_action_at     timestamptz[],
+    st_wake_at       timestamptz,
+    st_facts_digest  bigint
 ) ON COMMIT DROP`
 
 const copySQL = `COPY tierflow_stage (kind, name, customer_key, segment, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination,
-    status, note, segments, st_segments, st_since, st_pending_since, st_reasons, st_run_ids, st_action_at) FROM STDIN`
+    status, note, segments, st_segments, st_since, st_pending_since, st_reasons, st_run_ids, st_action_at, st_wake_at, st_facts_digest) FROM STDIN`
 
 // BeginApply opens the write transaction and takes the rule set's
 // transaction-scoped advisory lock: it is released at commit or rollback,
@@ -152,16 +154,16 @@ func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 			kind, a.left = "l", true // segment '': history records the move to no segment
 		}
 		_, err := a.copy.ExecContext(ctx, kind, c.Segmentation, c.Customer, c.Segment, c.Matched, c.Reason, nullString(c.Previous),
-			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
 		return a.s.redact(err)
 	}, func(q *kernel.Queued) error {
 		_, err := a.copy.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey, nullString(q.Destination),
-			nullString(q.Status), nullString(q.Note), nullJSON(q.Segments), nil, nil, nil, nil, nil, nil)
+			nullString(q.Status), nullString(q.Note), nullJSON(q.Segments), nil, nil, nil, nil, nil, nil, nil, nil)
 		return a.s.redact(err)
 	}, func(c *kernel.StateChange) error {
 		st := stateArrays(c, a.run.ID)
 		_, err := a.copy.ExecContext(ctx, "s", "", c.Customer, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
-			st[0], st[1], st[2], st[3], st[4], st[5])
+			st[0], st[1], st[2], st[3], st[4], st[5], nullTime(c.Mark.Wake), kernel.NullDigest(c.Mark.Digest))
 		return a.s.redact(err)
 	}))
 }

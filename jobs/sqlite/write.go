@@ -48,10 +48,12 @@ const stageSQL = `CREATE TEMP TABLE tierflow_stage (
     st_pending_since TEXT,
     st_reasons       TEXT,
     st_run_ids       TEXT,
-    st_action_at     TEXT
+    st_action_at     TEXT,
+    st_wake_at       TEXT,
+    st_facts_digest  INTEGER
 )`
 
-const stageColumns = 21
+const stageColumns = 23
 
 // stageRows is how many rows one staging INSERT writes.
 const stageRows = 64
@@ -64,7 +66,7 @@ var applyCacheKiB = 64 << 10
 func stageInsert(rows int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO temp.tierflow_stage (kind, name, customer_key, segment, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination,
-    status, note, segments, st_segments, st_since, st_pending_since, st_reasons, st_run_ids, st_action_at) VALUES `)
+    status, note, segments, st_segments, st_since, st_pending_since, st_reasons, st_run_ids, st_action_at, st_wake_at, st_facts_digest) VALUES `)
 	for r := range rows {
 		if r > 0 {
 			b.WriteString(", ")
@@ -179,18 +181,18 @@ func (a *applyTx) stage(ctx context.Context, batch []jobs.Evaluated) error {
 			kind, a.left = "l", true // segment '': history records the move to no segment
 		}
 		return a.add(ctx, kind, c.Segmentation, c.Customer, c.Segment, c.Matched, c.Reason, nullString(c.Previous),
-			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
 	}, func(q *kernel.Queued) error {
 		var segments any
 		if q.Segments != nil {
 			segments = string(q.Segments)
 		}
 		return a.add(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, string(q.Payload), int64(q.Priority), formatTime(q.Due), q.IdempotencyKey, nullString(q.Destination),
-			nullString(q.Status), nullString(q.Note), segments, nil, nil, nil, nil, nil, nil)
+			nullString(q.Status), nullString(q.Note), segments, nil, nil, nil, nil, nil, nil, nil, nil)
 	}, func(c *kernel.StateChange) error {
 		st := stateArrays(c, a.run.ID)
 		return a.add(ctx, "s", "", c.Customer, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
-			st[0], st[1], st[2], st[3], st[4], st[5])
+			st[0], st[1], st[2], st[3], st[4], st[5], nullTime(c.Mark.Wake), kernel.NullDigest(c.Mark.Digest))
 	})
 	if err != nil {
 		return err

@@ -167,7 +167,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 
 // cases are the conformance cases, grouped by what they cover.
 var cases = concat(applyCases, planCases, guardCases, lockCases, runCases, slotCases, queryCases, migrateCases, followUpCases,
-	reportMigrateCases, stateMigrateCases, layoutCases)
+	reportMigrateCases, stateMigrateCases, layoutCases, markCases)
 
 type testCase struct {
 	name string

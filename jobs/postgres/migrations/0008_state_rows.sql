@@ -28,14 +28,17 @@ CREATE TABLE state_layout (
 -- it, as the columns of assignments were. action_at is by action
 -- position: when the action last started its cooldown for the customer
 -- (queued, or held out), as action_last.queued_at was. A customer who
--- leaves every segmentation and holds no such time has no row.
+-- leaves every segmentation and holds no such time has no row; one in the
+-- source whom the rules put in no segment has one for its mark.
 --
--- wake_at and facts_digest are reserved for incremental runs, the next
--- step of issue 16, and are NULL in every row until then: wake_at, when
--- the customer must next be evaluated with unchanged facts (the earliest
--- time a date condition, stickiness, cooldown or delay can change their
--- outcome); facts_digest, a digest of the fact row the customer was last
--- evaluated with, for sources with no change column.
+-- wake_at and facts_digest are the customer's mark, for incremental
+-- runs: wake_at, when the customer must next be evaluated with unchanged
+-- facts (the earliest time a date condition, stickiness, cooldown or
+-- delay can change their outcome; NULL: never; 1970-01-01: on every
+-- run); facts_digest, a digest of the facts the customer was last
+-- evaluated with (its 64 bits as a signed bigint; NULL: none). The
+-- migration leaves them NULL; each apply writes them for the customers
+-- it evaluates.
 CREATE TABLE customer_state (
     ruleset       text          NOT NULL,
     customer_key  text          NOT NULL,
@@ -46,7 +49,7 @@ CREATE TABLE customer_state (
     run_ids       bigint[]      NOT NULL DEFAULT '{}',
     action_at     timestamptz[] NOT NULL DEFAULT '{}',
     wake_at       timestamptz,
-    facts_digest  bytea,
+    facts_digest  bigint,
     PRIMARY KEY (ruleset, customer_key)
 );
 -- As 0003 did for the old tables: keys are distinct within a rule set,

@@ -7,11 +7,13 @@
 -- the layout of every other time (six fractional digits, Z), run ids as
 -- numbers, null where there is none.
 --
--- wake_at (a time) and facts_digest (text) are reserved for incremental
--- runs, the next step of issue 16, and are NULL in every row until then:
--- wake_at, when the customer must next be evaluated with unchanged facts;
--- facts_digest, a digest of the fact row the customer was last evaluated
--- with.
+-- wake_at (a time) and facts_digest (the 64 bits of the digest as a
+-- signed integer) are the customer's mark, for incremental runs: wake_at,
+-- when the customer must next be evaluated with unchanged facts (NULL:
+-- never; 1970-01-01: on every run); facts_digest, a digest of the facts
+-- the customer was last evaluated with (NULL: none). The migration
+-- leaves them NULL; each apply writes them for the customers it
+-- evaluates.
 CREATE TABLE state_layout (
     ruleset  TEXT    NOT NULL,
     kind     TEXT    NOT NULL CHECK (kind IN ('segmentation', 'action')),
@@ -31,7 +33,7 @@ CREATE TABLE customer_state (
     run_ids       TEXT NOT NULL DEFAULT '[]',
     action_at     TEXT NOT NULL DEFAULT '[]',
     wake_at       TEXT,
-    facts_digest  TEXT,
+    facts_digest  INTEGER,
     PRIMARY KEY (ruleset, customer_key)
 ) STRICT, WITHOUT ROWID;
 

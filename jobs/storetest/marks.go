@@ -1,0 +1,164 @@
+package storetest
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/internal/factdigest"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/rules"
+)
+
+var stateMarkCases = []stateCase{
+	{"an apply keeps each customer's wake-up time and facts digest", testStateMarks},
+}
+
+var markCases = []testCase{
+	{"an apply keeps each customer's wake-up time and facts digest, read joined to the facts", testMarks},
+}
+
+// markRun is how a case applies a rule set, reads the customers an apply
+// would read (facts and state), and changes the facts of every seventh
+// customer.
+type markRun struct {
+	apply     func(rs *rules.RuleSet, at time.Time)
+	customers func(rs *rules.RuleSet, at time.Time) map[string]engine.Customer
+	bump      func()
+}
+
+func testStateMarks(t *testing.T, ns func(t *testing.T) StateBackend) {
+	e := newStateEnv(t, ns, 300)
+	o := Options()
+	o.Guard.AllowLarge = true
+	o.InitialActions = true
+	checkMarks(t, markRun{
+		apply: func(rs *rules.RuleSet, at time.Time) { e.applyAt(rs, at, o) },
+		customers: func(rs *rules.RuleSet, at time.Time) map[string]engine.Customer {
+			return snapshotCustomers(t, e.s, e.f, rs, at)
+		},
+		bump: func() {
+			e.f.update(func(c *Customer) {
+				if c.ID%7 == 0 {
+					c.Spend++
+				}
+			})
+		},
+	})
+}
+
+func testMarks(t *testing.T, nb func(t *testing.T) Backend) {
+	e := newEnv(t, nb, 300)
+	o := Options()
+	o.Guard.AllowLarge = true
+	o.InitialActions = true
+	checkMarks(t, markRun{
+		apply: func(rs *rules.RuleSet, at time.Time) { e.applyAt(rs, at, o) },
+		customers: func(rs *rules.RuleSet, at time.Time) map[string]engine.Customer {
+			return snapshotCustomers(t, e.s, e.f, rs, at)
+		},
+		bump: func() { e.exec(`UPDATE customer_facts SET spend_12m = spend_12m + 1 WHERE customer_id % 7 = 0`) },
+	})
+}
+
+// Over three nights (the facts of every seventh customer changed before
+// the third), each apply leaves every customer it read with the mark of
+// its evaluation: the engine's wake-up time for the customer, evaluated
+// at the apply's as-of from the facts and state the apply read, as
+// engine.StoredWake keeps it, and the digest of those facts. The digests
+// change for the customers whose facts changed, and only for them; and
+// the nights include customers who wake at a time, on every run and
+// never, so that each kind is stored and read back.
+func checkMarks(t *testing.T, run markRun) {
+	rs := RetailRuleSet(t)
+	e := engine.New(rs)
+	h := factdigest.New()
+	kinds := map[string]int{}
+	var prev map[string]engine.Customer
+	for night, at := range []time.Time{day(0), day(1), day(2)} {
+		if night == 2 {
+			run.bump()
+		}
+		before := run.customers(rs, at)
+		run.apply(rs, at)
+		after := run.customers(rs, at)
+		var res engine.Result
+		for k, c := range before {
+			if c.Absent {
+				continue
+			}
+			e.EvaluateInto(at, &c, &res)
+			want := engine.Mark{Wake: engine.StoredWake(res.Wake, at)}
+			if len(c.FactErrors) > 0 {
+				want = engine.Mark{Wake: engine.EveryRun}
+			} else {
+				d, err := h.Sum(c.Facts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want.Digest = d
+			}
+			got := after[k].State.Mark
+			if !got.Wake.Equal(want.Wake) || got.Digest != want.Digest {
+				t.Fatalf("night %d, customer %s: mark %v %x after the apply, want %v %x", night, k, got.Wake, got.Digest, want.Wake, want.Digest)
+			}
+			switch {
+			case want.Wake.IsZero():
+				kinds["never"]++
+			case want.Wake.Equal(engine.EveryRun):
+				kinds["every run"]++
+			default:
+				kinds["at a time"]++
+			}
+		}
+		if night == 2 {
+			changed := 0
+			for k, c := range after {
+				id, err := strconv.Atoi(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				moved := c.State.Mark.Digest != prev[k].State.Mark.Digest
+				if moved != (id%7 == 0) {
+					t.Fatalf("customer %s: digest %x, before the facts changed %x; want a new one only for every seventh customer", k, c.State.Mark.Digest, prev[k].State.Mark.Digest)
+				}
+				if moved {
+					changed++
+				}
+			}
+			if changed == 0 {
+				t.Fatal("no customer's digest changed with its facts")
+			}
+		}
+		prev = after
+	}
+	for _, k := range []string{"never", "every run", "at a time"} {
+		if kinds[k] == 0 {
+			t.Errorf("no customer wakes %s (%v): the case does not store every kind of wake-up time", k, kinds)
+		}
+	}
+}
+
+// snapshotCustomers reads every customer as a run of rs at at reads it
+// from s with facts f: facts and state, joined in one query where s can.
+func snapshotCustomers(t *testing.T, s jobs.StateStore, f jobs.FactsSource, rs *rules.RuleSet, at time.Time) map[string]engine.Customer {
+	t.Helper()
+	ctx := t.Context()
+	snap, err := jobs.OpenSnapshot(ctx, s, f, rs, jobs.At(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	out := map[string]engine.Customer{}
+	err = snap.Stream(ctx, 100, func(batch []engine.Customer) error {
+		for _, c := range batch {
+			out[c.Key] = c
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
