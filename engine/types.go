@@ -81,6 +81,10 @@ type Mark struct {
 	Digest uint64
 }
 
+// Equal reports whether m and o are the same mark: the same digest, and
+// wake-up times at the same instant (in any location).
+func (m Mark) Equal(o Mark) bool { return m.Digest == o.Digest && m.Wake.Equal(o.Wake) }
+
 // EveryRun is the stored Wake of a customer who must be evaluated on
 // every run: a time before any as-of, so that "wake <= as-of" holds on
 // every run, and the same on every run, so that keeping it writes

@@ -41,6 +41,9 @@ type PlanReport struct {
 	// columns and the fits of the predicted facts' models; absent for a
 	// rule set without derived facts.
 	Derived *DerivedReport `json:"derived,omitempty"`
+	// Incremental is what the customers' marks say: how many an
+	// incremental run would evaluate, and the drift check.
+	Incremental *IncrementalReport `json:"incremental,omitempty"`
 }
 
 // CoverageReport is one segment's coverage (覆盖率) after a run: of the

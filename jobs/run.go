@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,11 +97,12 @@ func Plan(ctx context.Context, state StateStore, facts FactsSource, rs *rules.Ru
 	if err != nil {
 		return nil, err
 	}
-	plan, err := evaluate(ctx, snap, rs, opts, nil)
+	plan, incr, err := evaluate(ctx, snap, rs, opts, prev, nil)
 	if err != nil {
 		return nil, err
 	}
 	rep := NewPlanReport(plan, "plan", opts.AsOf, snap.Initial())
+	rep.Incremental = incr
 	rep.Quality = qualityOf(snap, opts.AsOf, prev)
 	rep.Derived = derivedReportOf(snap)
 	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev, rep.Quality)
@@ -157,12 +159,13 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 		return out, err
 	}
 	defer snap.Close()
-	plan, err := evaluate(ctx, snap, rs, opts, tx.Stage)
+	plan, incr, err := evaluate(ctx, snap, rs, opts, prev, tx.Stage)
 	if err != nil {
 		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
 		return out, err
 	}
 	rep := NewPlanReport(plan, "apply", opts.AsOf, snap.Initial())
+	rep.Incremental = incr
 	rep.Quality = qualityOf(snap, opts.AsOf, prev)
 	rep.Derived = derivedReportOf(snap)
 	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev, rep.Quality)
@@ -203,7 +206,8 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 // evaluate streams every customer of snap through the engine on
 // opts.Workers goroutines, aggregating a plan; when stage is set, the
 // customers whose state changes are passed to it from one goroutine.
-func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Options, stage func(context.Context, []Evaluated) error) (*engine.Plan, error) {
+func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Options, prev *PreviousRun,
+	stage func(context.Context, []Evaluated) error) (*engine.Plan, *IncrementalReport, error) {
 	total := int64(-1)
 	if opts.Progress != nil {
 		if n, err := snap.Count(ctx); err == nil {
@@ -212,18 +216,21 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	}
 	e := engine.New(rs)
 	initial := snap.Initial()
+	full := fullReason(rs, opts.AsOf, prev, initial)
 	g, gctx := errgroup.WithContext(ctx)
 	batches := stream(gctx, g, snap, opts)
 	staged := make(chan []Evaluated, opts.Workers)
 	plans := make([]*engine.Plan, opts.Workers)
+	evaluators := make([]*evaluator, opts.Workers)
 	var done atomic.Int64
 	var workers sync.WaitGroup
 	for i := range plans {
-		w := &evaluator{e: e, asOf: opts.AsOf, noActions: initial && !opts.InitialActions, keep: stage != nil, plan: engine.NewPlan(rs)}
+		w := &evaluator{e: e, asOf: opts.AsOf, noActions: initial && !opts.InitialActions, keep: stage != nil, plan: engine.NewPlan(rs),
+			full: full != ""}
 		if !w.noActions {
 			w.sync = opts.Sync // a first run syncs no moves, as it queues no actions
 		}
-		plans[i] = w.plan
+		plans[i], evaluators[i] = w.plan, w
 		workers.Add(1)
 		g.Go(func() error {
 			defer workers.Done()
@@ -272,13 +279,19 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 		return nil
 	})
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	plan := plans[0]
 	for _, p := range plans[1:] {
 		plan.Merge(p)
 	}
-	return plan, nil
+	incr := &evaluators[0].incr
+	for _, w := range evaluators[1:] {
+		incr.merge(&w.incr)
+	}
+	slices.Sort(incr.DriftSamples)
+	incr.Full = full
+	return plan, incr, nil
 }
 
 // checkEvery is how many customers a worker evaluates between two looks
@@ -299,9 +312,12 @@ type evaluator struct {
 	sync    map[string][]string
 	plan    *engine.Plan
 	scratch engine.Result
-	// digest digests the facts of the customers an apply keeps: nil until
-	// the first.
+	// digest digests the customers' facts.
 	digest *factdigest.Hasher
+	// incr counts what the customers' marks say (IncrementalReport);
+	// with full, the marks do not hold for the run (fullReason).
+	incr IncrementalReport
+	full bool
 }
 
 // batch evaluates b into the plan and returns the customers to stage,
@@ -315,6 +331,8 @@ func (w *evaluator) batch(ctx context.Context, b []engine.Customer) ([]Evaluated
 			}
 		}
 		c := &b[j]
+		digest := w.factsDigest(c)
+		reason := w.classify(c, digest)
 		w.e.EvaluateInto(w.asOf, c, &w.scratch)
 		dropped := false
 		if w.noActions {
@@ -323,39 +341,48 @@ func (w *evaluator) batch(ctx context.Context, b []engine.Customer) ([]Evaluated
 			w.scratch.Withheld = w.scratch.Withheld[:0]
 		}
 		w.plan.Add(c.Key, &w.scratch)
+		write := needsWrite(c, &w.scratch)
+		w.incr.count(reason, c.Key, write || len(w.scratch.Errors) > 0)
 		if !w.keep {
 			continue
 		}
-		mark := w.mark(c, &w.scratch, dropped)
-		if mark != c.State.Mark || needsWrite(c, &w.scratch) {
+		if mark := w.mark(c, &w.scratch, dropped, digest); !mark.Equal(c.State.Mark) || write {
 			changed = append(changed, Evaluated{Customer: c, Result: clone(&w.scratch), Sync: w.sync, Mark: mark})
 		}
 	}
 	return changed, nil
 }
 
-// mark is what the store keeps of c's evaluation res (engine.Mark): its
-// wake-up time, on every run where the run dropped actions that fired
-// (a first run's, which may fire on the next) or the customer has fact
-// errors, and the digest of its facts, none for a customer who left the
-// source or whose facts have errors (their nulls hide the values).
-func (w *evaluator) mark(c *engine.Customer, res *engine.Result, dropped bool) engine.Mark {
-	if c.Absent {
-		return engine.Mark{}
-	}
-	if len(c.FactErrors) > 0 || dropped {
-		return engine.Mark{Wake: engine.EveryRun}
+// factsDigest is the digest of c's facts, 0 for none: a customer who
+// left the source, or whose facts have errors (their nulls hide the
+// values) or a value the digest cannot encode.
+func (w *evaluator) factsDigest(c *engine.Customer) uint64 {
+	if c.Absent || len(c.FactErrors) > 0 {
+		return 0
 	}
 	if w.digest == nil {
 		w.digest = factdigest.New()
 	}
-	m := engine.Mark{Wake: engine.StoredWake(res.Wake, w.asOf)}
-	if d, err := w.digest.Sum(c.Facts); err == nil {
-		m.Digest = d
-	} else {
-		m.Wake = engine.EveryRun // a fact the digest cannot encode: evaluate every run
+	d, err := w.digest.Sum(c.Facts)
+	if err != nil {
+		return 0
 	}
-	return m
+	return d
+}
+
+// mark is what the store keeps of c's evaluation res (engine.Mark): its
+// wake-up time and the digest of its facts. Without a digest (fact
+// errors, an unencodable value), and where the run dropped actions that
+// fired (a first run's, which may fire on the next), the customer wakes
+// on every run; one who left the source has no mark.
+func (w *evaluator) mark(c *engine.Customer, res *engine.Result, dropped bool, digest uint64) engine.Mark {
+	switch {
+	case c.Absent:
+		return engine.Mark{}
+	case digest == 0 || dropped:
+		return engine.Mark{Wake: engine.EveryRun}
+	}
+	return engine.Mark{Wake: engine.StoredWake(res.Wake, w.asOf), Digest: digest}
 }
 
 // stream reads snap in batches on a goroutine of g. The channel closes

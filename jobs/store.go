@@ -200,6 +200,10 @@ type PreviousRun struct {
 	// source name, as the run's report recorded them (QualityReport);
 	// nil for runs recorded before data-quality checks existed.
 	SourceRows map[string]int64 `json:"source_rows,omitempty"`
+	// RulesHash and AsOf are the run's: whether the marks it left
+	// (engine.Mark) hold for a run of the same rules at a later as-of.
+	RulesHash string    `json:"-"`
+	AsOf      time.Time `json:"-"`
 }
 
 // RunRecorder records runs that write no state (blocked, failed, skipped)

@@ -10,17 +10,18 @@ import (
 	"github.com/tierflow/tierflow/jobs"
 )
 
-// LastSucceeded returns the id, customer count and source row counts of
-// the rule set's most recent succeeded run in the runs table, for the
-// guard's max_shrink and the sources' max_row_change; ok is false when it
-// has none. Both dialects store started_at so that it orders as time
+// LastSucceeded returns the id, customer count, source row counts, rules
+// hash and as-of of the rule set's most recent succeeded run in the runs
+// table, for the guard's max_shrink, the sources' max_row_change and
+// whether the customers' marks hold; ok is false when it has none. Both dialects store started_at so that it orders as time
 // does, and read the sources of the stored report (detail) with the same
 // JSON operators.
-func LastSucceeded(ctx context.Context, q Queryer, runs, ruleset string) (jobs.PreviousRun, bool, error) {
+func LastSucceeded(ctx context.Context, q Queryer, d *Dialect, runs, ruleset string) (jobs.PreviousRun, bool, error) {
 	var last jobs.PreviousRun
 	var sources []byte
-	err := q.QueryRowContext(ctx, `SELECT id, customers, detail -> 'quality' -> 'sources' FROM `+runs+`
-		WHERE ruleset = $1 AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1`, ruleset).Scan(&last.ID, &last.Customers, &sources)
+	var asOf any
+	err := q.QueryRowContext(ctx, `SELECT id, customers, detail -> 'quality' -> 'sources', rules_hash, as_of FROM `+runs+`
+		WHERE ruleset = $1 AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1`, ruleset).Scan(&last.ID, &last.Customers, &sources, &last.RulesHash, &asOf)
 	if errors.Is(err, sql.ErrNoRows) {
 		return jobs.PreviousRun{}, false, nil
 	}
@@ -28,6 +29,9 @@ func LastSucceeded(ctx context.Context, q Queryer, runs, ruleset string) (jobs.P
 		return jobs.PreviousRun{}, false, err
 	}
 	last.SourceRows = SourceRows(sources)
+	if last.AsOf, err = d.Time(asOf); err != nil {
+		return jobs.PreviousRun{}, false, fmt.Errorf("run %d: as_of: %w", last.ID, err)
+	}
 	return last, true, nil
 }
 

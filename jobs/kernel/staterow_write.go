@@ -66,7 +66,7 @@ func StateChanges(rs *rules.RuleSet, run jobs.RunInfo, lay *Layout, batch []jobs
 		ev := &batch[i]
 		c.reset(ev.Customer.Key, lay)
 		c.Mark = ev.Mark
-		dirty := ev.Mark != ev.Customer.State.Mark
+		dirty := !ev.Mark.Equal(ev.Customer.State.Mark)
 		err := Changes(rs, run, batch[i:i+1], func(a *Assignment) error {
 			p := lay.Segment(a.Segmentation) - 1
 			if p < 0 {

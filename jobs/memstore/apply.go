@@ -72,7 +72,7 @@ func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 		return errApplyOver
 	}
 	for i := range batch {
-		if ev := &batch[i]; ev.Mark != ev.Customer.State.Mark {
+		if ev := &batch[i]; !ev.Mark.Equal(ev.Customer.State.Mark) {
 			a.marks = append(a.marks, markChange{ev.Customer.Key, ev.Mark})
 		}
 	}

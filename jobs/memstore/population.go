@@ -31,5 +31,6 @@ func (s *Store) LastSucceeded(ctx context.Context, ruleset string) (jobs.Previou
 	if last == nil {
 		return jobs.PreviousRun{}, false, nil
 	}
-	return jobs.PreviousRun{ID: last.ID, Customers: last.Customers, SourceRows: maps.Clone(s.sourceRows[last.ID])}, true, nil
+	return jobs.PreviousRun{ID: last.ID, Customers: last.Customers, SourceRows: maps.Clone(s.sourceRows[last.ID]),
+		RulesHash: last.RulesHash, AsOf: last.AsOf}, true, nil
 }

@@ -87,7 +87,21 @@ func (e *env) applyAt(rs *rules.RuleSet, at time.Time, o jobs.Options) *jobs.Out
 	if err != nil {
 		e.t.Fatalf("apply as of %s: %v", at.Format(time.DateOnly), err)
 	}
+	checkDrift(e.t, out, at)
 	return out
+}
+
+// checkDrift fails the test when the apply out found customers whose
+// marks said they needed no evaluation but whose evaluation changed
+// something (jobs.IncrementalReport.Drift): every apply of every case is
+// a check of the wake-up times and digests an incremental run would
+// trust.
+func checkDrift(t testing.TB, out *jobs.Outcome, at time.Time) {
+	t.Helper()
+	if r := out.Report.Incremental; r != nil && r.Drift != 0 {
+		t.Fatalf("apply as of %s: %d customers drift (asleep by their marks, changed by their evaluation), such as %v",
+			at.Format(time.DateOnly), r.Drift, r.DriftSamples)
+	}
 }
 
 // runStatuses counts runs by status.

@@ -162,3 +162,62 @@ func snapshotCustomers(t *testing.T, s jobs.StateStore, f jobs.FactsSource, rs *
 	}
 	return out
 }
+
+var stateNightCases = []stateCase{
+	{"sixty nights: customers asleep by their marks are those whose evaluation changes nothing", testStateNights},
+}
+
+// Sixty nights of the retail example, one apply every third day, with
+// new orders for every 11th customer on every fifth apply and spend
+// falling for every 13th on every seventh: customers cross the new and
+// churned thresholds, wake for cooldowns, graces and coverage, and get
+// new facts. After every apply no customer whom the marks call asleep
+// was changed by its evaluation (applyAt fails on drift), and the marks
+// are worth checking: over the nights most customers sleep, and some wake
+// by time and some by their facts.
+func testStateNights(t *testing.T, ns func(t *testing.T) StateBackend) {
+	e := newStateEnv(t, ns, 300)
+	o := Options()
+	o.Guard.AllowLarge = true
+	o.InitialActions = true
+	rs := RetailRuleSet(t)
+	var sum jobs.IncrementalReport
+	for night := 0; night < 20; night++ {
+		at := day(3 * night)
+		if night > 0 && night%5 == 0 {
+			e.f.update(func(c *Customer) {
+				if c.ID%11 == 0 {
+					c.LastOrder, c.Orders, c.Spend = at.Add(-time.Hour).Format(time.RFC3339), c.Orders+1, c.Spend+120
+				}
+			})
+		}
+		if night > 0 && night%7 == 0 {
+			e.f.update(func(c *Customer) {
+				if c.ID%13 == 0 {
+					c.Spend /= 2
+				}
+			})
+		}
+		r := e.applyAt(rs, at, o).Report.Incremental
+		if r == nil {
+			t.Fatalf("night %d: the apply has no incremental report", night)
+		}
+		if night == 0 {
+			if r.Full == "" || r.Evaluate != 300 {
+				t.Fatalf("night 0: %+v; want a full run of every customer", r)
+			}
+			continue
+		}
+		if r.Full != "" {
+			t.Fatalf("night %d: a full run (%s) with the same rules and a later as-of", night, r.Full)
+		}
+		if r.Evaluate+r.Asleep != 300 || r.Evaluate != r.Left+r.New+r.Changed+r.Waking+r.FollowUps {
+			t.Fatalf("night %d: %+v does not add up to the 300 customers", night, r)
+		}
+		sum.Evaluate, sum.Asleep, sum.Waking, sum.Changed = sum.Evaluate+r.Evaluate, sum.Asleep+r.Asleep, sum.Waking+r.Waking, sum.Changed+r.Changed
+	}
+	t.Logf("customer-nights after the first: %d asleep, %d to evaluate (%d waking, %d changed)", sum.Asleep, sum.Evaluate, sum.Waking, sum.Changed)
+	if sum.Asleep < sum.Evaluate || sum.Waking == 0 || sum.Changed == 0 {
+		t.Errorf("over the nights %+v: want most customer-nights asleep, and some waking and some changed", sum)
+	}
+}

@@ -52,7 +52,7 @@ type stateCase struct {
 
 // stateCases are the state-level cases, grouped by what they cover.
 var stateCases = concatState(stateApplyCases, stateTxCases, stateSlotCases, statePopulationCases, stateLeftCases, stateKeysCases, stateQueueCases, stateSyncCases,
-	stateFollowUpCases, stateLayoutCases, stateMarkCases)
+	stateFollowUpCases, stateLayoutCases, stateMarkCases, stateNightCases)
 
 func concatState(groups ...[]stateCase) []stateCase {
 	var out []stateCase
@@ -95,6 +95,7 @@ func (e *stateEnv) applyAt(rs *rules.RuleSet, at time.Time, o jobs.Options) *job
 	if err != nil {
 		e.t.Fatalf("apply as of %s: %v", at.Format(time.DateOnly), err)
 	}
+	checkDrift(e.t, out, at)
 	return out
 }
 

@@ -1,0 +1,147 @@
+package jobs
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// IncrementalReport is what the marks the state keeps (engine.Mark) say
+// of a run's customers: how many an incremental run would have to
+// evaluate, by the first reason that applies, and how many it could
+// leave asleep. Every run still evaluates everyone; Drift checks the
+// marks against that evaluation.
+type IncrementalReport struct {
+	// Full, when set, says why the marks do not hold for this run, so an
+	// incremental run would evaluate every customer: the rules changed
+	// since the last successful run, its as-of is later, there is none.
+	// The counts below are then 0 but Evaluate.
+	Full string `json:"full,omitempty"`
+	// Evaluate is the sum of the reasons: Left, New, Changed, Waking and
+	// FollowUps; every customer when Full is set.
+	Evaluate int `json:"evaluate"`
+	// Left are customers the state knows that no source returned.
+	Left int `json:"left"`
+	// New have no mark: new customers, and those no apply has evaluated
+	// since the state kept marks (schema version 8).
+	New int `json:"new"`
+	// Changed have facts unlike those they were last evaluated with (by
+	// their digest), or facts with errors.
+	Changed int `json:"changed"`
+	// Waking have a wake-up time no later than the run's as-of, those
+	// woken on every run included.
+	Waking int `json:"waking"`
+	// FollowUps have follow-up outcomes or contacts (rule sets with
+	// coverage targets or contact limits), which the marks do not cover:
+	// they are evaluated on every run.
+	FollowUps int `json:"follow_ups"`
+	// Asleep need no evaluation: same facts, wake-up time still ahead.
+	Asleep int `json:"asleep"`
+	// Drift counts asleep customers whose evaluation changed something
+	// all the same: a move, a pending downgrade started or ended, an
+	// action queued or withheld, a rule error. It is 0 unless a wake-up
+	// time was wrong; DriftSamples lists up to 10 of them.
+	Drift        int      `json:"drift"`
+	DriftSamples []string `json:"drift_samples,omitempty"`
+}
+
+// maxDriftSamples is how many drifting customers a report names.
+const maxDriftSamples = 10
+
+// wakeReason is why an incremental run would evaluate a customer.
+type wakeReason int
+
+const (
+	reasonAsleep wakeReason = iota
+	reasonFull
+	reasonLeft
+	reasonNew
+	reasonChanged
+	reasonWaking
+	reasonFollowUps
+)
+
+// classify is why an incremental run at w.asOf would evaluate c, whose
+// facts have the digest digest (0: none).
+func (w *evaluator) classify(c *engine.Customer, digest uint64) wakeReason {
+	m := c.State.Mark
+	switch {
+	case w.full:
+		return reasonFull
+	case c.Absent:
+		return reasonLeft
+	case m.Equal(engine.Mark{}):
+		return reasonNew
+	case digest == 0 || digest != m.Digest || len(c.FactErrors) > 0:
+		return reasonChanged
+	case !m.Wake.IsZero() && !m.Wake.After(w.asOf):
+		return reasonWaking
+	case len(c.State.Outcomes) > 0 || len(c.State.Contacts) > 0:
+		return reasonFollowUps
+	}
+	return reasonAsleep
+}
+
+// count adds a customer classified r, whose evaluation res changed
+// something when changed is true.
+func (r *IncrementalReport) count(reason wakeReason, key string, changed bool) {
+	switch reason {
+	case reasonLeft:
+		r.Left++
+	case reasonNew:
+		r.New++
+	case reasonChanged:
+		r.Changed++
+	case reasonWaking:
+		r.Waking++
+	case reasonFollowUps:
+		r.FollowUps++
+	case reasonAsleep:
+		r.Asleep++
+		if changed {
+			r.Drift++
+			if len(r.DriftSamples) < maxDriftSamples {
+				r.DriftSamples = append(r.DriftSamples, key)
+			}
+		}
+		return
+	}
+	r.Evaluate++
+}
+
+// fullReason says why the marks of rs's customers do not hold for a run
+// at asOf after the last successful run prev (nil: none), "" when they
+// do: marks are made by evaluating the same rules (their hash covers the
+// params and the facts schema) at an earlier or the same as-of.
+func fullReason(rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, initial bool) string {
+	switch {
+	case initial:
+		return "the rule set's first run"
+	case prev == nil:
+		return "no successful run to compare with"
+	case prev.RulesHash != rs.Hash:
+		return fmt.Sprintf("the rules changed since run %d", prev.ID)
+	case asOf.Before(prev.AsOf):
+		return fmt.Sprintf("the as-of is before run %d's (%s)", prev.ID, prev.AsOf.UTC().Format(time.RFC3339))
+	}
+	return ""
+}
+
+// merge adds o's counts to r.
+func (r *IncrementalReport) merge(o *IncrementalReport) {
+	r.Evaluate += o.Evaluate
+	r.Left += o.Left
+	r.New += o.New
+	r.Changed += o.Changed
+	r.Waking += o.Waking
+	r.FollowUps += o.FollowUps
+	r.Asleep += o.Asleep
+	r.Drift += o.Drift
+	for _, k := range o.DriftSamples {
+		if len(r.DriftSamples) < maxDriftSamples {
+			r.DriftSamples = append(r.DriftSamples, k)
+		}
+	}
+}
