@@ -102,9 +102,7 @@ func cdnowFacts(orders []cdnowOrder, at time.Time) map[int]Customer {
 func testStateCDNOW(t *testing.T, ns func(t *testing.T) StateBackend) {
 	orders := readCDNOW(t)
 	e := newStateEnv(t, ns, 0)
-	o := Options()
-	o.Guard.AllowLarge = true
-	o.InitialActions = true
+	o := nightOptions()
 	rs := RetailRuleSet(t)
 	var asleep, evaluate, waking, changed int
 	for m := 0; m < 18; m++ {

@@ -19,46 +19,30 @@ var markCases = []testCase{
 	{"an apply keeps each customer's wake-up time and facts digest, read joined to the facts", testMarks},
 }
 
-// markRun is how a case applies a rule set, reads the customers an apply
-// would read (facts and state), and changes the facts of every seventh
-// customer.
-type markRun struct {
-	apply     func(rs *rules.RuleSet, at time.Time)
-	customers func(rs *rules.RuleSet, at time.Time) map[string]engine.Customer
-	bump      func()
+// nightOptions are the options of the cases that apply over many
+// nights: no guard, and actions from the first run on.
+func nightOptions() jobs.Options {
+	o := Options()
+	o.Guard.AllowLarge = true
+	o.InitialActions = true
+	return o
 }
 
 func testStateMarks(t *testing.T, ns func(t *testing.T) StateBackend) {
 	e := newStateEnv(t, ns, 300)
-	o := Options()
-	o.Guard.AllowLarge = true
-	o.InitialActions = true
-	checkMarks(t, markRun{
-		apply: func(rs *rules.RuleSet, at time.Time) { e.applyAt(rs, at, o) },
-		customers: func(rs *rules.RuleSet, at time.Time) map[string]engine.Customer {
-			return snapshotCustomers(t, e.s, e.f, rs, at)
-		},
-		bump: func() {
-			e.f.update(func(c *Customer) {
-				if c.ID%7 == 0 {
-					c.Spend++
-				}
-			})
-		},
+	checkMarks(t, e.s, e.f, func(rs *rules.RuleSet, at time.Time) { e.applyAt(rs, at, nightOptions()) }, func() {
+		e.f.update(func(c *Customer) {
+			if c.ID%7 == 0 {
+				c.Spend++
+			}
+		})
 	})
 }
 
 func testMarks(t *testing.T, nb func(t *testing.T) Backend) {
 	e := newEnv(t, nb, 300)
-	o := Options()
-	o.Guard.AllowLarge = true
-	o.InitialActions = true
-	checkMarks(t, markRun{
-		apply: func(rs *rules.RuleSet, at time.Time) { e.applyAt(rs, at, o) },
-		customers: func(rs *rules.RuleSet, at time.Time) map[string]engine.Customer {
-			return snapshotCustomers(t, e.s, e.f, rs, at)
-		},
-		bump: func() { e.exec(`UPDATE customer_facts SET spend_12m = spend_12m + 1 WHERE customer_id % 7 = 0`) },
+	checkMarks(t, e.s, e.f, func(rs *rules.RuleSet, at time.Time) { e.applyAt(rs, at, nightOptions()) }, func() {
+		e.exec(`UPDATE customer_facts SET spend_12m = spend_12m + 1 WHERE customer_id % 7 = 0`)
 	})
 }
 
@@ -70,7 +54,10 @@ func testMarks(t *testing.T, nb func(t *testing.T) Backend) {
 // change for the customers whose facts changed, and only for them; and
 // the nights include customers who wake at a time, on every run and
 // never, so that each kind is stored and read back.
-func checkMarks(t *testing.T, run markRun) {
+//
+// apply applies a rule set to store s, whose facts source is f; bump
+// changes the facts of every seventh customer.
+func checkMarks(t *testing.T, s jobs.StateStore, f jobs.FactsSource, apply func(rs *rules.RuleSet, at time.Time), bump func()) {
 	rs := RetailRuleSet(t)
 	e := engine.New(rs)
 	h := factdigest.New()
@@ -78,11 +65,11 @@ func checkMarks(t *testing.T, run markRun) {
 	var prev map[string]engine.Customer
 	for night, at := range []time.Time{day(0), day(1), day(2)} {
 		if night == 2 {
-			run.bump()
+			bump()
 		}
-		before := run.customers(rs, at)
-		run.apply(rs, at)
-		after := run.customers(rs, at)
+		before := snapshotCustomers(t, s, f, rs, at)
+		apply(rs, at)
+		after := snapshotCustomers(t, s, f, rs, at)
 		var res engine.Result
 		for k, c := range before {
 			if c.Absent {
@@ -177,9 +164,7 @@ var stateNightCases = []stateCase{
 // by time and some by their facts.
 func testStateNights(t *testing.T, ns func(t *testing.T) StateBackend) {
 	e := newStateEnv(t, ns, 300)
-	o := Options()
-	o.Guard.AllowLarge = true
-	o.InitialActions = true
+	o := nightOptions()
 	rs := RetailRuleSet(t)
 	var sum jobs.IncrementalReport
 	for night := 0; night < 20; night++ {
