@@ -19,6 +19,9 @@ func writePlanText(w io.Writer, r *jobs.PlanReport, st Style) {
 	fmt.Fprintf(w, "  %s customers evaluated, %s change segment, %s actions to queue\n",
 		Thousands(r.Customers), Thousands(r.Changed), Thousands(r.ActionsTotal))
 	writeWarningsText(w, r.Quality, st)
+	if d := driftText(r.Incremental); d != "" {
+		fmt.Fprintf(w, "  %s %s\n", st.Warning("WARNING:"), d)
+	}
 	if r.Initial {
 		fmt.Fprintln(w, "  initial run: no customer has a segment yet, so everyone is assigned (the max_moved guard does not apply)")
 	}
@@ -224,4 +227,16 @@ func writeWarningsText(w io.Writer, q *jobs.QualityReport, st Style) {
 	for _, warn := range q.Warnings {
 		fmt.Fprintf(w, "  %s %s\n", st.Warning("WARNING:"), warn)
 	}
+}
+
+// driftText warns of customers whose marks said they needed no
+// evaluation but whose evaluation changed something
+// (jobs.IncrementalReport.Drift); "" when there are none.
+func driftText(r *jobs.IncrementalReport) string {
+	if r == nil || r.Drift == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s customers changed although their wake-up times said nothing could (such as %s): "+
+		"this run evaluated everyone, so its result is right, but an incremental run would have missed them; please report it with these keys",
+		Thousands(r.Drift), strings.Join(r.DriftSamples, ", "))
 }
