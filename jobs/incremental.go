@@ -9,10 +9,10 @@ import (
 )
 
 // IncrementalReport is what the marks the state keeps (engine.Mark) say
-// of a run's customers: how many an incremental run would have to
-// evaluate, by the first reason that applies, and how many it could
-// leave asleep. Every run still evaluates everyone; Drift checks the
-// marks against that evaluation.
+// of a run's customers: how many need evaluating, by the first reason
+// that applies, and how many are asleep. A run with
+// Options.Incremental leaves the asleep ones out (Skipped); otherwise
+// Drift checks the marks against their evaluation.
 type IncrementalReport struct {
 	// Full, when set, says why the marks do not hold for this run, so an
 	// incremental run would evaluate every customer: the rules changed
@@ -45,6 +45,9 @@ type IncrementalReport struct {
 	// time was wrong; DriftSamples lists up to 10 of them.
 	Drift        int      `json:"drift"`
 	DriftSamples []string `json:"drift_samples,omitempty"`
+	// Skipped is how many of the asleep customers the run left
+	// unevaluated (jobs.Options.Incremental); their drift is not known.
+	Skipped int `json:"skipped"`
 }
 
 // maxDriftSamples is how many drifting customers a report names.
@@ -139,6 +142,7 @@ func (r *IncrementalReport) merge(o *IncrementalReport) {
 	r.FollowUps += o.FollowUps
 	r.Asleep += o.Asleep
 	r.Drift += o.Drift
+	r.Skipped += o.Skipped
 	for _, k := range o.DriftSamples {
 		if len(r.DriftSamples) < maxDriftSamples {
 			r.DriftSamples = append(r.DriftSamples, k)

@@ -45,6 +45,14 @@ type Options struct {
 	// move in it: an apply queues a "sync.<segmentation>" action per move
 	// and destination (not on a first run, unless InitialActions).
 	Sync map[string][]string
+	// Incremental leaves out of the evaluation the customers whose marks
+	// say nothing can have changed for them (IncrementalReport.Asleep):
+	// they keep their state, and count in the report as they are. It
+	// takes effect only where the marks hold (IncrementalReport.Full is
+	// empty) and the rule set has no coverage targets, whose standing the
+	// report counts for every customer; otherwise the run evaluates
+	// everyone. Every customer's facts are still read.
+	Incremental bool
 	// Approved, when set, is shown an apply's report before anything is
 	// written: an error refuses the apply as a guard does (status
 	// blocked, nothing written), with the error as the reason. apply
@@ -226,7 +234,7 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	var workers sync.WaitGroup
 	for i := range plans {
 		w := &evaluator{e: e, asOf: opts.AsOf, noActions: initial && !opts.InitialActions, keep: stage != nil, plan: engine.NewPlan(rs),
-			full: full != ""}
+			full: full != "", skip: opts.Incremental && full == "" && !rs.HasCoverage()}
 		if !w.noActions {
 			w.sync = opts.Sync // a first run syncs no moves, as it queues no actions
 		}
@@ -318,6 +326,8 @@ type evaluator struct {
 	// with full, the marks do not hold for the run (fullReason).
 	incr IncrementalReport
 	full bool
+	// skip leaves asleep customers unevaluated (Options.Incremental).
+	skip bool
 }
 
 // batch evaluates b into the plan and returns the customers to stage,
@@ -333,6 +343,13 @@ func (w *evaluator) batch(ctx context.Context, b []engine.Customer) ([]Evaluated
 		c := &b[j]
 		digest := w.factsDigest(c)
 		reason := w.classify(c, digest)
+		if w.skip && reason == reasonAsleep {
+			asleep(c, &w.scratch)
+			w.plan.Add(c.Key, &w.scratch)
+			w.incr.count(reason, c.Key, false)
+			w.incr.Skipped++
+			continue
+		}
 		w.e.EvaluateInto(w.asOf, c, &w.scratch)
 		dropped := false
 		if w.noActions {
@@ -351,6 +368,24 @@ func (w *evaluator) batch(ctx context.Context, b []engine.Customer) ([]Evaluated
 		}
 	}
 	return changed, nil
+}
+
+// asleep sets res to the outcome of evaluating c when its marks say
+// nothing can have changed: every segment as the state has it, no action,
+// no error, no coverage (a rule set with coverage targets is never
+// skipped), and the same wake-up time.
+func asleep(c *engine.Customer, res *engine.Result) {
+	n := len(c.State.Segments)
+	if cap(res.Segments) >= n {
+		res.Segments = res.Segments[:n]
+	} else {
+		res.Segments = make([]engine.Decision, n)
+	}
+	for i, a := range c.State.Segments {
+		res.Segments[i] = engine.Decision{Assignment: a, Previous: a.Segment}
+	}
+	res.Actions, res.Withheld, res.Coverage, res.Errors = res.Actions[:0], res.Withheld[:0], res.Coverage[:0], res.Errors[:0]
+	res.Left, res.Wake = false, c.State.Mark.Wake
 }
 
 // factsDigest is the digest of c's facts, 0 for none: a customer who

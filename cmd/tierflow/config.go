@@ -119,6 +119,9 @@ type ruleSetConfig struct {
 	Transactions   *sourceConfig
 	Guard          *guardConfig
 	InitialActions bool // initial_actions
+	// Incremental (incremental) leaves out of each run the customers
+	// whose marks say nothing can have changed (jobs.Options.Incremental).
+	Incremental bool
 
 	pos rules.Pos
 }
@@ -395,11 +398,12 @@ func (r *configReader) duration(n *yaml.Node, field string) string {
 }
 
 func (r *configReader) ruleSet(n *yaml.Node, field string, dbs map[string]databaseConfig) (ruleSetConfig, bool) {
-	m, ok := r.Mapping(n, field, "rules", "source", "sources", "transactions", "guard", "initial_actions")
+	m, ok := r.Mapping(n, field, "rules", "source", "sources", "transactions", "guard", "initial_actions", "incremental")
 	if !ok {
 		return ruleSetConfig{}, false
 	}
-	rs := ruleSetConfig{pos: r.Pos(n), InitialActions: r.Bool(m["initial_actions"], field+".initial_actions")}
+	rs := ruleSetConfig{pos: r.Pos(n), InitialActions: r.Bool(m["initial_actions"], field+".initial_actions"),
+		Incremental: r.Bool(m["incremental"], field+".incremental")}
 	if rn := r.Required(m, n, field, "rules", "name the rule file, e.g. rules: rules/customers.yaml"); rn != nil {
 		rs.Rules = r.nonEmpty(rn, field+".rules", "name the rule file, e.g. rules: rules/customers.yaml")
 	}

@@ -31,6 +31,14 @@ tierflow.yaml; docs/data-quality.md) is shown with examples, as a guard
 reason: an apply would be refused. A source that returns a customer key
 twice fails the plan (exit 1) unless its on_duplicate says first or last.
 
+Incremental runs: a rule set with incremental: true in tierflow.yaml
+leaves out of the evaluation the customers whose wake-up times and facts
+digests, kept by earlier applies, say nothing can have changed for them
+(every customer's facts are still read); the report counts them as they
+are. A run after a rule change, at an earlier as-of than the last
+apply's, of a rule set with coverage targets, or with --full evaluates
+everyone (docs/operations.md#incremental-runs).
+
 Exit status: 0 success, whether or not anything would change, 1 an
 error; with --detailed-exitcode (as terraform plan -detailed-exitcode),
 0 no changes, 2 changes, 1 an error.
@@ -76,6 +84,7 @@ Examples:
   tierflow plan --baseline origin/main --facts facts.csv --as-of facts --max-moved 5% --max-actions winback_call=200 rules/
   tierflow plan --allow-failed-checks            # show the plan as an apply with the flag would see it
   tierflow plan --out plan.json                  # save it for tierflow apply plan.json
+  tierflow plan --full --format json | jq '.[].incremental'   # what the marks say, every customer evaluated
 `
 
 const applyUsage = `
@@ -105,6 +114,12 @@ first run of a rule set assigns everyone and is not limited by
 max_moved; it queues no actions unless the rule set's initial_actions is
 true in the config.
 
+A rule set with incremental: true in the config evaluates only the
+customers whose facts changed, whose wake-up time has come, or who are
+new, left or followed up; the others keep their state without being
+evaluated. --full evaluates everyone, as a run after a rule change does
+(docs/operations.md#incremental-runs).
+
 With PLAN_FILE, a plan saved by tierflow plan --out, apply evaluates the
 rule sets of the plan at the plan's as-of and writes only if the result
 is what the plan showed: the same rules (their hash), customers, moves
@@ -121,6 +136,7 @@ Examples:
                                                  # or refuse (exit 1, nothing written)
   tierflow apply --allow-failed-checks           # after check --data: the failed check is expected (a short holiday export)
   tierflow apply --quiet --format json > apply.json   # the same reports as plan (docs/plan-json.md)
+  tierflow apply --full                          # evaluate every customer, also where incremental: true
 `
 
 func runPlan(ctx context.Context, a *app, args []string) int {
@@ -142,6 +158,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	}
 	allowChecks := fs.Bool("allow-failed-checks", false, "let this run through although a data-quality check on the facts or their sources fails (it is still reported)")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	full := fs.Bool("full", false, "evaluate every customer, also in rule sets with incremental: true (docs/operations.md#incremental-runs)")
 	var pf previewFlags
 	detailed, out := new(bool), new(string)
 	if mode == "plan" {
@@ -215,7 +232,8 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		}
 	}
 	for _, set := range sets {
-		opts := jobs.Options{AsOf: asOf, Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Now: a.now, Sync: cfg.syncMap()}
+		opts := jobs.Options{AsOf: asOf, Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Now: a.now, Sync: cfg.syncMap(),
+			Incremental: set.cfg.Incremental && !*full}
 		if !fromFacts {
 			if opts.AsOf, err = a.asOfIn(*asOfFlag, set.rs.Zone()); err != nil {
 				return a.errorf("%s: --as-of: %v", mode, err)

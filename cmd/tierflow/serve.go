@@ -151,7 +151,7 @@ const testSecondsEnv = "TIERFLOW_TEST_SCHEDULE_SECONDS"
 
 // runOptions are the options of every run of a configured rule set.
 func runOptions(cfg *config, set configured) jobs.Options {
-	return jobs.Options{Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Sync: cfg.syncMap()}
+	return jobs.Options{Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Sync: cfg.syncMap(), Incremental: set.cfg.Incremental}
 }
 
 // healthMux serves /healthz, /readyz, /metrics and the outcome endpoint.

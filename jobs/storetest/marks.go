@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -169,20 +171,7 @@ func testStateNights(t *testing.T, ns func(t *testing.T) StateBackend) {
 	var sum jobs.IncrementalReport
 	for night := 0; night < 20; night++ {
 		at := day(3 * night)
-		if night > 0 && night%5 == 0 {
-			e.f.update(func(c *Customer) {
-				if c.ID%11 == 0 {
-					c.LastOrder, c.Orders, c.Spend = at.Add(-time.Hour).Format(time.RFC3339), c.Orders+1, c.Spend+120
-				}
-			})
-		}
-		if night > 0 && night%7 == 0 {
-			e.f.update(func(c *Customer) {
-				if c.ID%13 == 0 {
-					c.Spend /= 2
-				}
-			})
-		}
+		nightFacts(e.f, night, at)
 		r := e.applyAt(rs, at, o).Report.Incremental
 		if r == nil {
 			t.Fatalf("night %d: the apply has no incremental report", night)
@@ -204,5 +193,122 @@ func testStateNights(t *testing.T, ns func(t *testing.T) StateBackend) {
 	t.Logf("customer-nights after the first: %d asleep, %d to evaluate (%d waking, %d changed)", sum.Asleep, sum.Evaluate, sum.Waking, sum.Changed)
 	if sum.Asleep < sum.Evaluate || sum.Waking == 0 || sum.Changed == 0 {
 		t.Errorf("over the nights %+v: want most customer-nights asleep, and some waking and some changed", sum)
+	}
+}
+
+var stateIncrementalCases = []stateCase{
+	{"incremental runs leave the state, history, queue and report of full runs", testStateIncremental},
+}
+
+// retailWithoutCoverage is the retail example without its coverage
+// targets (account_review fires after 60 days in a VIP or key segment
+// instead of when the target is overdue), whose standing every run counts
+// for every customer: a rule set incremental runs can skip customers of.
+// It keeps the contact limits and holdouts.
+func retailWithoutCoverage(t testing.TB) *rules.RuleSet {
+	return RetailRuleSet(t,
+		"        coverage: {every: 28d, by: [account_review, vip_care_visit, winback_call], counts: [reached, converted]}\n", "",
+		"        coverage: {every: 90d, by: [account_review, winback_call], counts: [reached, converted]}\n", "",
+		`overdue("value_tier")`, `days_in("value_tier") > 60`,
+		"      days_since_covered: =days_since_covered(\"value_tier\")\n", "")
+}
+
+// Two stores, the same facts night after night (the nights of
+// testStateNights): one applied with jobs.Options.Incremental, which
+// leaves asleep customers unevaluated, one with every customer evaluated.
+// After every night both hold the same state (marks included), history and
+// queue, and their reports give the same sizes, moves, actions and
+// guards; the incremental one skipped most customers.
+func testStateIncremental(t *testing.T, ns func(t *testing.T) StateBackend) {
+	rs := retailWithoutCoverage(t)
+	if rs.HasCoverage() {
+		t.Fatal("the retail example without coverage targets still has one")
+	}
+	full, incr := newStateEnv(t, ns, 300), newStateEnv(t, ns, 300)
+	o, oi := nightOptions(), nightOptions()
+	oi.Incremental = true
+	skipped, evaluated := 0, 0
+	for night := 0; night < 20; night++ {
+		at := day(3 * night)
+		for _, e := range []*stateEnv{full, incr} {
+			nightFacts(e.f, night, at)
+		}
+		rf, ri := full.applyAt(rs, at, o).Report, incr.applyAt(rs, at, oi).Report
+		if f, i := reportFigures(t, rf), reportFigures(t, ri); f != i {
+			t.Fatalf("night %d: the incremental report\n%s\nwant the full run's\n%s", night, i, f)
+		}
+		if rf.Incremental.Skipped != 0 {
+			t.Fatalf("night %d: a run without Incremental skipped %d customers", night, rf.Incremental.Skipped)
+		}
+		skipped, evaluated = skipped+ri.Incremental.Skipped, evaluated+ri.Customers-ri.Incremental.Skipped
+		fv, iv := full.view(rs, false), incr.view(rs, false)
+		for part, want := range fv {
+			if iv[part] != want {
+				t.Fatalf("night %d: the incremental store's %s differs from the full one's:\n%s\nwant\n%s", night, part, iv[part], want)
+			}
+		}
+		sameStates(t, fmt.Sprintf("night %d", night), full.states(rs), incr.states(rs))
+	}
+	t.Logf("incremental: %d customer-nights skipped, %d evaluated", skipped, evaluated)
+	if skipped <= evaluated {
+		t.Errorf("the incremental runs skipped %d customer-nights and evaluated %d: want most skipped", skipped, evaluated)
+	}
+}
+
+// nightFacts changes the facts of m before night number night (at at):
+// new orders for every 11th customer on every fifth night, spend halved
+// for every 13th on every seventh.
+func nightFacts(m *memFacts, night int, at time.Time) {
+	if night > 0 && night%5 == 0 {
+		m.update(func(c *Customer) {
+			if c.ID%11 == 0 {
+				c.LastOrder, c.Orders, c.Spend = at.Add(-time.Hour).Format(time.RFC3339), c.Orders+1, c.Spend+120
+			}
+		})
+	}
+	if night > 0 && night%7 == 0 {
+		m.update(func(c *Customer) {
+			if c.ID%13 == 0 {
+				c.Spend /= 2
+			}
+		})
+	}
+}
+
+// reportFigures are the figures of a report that do not depend on which
+// customers a run evaluated: customers, changes, segment sizes and moves,
+// actions, errors, guard and quality, as JSON.
+func reportFigures(t *testing.T, r *jobs.PlanReport) string {
+	t.Helper()
+	b, err := json.MarshalIndent(struct {
+		Customers, Changed, ActionsTotal int
+		Segmentations                    []jobs.SegmentationReport
+		Actions                          []jobs.ActionReport
+		Errors                           int
+		Guard                            jobs.GuardReport
+		Quality                          *jobs.QualityReport
+	}{r.Customers, r.Changed, r.ActionsTotal, r.Segmentations, r.Actions, r.Errors.Customers, r.Guard, r.Quality}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// sameStates fails unless every customer of want has the same state in
+// got: segments with their dates, last actions and mark.
+func sameStates(t *testing.T, when string, want, got map[string]engine.State) {
+	t.Helper()
+	for k, w := range want {
+		g := got[k]
+		same := len(g.Segments) == len(w.Segments) && len(g.LastActions) == len(w.LastActions) && g.Mark.Equal(w.Mark)
+		for i := 0; same && i < len(w.Segments); i++ {
+			same = sameAssignment(g.Segments[i], w.Segments[i])
+		}
+		for i := 0; same && i < len(w.LastActions); i++ {
+			same = g.LastActions[i].Equal(w.LastActions[i])
+		}
+		if !same {
+			t.Fatalf("%s: customer %s: state %+v after the incremental run, %+v after the full one", when, k, g, w)
+		}
 	}
 }

@@ -52,7 +52,7 @@ type stateCase struct {
 
 // stateCases are the state-level cases, grouped by what they cover.
 var stateCases = concatState(stateApplyCases, stateTxCases, stateSlotCases, statePopulationCases, stateLeftCases, stateKeysCases, stateQueueCases, stateSyncCases,
-	stateFollowUpCases, stateLayoutCases, stateMarkCases, stateNightCases, stateCDNOWCases)
+	stateFollowUpCases, stateLayoutCases, stateMarkCases, stateNightCases, stateCDNOWCases, stateIncrementalCases)
 
 func concatState(groups ...[]stateCase) []stateCase {
 	var out []stateCase

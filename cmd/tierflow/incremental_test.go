@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tierflow/tierflow/jobs"
+)
+
+// With incremental: true, an apply the day after another leaves out the
+// customers whose marks say nothing changed, and reports the same moves
+// as an apply with --full, which evaluates everyone; the config key is
+// checked like the others.
+func TestApplyIncremental(t *testing.T) {
+	t.Parallel()
+	var rows strings.Builder
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&rows, "%d,%d,%d,%d,2023-0%d-01,2024-06-%02d,online\n", i, 200*i, 150*i, i%9, 1+i%9, 1+i%28)
+	}
+	dir, write := fileProject(t, "    incremental: true\n", rows.String())
+	src, err := os.ReadFile(retailRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The retail example without its coverage targets, whose standing
+	// every run counts for every customer.
+	text := string(src)
+	for _, cut := range []string{
+		"        coverage: {every: 28d, by: [account_review, vip_care_visit, winback_call], counts: [reached, converted]}\n",
+		"        coverage: {every: 90d, by: [account_review, winback_call], counts: [reached, converted]}\n",
+		"      days_since_covered: =days_since_covered(\"value_tier\")\n",
+	} {
+		if !strings.Contains(text, cut) {
+			t.Fatalf("retail.yaml no longer contains %q", cut)
+		}
+		text = strings.Replace(text, cut, "", 1)
+	}
+	write("rules/retail.yaml", strings.Replace(text, `overdue("value_tier")`, `days_in("value_tier") > 60`, 1))
+	config := filepath.Join(dir, "tierflow.yaml")
+	runCLI(t, nil, "migrate", "--config", config).want(t, exitOK)
+	runCLI(t, nil, "apply", "--as-of", "2024-07-01", "--quiet", "--config", config).want(t, exitOK)
+	runCLI(t, nil, "apply", "--as-of", "2024-07-02", "--quiet", "--config", config).want(t, exitOK)
+
+	report := func(args ...string) *jobs.PlanReport {
+		t.Helper()
+		r := runCLI(t, nil, append([]string{"plan", "--as-of", "2024-07-03", "--format", "json", "--config", config}, args...)...).want(t, exitOK)
+		var reps []*jobs.PlanReport
+		if err := json.Unmarshal([]byte(r.stdout), &reps); err != nil || len(reps) != 1 || reps[0].Incremental == nil {
+			t.Fatalf("plan %v: %v\n%s", args, err, r.stdout)
+		}
+		return reps[0]
+	}
+	incr, full := report(), report("--full")
+	if incr.Incremental.Skipped == 0 || incr.Incremental.Skipped != incr.Incremental.Asleep {
+		t.Errorf("plan with incremental: true: %+v; want the asleep customers skipped", incr.Incremental)
+	}
+	if full.Incremental.Skipped != 0 || full.Incremental.Asleep != incr.Incremental.Asleep || full.Incremental.Drift != 0 {
+		t.Errorf("plan --full: %+v; want nobody skipped, as many asleep (%d), no drift", full.Incremental, incr.Incremental.Asleep)
+	}
+	if incr.Changed != full.Changed || incr.ActionsTotal != full.ActionsTotal || incr.Customers != full.Customers {
+		t.Errorf("incremental plan: %d customers, %d changed, %d actions; --full: %d, %d, %d",
+			incr.Customers, incr.Changed, incr.ActionsTotal, full.Customers, full.Changed, full.ActionsTotal)
+	}
+
+	write("tierflow.yaml", "database:\n  path: tierflow.db\nrulesets:\n  - rules: rules/retail.yaml\n    source: {file: facts.csv}\n    incremental: yes please\n")
+	r := runCLI(t, nil, "plan", "--config", config)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "incremental") {
+		t.Errorf("incremental: yes please: %s; want exit 1 naming the key", r)
+	}
+}
