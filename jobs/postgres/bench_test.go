@@ -22,6 +22,7 @@ import (
 	"github.com/tierflow/tierflow/jobs/factsfile"
 	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/storetest"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -66,6 +67,29 @@ func BenchmarkApplyRetail(b *testing.B) {
 	})
 }
 
+// BenchmarkApplyRetailIncremental is BenchmarkApplyRetail for the retail
+// example without its coverage targets (storetest.WithoutCoverage), whose
+// standing every run counts for every customer, timed with every
+// customer evaluated (mode=full) and with jobs.Options.Incremental
+// (mode=incremental), which leaves out the customers whose marks say
+// nothing changed; both read every customer's facts. The SQL baseline,
+// the reset and the checks are BenchmarkApplyRetail's:
+//
+//	TIERFLOW_BENCH_CUSTOMERS=1000000 go test -run '^$' -bench ApplyRetailIncremental -benchtime 3x -timeout 0 ./jobs/postgres/
+func BenchmarkApplyRetailIncremental(b *testing.B) {
+	ctx := context.Background()
+	ab := setupApplyBenchOf(ctx, b, func() *rules.RuleSet { return retail(b, storetest.WithoutCoverage...) })
+	if ab.rs.HasCoverage() {
+		b.Fatal("the retail example without coverage targets still has one")
+	}
+	for _, mode := range []string{"full", "incremental"} {
+		b.Run(fmt.Sprintf("mode=%s/customers=%d", mode, ab.n), func(b *testing.B) {
+			ab.incremental = mode == "incremental"
+			ab.run(ctx, b, facts(ab.s), mode, 0)
+		})
+	}
+}
+
 // BenchmarkApplyRetailSeparateSource is BenchmarkApplyRetail with the
 // facts read from elsewhere than the state database, so that the run
 // joins them to state by customer key, batch by batch: from another
@@ -106,11 +130,19 @@ type applyBench struct {
 	rs      *rules.RuleSet
 	n       int   // customers
 	baseRun int64 // the first apply, which every saved assignment carries
+	// incremental runs the timed applies with jobs.Options.Incremental.
+	incremental bool
 }
 
 // setupApplyBench reads the number of customers, generates them and seeds
-// their state (seedApplyBench). It skips the benchmark under -short.
+// their state (seedApplyBench) for the retail example. It skips the
+// benchmark under -short.
 func setupApplyBench(ctx context.Context, b *testing.B) *applyBench {
+	return setupApplyBenchOf(ctx, b, func() *rules.RuleSet { return retail(b) })
+}
+
+// setupApplyBenchOf is setupApplyBench for the rule set ruleSet returns.
+func setupApplyBenchOf(ctx context.Context, b *testing.B, ruleSet func() *rules.RuleSet) *applyBench {
 	b.Helper()
 	if testing.Short() {
 		b.Skip("builds a large database; not run with -short")
@@ -124,7 +156,7 @@ func setupApplyBench(ctx context.Context, b *testing.B) *applyBench {
 	}
 	generated := time.Now()
 	s := newStore(b, n)
-	rs := retail(b)
+	rs := ruleSet()
 	b.Logf("setup: %d customers generated in %v", n, time.Since(generated).Round(time.Millisecond))
 	return &applyBench{s: s, rs: rs, n: n, baseRun: seedApplyBench(ctx, b, s, rs, n)}
 }
@@ -137,7 +169,7 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 	b.ReportAllocs()
 	var sqlTime, applyTime, cpuTime time.Duration
 	var peakRSS int64
-	var changed, rewritten int
+	var changed, rewritten, skipped int
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		resetBenchState(b, ab.s, ab.baseRun)
@@ -148,7 +180,7 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 		stopProfile := startCPUProfile(b, tag, i)
 		start, startCPU := time.Now(), processCPU(b)
 		b.StartTimer()
-		out, err := jobs.Apply(ctx, ab.s, src, ab.rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+		out, err := jobs.Apply(ctx, ab.s, src, ab.rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard, Incremental: ab.incremental})
 		b.StopTimer()
 		applyTime += time.Since(start)
 		cpuTime += processCPU(b) - startCPU
@@ -158,6 +190,9 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 		}
 		peakRSS = max(peakRSS, readPeakRSS(b))
 		changed = out.Report.Changed
+		if r := out.Report.Incremental; r != nil {
+			skipped = r.Skipped
+		}
 		rewritten = count(b, ab.s, `SELECT count(*) FROM tierflow.customer_state t JOIN bench_state o USING (ruleset, customer_key)
             WHERE t.run_ids <> o.run_ids OR t.wake_at IS DISTINCT FROM o.wake_at OR t.facts_digest IS DISTINCT FROM o.facts_digest`)
 		checkSameOutcome(b, ab.s, out, ab.n)
@@ -173,6 +208,7 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 	b.ReportMetric(cpuTime.Seconds()/float64(b.N), "cpu-s/op")
 	b.ReportMetric(100*float64(changed)/float64(ab.n), "changed-%")
 	b.ReportMetric(100*float64(rewritten)/float64(ab.n), "rewritten-%")
+	b.ReportMetric(100*float64(skipped)/float64(ab.n), "skipped-%")
 }
 
 // colocatedChanged runs one iteration of BenchmarkApplyRetail, untimed,

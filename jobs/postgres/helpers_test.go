@@ -29,16 +29,24 @@ const factsDDL = `CREATE TABLE customer_facts (
     channel        text NOT NULL
 )`
 
-// retail loads the retail example rule set, without its contact limits
-// and holdouts (storetest.Unwithheld): these tests count on every action
-// that fires being queued.
-func retail(t testing.TB) *rules.RuleSet {
+// retail loads the retail example rule set, with the edits replace
+// (pairs of old and new text), without its contact limits and holdouts
+// (storetest.Unwithheld): these tests count on every action that fires
+// being queued.
+func retail(t testing.TB, replace ...string) *rules.RuleSet {
 	t.Helper()
 	src, err := os.ReadFile("../../examples/retail/retail.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := rules.Compile("retail.yaml", src, rules.Options{})
+	text := string(src)
+	for i := 0; i+1 < len(replace); i += 2 {
+		if !strings.Contains(text, replace[i]) {
+			t.Fatalf("retail.yaml no longer contains %q", replace[i])
+		}
+		text = strings.Replace(text, replace[i], replace[i+1], 1)
+	}
+	rs, err := rules.Compile("retail.yaml", []byte(text), rules.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

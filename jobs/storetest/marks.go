@@ -200,18 +200,20 @@ var stateIncrementalCases = []stateCase{
 	{"incremental runs leave the state, history, queue and report of full runs", testStateIncremental},
 }
 
-// retailWithoutCoverage is the retail example without its coverage
-// targets (account_review fires after 60 days in a VIP or key segment
-// instead of when the target is overdue), whose standing every run counts
-// for every customer: a rule set incremental runs can skip customers of.
-// It keeps the contact limits and holdouts.
-func retailWithoutCoverage(t testing.TB) *rules.RuleSet {
-	return RetailRuleSet(t,
-		"        coverage: {every: 28d, by: [account_review, vip_care_visit, winback_call], counts: [reached, converted]}\n", "",
-		"        coverage: {every: 90d, by: [account_review, winback_call], counts: [reached, converted]}\n", "",
-		`overdue("value_tier")`, `days_in("value_tier") > 60`,
-		"      days_since_covered: =days_since_covered(\"value_tier\")\n", "")
+// WithoutCoverage are the edits (RetailRuleSet's replace pairs) that take
+// the retail example's coverage targets out, whose standing every run
+// counts for every customer: account_review fires after 60 days in a VIP
+// or key segment instead of when the target is overdue. What is left is
+// a rule set incremental runs can skip customers of.
+var WithoutCoverage = []string{
+	"        coverage: {every: 28d, by: [account_review, vip_care_visit, winback_call], counts: [reached, converted]}\n", "",
+	"        coverage: {every: 90d, by: [account_review, winback_call], counts: [reached, converted]}\n", "",
+	`overdue("value_tier")`, `days_in("value_tier") > 60`,
+	"      days_since_covered: =days_since_covered(\"value_tier\")\n", "",
 }
+
+// retailWithoutCoverage is RetailRuleSet with WithoutCoverage.
+func retailWithoutCoverage(t testing.TB) *rules.RuleSet { return RetailRuleSet(t, WithoutCoverage...) }
 
 // Two stores, the same facts night after night (the nights of
 // testStateNights): one applied with jobs.Options.Incremental, which
