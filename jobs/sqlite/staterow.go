@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tierflow/tierflow/jobs/kernel"
 )
@@ -51,11 +52,11 @@ func stateArrays(c *kernel.StateChange, run int64) [6]string {
 			runs.null()
 			continue
 		}
-		since.text(formatTime(c.Since[i]))
+		since.time(c.Since[i])
 		if c.PendingSince[i].IsZero() {
 			pending.null()
 		} else {
-			pending.text(formatTime(c.PendingSince[i]))
+			pending.time(c.PendingSince[i])
 		}
 		reasons.text(c.Reasons[i])
 		runs.raw(id)
@@ -64,7 +65,7 @@ func stateArrays(c *kernel.StateChange, run int64) [6]string {
 		if t.IsZero() {
 			acts.null()
 		} else {
-			acts.text(formatTime(t))
+			acts.time(t)
 		}
 	}
 	return [6]string{segs.String(), since.String(), pending.String(), reasons.String(), runs.String(), acts.String()}
@@ -88,9 +89,38 @@ func (a *jsonArray) raw(s string) {
 	a.b = append(a.b, s...)
 }
 
+// text appends s as a JSON string. Segment names, reasons and times
+// need no escaping and are appended as they are; anything else goes
+// through encoding/json.
 func (a *jsonArray) text(s string) {
-	q, _ := json.Marshal(s) // a string always marshals
-	a.raw(string(q))
+	a.sep()
+	if !plainJSON(s) {
+		q, _ := json.Marshal(s) // a string always marshals
+		a.b = append(a.b, q...)
+		return
+	}
+	a.b = append(a.b, '"')
+	a.b = append(a.b, s...)
+	a.b = append(a.b, '"')
+}
+
+// time appends t as a JSON string in timeLayout.
+func (a *jsonArray) time(t time.Time) {
+	a.sep()
+	a.b = append(a.b, '"')
+	a.b = t.UTC().AppendFormat(a.b, timeLayout)
+	a.b = append(a.b, '"')
+}
+
+// plainJSON reports whether s is a JSON string's content as it is:
+// printable ASCII without quotes or backslashes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *jsonArray) String() string {
