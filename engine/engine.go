@@ -113,18 +113,11 @@ func (e *Engine) layout(rs *rules.RuleSet, read identifiers) bool {
 // RuleSet returns the rule set the engine evaluates.
 func (e *Engine) RuleSet() *rules.RuleSet { return e.rs }
 
+// eachExpr calls fn with every condition (eachCondition) and every
+// payload expression.
 func eachExpr(rs *rules.RuleSet, fn func(*rules.Expr)) {
-	for _, s := range rs.Segmentations {
-		for _, seg := range s.Segments {
-			if seg.When != nil {
-				fn(seg.When)
-			}
-		}
-	}
+	eachCondition(rs, fn)
 	for _, a := range rs.Actions {
-		if a.When != nil {
-			fn(a.When)
-		}
 		for _, p := range a.Payload {
 			if p.Expr != nil {
 				fn(p.Expr)

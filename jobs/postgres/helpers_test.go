@@ -35,22 +35,7 @@ const factsDDL = `CREATE TABLE customer_facts (
 // being queued.
 func retail(t testing.TB, replace ...string) *rules.RuleSet {
 	t.Helper()
-	src, err := os.ReadFile("../../examples/retail/retail.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	for i := 0; i+1 < len(replace); i += 2 {
-		if !strings.Contains(text, replace[i]) {
-			t.Fatalf("retail.yaml no longer contains %q", replace[i])
-		}
-		text = strings.Replace(text, replace[i], replace[i+1], 1)
-	}
-	rs, err := rules.Compile("retail.yaml", []byte(text), rules.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return storetest.Unwithheld(rs)
+	return storetest.RetailRuleSet(t, replace...)
 }
 
 // facts is the retail facts source, customer_facts, on s's database.

@@ -147,26 +147,35 @@ func writeEffects(t *testing.T, db *sql.DB, tables EffectsTables, ruleset string
 		t.Fatal(err)
 	}
 	defer tx.Rollback() //nolint:errcheck
+	insertDiffRows(t, tx, tables, ruleset, decs, moves, 1, "diff")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// insertDiffRows writes decs to the queue and moves to history through
+// db, as run run, with idempotency keys prefix/0, prefix/1, ...
+func insertDiffRows(t *testing.T, db interface {
+	Exec(query string, args ...any) (sql.Result, error)
+}, tables EffectsTables, ruleset string, decs []diffDecision, moves []diffMove, run int64, prefix string) {
+	t.Helper()
 	for i, d := range decs {
 		var segs any
 		if d.segments != nil {
 			segs = *d.segments
 		}
-		if _, err := tx.Exec(`INSERT INTO `+tables.Actions+` (ruleset, action, customer_key, status, created_at, due_at,
-				idempotency_key, run_id, segments) VALUES ($1, $2, $3, $4, $5, $5, $6, 1, $7)`,
-			ruleset, d.action, d.customer, d.status, tables.Time(d.at), fmt.Sprintf("diff/%d", i), segs); err != nil {
+		if _, err := db.Exec(`INSERT INTO `+tables.Actions+` (ruleset, action, customer_key, status, created_at, due_at,
+				idempotency_key, run_id, segments) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)`,
+			ruleset, d.action, d.customer, d.status, tables.Time(d.at), fmt.Sprintf("%s/%d", prefix, i), run, segs); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, m := range moves {
-		if _, err := tx.Exec(`INSERT INTO `+tables.History+` (ruleset, segmentation, customer_key, from_segment, to_segment,
-				matched, reason, as_of, run_id) VALUES ($1, $2, $3, NULL, $4, $4, 'matched', $5, 1)`,
-			ruleset, m.segmentation, m.customer, m.to, tables.Time(m.at)); err != nil {
+		if _, err := db.Exec(`INSERT INTO `+tables.History+` (ruleset, segmentation, customer_key, from_segment, to_segment,
+				matched, reason, as_of, run_id) VALUES ($1, $2, $3, NULL, $4, $4, 'matched', $5, $6)`,
+			ruleset, m.segmentation, m.customer, m.to, tables.Time(m.at), run); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
 	}
 }
 

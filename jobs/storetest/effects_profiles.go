@@ -137,24 +137,7 @@ func (p Profiles) exec(t *testing.T, q string, args ...any) {
 // idempotency keys.
 func writeLate(t *testing.T, db *sql.DB, tables EffectsTables, ruleset string, decs []diffDecision, moves []diffMove) {
 	t.Helper()
-	for i, d := range decs {
-		var segs any
-		if d.segments != nil {
-			segs = *d.segments
-		}
-		if _, err := db.Exec(`INSERT INTO `+tables.Actions+` (ruleset, action, customer_key, status, created_at, due_at,
-				idempotency_key, run_id, segments) VALUES ($1, $2, $3, $4, $5, $5, $6, 2, $7)`,
-			ruleset, d.action, d.customer, d.status, tables.Time(d.at), fmt.Sprintf("late/%d", i), segs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, m := range moves {
-		if _, err := db.Exec(`INSERT INTO `+tables.History+` (ruleset, segmentation, customer_key, from_segment, to_segment,
-				matched, reason, as_of, run_id) VALUES ($1, $2, $3, NULL, $4, $4, 'matched', $5, 2)`,
-			ruleset, m.segmentation, m.customer, m.to, tables.Time(m.at)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	insertDiffRows(t, db, tables, ruleset, decs, moves, 2, "late")
 }
 
 // effectsDiff describes the first cells where got and want differ, ""

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
@@ -229,21 +228,9 @@ func sameByName(t *testing.T, what string, wrs *rules.RuleSet, want map[string]e
 // from s with facts f: joined to the facts in one query where s can.
 func snapshotStates(t *testing.T, s jobs.StateStore, f jobs.FactsSource, rs *rules.RuleSet) map[string]engine.State {
 	t.Helper()
-	ctx := context.Background()
-	snap, err := jobs.OpenSnapshot(ctx, s, f, rs, jobs.At(day(0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.Close()
 	out := map[string]engine.State{}
-	err = snap.Stream(ctx, 100, func(batch []engine.Customer) error {
-		for _, c := range batch {
-			out[c.Key] = c.State
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	for k, c := range snapshotCustomers(t, s, f, rs, day(0)) {
+		out[k] = c.State
 	}
 	return out
 }
