@@ -218,3 +218,19 @@ func TestExplainLeft(t *testing.T) {
 		t.Errorf("actions traced in order %s", got)
 	}
 }
+
+// AddUnchanged counts customers as Add counts each of them when they
+// stay where they are: the same sizes, no move, no change.
+func TestPlanAddUnchanged(t *testing.T) {
+	rs := compile(t, leftRules)
+	one, bulk := engine.NewPlan(rs), engine.NewPlan(rs)
+	stays := []engine.Decision{{Assignment: engine.Assignment{Segment: "vip"}, Previous: "vip"}, {}}
+	for range 3 {
+		one.Add("k", &engine.Result{Segments: stays})
+	}
+	bulk.AddUnchanged([]string{"vip", ""}, 3)
+	if !reflect.DeepEqual(one.Segmentations, bulk.Segmentations) || one.Customers != bulk.Customers || bulk.Changed != 0 {
+		t.Errorf("AddUnchanged: customers %d, changed %d, %+v; Add: customers %d, %+v",
+			bulk.Customers, bulk.Changed, bulk.Segmentations[0], one.Customers, one.Segmentations[0])
+	}
+}

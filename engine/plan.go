@@ -194,6 +194,25 @@ func (p *Plan) Add(key string, res *Result) {
 	}
 }
 
+// AddUnchanged counts n customers who stay where they are in every
+// segmentation, segments[i] being their segment in the i-th ("" for
+// none), with no action, error or coverage: what Add counts for each of
+// them, for customers a run did not need to read (an incremental run's
+// asleep customers).
+func (p *Plan) AddUnchanged(segments []string, n int) {
+	p.Customers += n
+	for i, s := range p.RuleSet.Segmentations {
+		seg := ""
+		if i < len(segments) {
+			seg = segments[i]
+		}
+		sp := p.Segmentations[i]
+		at := sp.index(s, seg)
+		sp.Before[at] += n
+		sp.After[at] += n
+	}
+}
+
 // Merge adds the counts of o, a plan of the same rule set, into p.
 func (p *Plan) Merge(o *Plan) {
 	p.Customers += o.Customers

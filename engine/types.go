@@ -34,6 +34,12 @@ type Customer struct {
 	// with cooldowns as usual. Expressions see previous.X as before and
 	// segment.X as "".
 	Absent bool
+	// FactsDigest is a digest of the customer's facts that the reader
+	// computed where they are (a SQL store's snapshot); 0 when the run
+	// computes one itself. The engine ignores it: it is what a run keeps
+	// in the customer's mark (Mark.Digest) to tell whether the facts
+	// changed.
+	FactsDigest uint64
 }
 
 // FactError is one fact whose value could not be used for a customer.

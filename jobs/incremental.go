@@ -48,6 +48,12 @@ type IncrementalReport struct {
 	// Skipped is how many of the asleep customers the run left
 	// unevaluated (jobs.Options.Incremental); their drift is not known.
 	Skipped int `json:"skipped"`
+	// NotRead is how many of the skipped customers the run did not even
+	// read (jobs.ChangedReader): their facts stayed in the database.
+	NotRead int `json:"not_read"`
+	// ReadsAll, for a run with Options.Incremental that is not full, says
+	// why it read every customer, even those it skipped.
+	ReadsAll string `json:"reads_all,omitempty"`
 }
 
 // maxDriftSamples is how many drifting customers a report names.
@@ -143,6 +149,7 @@ func (r *IncrementalReport) merge(o *IncrementalReport) {
 	r.Asleep += o.Asleep
 	r.Drift += o.Drift
 	r.Skipped += o.Skipped
+	r.NotRead += o.NotRead
 	for _, k := range o.DriftSamples {
 		if len(r.DriftSamples) < maxDriftSamples {
 			r.DriftSamples = append(r.DriftSamples, k)

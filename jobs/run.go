@@ -225,16 +225,28 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	e := engine.New(rs)
 	initial := snap.Initial()
 	full := fullReason(rs, opts.AsOf, prev, initial)
+	skip := opts.Incremental && full == "" && !rs.HasCoverage()
+	var unread *Unread
+	readsAll := ""
+	if skip {
+		var err error
+		if unread, readsAll, err = readChanged(ctx, snap, rs, opts.AsOf); err != nil {
+			return nil, nil, err
+		}
+	}
+	var done atomic.Int64
+	if unread != nil {
+		done.Add(unread.Customers)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	batches := stream(gctx, g, snap, opts)
 	staged := make(chan []Evaluated, opts.Workers)
 	plans := make([]*engine.Plan, opts.Workers)
 	evaluators := make([]*evaluator, opts.Workers)
-	var done atomic.Int64
 	var workers sync.WaitGroup
 	for i := range plans {
 		w := &evaluator{e: e, asOf: opts.AsOf, noActions: initial && !opts.InitialActions, keep: stage != nil, plan: engine.NewPlan(rs),
-			full: full != "", skip: opts.Incremental && full == "" && !rs.HasCoverage()}
+			full: full != "", skip: skip}
 		if !w.noActions {
 			w.sync = opts.Sync // a first run syncs no moves, as it queues no actions
 		}
@@ -297,8 +309,11 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	for _, w := range evaluators[1:] {
 		incr.merge(&w.incr)
 	}
+	if unread != nil {
+		addUnread(plan, incr, unread)
+	}
 	slices.Sort(incr.DriftSamples)
-	incr.Full = full
+	incr.Full, incr.ReadsAll = full, readsAll
 	return plan, incr, nil
 }
 
@@ -394,6 +409,9 @@ func asleep(c *engine.Customer, res *engine.Result) {
 func (w *evaluator) factsDigest(c *engine.Customer) uint64 {
 	if c.Absent || len(c.FactErrors) > 0 {
 		return 0
+	}
+	if c.FactsDigest != 0 {
+		return c.FactsDigest // the snapshot's, as its store compares it
 	}
 	if w.digest == nil {
 		w.digest = factdigest.New()

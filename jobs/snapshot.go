@@ -92,6 +92,9 @@ type snapshot struct {
 	// follow loads follow-up history batch by batch; nil when the rule
 	// set needs none.
 	follow *followUps
+	// unread, once readChanged narrowed the joined snapshot, counts the
+	// customers Stream does not hand out.
+	unread *Unread
 }
 
 func (s *snapshot) Initial() bool {
@@ -142,6 +145,9 @@ func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.C
 	}
 	exit := s.rs.OnMissing == rules.OnMissingExit
 	s.q.reset()
+	if s.unread != nil {
+		s.q.addUnread(s.unread)
+	}
 	batch := make([]engine.Customer, 0, batchSize)
 	var absent []engine.Customer
 	flush := func() error {
@@ -208,6 +214,11 @@ func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.C
 	if s.joined != nil {
 		if err := duplicatesErr(&s.stats[0]); err != nil {
 			return err
+		}
+		if s.unread != nil {
+			// ReadChanged found no duplicate key: one row per customer.
+			s.stats[0].Rows += s.unread.Customers
+			s.stats[0].Customers += s.unread.Customers
 		}
 	}
 	for next != nil {

@@ -59,6 +59,23 @@ type Dialect struct {
 	AnalyticSettings []string
 	// State is how the store's state rows keep their arrays.
 	State *StateSQL
+	// Digest is the SQL expression of a digest of the values of exprs
+	// (the snapshot's fact expressions): a 64-bit integer, never NULL,
+	// equal for equal values and, but for hash collisions, different for
+	// different ones. Snapshots return it with every customer, runs keep
+	// it in the customer's mark, and an incremental run compares the two
+	// in SQL to leave unread the customers whose facts did not change
+	// (ChangedReader). Nil: the dialect has none; runs digest facts in Go
+	// and read every customer.
+	Digest func(exprs []string) string
+	// Newest is the SQL aggregate of the latest value of time fact f as
+	// expr (its FactExpr) reads it, a value Fact converts; false where the
+	// dialect cannot order the values in SQL, and runs read everyone.
+	Newest func(expr string, f rules.Field, col *Column) (string, bool)
+	// KeysNotIn is the condition that text expression expr is none of
+	// the keys keysSQL selects (never NULL), written so that the database
+	// compares them by hash or index, not row by row.
+	KeysNotIn func(expr, keysSQL string) string
 	// Derived computes facts derived from transactions in one aggregate
 	// query on the state database (QuerySource.AggregateDerived); nil
 	// leaves them to the streaming pass.

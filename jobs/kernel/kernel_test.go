@@ -371,12 +371,26 @@ ORDER BY TEXT(src."id") BYTES`; got != want {
 	}
 	rs.Segmentations = []*rules.Segmentation{{Name: "tier"}}
 	got := SnapshotQuery(keyTextDialect, Tables{State: "x.customer_state"}, rs, NewLayout(rs), cols[:1], "SELECT 1")
-	want := `SELECT TEXT(src."id"), src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1], st.wake_at, st.facts_digest
+	want := `SELECT TEXT(src."id"), src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1], st.wake_at, st.facts_digest, NULL
 FROM (SELECT 1) AS src
 LEFT JOIN x.customer_state st ON st.ruleset = 't' AND st.customer_key = TEXT(src."id")
 ORDER BY TEXT(src."id") BYTES`
 	if got != want {
 		t.Errorf("SnapshotQuery =\n%s\nwant\n%s", got, want)
+	}
+
+	// With a digest, the snapshot returns it, and an incremental run's
+	// compares it with the mark's.
+	digesting := *keyTextDialect
+	digesting.Digest = func(exprs []string) string { return "DIGEST(" + strings.Join(exprs, ", ") + ")" }
+	got = snapshotQuery(&digesting, Tables{State: "x.customer_state"}, rs, NewLayout(rs), cols[:1], "SELECT 1", true, "")
+	want = `SELECT TEXT(src."id"), src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1], st.wake_at, st.facts_digest, DIGEST(src."spend", src."joined")
+FROM (SELECT 1) AS src
+LEFT JOIN x.customer_state st ON st.ruleset = 't' AND st.customer_key = TEXT(src."id")
+WHERE st.customer_key IS NULL OR st.facts_digest IS DISTINCT FROM DIGEST(src."spend", src."joined") OR st.wake_at <= $1
+ORDER BY TEXT(src."id") BYTES`
+	if got != want {
+		t.Errorf("snapshotQuery of the changed =\n%s\nwant\n%s", got, want)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 )
 
@@ -41,6 +42,9 @@ type QueueSQL struct {
 	OneStatement bool
 	// Redact removes secrets from errors.
 	Redact func(error) error
+	// State is the state rows' table: a cancelled action wakes its
+	// customer there (CancelAction).
+	State string
 }
 
 func (q *QueueSQL) err(what string, err error) error {
@@ -300,8 +304,24 @@ func (q *QueueSQL) RetryAction(ctx context.Context, id int64, now time.Time) err
 
 // CancelAction cancels a pending or claimed action: no worker claims it
 // again, and the Finish of a worker delivering it changes nothing.
+//
+// A cancelled action no longer counts against the contact limits, which
+// may free another action of the customer's: the customer's mark is set
+// to wake on the next run (engine.EveryRun), so that an incremental run
+// evaluates it.
 func (q *QueueSQL) CancelAction(ctx context.Context, id int64) error {
 	return q.move(ctx, "cancel", id, CancelFrom, `status = 'cancelled', lease_owner = NULL, lease_until = NULL`)
+}
+
+// wake sets the mark of action id's customer to wake on the next run, in
+// tx.
+func (q *QueueSQL) wake(ctx context.Context, tx *sql.Tx, id int64) error {
+	if q.State == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE `+q.State+` SET wake_at = $1 WHERE ruleset = (SELECT ruleset FROM `+q.Actions+` WHERE id = $2)`+
+		` AND customer_key = (SELECT customer_key FROM `+q.Actions+` WHERE id = $2)`, q.Time(engine.EveryRun), id)
+	return err
 }
 
 // move sets set on action id if its status is one of from, and says why
@@ -323,6 +343,11 @@ func (q *QueueSQL) move(ctx context.Context, verb string, id int64, from []strin
 		return q.err(what, err)
 	}
 	if n == 1 {
+		if verb == "cancel" {
+			if err := q.wake(ctx, tx, id); err != nil {
+				return q.err(what+": wake the customer", err)
+			}
+		}
 		return q.err(what+": commit", tx.Commit())
 	}
 	var status string

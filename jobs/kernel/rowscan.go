@@ -13,9 +13,10 @@ import (
 // customers, reusing its scan destinations from row to row. A row holds,
 // in order: the key; each fact of rs.Facts; for each segmentation its
 // segment, since and pending-since; for each action with a cooldown,
-// when it was last queued; and the customer's mark, its wake-up time and
-// facts digest (stateColumns). Stores supply how their driver's values
-// decode.
+// when it was last queued; the customer's mark, its wake-up time and
+// facts digest (stateColumns); and the digest of the row's facts
+// (Dialect.Digest, NULL where the dialect has none). Stores supply how
+// their driver's values decode.
 type RowScanner struct {
 	rs    *rules.RuleSet
 	dest  []any
@@ -29,7 +30,7 @@ type RowScanner struct {
 // stored state time (nil means none).
 func NewRowScanner(rs *rules.RuleSet, fact func(rules.Field, any) (any, error), tm func(any) (time.Time, error)) *RowScanner {
 	sc := &RowScanner{rs: rs, Fact: fact, state: newStateValues(rs, tm)}
-	sc.alloc(1 + len(rs.Facts.Fields) + stateColumnCount(rs))
+	sc.alloc(1 + len(rs.Facts.Fields) + stateColumnCount(rs) + 1)
 	return sc
 }
 
@@ -69,7 +70,12 @@ func (sc *RowScanner) Scan(scan func(dest ...any) error) (engine.Customer, error
 	if len(sc.state.cooling) > 0 {
 		c.State.LastActions = make([]time.Time, len(sc.rs.Actions))
 	}
-	return c, sc.state.set(&c, v[i:])
+	digest, err := int64Value(v[len(v)-1])
+	if err != nil {
+		return c, fmt.Errorf("customer %s: facts digest: %w", c.Key, err)
+	}
+	c.FactsDigest = uint64(digest)
+	return c, sc.state.set(&c, v[i:len(v)-1])
 }
 
 // fact converts the value v of fact f for customer c. A value that does

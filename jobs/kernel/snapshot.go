@@ -15,18 +15,31 @@ import (
 
 // SnapshotQuery selects every customer's key, facts (read from their
 // columns in cols, as FactsQuery does), previous segments and, for
-// actions with a cooldown, when each was last queued: facts joined to
-// their state row (laid out as lay says) in one query, for a source on
-// the state database, in ascending byte order of the key's text. Where
-// lay gives none of rs's segmentations and cooling actions a position
-// (a first run), it reads no state row.
+// actions with a cooldown, when each was last queued, their mark, and
+// the digest of their facts (Dialect.Digest): facts joined to their
+// state row (laid out as lay says) in one query, for a source on the
+// state database, in ascending byte order of the key's text. Where lay
+// gives none of rs's segmentations and cooling actions a position (a
+// first run), it reads no state row.
 func SnapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []Column, src string) string {
-	key, sel := factSelect(d, rs, cols)
+	return snapshotQuery(d, t, rs, lay, cols, src, false, "")
+}
+
+// snapshotQuery is SnapshotQuery, of only the customers an incremental
+// run must read when changed is set (changedSQL, with contacts; its
+// as-of is $1).
+func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []Column, src string, changed bool, contacts string) string {
+	key, facts := factExprs(d, rs, cols)
+	sel := append([]string{key}, facts...)
 	state, reads := stateColumns(d, lay, rs, "st")
 	sel = append(sel, state...)
+	sel = append(sel, digestExpr(d, facts))
 	join := ""
 	if reads {
 		join = fmt.Sprintf("\nLEFT JOIN %s st ON st.ruleset = %s AND st.customer_key = %s", t.State, QuoteLiteral(rs.Name), key)
+		if changed {
+			join += "\nWHERE " + changedSQL(digestExpr(d, facts), contacts)
+		}
 	}
 	return fmt.Sprintf("SELECT %s\nFROM (%s) AS src%s\nORDER BY %s", strings.Join(sel, ", "), src, join, d.ByteOrder(key))
 }
@@ -40,7 +53,12 @@ type Joined struct {
 	rs    *rules.RuleSet
 	tx    *sql.Tx
 	sql   string
+	cols  []Column
 	query string
+	// args are query's; changed is set once ReadChanged narrowed it to
+	// the customers who can have changed, and Keys to those who left.
+	args    []any
+	changed bool
 	// state is the snapshot's state, read in tx; where the dialect
 	// shares snapshots, its Keys read in a transaction of their own on
 	// tx's snapshot, and loader, which Load uses, is another on it, begun
@@ -86,6 +104,7 @@ func openJoined(ctx context.Context, src *QuerySource, t Tables, rs *rules.RuleS
 	if err != nil {
 		return nil, src.wrap(rs, err)
 	}
+	j.cols = cols
 	j.query = SnapshotQuery(src.d, t, rs, j.state.lay, cols, q)
 	if src.d.ShareSnapshot != nil {
 		if j.state.sibling, err = src.d.ShareSnapshot(ctx, src.db, tx); err != nil {
@@ -134,7 +153,7 @@ func (j *Joined) Count(ctx context.Context) (int64, error) {
 
 // Stream reads every customer with its state.
 func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
-	rows, err := j.tx.QueryContext(ctx, j.query)
+	rows, err := j.tx.QueryContext(ctx, j.query, j.args...)
 	if err != nil {
 		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
@@ -148,6 +167,9 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 // snapshot's state, as StateReader.Keys does. It may run while Stream
 // and Load do.
 func (j *Joined) Keys(ctx context.Context, batchSize int, fn func([]string) error) error {
+	if j.changed {
+		return j.state.keys(ctx, batchSize, fn, j.leftSQL())
+	}
 	return j.state.Keys(ctx, batchSize, fn)
 }
 

@@ -62,16 +62,22 @@ func FactsQuery(d *Dialect, rs *rules.RuleSet, cols []Column, src, where string)
 // factSelect returns the key's text expression and the select list of
 // the key and rs's facts.
 func factSelect(d *Dialect, rs *rules.RuleSet, cols []Column) (key string, sel []string) {
+	key, facts := factExprs(d, rs, cols)
+	return key, append([]string{key}, facts...)
+}
+
+// factExprs are the key and fact expressions of factSelect.
+func factExprs(d *Dialect, rs *rules.RuleSet, cols []Column) (key string, facts []string) {
 	byName := make(map[string]*Column, len(cols))
 	for i := range cols {
 		byName[cols[i].Name] = &cols[i]
 	}
 	key = d.KeyText("src." + QuoteIdent(rs.Key))
-	sel = append(make([]string, 0, 1+len(rs.Facts.Fields)), key)
+	facts = make([]string, 0, len(rs.Facts.Fields))
 	for _, f := range rs.Facts.Fields {
-		sel = append(sel, d.FactExpr("src."+QuoteIdent(f.Name), f, byName[f.Name]))
+		facts = append(facts, d.FactExpr("src."+QuoteIdent(f.Name), f, byName[f.Name]))
 	}
-	return key, sel
+	return key, facts
 }
 
 // OpenFacts opens a read-only transaction for one pass over the facts,

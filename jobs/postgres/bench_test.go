@@ -169,7 +169,7 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 	b.ReportAllocs()
 	var sqlTime, applyTime, cpuTime time.Duration
 	var peakRSS int64
-	var changed, rewritten, skipped int
+	var changed, rewritten, skipped, notRead int
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		resetBenchState(b, ab.s, ab.baseRun)
@@ -191,7 +191,7 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 		peakRSS = max(peakRSS, readPeakRSS(b))
 		changed = out.Report.Changed
 		if r := out.Report.Incremental; r != nil {
-			skipped = r.Skipped
+			skipped, notRead = r.Skipped, r.NotRead
 		}
 		rewritten = count(b, ab.s, `SELECT count(*) FROM tierflow.customer_state t JOIN bench_state o USING (ruleset, customer_key)
             WHERE t.run_ids <> o.run_ids OR t.wake_at IS DISTINCT FROM o.wake_at OR t.facts_digest IS DISTINCT FROM o.facts_digest`)
@@ -209,6 +209,7 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 	b.ReportMetric(100*float64(changed)/float64(ab.n), "changed-%")
 	b.ReportMetric(100*float64(rewritten)/float64(ab.n), "rewritten-%")
 	b.ReportMetric(100*float64(skipped)/float64(ab.n), "skipped-%")
+	b.ReportMetric(100*float64(notRead)/float64(ab.n), "not-read-%")
 }
 
 // colocatedChanged runs one iteration of BenchmarkApplyRetail, untimed,

@@ -21,6 +21,7 @@ func (s *Store) queueSQL() *kernel.QueueSQL {
 		Time:         func(t time.Time) any { return t.UTC() },
 		ScanTime:     Dialect.Time,
 		InKeys:       Dialect.InKeys,
+		State:        s.table("customer_state"),
 		SkipLocked:   " FOR UPDATE SKIP LOCKED",
 		OneStatement: true,
 		Redact:       s.redact,

@@ -44,11 +44,18 @@ var Dialect = &kernel.Dialect{
 	Derived:          derivedSQL,
 
 	State: stateSQL, // the state rows' arrays (staterow.go)
+
+	// Incremental runs' reading of changed customers only (changed.go).
+	Digest:    digestSQL,
+	Newest:    newestSQL,
+	KeysNotIn: keysNotIn,
 }
 
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC
-// for the rest of the transaction.
-const utcSQL = `SET LOCAL TIME ZONE 'UTC'`
+// for the rest of the transaction, and the text of floats (which the
+// facts digest hashes, digestSQL) exact whatever the role's
+// extra_float_digits.
+const utcSQL = `SET LOCAL TIME ZONE 'UTC'; SET LOCAL extra_float_digits = 3`
 
 // beginRead opens a repeatable-read, READ ONLY transaction (a plan cannot
 // write even through a bug) in which date and timestamp facts read as UTC

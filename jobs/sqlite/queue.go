@@ -22,6 +22,7 @@ func (s *Store) queueSQL() *kernel.QueueSQL {
 		Time:     func(t time.Time) any { return formatTime(t) },
 		ScanTime: timeValue,
 		InKeys:   Dialect.InKeys,
+		State:    "main.customer_state",
 	}
 }
 

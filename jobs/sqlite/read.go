@@ -37,6 +37,11 @@ var Dialect = &kernel.Dialect{
 	Derived:          derivedSQL,
 
 	State: stateSQL, // the state rows' arrays (staterow.go)
+
+	// Incremental runs' reading of changed customers only (changed.go).
+	Digest:    digestSQL,
+	Newest:    newestSQL,
+	KeysNotIn: keysNotIn,
 }
 
 // beginRead opens a read transaction on a connection of a query_only

@@ -108,6 +108,13 @@ func retailPath(t testing.TB) string {
 // and the follow-up cases test withholding on rule sets of their own.
 func RetailRuleSet(t testing.TB, replace ...string) *rules.RuleSet {
 	t.Helper()
+	return Unwithheld(retailWithheld(t, replace...))
+}
+
+// retailWithheld is RetailRuleSet with the example's contact limits and
+// holdouts kept.
+func retailWithheld(t testing.TB, replace ...string) *rules.RuleSet {
+	t.Helper()
 	src, err := os.ReadFile(retailPath(t))
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +130,7 @@ func RetailRuleSet(t testing.TB, replace ...string) *rules.RuleSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Unwithheld(rs)
+	return rs
 }
 
 // Unwithheld takes rs's contact limits and holdouts off, in place, and
@@ -167,7 +174,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 
 // cases are the conformance cases, grouped by what they cover.
 var cases = concat(applyCases, planCases, guardCases, lockCases, runCases, slotCases, queryCases, migrateCases, followUpCases,
-	reportMigrateCases, stateMigrateCases, layoutCases, markCases)
+	reportMigrateCases, stateMigrateCases, layoutCases, markCases, changedCases)
 
 type testCase struct {
 	name string

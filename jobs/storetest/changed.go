@@ -1,0 +1,215 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/rules"
+)
+
+var changedCases = []testCase{
+	{"incremental runs on facts in the state's database read only who can have changed, and end as full runs do", testChangedOnly},
+	{"an incremental run reads every customer where the others' counts need them, and says why", testChangedReadsAll},
+}
+
+// A run cannot leave customers unread when a fact declares value checks
+// (each needs every value) or the source repeats a key (on_duplicate
+// picks among rows it must see together): the incremental run still
+// skips evaluating the asleep customers, reads them all, and its report
+// says why.
+func testChangedReadsAll(t *testing.T, nb func(t *testing.T) Backend) {
+	o := nightOptions()
+	o.Incremental = true
+	fourth := func(t *testing.T, e *env, f jobs.FactsSource, rs *rules.RuleSet) *jobs.PlanReport {
+		t.Helper()
+		var out *jobs.Outcome
+		for _, at := range []time.Time{day(0), day(3), day(6), day(9)} {
+			o.AsOf = at
+			var err error
+			if out, err = jobs.Apply(t.Context(), e.s, f, rs, o); err != nil {
+				t.Fatal(err)
+			}
+			checkDrift(t, out, at)
+		}
+		return out.Report
+	}
+	t.Run("value checks", func(t *testing.T) {
+		e := newEnv(t, nb, 50)
+		rs := RetailRuleSet(t, append([]string{"spend_12m: number ", "spend_12m: {type: number, min: 0} "}, WithoutCoverage...)...)
+		r := fourth(t, e, e.f, rs).Incremental
+		if r.NotRead != 0 || r.Skipped == 0 || !strings.Contains(r.ReadsAll, "facts.spend_12m declares value checks") {
+			t.Errorf("fourth night: %d not read, %d skipped, reads all because %q; want every customer read, asleep ones skipped, for the check on spend_12m",
+				r.NotRead, r.Skipped, r.ReadsAll)
+		}
+	})
+	t.Run("duplicate keys", func(t *testing.T) {
+		e := newEnv(t, nb, 50)
+		src := jobs.Sources{{Name: jobs.PrimarySource, OnDuplicate: jobs.OnDuplicateFirst,
+			Facts: e.s.Source("SELECT * FROM customer_facts UNION ALL SELECT * FROM customer_facts WHERE customer_id = 7")}}
+		rep := fourth(t, e, src, retailWithoutCoverage(t))
+		r := rep.Incremental
+		if r.NotRead != 0 || r.Skipped == 0 || r.ReadsAll != "the source repeats 1 customer keys" || rep.Quality.Sources[0].Duplicates != 1 {
+			t.Errorf("fourth night: %d not read, %d skipped, reads all because %q, %d duplicates; want every customer read for the repeated key",
+				r.NotRead, r.Skipped, r.ReadsAll, rep.Quality.Sources[0].Duplicates)
+		}
+	})
+}
+
+// Two databases with the same facts in customer_facts, night after
+// night: one applied with jobs.Options.Incremental, whose runs leave the
+// customers asleep by their marks in the database (jobs.ChangedReader),
+// one with every customer read and evaluated. The facts change as
+// changedFacts says: new orders, falling spend, customers leaving and
+// arriving, a nullable fact emptied, a required one nulled and mended.
+// After every night both hold the same state (marks included), history,
+// queue and cooldowns, and their reports give the same sizes, moves,
+// actions, guards and data-quality counts; after the first night the
+// incremental runs read most customers not at all.
+func testChangedOnly(t *testing.T, nb func(t *testing.T) Backend) {
+	t.Run("without contact limits", func(t *testing.T) { checkChangedOnly(t, nb, retailWithoutCoverage(t)) })
+	// The example's limits and holdouts: customers with contacts in the
+	// limits' window are read.
+	t.Run("with contact limits", func(t *testing.T) { checkChangedOnly(t, nb, retailWithheld(t, WithoutCoverage...)) })
+}
+
+func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.RuleSet) {
+	full, incr := newEnv(t, nb, 300), newEnv(t, nb, 300)
+	o := nightOptions()
+	o.Guard.MaxErrorRate = 0.1 // the nights with spend nulled
+	oi := o
+	oi.Incremental = true
+	read, notRead := 0, 0
+	for night := 0; night < 20; night++ {
+		at := day(3 * night)
+		for _, e := range []*env{full, incr} {
+			changedFacts(e, night, at)
+		}
+		rf, ri := full.applyAt(rs, at, o).Report, incr.applyAt(rs, at, oi).Report
+		if f, i := reportFigures(t, rf), reportFigures(t, ri); f != i {
+			t.Fatalf("night %d: the incremental report\n%s\nwant the full run's\n%s", night, i, f)
+		}
+		r := ri.Incremental
+		if night > 0 && (r.Full != "" || r.ReadsAll != "") {
+			t.Fatalf("night %d: the incremental run read every customer: %s%s", night, r.Full, r.ReadsAll)
+		}
+		if rf.Incremental.NotRead != 0 {
+			t.Fatalf("night %d: a run without Incremental left %d customers unread", night, rf.Incremental.NotRead)
+		}
+		if night > 0 {
+			read, notRead = read+ri.Customers-r.NotRead, notRead+r.NotRead
+		}
+		SameDigests(t, fmt.Sprintf("night %d", night), incr.outcomeDigest(), full.outcomeDigest())
+		sameStates(t, fmt.Sprintf("night %d", night), statesOf(t, full, rs, at), statesOf(t, incr, rs, at))
+	}
+	t.Logf("customer-nights after the first: %d read, %d left unread", read, notRead)
+	if notRead <= read {
+		t.Errorf("the incremental runs read %d customer-nights and left %d unread: want most unread", read, notRead)
+	}
+}
+
+// changedFacts changes customer_facts before night number night (at
+// at): new orders for every 11th customer on every fifth night, spend
+// halved for every 13th on every seventh; on night 4 every 17th customer
+// leaves, on night 6 twenty arrive; on night 9 every 19th loses its last
+// order (a nullable fact), and every 23rd has no spend (a required fact:
+// a fact error) from night 12 to night 15; on nights 8 and 16 a third of
+// the pending actions are cancelled.
+func changedFacts(e *env, night int, at time.Time) {
+	e.t.Helper()
+	if night > 0 && night%5 == 0 {
+		e.exec(`UPDATE customer_facts SET last_order_at = $1, orders_12m = orders_12m + 1, spend_12m = spend_12m + 120 WHERE customer_id % 11 = 0`,
+			at.Add(-time.Hour).UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	if night > 0 && night%7 == 0 {
+		e.exec(`UPDATE customer_facts SET spend_12m = spend_12m / 2 WHERE customer_id % 13 = 0`)
+	}
+	switch night {
+	case 4:
+		e.exec(`DELETE FROM customer_facts WHERE customer_id % 17 = 0`)
+	case 6:
+		InsertCustomers(e.t, e.s.DB(), 301, 20)
+	case 9:
+		e.exec(`UPDATE customer_facts SET last_order_at = NULL WHERE customer_id % 19 = 0`)
+	case 12:
+		e.exec(`UPDATE customer_facts SET spend_12m = NULL WHERE customer_id % 23 = 0`)
+	case 15:
+		e.exec(`UPDATE customer_facts SET spend_12m = 100 WHERE customer_id % 23 = 0`)
+	case 8, 16:
+		cancelPending(e)
+	}
+}
+
+// cancelPending cancels every pending action of every third customer,
+// through the store's queue: contacts the limits no longer count.
+func cancelPending(e *env) {
+	e.t.Helper()
+	qs, ok := e.s.(QueueStore)
+	if !ok {
+		e.t.Fatalf("%T cannot cancel actions", e.s)
+	}
+	rows, err := e.s.DB().Query(e.sql(`SELECT id FROM {actions} WHERE status = 'pending' AND customer_key IN (SELECT customer_key FROM {customer_state}) ORDER BY idempotency_key`))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			e.t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		e.t.Fatal(err)
+	}
+	for i, id := range ids {
+		if i%3 != 0 {
+			continue
+		}
+		if err := qs.CancelAction(e.t.Context(), id); err != nil {
+			e.t.Fatal(err)
+		}
+		// The customer wakes on the next run: a contact less may free
+		// an action the limits held back.
+		var wake any
+		e.scan(`SELECT st.wake_at FROM {customer_state} st JOIN {actions} a ON a.ruleset = st.ruleset AND a.customer_key = st.customer_key WHERE a.id = $1`, []any{id}, &wake)
+		if got := storedTime(e.t, wake); !got.Equal(engine.EveryRun) {
+			e.t.Fatalf("after cancelling action %d its customer wakes at %v, want on every run (%v)", id, got, engine.EveryRun)
+		}
+	}
+}
+
+// statesOf is the state of every customer of e's facts, as a full
+// snapshot at at reads it.
+func statesOf(t *testing.T, e *env, rs *rules.RuleSet, at time.Time) map[string]engine.State {
+	out := map[string]engine.State{}
+	for k, c := range snapshotCustomers(t, e.s, e.f, rs, at) {
+		out[k] = c.State
+	}
+	return out
+}
+
+// storedTime reads a time of tierflow's tables as a store's driver
+// returns it: a time, or RFC 3339 text.
+func storedTime(t testing.TB, v any) time.Time {
+	t.Helper()
+	switch x := v.(type) {
+	case time.Time:
+		return x
+	case string:
+		at, err := time.Parse(time.RFC3339Nano, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	case []byte:
+		return storedTime(t, string(x))
+	}
+	t.Fatalf("a stored time of type %T", v)
+	return time.Time{}
+}

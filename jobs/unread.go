@@ -1,0 +1,120 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/rules"
+)
+
+// ChangedReader is implemented by snapshots that can leave unread the
+// customers an incremental run would not evaluate: those the state has a
+// mark for (engine.Mark) whose facts have the same digest, computed where
+// the facts are, whose wake-up time is still ahead of the run's as-of,
+// and who have no contact in the window follow (when set) asks for. The
+// SQL stores' joined snapshot is one.
+type ChangedReader interface {
+	// ReadChanged makes Stream hand out only the other customers (new
+	// ones, those whose facts changed or whose wake-up time has come,
+	// those with contacts within follow's window (nil: none asked), and
+	// those the state knows that the source no longer returns) and
+	// returns what the run needs of the customers left unread. It must be
+	// called before Stream. When the snapshot cannot tell them apart for
+	// this run, it returns nil and says why, and Stream reads everyone.
+	ReadChanged(ctx context.Context, asOf time.Time, follow *FollowUpQuery) (*Unread, string, error)
+}
+
+// Unread is what a run counts of the customers it left unread
+// (ChangedReader): they keep their segments, queue nothing and have no
+// error, so their segment sizes and the facts' data-quality counts are
+// all it needs.
+type Unread struct {
+	// Customers is how many there are: one source row each.
+	Customers int64
+	// Groups counts them by their segment in each segmentation of the
+	// rule set, in its order ("" for none).
+	Groups []UnreadGroup
+	// Nulls counts, per fact of the rule set (in schema order), the
+	// unread customers for whom it is null; Newest is the latest value of
+	// each time fact among them (zero: none, or not a time fact).
+	Nulls  []int64
+	Newest []time.Time
+}
+
+// UnreadGroup is the number of unread customers with one combination of
+// segments.
+type UnreadGroup struct {
+	Segments  []string
+	Customers int64
+}
+
+// readChanged narrows snap to the customers an incremental run at asOf
+// must evaluate, where it can: it returns what the run needs of the
+// others, or nil and why every customer is read. Only a snapshot
+// OpenSnapshot made over a ChangedReader narrows, and only for rule sets
+// that need nothing of the others but their segments and null counts.
+func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf time.Time) (*Unread, string, error) {
+	s, ok := snap.(*snapshot)
+	if !ok {
+		if rs.HasDerived() {
+			return nil, "derived facts are computed from every customer's transactions", nil
+		}
+		return nil, "the snapshot cannot leave customers unread", nil
+	}
+	cr, ok := s.joined.(ChangedReader)
+	if !ok {
+		return nil, "the facts are not read in the state's database, so their digests cannot be compared there", nil
+	}
+	var follow *FollowUpQuery
+	if s.follow != nil {
+		if s.follow.q.Outcomes {
+			return nil, "the rule set reads follow-up outcomes, which marks do not cover", nil
+		}
+		follow = &s.follow.q // customers with contacts are read
+	}
+	for _, f := range rs.Facts.Fields {
+		if factHasValueChecks(&f) {
+			return nil, fmt.Sprintf("facts.%s declares value checks (%s), which need every customer's value", f.Name, factCheckNames(&f)), nil
+		}
+	}
+	u, why, err := cr.ReadChanged(ctx, asOf, follow)
+	if err != nil || u == nil {
+		return nil, why, err
+	}
+	if len(u.Nulls) != len(rs.Facts.Fields) || len(u.Newest) != len(rs.Facts.Fields) {
+		return nil, "", fmt.Errorf("read the customers of %s left unread: %d null counts and %d newest values for %d facts", rs.Name, len(u.Nulls), len(u.Newest), len(rs.Facts.Fields))
+	}
+	s.unread = u
+	return u, "", nil
+}
+
+// addUnread counts the unread customers u into plan and r: each stays
+// where it is, asleep and skipped.
+func addUnread(plan *engine.Plan, r *IncrementalReport, u *Unread) {
+	for _, g := range u.Groups {
+		plan.AddUnchanged(g.Segments, int(g.Customers))
+	}
+	n := int(u.Customers)
+	r.Asleep += n
+	r.Skipped += n
+	r.NotRead += n
+}
+
+// addUnread counts the facts of the customers u left unread: they have
+// no invalid value (a customer with fact errors wakes on every run) and
+// break no value check (rule sets that declare any read everyone).
+func (q *collector) addUnread(u *Unread) {
+	for k := range q.facts {
+		st := &q.facts[k]
+		st.nulls += u.Nulls[k]
+		if t := u.Newest[k]; t.After(st.newest) {
+			st.newest = t
+		}
+	}
+	// Only a snapshot of one source narrows: the primary one.
+	if k := q.freshAt[0]; k >= 0 && u.Newest[k].After(q.newest[0]) {
+		q.newest[0] = u.Newest[k]
+	}
+}
