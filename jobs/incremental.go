@@ -14,6 +14,9 @@ import (
 // Options.Incremental leaves the asleep ones out (Skipped); otherwise
 // Drift checks the marks against their evaluation.
 type IncrementalReport struct {
+	// Enabled is true when the run was to leave asleep customers out
+	// (Options.Incremental).
+	Enabled bool `json:"enabled"`
 	// Full, when set, says why the marks do not hold for this run, so an
 	// incremental run would evaluate every customer: the rules changed
 	// since the last successful run, its as-of is later, there is none.
@@ -123,8 +126,15 @@ func (r *IncrementalReport) count(reason wakeReason, key string, changed bool) {
 // fullReason says why the marks of rs's customers do not hold for a run
 // at asOf after the last successful run prev (nil: none), "" when they
 // do: marks are made by evaluating the same rules (their hash covers the
-// params and the facts schema) at an earlier or the same as-of.
-func fullReason(rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, initial bool) string {
+// params and the facts schema) at an earlier or the same as-of. With a
+// schedule of full runs (Options.FullSchedule), a run is full when one of
+// its slots came since prev.
+func fullReason(rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, initial bool, fullEvery Schedule) string {
+	if prev != nil && fullEvery != nil && !initial && prev.RulesHash == rs.Hash && !asOf.Before(prev.AsOf) {
+		if slot := fullEvery.Next(prev.AsOf); !slot.IsZero() && !slot.After(asOf) {
+			return fmt.Sprintf("the full_schedule slot %s came since run %d", slot.Format(time.RFC3339), prev.ID)
+		}
+	}
 	switch {
 	case initial:
 		return "the rule set's first run"

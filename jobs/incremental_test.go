@@ -27,10 +27,42 @@ func TestFullReason(t *testing.T) {
 		{&PreviousRun{ID: 3, RulesHash: "h0", AsOf: at.AddDate(0, 0, -1)}, false, "rules changed since run 3"},
 		{&PreviousRun{ID: 3, RulesHash: "h1", AsOf: at.AddDate(0, 0, 1)}, false, "before run 3's (2024-07-02T00:00:00Z)"},
 	} {
-		got := fullReason(rs, at, c.prev, c.initial)
+		got := fullReason(rs, at, c.prev, c.initial, nil)
 		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 			t.Errorf("fullReason(%+v, initial %v) = %q, want %q", c.prev, c.initial, got, c.want)
 		}
+	}
+}
+
+// With a schedule of full runs, a run is full when one of its slots is
+// after the last successful run's as-of and at or before its own, in
+// the schedule's zone; otherwise the marks hold as without one.
+func TestFullSchedule(t *testing.T) {
+	weekly, err := ParseSchedule("0 0 * * 0", "Asia/Shanghai") // Sundays at midnight in Shanghai: Saturdays 16:00 UTC
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &rules.RuleSet{Name: "r", Hash: "h1"}
+	sat := time.Date(2024, 7, 6, 0, 0, 0, 0, time.UTC) // a Saturday
+	prev := &PreviousRun{ID: 8, RulesHash: "h1", AsOf: sat}
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{sat.Add(15 * time.Hour), ""},
+		{sat.Add(16 * time.Hour), "the full_schedule slot 2024-07-07T00:00:00+08:00 came since run 8"},
+		{sat.AddDate(0, 0, 3), "the full_schedule slot 2024-07-07T00:00:00+08:00 came since run 8"},
+	} {
+		if got := fullReason(rs, c.at, prev, false, weekly); got != c.want {
+			t.Errorf("as of %s: fullReason = %q, want %q", c.at, got, c.want)
+		}
+	}
+	after := &PreviousRun{ID: 9, RulesHash: "h1", AsOf: sat.Add(16 * time.Hour)}
+	if got := fullReason(rs, sat.AddDate(0, 0, 6), after, false, weekly); got != "" {
+		t.Errorf("the day after a full run's slot: fullReason = %q, want the marks to hold", got)
+	}
+	if got := fullReason(rs, sat.AddDate(0, 0, 1), nil, false, weekly); !strings.Contains(got, "no successful run") {
+		t.Errorf("without a previous run: fullReason = %q", got)
 	}
 }
 

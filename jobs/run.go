@@ -51,8 +51,15 @@ type Options struct {
 	// takes effect only where the marks hold (IncrementalReport.Full is
 	// empty) and the rule set has no coverage targets, whose standing the
 	// report counts for every customer; otherwise the run evaluates
-	// everyone. Every customer's facts are still read.
+	// everyone. Where the snapshot can tell (ChangedReader), the others
+	// are not even read.
 	Incremental bool
+	// FullSchedule, when set, makes a run full (every customer read and
+	// evaluated, the marks checked for drift) when a slot of it came
+	// since the last successful run: at or before the run's as-of and
+	// after that run's. A weekly schedule bounds how long a wrong
+	// wake-up time could go unseen under Incremental.
+	FullSchedule Schedule
 	// Approved, when set, is shown an apply's report before anything is
 	// written: an error refuses the apply as a guard does (status
 	// blocked, nothing written), with the error as the reason. apply
@@ -224,7 +231,7 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	}
 	e := engine.New(rs)
 	initial := snap.Initial()
-	full := fullReason(rs, opts.AsOf, prev, initial)
+	full := fullReason(rs, opts.AsOf, prev, initial, opts.FullSchedule)
 	skip := opts.Incremental && full == "" && !rs.HasCoverage()
 	var unread *Unread
 	readsAll := ""
@@ -313,7 +320,7 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 		addUnread(plan, incr, unread)
 	}
 	slices.Sort(incr.DriftSamples)
-	incr.Full, incr.ReadsAll = full, readsAll
+	incr.Enabled, incr.Full, incr.ReadsAll = opts.Incremental, full, readsAll
 	return plan, incr, nil
 }
 

@@ -122,6 +122,10 @@ type ruleSetConfig struct {
 	// Incremental (incremental) leaves out of each run the customers
 	// whose marks say nothing can have changed (jobs.Options.Incremental).
 	Incremental bool
+	// FullSchedule (full_schedule) is a cron spec, in the rule set's time
+	// zone, of the runs that evaluate everyone all the same
+	// (jobs.Options.FullSchedule); "" for none.
+	FullSchedule string
 
 	pos rules.Pos
 }
@@ -398,12 +402,18 @@ func (r *configReader) duration(n *yaml.Node, field string) string {
 }
 
 func (r *configReader) ruleSet(n *yaml.Node, field string, dbs map[string]databaseConfig) (ruleSetConfig, bool) {
-	m, ok := r.Mapping(n, field, "rules", "source", "sources", "transactions", "guard", "initial_actions", "incremental")
+	m, ok := r.Mapping(n, field, "rules", "source", "sources", "transactions", "guard", "initial_actions", "incremental", "full_schedule")
 	if !ok {
 		return ruleSetConfig{}, false
 	}
 	rs := ruleSetConfig{pos: r.Pos(n), InitialActions: r.Bool(m["initial_actions"], field+".initial_actions"),
 		Incremental: r.Bool(m["incremental"], field+".incremental")}
+	if fs := m["full_schedule"]; fs != nil {
+		rs.FullSchedule = r.String(fs, field+".full_schedule")
+		if err := jobs.ValidateSchedule(rs.FullSchedule, "UTC"); err != nil {
+			r.Errorf(fs, field+".full_schedule", `a cron spec in the rule set's time zone, e.g. full_schedule: "@weekly" or "0 3 * * 0"`, "%v", err)
+		}
+	}
 	if rn := r.Required(m, n, field, "rules", "name the rule file, e.g. rules: rules/customers.yaml"); rn != nil {
 		rs.Rules = r.nonEmpty(rn, field+".rules", "name the rule file, e.g. rules: rules/customers.yaml")
 	}

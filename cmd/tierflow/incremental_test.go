@@ -14,8 +14,9 @@ import (
 
 // With incremental: true, an apply the day after another leaves out the
 // customers whose marks say nothing changed, and reports the same moves
-// as an apply with --full, which evaluates everyone; the config key is
-// checked like the others.
+// as an apply with --full, which evaluates everyone; a slot of
+// full_schedule since the last apply makes a run full; the config keys
+// are checked like the others.
 func TestApplyIncremental(t *testing.T) {
 	t.Parallel()
 	var rows strings.Builder
@@ -61,8 +62,26 @@ func TestApplyIncremental(t *testing.T) {
 			incr.Customers, incr.Changed, incr.ActionsTotal, full.Customers, full.Changed, full.ActionsTotal)
 	}
 
-	write("tierflow.yaml", "database:\n  path: tierflow.db\nrulesets:\n  - rules: rules/retail.yaml\n    source: {file: facts.csv}\n    incremental: yes please\n")
+	// A slot of full_schedule since the last apply makes the run full.
+	conf := func(extra string) {
+		write("tierflow.yaml", "database:\n  path: tierflow.db\nrulesets:\n  - rules: rules/retail.yaml\n    source: {file: facts.csv}\n    incremental: true\n"+extra)
+	}
+	conf("    full_schedule: \"0 0 3 7 *\"\n") // July 3rd at midnight
+	if r := report().Incremental; r.Skipped != 0 || !strings.Contains(r.Full, "full_schedule slot 2024-07-03T00:00:00") {
+		t.Errorf("plan on the day of a full_schedule slot: %+v; want a full run naming the slot", r)
+	}
+	conf("    full_schedule: \"0 0 4 7 *\"\n") // the day after
+	if r := report().Incremental; r.Skipped == 0 || r.Full != "" {
+		t.Errorf("plan before a full_schedule slot: %+v; want the asleep customers skipped", r)
+	}
+
+	conf("    full_schedule: every sunday\n")
 	r := runCLI(t, nil, "plan", "--config", config)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "full_schedule") || !strings.Contains(r.stderr, "@weekly") {
+		t.Errorf("full_schedule: every sunday: %s; want exit 1 naming the key and an example", r)
+	}
+	write("tierflow.yaml", "database:\n  path: tierflow.db\nrulesets:\n  - rules: rules/retail.yaml\n    source: {file: facts.csv}\n    incremental: yes please\n")
+	r = runCLI(t, nil, "plan", "--config", config)
 	if r.code != exitFailure || !strings.Contains(r.stderr, "incremental") {
 		t.Errorf("incremental: yes please: %s; want exit 1 naming the key", r)
 	}

@@ -33,10 +33,11 @@ twice fails the plan (exit 1) unless its on_duplicate says first or last.
 
 Incremental runs: a rule set with incremental: true in tierflow.yaml
 leaves out of the evaluation the customers whose wake-up times and facts
-digests, kept by earlier applies, say nothing can have changed for them
-(every customer's facts are still read); the report counts them as they
-are. A run after a rule change, at an earlier as-of than the last
-apply's, of a rule set with coverage targets, or with --full evaluates
+digests, kept by earlier applies, say nothing can have changed for them;
+when the facts are in the state's database they are not even read. The
+report counts them as they are. A run after a rule change, at an earlier
+as-of than the last apply's, of a rule set with coverage targets, after
+a slot of the rule set's full_schedule, or with --full evaluates
 everyone (docs/operations.md#incremental-runs).
 
 Exit status: 0 success, whether or not anything would change, 1 an
@@ -117,7 +118,8 @@ true in the config.
 A rule set with incremental: true in the config evaluates only the
 customers whose facts changed, whose wake-up time has come, or who are
 new, left or followed up; the others keep their state without being
-evaluated. --full evaluates everyone, as a run after a rule change does
+evaluated (or read, for facts in the state's database). --full evaluates
+everyone, as a run after a rule change or a slot of full_schedule does
 (docs/operations.md#incremental-runs).
 
 With PLAN_FILE, a plan saved by tierflow plan --out, apply evaluates the
@@ -232,8 +234,8 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		}
 	}
 	for _, set := range sets {
-		opts := jobs.Options{AsOf: asOf, Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Now: a.now, Sync: cfg.syncMap(),
-			Incremental: set.cfg.Incremental && !*full}
+		opts := runOptions(cfg, set)
+		opts.AsOf, opts.Now, opts.Incremental = asOf, a.now, opts.Incremental && !*full
 		if !fromFacts {
 			if opts.AsOf, err = a.asOfIn(*asOfFlag, set.rs.Zone()); err != nil {
 				return a.errorf("%s: --as-of: %v", mode, err)

@@ -151,8 +151,29 @@ const testSecondsEnv = "TIERFLOW_TEST_SCHEDULE_SECONDS"
 
 // runOptions are the options of every run of a configured rule set.
 func runOptions(cfg *config, set configured) jobs.Options {
-	return jobs.Options{Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Sync: cfg.syncMap(), Incremental: set.cfg.Incremental}
+	return jobs.Options{Guard: cfg.guardFor(set.cfg), InitialActions: set.cfg.InitialActions, Sync: cfg.syncMap(), Incremental: set.cfg.Incremental,
+		FullSchedule: fullSchedule(set)}
 }
+
+// fullSchedule is the rule set's full_schedule in its time zone, nil for
+// none. The config reader checked the spec and the rule compiler the
+// zone; should parsing fail all the same, every run is full, which is
+// always right.
+func fullSchedule(set configured) jobs.Schedule {
+	if set.cfg.FullSchedule == "" {
+		return nil
+	}
+	s, err := jobs.ParseSchedule(set.cfg.FullSchedule, set.rs.Timezone)
+	if err != nil {
+		return everyRun{}
+	}
+	return s
+}
+
+// everyRun is a schedule whose slots are every instant: every run is full.
+type everyRun struct{}
+
+func (everyRun) Next(t time.Time) time.Time { return t }
 
 // healthMux serves /healthz, /readyz, /metrics and the outcome endpoint.
 func healthMux(reg *prometheus.Registry, ready *atomic.Bool, ping func(context.Context) error, outcomes http.Handler) *http.ServeMux {

@@ -27,3 +27,33 @@ func TestPlanTextWarnsOfDrift(t *testing.T) {
 		}
 	}
 }
+
+// An incremental run's plan says whom it evaluated and why, how many it
+// skipped and did not read, or why it evaluated or read everyone; other
+// runs say nothing of it.
+func TestPlanTextIncremental(t *testing.T) {
+	for _, c := range []struct {
+		incr *jobs.IncrementalReport
+		want string
+	}{
+		{&jobs.IncrementalReport{Enabled: true, Evaluate: 1320, New: 20, Changed: 1300, Skipped: 98680, Asleep: 98680, NotRead: 98680},
+			"  incremental: 1,320 evaluated (20 new, 1,300 with new facts), 98,680 asleep and skipped, 98,680 of them not read\n"},
+		{&jobs.IncrementalReport{Enabled: true, Evaluate: 7, Waking: 5, Left: 2, Skipped: 93, Asleep: 93, ReadsAll: "the source repeats 1 customer keys"},
+			"  incremental: 7 evaluated (5 waking, 2 gone from the source), 93 asleep and skipped; every customer was read: the source repeats 1 customer keys\n"},
+		{&jobs.IncrementalReport{Enabled: true, Full: "the rules changed since run 4", Evaluate: 100},
+			"  incremental: every customer evaluated: the rules changed since run 4\n"},
+		{&jobs.IncrementalReport{Evaluate: 7, Asleep: 93}, ""},
+	} {
+		var b bytes.Buffer
+		writePlanText(&b, &jobs.PlanReport{Mode: "plan", RuleSet: "retail", Incremental: c.incr}, Style{})
+		got := ""
+		for _, line := range strings.SplitAfter(b.String(), "\n") {
+			if strings.HasPrefix(line, "  incremental:") {
+				got += line
+			}
+		}
+		if got != c.want {
+			t.Errorf("%+v: %q, want %q", c.incr, got, c.want)
+		}
+	}
+}

@@ -18,6 +18,9 @@ func writePlanText(w io.Writer, r *jobs.PlanReport, st Style) {
 	fmt.Fprintf(w, "%s for rule set %s as of %s\n", what, labelled(r.RuleSet, r.RuleSetLabel), formatValue(r.AsOf))
 	fmt.Fprintf(w, "  %s customers evaluated, %s change segment, %s actions to queue\n",
 		Thousands(r.Customers), Thousands(r.Changed), Thousands(r.ActionsTotal))
+	if inc := incrementalText(r.Incremental); inc != "" {
+		fmt.Fprintf(w, "  incremental: %s\n", inc)
+	}
 	writeWarningsText(w, r.Quality, st)
 	if d := driftText(r.Incremental); d != "" {
 		fmt.Fprintf(w, "  %s %s\n", st.Warning("WARNING:"), d)
@@ -227,6 +230,38 @@ func writeWarningsText(w io.Writer, q *jobs.QualityReport, st Style) {
 	for _, warn := range q.Warnings {
 		fmt.Fprintf(w, "  %s %s\n", st.Warning("WARNING:"), warn)
 	}
+}
+
+// incrementalText says what an incremental run (jobs.Options.Incremental)
+// left out and why it evaluated whom it did; "" for other runs.
+func incrementalText(r *jobs.IncrementalReport) string {
+	if r == nil || !r.Enabled {
+		return ""
+	}
+	if r.Full != "" {
+		return "every customer evaluated: " + r.Full
+	}
+	var why []string
+	for _, n := range []struct {
+		count int
+		what  string
+	}{{r.New, "new"}, {r.Changed, "with new facts"}, {r.Waking, "waking"}, {r.Left, "gone from the source"}, {r.FollowUps, "with contacts"}} {
+		if n.count > 0 {
+			why = append(why, Thousands(n.count)+" "+n.what)
+		}
+	}
+	text := Thousands(r.Evaluate) + " evaluated"
+	if len(why) > 0 {
+		text += " (" + strings.Join(why, ", ") + ")"
+	}
+	text += ", " + Thousands(r.Skipped) + " asleep and skipped"
+	switch {
+	case r.NotRead > 0:
+		text += ", " + Thousands(r.NotRead) + " of them not read"
+	case r.ReadsAll != "":
+		text += "; every customer was read: " + r.ReadsAll
+	}
+	return text
 }
 
 // driftText warns of customers whose marks said they needed no

@@ -71,9 +71,10 @@ func BenchmarkApplyRetail(b *testing.B) {
 // example without its coverage targets (storetest.WithoutCoverage), whose
 // standing every run counts for every customer, timed with every
 // customer evaluated (mode=full) and with jobs.Options.Incremental
-// (mode=incremental), which leaves out the customers whose marks say
-// nothing changed; both read every customer's facts. The SQL baseline,
-// the reset and the checks are BenchmarkApplyRetail's:
+// (mode=incremental), which reads and evaluates only the customers
+// whose marks say something can have changed; mode=incremental-plan
+// times the plan of that night. The SQL baseline, the reset and the
+// checks are BenchmarkApplyRetail's (a plan's writes are not checked):
 //
 //	TIERFLOW_BENCH_CUSTOMERS=1000000 go test -run '^$' -bench ApplyRetailIncremental -benchtime 3x -timeout 0 ./jobs/postgres/
 func BenchmarkApplyRetailIncremental(b *testing.B) {
@@ -82,12 +83,13 @@ func BenchmarkApplyRetailIncremental(b *testing.B) {
 	if ab.rs.HasCoverage() {
 		b.Fatal("the retail example without coverage targets still has one")
 	}
-	for _, mode := range []string{"full", "incremental"} {
+	for _, mode := range []string{"full", "incremental", "incremental-plan"} {
 		b.Run(fmt.Sprintf("mode=%s/customers=%d", mode, ab.n), func(b *testing.B) {
-			ab.incremental = mode == "incremental"
+			ab.incremental, ab.plan = mode != "full", mode == "incremental-plan"
 			ab.run(ctx, b, facts(ab.s), mode, 0)
 		})
 	}
+	ab.incremental, ab.plan = false, false
 }
 
 // BenchmarkApplyRetailSeparateSource is BenchmarkApplyRetail with the
@@ -130,8 +132,9 @@ type applyBench struct {
 	rs      *rules.RuleSet
 	n       int   // customers
 	baseRun int64 // the first apply, which every saved assignment carries
-	// incremental runs the timed applies with jobs.Options.Incremental.
-	incremental bool
+	// incremental runs the timed applies with jobs.Options.Incremental;
+	// plan times plans instead, of the same night.
+	incremental, plan bool
 }
 
 // setupApplyBench reads the number of customers, generates them and seeds
@@ -180,7 +183,11 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 		stopProfile := startCPUProfile(b, tag, i)
 		start, startCPU := time.Now(), processCPU(b)
 		b.StartTimer()
-		out, err := jobs.Apply(ctx, ab.s, src, ab.rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard, Incremental: ab.incremental})
+		run := jobs.Apply
+		if ab.plan {
+			run = jobs.Plan
+		}
+		out, err := run(ctx, ab.s, src, ab.rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard, Incremental: ab.incremental})
 		b.StopTimer()
 		applyTime += time.Since(start)
 		cpuTime += processCPU(b) - startCPU
@@ -192,6 +199,9 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 		changed = out.Report.Changed
 		if r := out.Report.Incremental; r != nil {
 			skipped, notRead = r.Skipped, r.NotRead
+		}
+		if ab.plan {
+			continue // nothing written
 		}
 		rewritten = count(b, ab.s, `SELECT count(*) FROM tierflow.customer_state t JOIN bench_state o USING (ruleset, customer_key)
             WHERE t.run_ids <> o.run_ids OR t.wake_at IS DISTINCT FROM o.wake_at OR t.facts_digest IS DISTINCT FROM o.facts_digest`)
