@@ -39,28 +39,31 @@ func digestExpr(d *Dialect, facts []string) string {
 func changedSQL(digest, contacts string) string {
 	c := "st.customer_key IS NULL OR st.facts_digest IS DISTINCT FROM " + digest + " OR st.wake_at <= $1"
 	if contacts != "" {
-		c += " OR " + contacts
+		c += " OR st.customer_key IN (" + contacts + ")"
 	}
 	return c
 }
 
 // asleepSQL is the opposite of changedSQL for a row that has a state
-// row: same digest, wake-up time after $1 or never, no contact.
+// row, true or false (never NULL): same digest, wake-up time after $1 or
+// never, no contact.
 func asleepSQL(digest, contacts string) string {
-	c := "st.facts_digest = " + digest + " AND (st.wake_at IS NULL OR st.wake_at > $1)"
+	c := "COALESCE(st.facts_digest = " + digest + ", false) AND (st.wake_at IS NULL OR st.wake_at > $1)"
 	if contacts != "" {
-		c += " AND NOT " + contacts
+		c += " AND st.customer_key NOT IN (" + contacts + ")"
 	}
 	return c
 }
 
-// contactSQL is the condition that the customer of state row st has an
-// action of rs queued within ($2, $1], the contacts the rule set's limits
-// count (StateReader.loadContacts).
+// contactSQL selects the keys of the customers with an action of rs
+// queued within ($2, $1], the contacts the rule set's limits count
+// (StateReader.loadContacts). It is not correlated, so that the database
+// reads the window's actions once and hashes their keys rather than
+// looking them up for every customer.
 func contactSQL(t Tables, rs *rules.RuleSet) string {
-	return "EXISTS (SELECT 1 FROM " + t.Actions + " ct WHERE ct.ruleset = " + QuoteLiteral(rs.Name) +
-		" AND ct.customer_key = st.customer_key AND ct.created_at > $2 AND ct.created_at <= $1" +
-		" AND ct.status NOT IN " + withheldOrCancelled + " AND ct.action NOT LIKE 'sync.%')"
+	return "SELECT ct.customer_key FROM " + t.Actions + " ct WHERE ct.ruleset = " + QuoteLiteral(rs.Name) +
+		" AND ct.created_at > $2 AND ct.created_at <= $1" +
+		" AND ct.status NOT IN " + withheldOrCancelled + " AND ct.action NOT LIKE 'sync.%'"
 }
 
 // ReadChanged narrows the snapshot to the customers an incremental run
@@ -82,14 +85,13 @@ func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.F
 		byName[j.cols[i].Name] = &j.cols[i]
 	}
 	var sel []string
-	segs := 0
+	segs := len(j.rs.Segmentations)
 	for _, s := range j.rs.Segmentations {
 		if p := j.state.lay.Segment(s.Name); p > 0 {
 			sel = append(sel, d.State.Elem("st.segments", p))
 		} else {
 			sel = append(sel, "NULL")
 		}
-		segs++
 	}
 	sel = append(sel, "count(*)")
 	for k, f := range j.rs.Facts.Fields {
@@ -111,8 +113,8 @@ func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.F
 		sel = append(sel, agg)
 	}
 
-	var dups int64
-	if err := j.tx.QueryRowContext(ctx, "SELECT count("+key+") - count(DISTINCT "+key+") FROM ("+j.sql+") AS src").Scan(&dups); err != nil {
+	dups, err := j.duplicates(ctx, key)
+	if err != nil {
 		return nil, "", fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
 	if dups > 0 {
@@ -125,15 +127,17 @@ func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.F
 		contacts = contactSQL(j.t, j.rs)
 		args = append(args, d.TimeArg(follow.ContactsSince))
 	}
-	q := fmt.Sprintf("SELECT %s\nFROM (%s) AS src\nJOIN %s st ON st.ruleset = %s AND st.customer_key = %s\nWHERE %s",
-		strings.Join(sel, ", "), j.sql, j.t.State, QuoteLiteral(j.rs.Name), key, asleepSQL(digest, contacts))
-	if segs > 0 {
-		by := make([]string, segs)
-		for i := range by {
-			by[i] = strconv.Itoa(i + 1)
-		}
-		q += "\nGROUP BY " + strings.Join(by, ", ")
+	// The rows are grouped by whether they are asleep too, rather than
+	// filtered: a filter comparing the digest with the mark's looks to the
+	// planner like a second join key, which it believes leaves one row,
+	// and it aggregates serially after a sort; a group key it does not.
+	sel = append([]string{asleepSQL(digest, contacts)}, sel...)
+	by := make([]string, 1+segs)
+	for i := range by {
+		by[i] = strconv.Itoa(i + 1)
 	}
+	q := fmt.Sprintf("SELECT %s\nFROM (%s) AS src\nJOIN %s st ON st.ruleset = %s AND st.customer_key = %s\nGROUP BY %s",
+		strings.Join(sel, ", "), j.sql, j.t.State, QuoteLiteral(j.rs.Name), key, strings.Join(by, ", "))
 	u, err := j.unread(ctx, q, args, segs)
 	if err != nil {
 		return nil, "", fmt.Errorf("count the customers of %s left unread: %w", j.rs.Name, j.src.secrets.Err(err))
@@ -144,9 +148,25 @@ func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.F
 	return u, "", nil
 }
 
+// duplicates counts the source's rows whose key (the text expression
+// key) an earlier row has: 0 without a look at the rows when the source
+// is a table whose key column is unique.
+func (j *Joined) duplicates(ctx context.Context, key string) (int64, error) {
+	if table, ok := j.src.Table(); ok && j.src.d.UniqueKey != nil {
+		unique, err := j.src.d.UniqueKey(ctx, j.tx, table, j.rs.Key)
+		if err != nil || unique {
+			return 0, err
+		}
+	}
+	var dups int64
+	err := j.tx.QueryRowContext(ctx, "SELECT count("+key+") - count(DISTINCT "+key+") FROM ("+j.sql+") AS src").Scan(&dups)
+	return dups, err
+}
+
 // unread reads the rows of the aggregate q (ReadChanged) with the
-// run's as-of and contacts window args: segs segments, the count, a null count and a newest
-// value per fact.
+// run's as-of and contacts window args: whether they are asleep, segs
+// segments, the count, a null count and a newest value per fact. It
+// counts the asleep ones.
 func (j *Joined) unread(ctx context.Context, q string, args []any, segs int) (*jobs.Unread, error) {
 	fields := j.rs.Facts.Fields
 	u := &jobs.Unread{Nulls: make([]int64, len(fields)), Newest: make([]time.Time, len(fields))}
@@ -156,13 +176,17 @@ func (j *Joined) unread(ctx context.Context, q string, args []any, segs int) (*j
 	}
 	defer rows.Close()
 	vals := make([]any, segs+1+2*len(fields))
-	dest := make([]any, len(vals))
+	var asleep bool
+	dest := []any{&asleep}
 	for i := range vals {
-		dest[i] = &vals[i]
+		dest = append(dest, &vals[i])
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
+		}
+		if !asleep {
+			continue
 		}
 		g := jobs.UnreadGroup{Segments: make([]string, segs)}
 		for i := range segs {
@@ -170,9 +194,6 @@ func (j *Joined) unread(ctx context.Context, q string, args []any, segs int) (*j
 		}
 		if g.Customers, err = int64Value(vals[segs]); err != nil {
 			return nil, err
-		}
-		if g.Customers == 0 {
-			continue // no group: an aggregate without GROUP BY
 		}
 		u.Customers += g.Customers
 		u.Groups = append(u.Groups, g)

@@ -72,6 +72,15 @@ type Dialect struct {
 	// expr (its FactExpr) reads it, a value Fact converts; false where the
 	// dialect cannot order the values in SQL, and runs read everyone.
 	Newest func(expr string, f rules.Field, col *Column) (string, bool)
+	// LeftSettings, when set, are statements that tune the read
+	// transaction of the anti-join that finds the customers who left the
+	// source (an incremental run's Keys) before it runs.
+	LeftSettings []string
+	// UniqueKey reports whether column of table (as a source names it,
+	// schema-qualified or not, each part quoted) is unique by a
+	// constraint or index, so that a source reading the table cannot
+	// repeat a key; nil where the dialect cannot tell.
+	UniqueKey func(ctx context.Context, q Queryer, table []string, column string) (bool, error)
 	// KeysNotIn is the condition that text expression expr is none of
 	// the keys keysSQL selects (never NULL), written so that the database
 	// compares them by hash or index, not row by row.

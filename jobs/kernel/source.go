@@ -34,6 +34,16 @@ func NewQuerySource(db *sql.DB, d *Dialect, query string, owner any, label strin
 // Owner returns the state store whose database the source reads, or nil.
 func (q *QuerySource) Owner() any { return q.owner }
 
+// Table returns the parts of the table name the source was given as
+// (schema and table, or the table alone), or false for a query.
+func (q *QuerySource) Table() ([]string, bool) {
+	t := strings.TrimRight(strings.TrimSpace(q.query), ";")
+	if t == "" || strings.ContainsAny(t, " \n\t") {
+		return nil, false
+	}
+	return strings.Split(t, "."), true
+}
+
 // SQL returns the source's SELECT statement.
 func (q *QuerySource) SQL() (string, error) { return SourceSQL(q.query) }
 

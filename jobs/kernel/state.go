@@ -106,6 +106,13 @@ func (r *StateReader) keys(ctx context.Context, batchSize int, fn func([]string)
 		return fmt.Errorf("read the customers of %s: %w", r.rs.Name, r.secrets.Err(err))
 	}
 	defer tx.Rollback() //nolint:errcheck
+	if cond != "" {
+		for _, set := range r.d.LeftSettings {
+			if _, err := tx.ExecContext(ctx, set); err != nil {
+				return fmt.Errorf("read the customers of %s: %w", r.rs.Name, r.secrets.Err(err))
+			}
+		}
+	}
 	return stateKeys(ctx, tx, r.d, r.t, r.rs, r.lay, r.secrets, batchSize, fn, cond)
 }
 

@@ -1,20 +1,31 @@
 package postgres
 
 import (
+	"context"
 	"strings"
 
 	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
 )
 
-// digestSQL hashes the text of a row of the fact expressions with
-// hashtextextended, PostgreSQL's 64-bit hash of text (the one hash
-// partitioning relies on staying the same): a row's text quotes its
-// values and tells NULL from empty, so equal text means equal facts.
-// The read transaction fixes what the text depends on (beginRead: UTC,
-// exact floats).
+// digestSQL hashes a row of the fact expressions with
+// hash_record_extended (PostgreSQL 14 and later), which combines each
+// value's own 64-bit hash, the one hash partitioning relies on staying
+// the same: it costs half as much as hashing the row's text. Text is
+// hashed in the "C" collation, byte by byte, so that a nondeterministic
+// collation cannot make two different strings equal. Values a type's
+// hash takes as equal are equal to the rules too (0 and -0 in a float8
+// fact compare equal; NaN is a fact error, which wakes a customer on
+// every run).
 func digestSQL(exprs []string) string {
-	return "hashtextextended(ROW(" + strings.Join(exprs, ", ") + ")::text, 0)"
+	parts := make([]string, len(exprs))
+	for i, e := range exprs {
+		if strings.HasSuffix(e, "::text") {
+			e += ` COLLATE "C"`
+		}
+		parts[i] = e
+	}
+	return "hash_record_extended(ROW(" + strings.Join(parts, ", ") + "), 0)"
 }
 
 // newestSQL is the latest value of a time fact read as timestamptz (a
@@ -26,8 +37,29 @@ func newestSQL(expr string, f rules.Field, col *kernel.Column) (string, bool) {
 	return "max(" + expr + ")", true
 }
 
+// leftSettings make the anti-join of the state's keys with the source's
+// hash the source's keys once: with the default settings the planner
+// picks a merge join, and each parallel worker sorts every key of the
+// source (3.8 s against 1.6 s at a million customers).
+var leftSettings = []string{`SET LOCAL enable_mergejoin = off`}
+
 // keysNotIn anti-joins: PostgreSQL hashes the keys once, where NOT IN
 // over a subquery larger than work_mem compares row by row.
 func keysNotIn(expr, keysSQL string) string {
 	return "NOT EXISTS (SELECT 1 FROM (" + keysSQL + ") AS k(key) WHERE k.key = " + expr + ")"
+}
+
+// uniqueKey looks for a unique index (a primary key's or a unique
+// constraint's included) on column alone, without a predicate.
+func uniqueKey(ctx context.Context, q kernel.Queryer, table []string, column string) (bool, error) {
+	parts := make([]string, len(table))
+	for i, p := range table {
+		parts[i] = kernel.QuoteIdent(p)
+	}
+	var unique bool
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+		WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1
+		AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = $2)`, strings.Join(parts, "."), column).Scan(&unique)
+	return unique, err
 }

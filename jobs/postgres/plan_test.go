@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/storetest"
 )
 
 // A plan writes nothing: every table of the tierflow schema, the facts
@@ -58,4 +60,9 @@ func TestPlanWritesNothing(t *testing.T) {
 	p := plan(true)
 	samePlan(p, applyAt(t, s, rs, o.AsOf, o).Report)
 	plan(false)
+}
+
+func TestUniqueKey(t *testing.T) {
+	t.Parallel()
+	storetest.CheckUniqueKey(t, newStore(t, 0).DB().DB, postgres.Dialect)
 }

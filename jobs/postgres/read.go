@@ -46,15 +46,16 @@ var Dialect = &kernel.Dialect{
 	State: stateSQL, // the state rows' arrays (staterow.go)
 
 	// Incremental runs' reading of changed customers only (changed.go).
-	Digest:    digestSQL,
-	Newest:    newestSQL,
-	KeysNotIn: keysNotIn,
+	Digest:       digestSQL,
+	Newest:       newestSQL,
+	KeysNotIn:    keysNotIn,
+	UniqueKey:    uniqueKey,
+	LeftSettings: leftSettings,
 }
 
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC
-// for the rest of the transaction, and the text of floats (which the
-// facts digest hashes, digestSQL) exact whatever the role's
-// extra_float_digits.
+// for the rest of the transaction, and the text of floats that facts are
+// read as exact whatever the role's extra_float_digits.
 const utcSQL = `SET LOCAL TIME ZONE 'UTC'; SET LOCAL extra_float_digits = 3`
 
 // beginRead opens a repeatable-read, READ ONLY transaction (a plan cannot

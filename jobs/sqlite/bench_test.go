@@ -14,6 +14,7 @@ import (
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/storetest"
+	"github.com/tierflow/tierflow/rules"
 )
 
 // benchCustomersEnv sets the number of customers of BenchmarkApplyRetail.
@@ -27,7 +28,13 @@ const benchCustomersEnv = "TIERFLOW_BENCH_CUSTOMERS"
 //     each segmentation (three assignments and three history rows each);
 //   - apply: a later apply where the 12-month spend of every 20th
 //     customer went up tenfold, so about 5% of customers move;
-//   - plan: the plan of that change.
+//   - plan: the plan of that change;
+//   - apply-no-coverage, apply-incremental, plan-incremental: the retail
+//     example without coverage targets (storetest.WithoutCoverage), whose
+//     standing every run counts for everyone, applied after the same
+//     change as above with every customer evaluated, and applied and
+//     planned with jobs.Options.Incremental, which reads only the
+//     customers who can have changed.
 //
 // Each iteration starts from a copy of a file prepared once (untimed),
 // so every iteration does the same work. peak-RSS-MB is the process's
@@ -74,26 +81,39 @@ func BenchmarkApplyRetail(b *testing.B) {
 	storetest.CreateFacts(b, s, factsDDL, n)
 	closeFile(s)
 	b.Logf("setup: %d customers generated in %v", n, time.Since(start).Round(time.Millisecond))
-	copyFile(b, facts, seeded)
-	s = open(seeded)
-	// The first apply, then a second of the same facts that moves nobody
-	// and gives every customer the mark of a customer with state, as after
-	// many nights (a first run wakes on the next everyone whose rules read
-	// previous segments).
-	for range 2 {
-		if _, err := jobs.Apply(ctx, s, s.facts(), rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard}); err != nil {
+	// seed applies rs to a copy of the facts at path: the first apply,
+	// then a second of the same facts that moves nobody and gives every
+	// customer the mark of a customer with state, as after many nights (a
+	// first run wakes on the next everyone whose rules read previous
+	// segments); then it changes the facts.
+	seed := func(path string, rs *rules.RuleSet) {
+		copyFile(b, facts, path)
+		s := open(path)
+		for range 2 {
+			if _, err := jobs.Apply(ctx, s, s.facts(), rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := s.DB().Exec(`UPDATE customer_facts SET spend_12m = spend_12m * 10 WHERE customer_id % 20 = 0`); err != nil {
 			b.Fatal(err)
 		}
+		closeFile(s)
 	}
-	if _, err := s.DB().Exec(`UPDATE customer_facts SET spend_12m = spend_12m * 10 WHERE customer_id % 20 = 0`); err != nil {
-		b.Fatal(err)
-	}
-	closeFile(s)
+	seed(seeded, rs)
 	if fi, err := os.Stat(seeded); err == nil {
 		b.Logf("setup: the file after the first apply is %.1f MB", float64(fi.Size())/(1<<20))
 	}
+	// Incremental runs need a rule set without coverage targets, seeded
+	// on its own.
+	noCoverage := storetest.RetailRuleSet(b, storetest.WithoutCoverage...)
+	seededNoCoverage := filepath.Join(dir, "seeded-no-coverage.db")
+	seed(seededNoCoverage, noCoverage)
 
+	var runOf func(name, base string, rs *rules.RuleSet, plan bool, o jobs.Options, check func(*jobs.Outcome))
 	run := func(name, base string, plan bool, check func(*jobs.Outcome)) {
+		runOf(name, base, rs, plan, jobs.Options{}, check)
+	}
+	runOf = func(name, base string, rs *rules.RuleSet, plan bool, o jobs.Options, check func(*jobs.Outcome)) {
 		b.Run(fmt.Sprintf("%s/customers=%d", name, n), func(b *testing.B) {
 			b.ReportAllocs()
 			var took time.Duration
@@ -109,10 +129,11 @@ func BenchmarkApplyRetail(b *testing.B) {
 				begin := time.Now()
 				var out *jobs.Outcome
 				var err error
+				o.AsOf, o.Guard = asOf, jobs.DefaultGuard
 				if plan {
-					out, err = jobs.Plan(ctx, s, s.facts(), rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+					out, err = jobs.Plan(ctx, s, s.facts(), rs, o)
 				} else {
-					out, err = jobs.Apply(ctx, s, s.facts(), rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard})
+					out, err = jobs.Apply(ctx, s, s.facts(), rs, o)
 				}
 				took += time.Since(begin)
 				b.StopTimer()
@@ -139,6 +160,16 @@ func BenchmarkApplyRetail(b *testing.B) {
 	}
 	run("apply", seeded, false, moved)
 	run("plan", seeded, true, moved)
+	incremental := jobs.Options{Incremental: true}
+	unread := func(out *jobs.Outcome) {
+		moved(out)
+		if r := out.Report.Incremental; r.Full != "" || r.ReadsAll != "" || r.NotRead < n/2 {
+			b.Fatalf("the incremental run left %d customers unread (full: %q, reads all: %q)", r.NotRead, r.Full, r.ReadsAll)
+		}
+	}
+	runOf("apply-no-coverage", seededNoCoverage, noCoverage, false, jobs.Options{}, moved)
+	runOf("apply-incremental", seededNoCoverage, noCoverage, false, incremental, unread)
+	runOf("plan-incremental", seededNoCoverage, noCoverage, true, incremental, unread)
 }
 
 func copyFile(b testing.TB, from, to string) {

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
@@ -98,4 +99,21 @@ func newestSQL(expr string, _ rules.Field, _ *kernel.Column) (string, bool) {
 // NOT EXISTS would scan the source for every state row.
 func keysNotIn(expr, keysSQL string) string {
 	return expr + " NOT IN (" + keysSQL + ")"
+}
+
+// uniqueKey reports whether column is the table's one primary-key column
+// (an INTEGER PRIMARY KEY is the rowid, with no index of its own) or has
+// a unique index of its own, without a predicate.
+func uniqueKey(ctx context.Context, q kernel.Queryer, table []string, column string) (bool, error) {
+	name, schema := table[len(table)-1], "main"
+	if len(table) == 2 {
+		schema = table[0]
+	}
+	var unique bool
+	err := q.QueryRowContext(ctx, `SELECT ((SELECT count(*) FROM pragma_table_info($1, $2) WHERE pk > 0) = 1
+		AND EXISTS (SELECT 1 FROM pragma_table_info($1, $2) WHERE pk = 1 AND name = $3))
+		OR EXISTS (SELECT 1 FROM pragma_index_list($1, $2) il WHERE il."unique" = 1 AND il.partial = 0
+			AND (SELECT count(*) FROM pragma_index_info(il.name, $2)) = 1
+			AND EXISTS (SELECT 1 FROM pragma_index_info(il.name, $2) ii WHERE ii.name = $3))`, name, schema, column).Scan(&unique)
+	return unique, err
 }

@@ -42,6 +42,7 @@ var Dialect = &kernel.Dialect{
 	Digest:    digestSQL,
 	Newest:    newestSQL,
 	KeysNotIn: keysNotIn,
+	UniqueKey: uniqueKey,
 }
 
 // beginRead opens a read transaction on a connection of a query_only

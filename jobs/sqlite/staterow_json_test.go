@@ -2,8 +2,11 @@ package sqlite
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tierflow/tierflow/jobs/storetest"
 )
 
 // The JSON arrays of a staged state row read back as the values staged:
@@ -29,4 +32,13 @@ func TestStateArraysJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(a.String()), &got); err != nil || len(got) != 1 || got[0] != formatTime(at) {
 		t.Errorf("time: %s (%v), want [%q]", a.String(), err, formatTime(at))
 	}
+}
+
+func TestUniqueKey(t *testing.T) {
+	s, err := openTest(t.Context(), Config{Path: filepath.Join(t.TempDir(), "t.db")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckUniqueKey(t, s.DB().DB, Dialect)
 }

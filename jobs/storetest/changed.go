@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -212,4 +214,35 @@ func storedTime(t testing.TB, v any) time.Time {
 	}
 	t.Fatalf("a stored time of type %T", v)
 	return time.Time{}
+}
+
+// CheckUniqueKey checks the dialect's UniqueKey on db, which lets a run
+// skip counting a table's repeated keys: a primary key of one column and
+// a unique index of its own make a column unique; a plain index, a key
+// of two columns, a partial unique index and a missing table do not.
+func CheckUniqueKey(t *testing.T, db *sql.DB, d *kernel.Dialect) {
+	ctx := t.Context()
+	for _, ddl := range []string{
+		`CREATE TABLE uk_pk (id integer PRIMARY KEY, v text)`,
+		`CREATE TABLE uk_unique (id integer, v text)`, `CREATE UNIQUE INDEX uk_unique_id ON uk_unique (id)`,
+		`CREATE TABLE uk_plain (id integer, v text)`, `CREATE INDEX uk_plain_id ON uk_plain (id)`,
+		`CREATE TABLE uk_pair (id integer, v text, PRIMARY KEY (id, v))`,
+		`CREATE TABLE uk_partial (id integer, v text)`, `CREATE UNIQUE INDEX uk_partial_id ON uk_partial (id) WHERE v IS NOT NULL`,
+	} {
+		if _, err := db.ExecContext(ctx, ddl); err != nil {
+			t.Fatalf("%s: %v", ddl, err)
+		}
+	}
+	for _, c := range []struct {
+		table, column string
+		want          bool
+	}{
+		{"uk_pk", "id", true}, {"uk_pk", "v", false}, {"uk_unique", "id", true}, {"uk_plain", "id", false},
+		{"uk_pair", "id", false}, {"uk_partial", "id", false}, {"uk_missing", "id", false},
+	} {
+		got, err := d.UniqueKey(ctx, db, []string{c.table}, c.column)
+		if err != nil || got != c.want {
+			t.Errorf("UniqueKey(%s, %s) = %v, %v; want %v", c.table, c.column, got, err, c.want)
+		}
+	}
 }
