@@ -233,18 +233,14 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	initial := snap.Initial()
 	full := fullReason(rs, opts.AsOf, prev, initial, opts.FullSchedule)
 	skip := opts.Incremental && full == "" && !rs.HasCoverage()
-	var unread *Unread
 	readsAll := ""
 	if skip {
 		var err error
-		if unread, readsAll, err = readChanged(ctx, snap, rs, opts.AsOf); err != nil {
+		if readsAll, err = readChanged(ctx, snap, rs, opts.AsOf); err != nil {
 			return nil, nil, err
 		}
 	}
 	var done atomic.Int64
-	if unread != nil {
-		done.Add(unread.Customers)
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	batches := stream(gctx, g, snap, opts)
 	staged := make(chan []Evaluated, opts.Workers)
@@ -316,8 +312,11 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	for _, w := range evaluators[1:] {
 		incr.merge(&w.incr)
 	}
-	if unread != nil {
+	if unread := unreadOf(snap); unread != nil {
 		addUnread(plan, incr, unread)
+		if opts.Progress != nil {
+			opts.Progress(done.Load()+unread.Customers, total)
+		}
 	}
 	slices.Sort(incr.DriftSamples)
 	incr.Enabled, incr.Full, incr.ReadsAll = opts.Incremental, full, readsAll

@@ -92,9 +92,10 @@ type snapshot struct {
 	// follow loads follow-up history batch by batch; nil when the rule
 	// set needs none.
 	follow *followUps
-	// unread, once readChanged narrowed the joined snapshot, counts the
-	// customers Stream does not hand out.
-	unread *Unread
+	// changed is the joined snapshot once readChanged narrowed it;
+	// unread then counts, once streamed, the customers it left unread.
+	changed ChangedReader
+	unread  *Unread
 }
 
 func (s *snapshot) Initial() bool {
@@ -145,9 +146,7 @@ func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.C
 	}
 	exit := s.rs.OnMissing == rules.OnMissingExit
 	s.q.reset()
-	if s.unread != nil {
-		s.q.addUnread(s.unread)
-	}
+	s.unread = nil
 	batch := make([]engine.Customer, 0, batchSize)
 	var absent []engine.Customer
 	flush := func() error {
@@ -215,11 +214,6 @@ func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.C
 		if err := duplicatesErr(&s.stats[0]); err != nil {
 			return err
 		}
-		if s.unread != nil {
-			// ReadChanged found no duplicate key: one row per customer.
-			s.stats[0].Rows += s.unread.Customers
-			s.stats[0].Customers += s.unread.Customers
-		}
 	}
 	for next != nil {
 		if err := gone(*next); err != nil {
@@ -230,6 +224,11 @@ func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.C
 	if known != nil {
 		if err := known.Err(); err != nil {
 			return fmt.Errorf("read the customers the state knows: %w", err)
+		}
+	}
+	if s.changed != nil {
+		if err := s.finishUnread(); err != nil {
+			return err
 		}
 	}
 	return flush()

@@ -19,11 +19,13 @@ type ChangedReader interface {
 	// ReadChanged makes Stream hand out only the other customers (new
 	// ones, those whose facts changed or whose wake-up time has come,
 	// those with contacts within follow's window (nil: none asked), and
-	// those the state knows that the source no longer returns) and
-	// returns what the run needs of the customers left unread. It must be
-	// called before Stream. When the snapshot cannot tell them apart for
-	// this run, it returns nil and says why, and Stream reads everyone.
-	ReadChanged(ctx context.Context, asOf time.Time, follow *FollowUpQuery) (*Unread, string, error)
+	// those the state knows that the source no longer returns). It must
+	// be called before Stream. When the snapshot cannot tell them apart
+	// for this run, it says why, and Stream reads everyone.
+	ReadChanged(ctx context.Context, asOf time.Time, follow *FollowUpQuery) (why string, err error)
+	// Unread is what the run needs of the customers left unread, once
+	// Stream and Keys (StateKeys) have been read to the end.
+	Unread() (*Unread, error)
 }
 
 // Unread is what a run counts of the customers it left unread
@@ -51,43 +53,69 @@ type UnreadGroup struct {
 }
 
 // readChanged narrows snap to the customers an incremental run at asOf
-// must evaluate, where it can: it returns what the run needs of the
-// others, or nil and why every customer is read. Only a snapshot
-// OpenSnapshot made over a ChangedReader narrows, and only for rule sets
-// that need nothing of the others but their segments and null counts.
-func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf time.Time) (*Unread, string, error) {
+// must evaluate, where it can, and otherwise says why every customer is
+// read. Only a snapshot OpenSnapshot made over a ChangedReader narrows,
+// and only for rule sets that need nothing of the others but their
+// segments and null counts. Once snap is streamed, unreadOf has the
+// counts of the others.
+func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf time.Time) (string, error) {
 	s, ok := snap.(*snapshot)
 	if !ok {
 		if rs.HasDerived() {
-			return nil, "derived facts are computed from every customer's transactions", nil
+			return "derived facts are computed from every customer's transactions", nil
 		}
-		return nil, "the snapshot cannot leave customers unread", nil
+		return "the snapshot cannot leave customers unread", nil
 	}
 	cr, ok := s.joined.(ChangedReader)
 	if !ok {
-		return nil, "the facts are not read in the state's database, so their digests cannot be compared there", nil
+		return "the facts are not read in the state's database, so their digests cannot be compared there", nil
 	}
 	var follow *FollowUpQuery
 	if s.follow != nil {
 		if s.follow.q.Outcomes {
-			return nil, "the rule set reads follow-up outcomes, which marks do not cover", nil
+			return "the rule set reads follow-up outcomes, which marks do not cover", nil
 		}
 		follow = &s.follow.q // customers with contacts are read
 	}
 	for _, f := range rs.Facts.Fields {
 		if factHasValueChecks(&f) {
-			return nil, fmt.Sprintf("facts.%s declares value checks (%s), which need every customer's value", f.Name, factCheckNames(&f)), nil
+			return fmt.Sprintf("facts.%s declares value checks (%s), which need every customer's value", f.Name, factCheckNames(&f)), nil
 		}
 	}
-	u, why, err := cr.ReadChanged(ctx, asOf, follow)
-	if err != nil || u == nil {
-		return nil, why, err
+	why, err := cr.ReadChanged(ctx, asOf, follow)
+	if err != nil || why != "" {
+		return why, err
 	}
-	if len(u.Nulls) != len(rs.Facts.Fields) || len(u.Newest) != len(rs.Facts.Fields) {
-		return nil, "", fmt.Errorf("read the customers of %s left unread: %d null counts and %d newest values for %d facts", rs.Name, len(u.Nulls), len(u.Newest), len(rs.Facts.Fields))
+	s.changed = cr
+	return "", nil
+}
+
+// unreadOf is what the streamed snapshot snap left unread; nil when it
+// read everyone.
+func unreadOf(snap Snapshot) *Unread {
+	if s, ok := snap.(*snapshot); ok {
+		return s.unread
+	}
+	return nil
+}
+
+// finishUnread takes the counts of the customers the narrowed snapshot
+// left unread, once it is streamed, and counts them in the pass's
+// data-quality figures.
+func (s *snapshot) finishUnread() error {
+	u, err := s.changed.Unread()
+	if err != nil {
+		return err
+	}
+	if len(u.Nulls) != len(s.rs.Facts.Fields) || len(u.Newest) != len(s.rs.Facts.Fields) {
+		return fmt.Errorf("read the customers of %s left unread: %d null counts and %d newest values for %d facts", s.rs.Name, len(u.Nulls), len(u.Newest), len(s.rs.Facts.Fields))
 	}
 	s.unread = u
-	return u, "", nil
+	s.q.addUnread(u)
+	// ReadChanged found no duplicate key: one row per customer.
+	s.stats[0].Rows += u.Customers
+	s.stats[0].Customers += u.Customers
+	return nil
 }
 
 // addUnread counts the unread customers u into plan and r: each stays
@@ -104,7 +132,9 @@ func addUnread(plan *engine.Plan, r *IncrementalReport, u *Unread) {
 
 // addUnread counts the facts of the customers u left unread: they have
 // no invalid value (a customer with fact errors wakes on every run) and
-// break no value check (rule sets that declare any read everyone).
+// break no value check (rule sets that declare any read everyone). The
+// newest values are the whole source's, which the read customers' are
+// among.
 func (q *collector) addUnread(u *Unread) {
 	for k := range q.facts {
 		st := &q.facts[k]

@@ -2,11 +2,15 @@ package kernel
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
@@ -15,10 +19,16 @@ import (
 // customers who can have changed (jobs.ChangedReader): the snapshot
 // computes each row's facts digest in SQL (Dialect.Digest), and a
 // customer whose state row holds that digest and a wake-up time after
-// the run's as-of stays in the database. What the run needs of those
-// customers, their segment sizes and the facts' null counts and newest
-// values, comes back from one aggregate; those who left the source come
+// the run's as-of stays in the database. Those who left the source come
 // from an anti-join of the state's keys with the source's.
+//
+// What the run needs of the customers left unread, their segments and
+// the facts' null counts and newest values, is what the whole source and
+// the whole state hold less what the run read: two aggregates that join
+// nothing (the join and the digests of a million rows cost as much as
+// the read itself), one over the source and one over the state rows
+// with a digest (only those can be asleep), from which Stream and Keys
+// take away the customers they hand out or see leave.
 
 var _ jobs.ChangedReader = (*Joined)(nil)
 
@@ -44,17 +54,6 @@ func changedSQL(digest, contacts string) string {
 	return c
 }
 
-// asleepSQL is the opposite of changedSQL for a row that has a state
-// row, true or false (never NULL): same digest, wake-up time after $1 or
-// never, no contact.
-func asleepSQL(digest, contacts string) string {
-	c := "COALESCE(st.facts_digest = " + digest + ", false) AND (st.wake_at IS NULL OR st.wake_at > $1)"
-	if contacts != "" {
-		c += " AND st.customer_key NOT IN (" + contacts + ")"
-	}
-	return c
-}
-
 // contactSQL selects the keys of the customers with an action of rs
 // queued within ($2, $1], the contacts the rule set's limits count
 // (StateReader.loadContacts). It is not correlated, so that the database
@@ -67,33 +66,24 @@ func contactSQL(t Tables, rs *rules.RuleSet) string {
 }
 
 // ReadChanged narrows the snapshot to the customers an incremental run
-// at asOf must read (jobs.ChangedReader) and returns the counts of the
-// others. It reads everyone, and says why, where the dialect cannot
-// digest facts in SQL, a time fact cannot be ordered there, or a key
-// repeats in the source (whose rows on_duplicate must see together).
-func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.FollowUpQuery) (*jobs.Unread, string, error) {
+// at asOf must read (jobs.ChangedReader), and counts the source and the
+// state for Unread. It reads everyone, and says why, where the dialect
+// cannot digest facts in SQL, a time fact cannot be ordered there, or a
+// key repeats in the source (whose rows on_duplicate must see together).
+func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.FollowUpQuery) (string, error) {
 	d := j.src.d
 	if d.Digest == nil || d.KeysNotIn == nil {
-		return nil, d.Name + " cannot compare fact digests in SQL", nil
+		return d.Name + " cannot compare fact digests in SQL", nil
 	}
 	if !j.state.reads {
-		return nil, "the state has no row for the rule set's segmentations", nil
+		return "the state has no row for the rule set's segmentations", nil
 	}
 	key, facts := factExprs(d, j.rs, j.cols)
 	byName := make(map[string]*Column, len(j.cols))
 	for i := range j.cols {
 		byName[j.cols[i].Name] = &j.cols[i]
 	}
-	var sel []string
-	segs := len(j.rs.Segmentations)
-	for _, s := range j.rs.Segmentations {
-		if p := j.state.lay.Segment(s.Name); p > 0 {
-			sel = append(sel, d.State.Elem("st.segments", p))
-		} else {
-			sel = append(sel, "NULL")
-		}
-	}
-	sel = append(sel, "count(*)")
+	sel := []string{"count(*)"}
 	for k, f := range j.rs.Facts.Fields {
 		if f.Nullable {
 			sel = append(sel, "count(*) - count("+facts[k]+")")
@@ -108,44 +98,292 @@ func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.F
 		}
 		agg, ok := d.Newest(facts[k], f, byName[f.Name])
 		if !ok {
-			return nil, fmt.Sprintf("facts.%s is read as text, so its newest value cannot be found in SQL", f.Name), nil
+			return fmt.Sprintf("facts.%s is read as text, so its newest value cannot be found in SQL", f.Name), nil
 		}
 		sel = append(sel, agg)
 	}
-
 	dups, err := j.duplicates(ctx, key)
 	if err != nil {
-		return nil, "", fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+		return "", fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
 	if dups > 0 {
-		return nil, fmt.Sprintf("the source repeats %d customer keys", dups), nil
+		return fmt.Sprintf("the source repeats %d customer keys", dups), nil
 	}
-
-	digest, contacts := digestExpr(d, facts), ""
+	c := &changedCounts{rs: j.rs, state: map[string]int64{}, read: map[string]int64{}, left: map[string]int64{}}
+	if err := c.source(ctx, j.tx, "SELECT "+strings.Join(sel, ", ")+" FROM ("+j.sql+") AS src", d); err != nil {
+		return "", fmt.Errorf("count the facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+	}
+	segs := j.segmentElems()
+	q := "SELECT " + strings.Join(append(segs, "count(*)"), ", ") + " FROM " + j.t.State +
+		" st WHERE st.ruleset = $1 AND st.facts_digest IS NOT NULL"
+	if len(segs) > 0 {
+		by := make([]string, len(segs))
+		for i := range by {
+			by[i] = strconv.Itoa(i + 1)
+		}
+		q += " GROUP BY " + strings.Join(by, ", ")
+	}
+	if err := c.states(ctx, j.tx, q, len(segs)); err != nil {
+		return "", fmt.Errorf("count the state of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+	}
+	contacts := ""
 	args := []any{d.TimeArg(asOf)}
 	if follow != nil && follow.Contacts {
 		contacts = contactSQL(j.t, j.rs)
 		args = append(args, d.TimeArg(follow.ContactsSince))
 	}
-	// The rows are grouped by whether they are asleep too, rather than
-	// filtered: a filter comparing the digest with the mark's looks to the
-	// planner like a second join key, which it believes leaves one row,
-	// and it aggregates serially after a sort; a group key it does not.
-	sel = append([]string{asleepSQL(digest, contacts)}, sel...)
-	by := make([]string, 1+segs)
-	for i := range by {
-		by[i] = strconv.Itoa(i + 1)
-	}
-	q := fmt.Sprintf("SELECT %s\nFROM (%s) AS src\nJOIN %s st ON st.ruleset = %s AND st.customer_key = %s\nGROUP BY %s",
-		strings.Join(sel, ", "), j.sql, j.t.State, QuoteLiteral(j.rs.Name), key, strings.Join(by, ", "))
-	u, err := j.unread(ctx, q, args, segs)
-	if err != nil {
-		return nil, "", fmt.Errorf("count the customers of %s left unread: %w", j.rs.Name, j.src.secrets.Err(err))
-	}
 	j.query = snapshotQuery(d, j.t, j.rs, j.state.lay, j.cols, j.sql, true, contacts)
 	j.args = args
-	j.changed = true
-	return u, "", nil
+	j.changed = c
+	return "", nil
+}
+
+// segmentElems are the state row st's segments, one per segmentation of
+// the rule set (NULL for one the layout has no place for yet).
+func (j *Joined) segmentElems() []string {
+	var out []string
+	for _, s := range j.rs.Segmentations {
+		if p := j.state.lay.Segment(s.Name); p > 0 {
+			out = append(out, j.src.d.State.Elem("st.segments", p))
+		} else {
+			out = append(out, "NULL")
+		}
+	}
+	return out
+}
+
+// Unread is what the run needs of the customers the narrowed snapshot
+// left unread (jobs.ChangedReader): the source's counts less those of
+// the customers Stream read, and the segments of the state rows with a
+// digest less those of the customers Stream read and Keys saw leave. It
+// is an error when the counts disagree, which would mean the snapshot is
+// not what it was counted from.
+func (j *Joined) Unread() (*jobs.Unread, error) {
+	c := j.changed
+	if c == nil {
+		return nil, errors.New("the snapshot was not narrowed")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fields := j.rs.Facts.Fields
+	u := &jobs.Unread{Customers: c.rows - c.readRows, Nulls: make([]int64, len(fields)), Newest: c.newest}
+	for k := range fields {
+		u.Nulls[k] = c.nulls[k] - c.readNulls[k]
+	}
+	var sum int64
+	for combo, n := range c.state {
+		n -= c.read[combo] + c.left[combo]
+		if n < 0 {
+			return nil, fmt.Errorf("count the customers of %s left unread: %d fewer state rows in segments %q than the run read", j.rs.Name, -n, combo)
+		}
+		if n > 0 {
+			segs := strings.Split(combo, "\x00")
+			if combo == "" && len(j.rs.Segmentations) == 0 {
+				segs = nil
+			}
+			u.Groups = append(u.Groups, jobs.UnreadGroup{Segments: segs, Customers: n})
+			sum += n
+		}
+	}
+	if sum != u.Customers {
+		return nil, fmt.Errorf("count the customers of %s left unread: the state has %d asleep, the source %d", j.rs.Name, sum, u.Customers)
+	}
+	return u, nil
+}
+
+// changedCounts are the counts Unread takes the unread customers' from.
+type changedCounts struct {
+	rs *rules.RuleSet
+	mu sync.Mutex
+	// rows, nulls and newest are the whole source's; state counts the
+	// state rows with a digest by their segments (segmentKey).
+	rows   int64
+	nulls  []int64
+	newest []time.Time
+	state  map[string]int64
+	// read counts the customers Stream handed out (readNulls, their
+	// nulls), and, by segments, those of them with a digest; left counts
+	// those with a digest that Keys saw leave.
+	readRows  int64
+	readNulls []int64
+	read      map[string]int64
+	left      map[string]int64
+}
+
+// segmentKey is a combination of segments, one per segmentation.
+func segmentKey(segs []string) string { return strings.Join(segs, "\x00") }
+
+// source reads the source's aggregate q: the count, a null count and a
+// newest value per fact.
+func (c *changedCounts) source(ctx context.Context, tx *sql.Tx, q string, d *Dialect) error {
+	fields := c.rs.Facts.Fields
+	vals := make([]any, 1+2*len(fields))
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	if err := tx.QueryRowContext(ctx, q).Scan(dest...); err != nil {
+		return err
+	}
+	var err error
+	if c.rows, err = int64Value(vals[0]); err != nil {
+		return err
+	}
+	c.nulls, c.readNulls, c.newest = make([]int64, len(fields)), make([]int64, len(fields)), make([]time.Time, len(fields))
+	for k, f := range fields {
+		if c.nulls[k], err = int64Value(vals[1+k]); err != nil {
+			return err
+		}
+		v := vals[1+len(fields)+k]
+		if v == nil {
+			continue
+		}
+		tv, err := d.Fact(f, v)
+		if err != nil {
+			return fmt.Errorf("newest %s: %w", f.Name, err)
+		}
+		if t, ok := tv.(time.Time); ok {
+			c.newest[k] = t
+		}
+	}
+	return nil
+}
+
+// states reads the state's aggregate q (its $1 the rule set): segs
+// segments and a count.
+func (c *changedCounts) states(ctx context.Context, tx *sql.Tx, q string, segs int) error {
+	rows, err := tx.QueryContext(ctx, q, c.rs.Name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	vals := make([]any, segs+1)
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	combo := make([]string, segs)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		for i := range combo {
+			combo[i] = textValue(vals[i])
+		}
+		n, err := int64Value(vals[segs])
+		if err != nil {
+			return err
+		}
+		c.state[segmentKey(combo)] += n
+	}
+	return rows.Err()
+}
+
+// readBatch counts the customers of a batch Stream hands out.
+func (c *changedCounts) readBatch(b []engine.Customer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	combo := make([]string, len(c.rs.Segmentations))
+	for i := range b {
+		cu := &b[i]
+		c.readRows++
+		for k, f := range c.rs.Facts.Fields {
+			if f.Nullable && k < len(cu.Facts) && cu.Facts[k] == nil && !factError(cu, f.Name) {
+				c.readNulls[k]++
+			}
+		}
+		if cu.State.Mark.Digest == 0 {
+			continue // no digest: not among the state rows counted
+		}
+		for s := range combo {
+			combo[s] = ""
+			if s < len(cu.State.Segments) {
+				combo[s] = cu.State.Segments[s].Segment
+			}
+		}
+		c.read[segmentKey(combo)]++
+	}
+}
+
+func factError(c *engine.Customer, fact string) bool {
+	for _, fe := range c.FactErrors {
+		if fe.Fact == fact {
+			return true
+		}
+	}
+	return false
+}
+
+// leftKeys lists, in byte order, the customers of the rule set's state
+// rows whose key the source does not return: those with a segment to fn
+// in batches of at most batchSize (Keys), and the segments of those with
+// a digest to the counts.
+func (j *Joined) leftKeys(ctx context.Context, batchSize int, fn func([]string) error) error {
+	r := j.state
+	if batchSize <= 0 {
+		batchSize = 1000
+	}
+	q := r.tx
+	if r.sibling != nil {
+		tx, err := r.sibling(ctx)
+		if err != nil {
+			return fmt.Errorf("read the customers of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+		}
+		defer tx.Rollback() //nolint:errcheck
+		for _, set := range j.src.d.LeftSettings {
+			if _, err := tx.ExecContext(ctx, set); err != nil {
+				return fmt.Errorf("read the customers of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+			}
+		}
+		q = tx
+	}
+	d, segs := j.src.d, j.segmentElems()
+	known := r.lay.anySegment(d, "st")
+	sel := append([]string{d.ByteOrder("st.customer_key"), known, "st.facts_digest IS NOT NULL"}, segs...)
+	rows, err := q.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+j.t.State+" st WHERE st.ruleset = $1 AND ("+known+
+		" OR st.facts_digest IS NOT NULL) AND "+j.leftSQL()+" ORDER BY 1", j.rs.Name)
+	if err != nil {
+		return fmt.Errorf("read the customers of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+	}
+	defer rows.Close()
+	var key string
+	var isKnown, digested bool
+	vals := make([]any, len(segs))
+	dest := []any{&key, &isKnown, &digested}
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	combo := make([]string, len(segs))
+	batch := make([]string, 0, batchSize)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read the customers of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+		}
+		if digested {
+			for i := range combo {
+				combo[i] = textValue(vals[i])
+			}
+			j.changed.mu.Lock()
+			j.changed.left[segmentKey(combo)]++
+			j.changed.mu.Unlock()
+		}
+		if !isKnown {
+			continue
+		}
+		if batch = append(batch, key); len(batch) == batchSize {
+			if err := fn(batch); err != nil {
+				return err
+			}
+			batch = make([]string, 0, batchSize)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the customers of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+	}
+	if len(batch) > 0 {
+		return fn(batch)
+	}
+	return nil
 }
 
 // duplicates counts the source's rows whose key (the text expression
@@ -161,62 +399,6 @@ func (j *Joined) duplicates(ctx context.Context, key string) (int64, error) {
 	var dups int64
 	err := j.tx.QueryRowContext(ctx, "SELECT count("+key+") - count(DISTINCT "+key+") FROM ("+j.sql+") AS src").Scan(&dups)
 	return dups, err
-}
-
-// unread reads the rows of the aggregate q (ReadChanged) with the
-// run's as-of and contacts window args: whether they are asleep, segs
-// segments, the count, a null count and a newest value per fact. It
-// counts the asleep ones.
-func (j *Joined) unread(ctx context.Context, q string, args []any, segs int) (*jobs.Unread, error) {
-	fields := j.rs.Facts.Fields
-	u := &jobs.Unread{Nulls: make([]int64, len(fields)), Newest: make([]time.Time, len(fields))}
-	rows, err := j.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	vals := make([]any, segs+1+2*len(fields))
-	var asleep bool
-	dest := []any{&asleep}
-	for i := range vals {
-		dest = append(dest, &vals[i])
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
-		if !asleep {
-			continue
-		}
-		g := jobs.UnreadGroup{Segments: make([]string, segs)}
-		for i := range segs {
-			g.Segments[i] = textValue(vals[i])
-		}
-		if g.Customers, err = int64Value(vals[segs]); err != nil {
-			return nil, err
-		}
-		u.Customers += g.Customers
-		u.Groups = append(u.Groups, g)
-		for k, f := range fields {
-			n, err := int64Value(vals[segs+1+k])
-			if err != nil {
-				return nil, err
-			}
-			u.Nulls[k] += n
-			v := vals[segs+1+len(fields)+k]
-			if v == nil {
-				continue
-			}
-			tv, err := j.src.d.Fact(f, v)
-			if err != nil {
-				return nil, fmt.Errorf("newest %s: %w", f.Name, err)
-			}
-			if t, ok := tv.(time.Time); ok && t.After(u.Newest[k]) {
-				u.Newest[k] = t
-			}
-		}
-	}
-	return u, rows.Err()
 }
 
 // leftSQL is the condition on a state row st that the source has no row

@@ -56,9 +56,10 @@ type Joined struct {
 	cols  []Column
 	query string
 	// args are query's; changed is set once ReadChanged narrowed it to
-	// the customers who can have changed, and Keys to those who left.
+	// the customers who can have changed, and Keys to those who left: it
+	// counts what Unread needs.
 	args    []any
-	changed bool
+	changed *changedCounts
 	// state is the snapshot's state, read in tx; where the dialect
 	// shares snapshots, its Keys read in a transaction of their own on
 	// tx's snapshot, and loader, which Load uses, is another on it, begun
@@ -158,6 +159,13 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
 	defer rows.Close()
+	if c := j.changed; c != nil {
+		next := fn
+		fn = func(b []engine.Customer) error {
+			c.readBatch(b)
+			return next(b)
+		}
+	}
 	return NewRowScanner(j.rs, j.src.d.Fact, j.src.d.Time).BatchesContext(ctx, rows, batchSize, fn, func(err error) error {
 		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	})
@@ -167,8 +175,8 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 // snapshot's state, as StateReader.Keys does. It may run while Stream
 // and Load do.
 func (j *Joined) Keys(ctx context.Context, batchSize int, fn func([]string) error) error {
-	if j.changed {
-		return j.state.keys(ctx, batchSize, fn, j.leftSQL())
+	if j.changed != nil {
+		return j.leftKeys(ctx, batchSize, fn)
 	}
 	return j.state.Keys(ctx, batchSize, fn)
 }

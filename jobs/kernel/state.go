@@ -92,47 +92,30 @@ func (r *StateReader) Close() error { return r.tx.Rollback() }
 // with any assignment in the rule set, each once, in ascending byte
 // order, as the reader's snapshot has them. It may run while Load does.
 func (r *StateReader) Keys(ctx context.Context, batchSize int, fn func([]string) error) error {
-	return r.keys(ctx, batchSize, fn, "")
-}
-
-// keys is Keys, of the customers whose state row also meets cond (SQL
-// over the row st) when cond is set.
-func (r *StateReader) keys(ctx context.Context, batchSize int, fn func([]string) error, cond string) error {
 	if r.sibling == nil {
-		return stateKeys(ctx, r.tx, r.d, r.t, r.rs, r.lay, r.secrets, batchSize, fn, cond)
+		return stateKeys(ctx, r.tx, r.d, r.t, r.rs, r.lay, r.secrets, batchSize, fn)
 	}
 	tx, err := r.sibling(ctx)
 	if err != nil {
 		return fmt.Errorf("read the customers of %s: %w", r.rs.Name, r.secrets.Err(err))
 	}
 	defer tx.Rollback() //nolint:errcheck
-	if cond != "" {
-		for _, set := range r.d.LeftSettings {
-			if _, err := tx.ExecContext(ctx, set); err != nil {
-				return fmt.Errorf("read the customers of %s: %w", r.rs.Name, r.secrets.Err(err))
-			}
-		}
-	}
-	return stateKeys(ctx, tx, r.d, r.t, r.rs, r.lay, r.secrets, batchSize, fn, cond)
+	return stateKeys(ctx, tx, r.d, r.t, r.rs, r.lay, r.secrets, batchSize, fn)
 }
 
 // stateKeys reads the keys of rs's customers with a segment in q (in
 // any segmentation of the layout lay, which q's snapshot has), in byte
 // order, and passes them to fn in batches of at most batchSize (1000 when
-// batchSize is not positive); with cond, only those whose row st also
-// meets it.
-func stateKeys(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, secrets Secrets, batchSize int, fn func([]string) error, cond string) error {
+// batchSize is not positive).
+func stateKeys(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, secrets Secrets, batchSize int, fn func([]string) error) error {
 	if batchSize <= 0 {
 		batchSize = 1000
 	}
 	if lay.Segments() == 0 {
 		return nil // no customer has ever had a segment
 	}
-	if cond != "" {
-		cond = " AND " + cond
-	}
 	rows, err := q.QueryContext(ctx, "SELECT "+d.ByteOrder("st.customer_key")+" FROM "+t.State+
-		" st WHERE st.ruleset = $1 AND "+lay.anySegment(d, "st")+cond+" ORDER BY 1", rs.Name)
+		" st WHERE st.ruleset = $1 AND "+lay.anySegment(d, "st")+" ORDER BY 1", rs.Name)
 	if err != nil {
 		return fmt.Errorf("read the customers of %s: %w", rs.Name, secrets.Err(err))
 	}

@@ -29,6 +29,9 @@ func (s *Store) Migrate(ctx context.Context, dryRun bool) (*kernel.MigrationStat
 		return nil, s.redact(err)
 	}
 	defer conn.Close()
+	if err := s.checkServer(ctx); err != nil {
+		return nil, err
+	}
 	if !dryRun {
 		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrateLockKey); err != nil {
 			return nil, s.redact(err)
@@ -91,9 +94,36 @@ func (s *Store) MigrationStatus(ctx context.Context) (*kernel.MigrationStatus, e
 }
 
 func (s *Store) checkSchema(ctx context.Context) error {
+	if err := s.checkServer(ctx); err != nil {
+		return err
+	}
 	st, err := s.MigrationStatus(ctx)
 	if err != nil {
 		return err
 	}
 	return st.Check(s.schema)
+}
+
+// minServer is the oldest PostgreSQL tierflow runs on (server_version_num):
+// 14, for hash_record_extended, which digests facts (changed.go).
+const minServer = 140000
+
+// checkServer refuses a PostgreSQL older than minServer, naming its
+// version.
+func (s *Store) checkServer(ctx context.Context) error {
+	var num int
+	var version string
+	if err := s.db.QueryRowContext(ctx, `SELECT current_setting('server_version_num')::int, current_setting('server_version')`).Scan(&num, &version); err != nil {
+		return s.redact(err)
+	}
+	return serverError(num, version)
+}
+
+// serverError is the error of a server of version num (version, as it
+// names itself) that is older than minServer; nil otherwise.
+func serverError(num int, version string) error {
+	if num < minServer {
+		return fmt.Errorf("PostgreSQL %s is too old: tierflow needs PostgreSQL 14 or later", version)
+	}
+	return nil
 }

@@ -58,3 +58,16 @@ func TestStateArraysRoundTrip(t *testing.T) {
 
 // timeText is element x of a timestamptz[] as text, in UTC.
 const timeText = `to_char(x AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+
+// A server older than PostgreSQL 14 is refused by name; 14 and later are
+// not.
+func TestServerError(t *testing.T) {
+	if err := serverError(130016, "13.16"); err == nil || err.Error() != "PostgreSQL 13.16 is too old: tierflow needs PostgreSQL 14 or later" {
+		t.Errorf("13.16: %v", err)
+	}
+	for _, num := range []int{140000, 150018, 170002} {
+		if err := serverError(num, "x"); err != nil {
+			t.Errorf("%d: %v", num, err)
+		}
+	}
+}
