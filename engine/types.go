@@ -42,6 +42,17 @@ type Customer struct {
 	FactsDigest uint64
 }
 
+// HasFactError reports whether the reader could not use c's value of
+// fact (FactErrors).
+func (c *Customer) HasFactError(fact string) bool {
+	for _, fe := range c.FactErrors {
+		if fe.Fact == fact {
+			return true
+		}
+	}
+	return false
+}
+
 // FactError is one fact whose value could not be used for a customer.
 type FactError struct {
 	// Fact is the fact's name in the schema.

@@ -177,7 +177,7 @@ func (q *collector) add(c *engine.Customer) {
 			v = c.Facts[k]
 		}
 		if v == nil {
-			if hasFactError(c, f.Name) {
+			if c.HasFactError(f.Name) {
 				st.invalid++
 			} else {
 				st.nulls++
@@ -213,15 +213,6 @@ func (st *factStats) violate(key, msg string) {
 	if len(st.examples) < MaxCheckExamples {
 		st.examples = append(st.examples, "customer "+key+": "+msg)
 	}
-}
-
-func hasFactError(c *engine.Customer, fact string) bool {
-	for _, fe := range c.FactErrors {
-		if fe.Fact == fact {
-			return true
-		}
-	}
-	return false
 }
 
 // report judges the pass: sources' counts (stats), the declared checks

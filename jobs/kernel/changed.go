@@ -288,7 +288,7 @@ func (c *changedCounts) readBatch(b []engine.Customer) {
 		cu := &b[i]
 		c.readRows++
 		for k, f := range c.rs.Facts.Fields {
-			if f.Nullable && k < len(cu.Facts) && cu.Facts[k] == nil && !factError(cu, f.Name) {
+			if f.Nullable && k < len(cu.Facts) && cu.Facts[k] == nil && !cu.HasFactError(f.Name) {
 				c.readNulls[k]++
 			}
 		}
@@ -303,15 +303,6 @@ func (c *changedCounts) readBatch(b []engine.Customer) {
 		}
 		c.read[segmentKey(combo)]++
 	}
-}
-
-func factError(c *engine.Customer, fact string) bool {
-	for _, fe := range c.FactErrors {
-		if fe.Fact == fact {
-			return true
-		}
-	}
-	return false
 }
 
 // leftKeys lists, in byte order, the customers of the rule set's state

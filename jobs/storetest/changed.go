@@ -299,20 +299,11 @@ func upsertCustomers(e *env, cs []Customer) {
 	defer tx.Rollback() //nolint:errcheck
 	for len(cs) > 0 {
 		n := min(len(cs), insertRows)
-		var b strings.Builder
 		var args []any
-		b.WriteString("INSERT INTO customer_facts (" + factsColumns + ") VALUES ")
-		for r, c := range cs[:n] {
-			if r > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", r*7+1, r*7+2, r*7+3, r*7+4, r*7+5, r*7+6, r*7+7)
+		for _, c := range cs[:n] {
 			args = append(args, c.values()...)
 		}
-		b.WriteString(` ON CONFLICT (customer_id) DO UPDATE SET spend_12m = excluded.spend_12m, spend_prev_12m = excluded.spend_prev_12m,
-		orders_12m = excluded.orders_12m, first_order_at = excluded.first_order_at, last_order_at = excluded.last_order_at,
-		channel = excluded.channel`)
-		if _, err := tx.Exec(b.String(), args...); err != nil {
+		if _, err := tx.Exec(insertSQL(n)+onConflictReplace, args...); err != nil {
 			e.t.Fatalf("upsert customers: %v", err)
 		}
 		cs = cs[n:]

@@ -43,15 +43,7 @@ func InsertCustomers(t testing.TB, db *sqlx.DB, first, n int) {
 		if rows == 0 {
 			return
 		}
-		var b strings.Builder
-		b.WriteString("INSERT INTO customer_facts (" + factsColumns + ") VALUES ")
-		for r := range rows {
-			if r > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", r*7+1, r*7+2, r*7+3, r*7+4, r*7+5, r*7+6, r*7+7)
-		}
-		if _, err := tx.Exec(b.String(), args...); err != nil {
+		if _, err := tx.Exec(insertSQL(rows), args...); err != nil {
 			t.Fatalf("insert customers: %v", err)
 		}
 		args = args[:0]
@@ -67,6 +59,27 @@ func InsertCustomers(t testing.TB, db *sqlx.DB, first, n int) {
 		t.Fatal(err)
 	}
 }
+
+// insertSQL inserts rows customers into customer_facts, their values
+// (Customer.values) one after the other.
+func insertSQL(rows int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO customer_facts (" + factsColumns + ") VALUES ")
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", r*7+1, r*7+2, r*7+3, r*7+4, r*7+5, r*7+6, r*7+7)
+	}
+	return b.String()
+}
+
+// onConflictReplace makes an insert into customer_facts replace the
+// facts of a customer already there.
+const onConflictReplace = `
+		ON CONFLICT (customer_id) DO UPDATE SET spend_12m = excluded.spend_12m, spend_prev_12m = excluded.spend_prev_12m,
+		orders_12m = excluded.orders_12m, first_order_at = excluded.first_order_at, last_order_at = excluded.last_order_at,
+		channel = excluded.channel`
 
 // Customer is one row of customer_facts.
 type Customer struct {
@@ -105,10 +118,7 @@ func (c Customer) values() []any {
 // put inserts or replaces the customer's facts.
 func (c Customer) put(e *env) {
 	e.t.Helper()
-	e.exec(`INSERT INTO customer_facts (`+factsColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (customer_id) DO UPDATE SET spend_12m = excluded.spend_12m, spend_prev_12m = excluded.spend_prev_12m,
-		orders_12m = excluded.orders_12m, first_order_at = excluded.first_order_at, last_order_at = excluded.last_order_at,
-		channel = excluded.channel`, c.values()...)
+	e.exec(insertSQL(1)+onConflictReplace, c.values()...)
 }
 
 // ShiftFacts changes the facts so that many customers move and actions
