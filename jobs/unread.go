@@ -40,7 +40,8 @@ type Unread struct {
 	Groups []UnreadGroup
 	// Nulls counts, per fact of the rule set (in schema order), the
 	// unread customers for whom it is null; Newest is the latest value of
-	// each time fact among them (zero: none, or not a time fact).
+	// each time fact over the whole source, read customers included (zero:
+	// none, or not a time fact).
 	Nulls  []int64
 	Newest []time.Time
 }

@@ -57,3 +57,23 @@ func TestPlanTextIncremental(t *testing.T) {
 		}
 	}
 }
+
+// A plan that skipped asleep customers does not call them evaluated, in
+// text or in Markdown; one that evaluated everyone says so.
+func TestPlanSaysWhomItEvaluated(t *testing.T) {
+	skipped := &jobs.PlanReport{Mode: "plan", RuleSet: "retail", Customers: 100000,
+		Incremental: &jobs.IncrementalReport{Enabled: true, Evaluate: 1320, Skipped: 98680, Asleep: 98680}}
+	var b bytes.Buffer
+	writePlanText(&b, skipped, Style{})
+	if !strings.Contains(b.String(), "  100,000 customers, 1,320 of them evaluated (the others asleep), 0 change segment") {
+		t.Errorf("text:\n%s", b.String())
+	}
+	if md := markdownPlan(skipped, 10000); !strings.Contains(md, "**100,000** customers, **1,320** of them evaluated (the others asleep)") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	b.Reset()
+	writePlanText(&b, &jobs.PlanReport{Mode: "plan", RuleSet: "retail", Customers: 7}, Style{})
+	if !strings.Contains(b.String(), "  7 customers evaluated, 0 change segment") {
+		t.Errorf("text of a full plan:\n%s", b.String())
+	}
+}

@@ -11,8 +11,8 @@ import (
 func markdownPlan(r *jobs.PlanReport, budget int) string {
 	m := &mdBuilder{budget: budget - 300}
 	head := fmt.Sprintf("### tierflow %s: %s\n\n", r.Mode, mdName(r.RuleSet, r.RuleSetLabel))
-	head += fmt.Sprintf("As of %s: **%s** customers evaluated, **%s** change segment, **%s** actions to queue.\n\n",
-		formatValue(r.AsOf), Thousands(r.Customers), Thousands(r.Changed), Thousands(r.ActionsTotal))
+	head += fmt.Sprintf("As of %s: %s, **%s** change segment, **%s** actions to queue.\n\n",
+		formatValue(r.AsOf), customersText(r, "**"), Thousands(r.Changed), Thousands(r.ActionsTotal))
 	if r.Initial {
 		head += "_Initial run: no customer has a segment yet, so everyone is assigned (the max_moved guard does not apply)._\n\n"
 	}

@@ -16,8 +16,8 @@ func writePlanText(w io.Writer, r *jobs.PlanReport, st Style) {
 		what = "Apply"
 	}
 	fmt.Fprintf(w, "%s for rule set %s as of %s\n", what, labelled(r.RuleSet, r.RuleSetLabel), formatValue(r.AsOf))
-	fmt.Fprintf(w, "  %s customers evaluated, %s change segment, %s actions to queue\n",
-		Thousands(r.Customers), Thousands(r.Changed), Thousands(r.ActionsTotal))
+	fmt.Fprintf(w, "  %s, %s change segment, %s actions to queue\n",
+		customersText(r, ""), Thousands(r.Changed), Thousands(r.ActionsTotal))
 	if inc := incrementalText(r.Incremental); inc != "" {
 		fmt.Fprintf(w, "  incremental: %s\n", inc)
 	}
@@ -230,6 +230,17 @@ func writeWarningsText(w io.Writer, q *jobs.QualityReport, st Style) {
 	for _, warn := range q.Warnings {
 		fmt.Fprintf(w, "  %s %s\n", st.Warning("WARNING:"), warn)
 	}
+}
+
+// customersText is how many customers the report counts and, when an
+// incremental run skipped some, how many of them it evaluated; each
+// number between em and em (Markdown's ** for bold).
+func customersText(r *jobs.PlanReport, em string) string {
+	if inc := r.Incremental; inc != nil && inc.Skipped > 0 {
+		return fmt.Sprintf("%s%s%s customers, %s%s%s of them evaluated (the others asleep)",
+			em, Thousands(r.Customers), em, em, Thousands(r.Customers-inc.Skipped), em)
+	}
+	return em + Thousands(r.Customers) + em + " customers evaluated"
 }
 
 // incrementalText says what an incremental run (jobs.Options.Incremental)

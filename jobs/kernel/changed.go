@@ -174,7 +174,8 @@ func (j *Joined) Unread() (*jobs.Unread, error) {
 	for combo, n := range c.state {
 		n -= c.read[combo] + c.left[combo]
 		if n < 0 {
-			return nil, fmt.Errorf("count the customers of %s left unread: %d fewer state rows in segments %q than the run read", j.rs.Name, -n, combo)
+			return nil, fmt.Errorf("count the customers of %s left unread: the state has %d fewer in segments %s than the run read or saw leave%s",
+				j.rs.Name, -n, strings.ReplaceAll(combo, "\x00", " / "), unreadAdvice)
 		}
 		if n > 0 {
 			segs := strings.Split(combo, "\x00")
@@ -186,10 +187,14 @@ func (j *Joined) Unread() (*jobs.Unread, error) {
 		}
 	}
 	if sum != u.Customers {
-		return nil, fmt.Errorf("count the customers of %s left unread: the state has %d asleep, the source %d", j.rs.Name, sum, u.Customers)
+		return nil, fmt.Errorf("count the customers of %s left unread: %d by the state's count, %d by the source's%s",
+			j.rs.Name, sum, u.Customers, unreadAdvice)
 	}
 	return u, nil
 }
+
+// unreadAdvice ends the errors of counts that disagree (Unread).
+const unreadAdvice = ": the incremental run cannot tell its figures, so nothing was written; run with --full, which reads everyone, and report this with the rule set's name"
 
 // changedCounts are the counts Unread takes the unread customers' from.
 type changedCounts struct {

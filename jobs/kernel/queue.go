@@ -299,7 +299,7 @@ var (
 // due at now. Its attempt count stays: the attempts recorded keep their
 // numbers.
 func (q *QueueSQL) RetryAction(ctx context.Context, id int64, now time.Time) error {
-	return q.move(ctx, "retry", id, RetryFrom, `status = 'pending', due_at = $2, finished_at = NULL, lease_owner = NULL, lease_until = NULL`, q.Time(now))
+	return q.move(ctx, "retry", id, RetryFrom, `status = 'pending', due_at = $2, finished_at = NULL, lease_owner = NULL, lease_until = NULL`, nil, q.Time(now))
 }
 
 // CancelAction cancels a pending or claimed action: no worker claims it
@@ -310,7 +310,7 @@ func (q *QueueSQL) RetryAction(ctx context.Context, id int64, now time.Time) err
 // to wake on the next run (engine.EveryRun), so that an incremental run
 // evaluates it.
 func (q *QueueSQL) CancelAction(ctx context.Context, id int64) error {
-	return q.move(ctx, "cancel", id, CancelFrom, `status = 'cancelled', lease_owner = NULL, lease_until = NULL`)
+	return q.move(ctx, "cancel", id, CancelFrom, `status = 'cancelled', lease_owner = NULL, lease_until = NULL`, q.wake)
 }
 
 // wake sets the mark of action id's customer to wake on the next run, in
@@ -321,12 +321,16 @@ func (q *QueueSQL) wake(ctx context.Context, tx *sql.Tx, id int64) error {
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE `+q.State+` SET wake_at = $1 WHERE ruleset = (SELECT ruleset FROM `+q.Actions+` WHERE id = $2)`+
 		` AND customer_key = (SELECT customer_key FROM `+q.Actions+` WHERE id = $2)`, q.Time(engine.EveryRun), id)
-	return err
+	if err != nil {
+		return fmt.Errorf("wake its customer: %w", err)
+	}
+	return nil
 }
 
-// move sets set on action id if its status is one of from, and says why
-// not otherwise.
-func (q *QueueSQL) move(ctx context.Context, verb string, id int64, from []string, set string, args ...any) error {
+// move sets set on action id if its status is one of from, then runs
+// then (when set) in the same transaction, and says why not otherwise.
+func (q *QueueSQL) move(ctx context.Context, verb string, id int64, from []string, set string,
+	then func(context.Context, *sql.Tx, int64) error, args ...any) error {
 	what := fmt.Sprintf("%s action %d", verb, id)
 	tx, err := q.DB.BeginTx(ctx, nil)
 	if err != nil {
@@ -343,9 +347,9 @@ func (q *QueueSQL) move(ctx context.Context, verb string, id int64, from []strin
 		return q.err(what, err)
 	}
 	if n == 1 {
-		if verb == "cancel" {
-			if err := q.wake(ctx, tx, id); err != nil {
-				return q.err(what+": wake the customer", err)
+		if then != nil {
+			if err := then(ctx, tx, id); err != nil {
+				return q.err(what, err)
 			}
 		}
 		return q.err(what+": commit", tx.Commit())

@@ -107,7 +107,7 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 			read, notRead = read+ri.Customers-r.NotRead, notRead+r.NotRead
 		}
 		SameDigests(t, fmt.Sprintf("night %d", night), incr.outcomeDigest(), full.outcomeDigest())
-		sameStates(t, fmt.Sprintf("night %d", night), statesOf(t, full, rs, at), statesOf(t, incr, rs, at))
+		sameStates(t, fmt.Sprintf("night %d", night), snapshotStates(t, full.s, full.f, rs), snapshotStates(t, incr.s, incr.f, rs))
 	}
 	t.Logf("customer-nights after the first: %d read, %d left unread", read, notRead)
 	if notRead <= read {
@@ -185,16 +185,6 @@ func cancelPending(e *env) {
 			e.t.Fatalf("after cancelling action %d its customer wakes at %v, want on every run (%v)", id, got, engine.EveryRun)
 		}
 	}
-}
-
-// statesOf is the state of every customer of e's facts, as a full
-// snapshot at at reads it.
-func statesOf(t *testing.T, e *env, rs *rules.RuleSet, at time.Time) map[string]engine.State {
-	out := map[string]engine.State{}
-	for k, c := range snapshotCustomers(t, e.s, e.f, rs, at) {
-		out[k] = c.State
-	}
-	return out
 }
 
 // storedTime reads a time of tierflow's tables as a store's driver
