@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
@@ -32,6 +33,12 @@ type metrics struct {
 	withheld          *prometheus.CounterVec
 	// segmentCustomers is each segment's size after the last applied run.
 	segmentCustomers *prometheus.GaugeVec
+
+	// scrapeMu is held for writing while a finished run is shown and for
+	// reading while a scrape gathers (gatherer): a scrape is collected
+	// concurrently, collector by collector, and without it one could count
+	// a success whose segment sizes it collected before they were set.
+	scrapeMu sync.RWMutex
 
 	// mu guards what follows. It is never held while calling into the
 	// scheduler, which calls NextRun with its own lock held.
@@ -97,9 +104,28 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// RunFinished shows a run that ended: a scrape through gatherer that sees
+// it counted sees everything else it changed (segment sizes, coverage,
+// the last success).
 func (m *metrics) RunFinished(ruleset string, status jobs.Status, took time.Duration, rep *jobs.PlanReport) {
 	m.initPending(ruleset)
+	m.scrapeMu.Lock()
+	defer m.scrapeMu.Unlock()
+	m.showRun(ruleset, status, took, rep)
 	m.runs.WithLabelValues(ruleset, string(status)).Inc()
+}
+
+// gatherer is reg, whose scrapes see a finished run all or not at all.
+func (m *metrics) gatherer(reg prometheus.Gatherer) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		m.scrapeMu.RLock()
+		defer m.scrapeMu.RUnlock()
+		return reg.Gather()
+	})
+}
+
+// showRun sets what a run changed other than the count of runs.
+func (m *metrics) showRun(ruleset string, status jobs.Status, took time.Duration, rep *jobs.PlanReport) {
 	if status == jobs.StatusSkipped {
 		return
 	}

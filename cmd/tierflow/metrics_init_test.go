@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -253,4 +254,61 @@ func scrapeText(t *testing.T, reg *prometheus.Registry) string {
 	rec := httptest.NewRecorder()
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	return rec.Body.String()
+}
+
+// TestRunCountedLast scrapes while first runs of many rule sets succeed:
+// a scrape that counts a rule set's success shows its segment sizes and
+// coverage too, as the promtool rules and TestAlertMetricsExported
+// expect of the first scrape after a success.
+func TestRunCountedLast(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	const sets = 300
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range sets {
+			m.RunFinished(fmt.Sprintf("rs%d", i), jobs.StatusSucceeded, time.Second, tierReport(map[string]int{"vip": 1, "small": 1}, 0.5))
+		}
+	}()
+	for scrapes := 0; ; scrapes++ {
+		select {
+		case <-done:
+			if scrapes == 0 {
+				t.Fatal("no scrape ran beside the runs")
+			}
+			return
+		default:
+		}
+		families, err := m.gatherer(reg).Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		counted, shown := map[string]bool{}, map[string]map[string]bool{}
+		for _, f := range families {
+			for _, s := range f.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range s.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				rs := labels["ruleset"]
+				switch f.GetName() {
+				case "tierflow_runs_total":
+					if labels["status"] == "succeeded" && s.GetCounter().GetValue() >= 1 {
+						counted[rs] = true
+					}
+				case "tierflow_segment_customers", "tierflow_segment_coverage_ratio", "tierflow_last_success_timestamp_seconds":
+					if shown[rs] == nil {
+						shown[rs] = map[string]bool{}
+					}
+					shown[rs][f.GetName()] = true
+				}
+			}
+		}
+		for rs := range counted {
+			if len(shown[rs]) != 3 {
+				t.Fatalf("scrape %d counts a success of %s but shows only %v of its gauges", scrapes, rs, shown[rs])
+			}
+		}
+	}
 }

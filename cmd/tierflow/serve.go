@@ -176,7 +176,7 @@ type everyRun struct{}
 func (everyRun) Next(t time.Time) time.Time { return t }
 
 // healthMux serves /healthz, /readyz, /metrics and the outcome endpoint.
-func healthMux(reg *prometheus.Registry, ready *atomic.Bool, ping func(context.Context) error, outcomes http.Handler) *http.ServeMux {
+func healthMux(reg prometheus.Gatherer, ready *atomic.Bool, ping func(context.Context) error, outcomes http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle(outcomePath, outcomes)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -110,7 +110,7 @@ func (s *service) handler(ctx context.Context, ready *atomic.Bool) (http.Handler
 	if err != nil {
 		return nil, err
 	}
-	mux := healthMux(s.reg, ready, w.state.Ping, outcomes)
+	mux := healthMux(s.metrics.gatherer(s.reg), ready, w.state.Ping, outcomes)
 	mux.Handle("GET "+reportPath, reports)
 	return mux, nil
 }
