@@ -138,11 +138,21 @@ func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.C
 	}
 	defer it.close()
 	var known *cursor[string]
-	if s.keys != nil {
+	listKeys := func() {
 		known = pull(ctx, func(ctx context.Context, fn func([]string) error) error {
 			return s.keys.Keys(ctx, batchSize, fn)
 		})
-		defer known.close()
+	}
+	defer func() {
+		if known != nil {
+			known.close()
+		}
+	}()
+	// A narrowed snapshot lists those who left once it has been read, when
+	// its counts can show that nobody did (ChangedReader); they are handed
+	// out after the others.
+	if s.keys != nil && s.changed == nil {
+		listKeys()
 	}
 	exit := s.rs.OnMissing == rules.OnMissingExit
 	s.q.reset()
@@ -214,6 +224,10 @@ func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.C
 		if err := duplicatesErr(&s.stats[0]); err != nil {
 			return err
 		}
+	}
+	if s.keys != nil && s.changed != nil {
+		listKeys()
+		next = known.next()
 	}
 	for next != nil {
 		if err := gone(*next); err != nil {

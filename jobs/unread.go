@@ -21,7 +21,10 @@ type ChangedReader interface {
 	// those with contacts within follow's window (nil: none asked), and
 	// those the state knows that the source no longer returns). It must
 	// be called before Stream. When the snapshot cannot tell them apart
-	// for this run, it says why, and Stream reads everyone.
+	// for this run, it says why, and Stream reads everyone. Once it has
+	// narrowed the snapshot, Keys (StateKeys) lists only those who left,
+	// and is called when Stream has been read to the end: by then the
+	// counts can show that nobody left, and Keys need not look.
 	ReadChanged(ctx context.Context, asOf time.Time, follow *FollowUpQuery) (why string, err error)
 	// Unread is what the run needs of the customers left unread, once
 	// Stream and Keys (StateKeys) have been read to the end.

@@ -20,7 +20,8 @@ import (
 // computes each row's facts digest in SQL (Dialect.Digest), and a
 // customer whose state row holds that digest and a wake-up time after
 // the run's as-of stays in the database. Those who left the source come
-// from an anti-join of the state's keys with the source's.
+// from an anti-join of the state's keys with the source's, once the read
+// is over and only when the counts show someone left (noneLeft).
 //
 // What the run needs of the customers left unread, their segments and
 // the facts' null counts and newest values, is what the whole source and
@@ -114,15 +115,13 @@ func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.F
 		return "", fmt.Errorf("count the facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
 	segs := j.segmentElems()
-	q := "SELECT " + strings.Join(append(segs, "count(*)"), ", ") + " FROM " + j.t.State +
-		" st WHERE st.ruleset = $1 AND st.facts_digest IS NOT NULL"
-	if len(segs) > 0 {
-		by := make([]string, len(segs))
-		for i := range by {
-			by[i] = strconv.Itoa(i + 1)
-		}
-		q += " GROUP BY " + strings.Join(by, ", ")
+	q := "SELECT " + strings.Join(append(segs, "st.facts_digest IS NOT NULL", "count(*)"), ", ") + " FROM " + j.t.State +
+		" st WHERE st.ruleset = $1 AND " + j.listedSQL()
+	by := make([]string, len(segs)+1)
+	for i := range by {
+		by[i] = strconv.Itoa(i + 1)
 	}
+	q += " GROUP BY " + strings.Join(by, ", ")
 	if err := c.states(ctx, j.tx, q, len(segs)); err != nil {
 		return "", fmt.Errorf("count the state of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
@@ -201,18 +200,36 @@ type changedCounts struct {
 	rs *rules.RuleSet
 	mu sync.Mutex
 	// rows, nulls and newest are the whole source's; state counts the
-	// state rows with a digest by their segments (segmentKey).
+	// state rows with a digest by their segments (segmentKey), listed
+	// the state rows Keys would list if they left (listedSQL).
 	rows   int64
 	nulls  []int64
 	newest []time.Time
 	state  map[string]int64
+	listed int64
 	// read counts the customers Stream handed out (readNulls, their
-	// nulls), and, by segments, those of them with a digest; left counts
-	// those with a digest that Keys saw leave.
-	readRows  int64
-	readNulls []int64
-	read      map[string]int64
-	left      map[string]int64
+	// nulls), and, by segments, those of them with a digest; readListed
+	// those of them whose state row is among the listed, or may be; left
+	// counts those with a digest that Keys saw leave.
+	readRows   int64
+	readNulls  []int64
+	read       map[string]int64
+	readListed int64
+	left       map[string]int64
+}
+
+// noneLeft reports whether the counts show that every listed state row
+// is of a customer the source returned, once Stream has been read: the
+// unread ones all are, and so are those read with a state row among the
+// listed. readListed counts a read customer whose row may be listed
+// (its mark has a digest, or one of the rule set's segmentations a
+// segment) and listed every row with a digest or a segment anywhere in
+// the layout, so listed can only exceed what the customers read and
+// unread account for: when the two are equal, nobody left.
+func (c *changedCounts) noneLeft() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.listed == c.rows-c.readRows+c.readListed
 }
 
 // segmentKey is a combination of segments, one per segmentation.
@@ -254,15 +271,15 @@ func (c *changedCounts) source(ctx context.Context, tx *sql.Tx, q string, d *Dia
 	return nil
 }
 
-// states reads the state's aggregate q (its $1 the rule set): segs
-// segments and a count.
+// states reads the state's aggregate q (its $1 the rule set) of the
+// listed rows: segs segments, whether the rows have a digest, a count.
 func (c *changedCounts) states(ctx context.Context, tx *sql.Tx, q string, segs int) error {
 	rows, err := tx.QueryContext(ctx, q, c.rs.Name)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	vals := make([]any, segs+1)
+	vals := make([]any, segs+2)
 	dest := make([]any, len(vals))
 	for i := range vals {
 		dest[i] = &vals[i]
@@ -272,16 +289,32 @@ func (c *changedCounts) states(ctx context.Context, tx *sql.Tx, q string, segs i
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		for i := range combo {
-			combo[i] = textValue(vals[i])
-		}
-		n, err := int64Value(vals[segs])
+		n, err := int64Value(vals[segs+1])
 		if err != nil {
 			return err
+		}
+		c.listed += n
+		if digested, err := boolValue(vals[segs]); err != nil || !digested {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		for i := range combo {
+			combo[i] = textValue(vals[i])
 		}
 		c.state[segmentKey(combo)] += n
 	}
 	return rows.Err()
+}
+
+// boolValue is a boolean as a driver returns it: a bool, or 0 or 1.
+func boolValue(v any) (bool, error) {
+	if b, ok := v.(bool); ok {
+		return b, nil
+	}
+	n, err := int64Value(v)
+	return n != 0, err
 }
 
 // readBatch counts the customers of a batch Stream hands out.
@@ -297,15 +330,21 @@ func (c *changedCounts) readBatch(b []engine.Customer) {
 				c.readNulls[k]++
 			}
 		}
-		if cu.State.Mark.Digest == 0 {
-			continue // no digest: not among the state rows counted
-		}
+		known := false
 		for s := range combo {
 			combo[s] = ""
 			if s < len(cu.State.Segments) {
 				combo[s] = cu.State.Segments[s].Segment
+				known = known || combo[s] != ""
 			}
 		}
+		if cu.State.Mark.Digest == 0 {
+			if known {
+				c.readListed++
+			}
+			continue // no digest: not among the state rows counted by segments
+		}
+		c.readListed++
 		c.read[segmentKey(combo)]++
 	}
 }
@@ -314,7 +353,13 @@ func (c *changedCounts) readBatch(b []engine.Customer) {
 // rows whose key the source does not return: those with a segment to fn
 // in batches of at most batchSize (Keys), and the segments of those with
 // a digest to the counts.
+//
+// Jobs calls it once Stream has been read (ChangedReader), and it reads
+// nothing when the counts show that nobody left (noneLeft).
 func (j *Joined) leftKeys(ctx context.Context, batchSize int, fn func([]string) error) error {
+	if j.changed.noneLeft() {
+		return nil
+	}
 	r := j.state
 	if batchSize <= 0 {
 		batchSize = 1000
@@ -336,8 +381,8 @@ func (j *Joined) leftKeys(ctx context.Context, batchSize int, fn func([]string) 
 	d, segs := j.src.d, j.segmentElems()
 	known := r.lay.anySegment(d, "st")
 	sel := append([]string{d.ByteOrder("st.customer_key"), known, "st.facts_digest IS NOT NULL"}, segs...)
-	rows, err := q.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+j.t.State+" st WHERE st.ruleset = $1 AND ("+known+
-		" OR st.facts_digest IS NOT NULL) AND "+j.leftSQL()+" ORDER BY 1", j.rs.Name)
+	rows, err := q.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+j.t.State+" st WHERE st.ruleset = $1 AND "+j.listedSQL()+
+		" AND "+j.leftSQL()+" ORDER BY 1", j.rs.Name)
 	if err != nil {
 		return fmt.Errorf("read the customers of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
@@ -395,6 +440,13 @@ func (j *Joined) duplicates(ctx context.Context, key string) (int64, error) {
 	var dups int64
 	err := j.tx.QueryRowContext(ctx, "SELECT count("+key+") - count(DISTINCT "+key+") FROM ("+j.sql+") AS src").Scan(&dups)
 	return dups, err
+}
+
+// listedSQL is the condition on a state row st that leftKeys lists it if
+// its customer left: it has a segment (Keys' customers) or a digest (the
+// unread counts').
+func (j *Joined) listedSQL() string {
+	return "(" + j.state.lay.anySegment(j.src.d, "st") + " OR st.facts_digest IS NOT NULL)"
 }
 
 // leftSQL is the condition on a state row st that the source has no row
