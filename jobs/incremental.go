@@ -57,6 +57,14 @@ type IncrementalReport struct {
 	// ReadsAll, for a run with Options.Incremental that is not full, says
 	// why it read every customer, even those it skipped.
 	ReadsAll string `json:"reads_all,omitempty"`
+	// ChangedSince and ChangedThrough, for a run that read only who can
+	// have changed from a source with a change column
+	// (Source.ChangeColumn): the rows it compared were those changed
+	// after ChangedSince (zero: every row), and the column's latest value
+	// was ChangedThrough, from which the next run starts (less the
+	// source's change_lookback).
+	ChangedSince   time.Time `json:"changed_since,omitzero"`
+	ChangedThrough time.Time `json:"changed_through,omitzero"`
 }
 
 // maxDriftSamples is how many drifting customers a report names.

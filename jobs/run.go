@@ -236,7 +236,7 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	readsAll := ""
 	if skip {
 		var err error
-		if readsAll, err = readChanged(ctx, snap, rs, opts.AsOf); err != nil {
+		if readsAll, err = readChanged(ctx, snap, rs, opts.AsOf, prev); err != nil {
 			return nil, nil, err
 		}
 	}

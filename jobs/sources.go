@@ -57,11 +57,33 @@ type Source struct {
 	// than the run's as-of time by more than this; 0 means no check.
 	FreshWithin time.Duration
 	FreshFact   string
+	// ChangeColumn names a time column that is set to the time of every
+	// insert and update of a row: an incremental run on a source in the
+	// state's database compares the digests of only the rows it says
+	// changed since the last run's latest value, less ChangeLookback
+	// (DefaultChangeLookback when 0), for writes that commit after the
+	// time they stamp. "" for none: every row's digest is compared.
+	ChangeColumn   string
+	ChangeLookback time.Duration
 	// Transactions, on a rule set's first source, is where the rule set's
 	// transactions (orders) are read from for its derived facts
 	// (rules.RuleSet.Derived): any facts source, opened with
 	// TransactionsRuleSet. nil when the rule set reads none.
 	Transactions FactsSource
+}
+
+// DefaultChangeLookback is how far before the last run's latest change
+// an incremental run looks again for rows that changed
+// (Source.ChangeLookback): writes that stamp a time and commit within a
+// day of it are never missed, and rows read again whose digest did not
+// change cost a look, not an evaluation.
+const DefaultChangeLookback = 24 * time.Hour
+
+func (s *Source) changeLookback() time.Duration {
+	if s.ChangeLookback > 0 {
+		return s.ChangeLookback
+	}
+	return DefaultChangeLookback
 }
 
 func (s *Source) onDuplicate() string {

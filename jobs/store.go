@@ -204,6 +204,10 @@ type PreviousRun struct {
 	// (engine.Mark) hold for a run of the same rules at a later as-of.
 	RulesHash string    `json:"-"`
 	AsOf      time.Time `json:"-"`
+	// ChangedThrough is the latest value of the source's change column
+	// the run saw (IncrementalReport.ChangedThrough); zero when it read
+	// none.
+	ChangedThrough time.Time `json:"-"`
 }
 
 // RunRecorder records runs that write no state (blocked, failed, skipped)

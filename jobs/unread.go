@@ -18,17 +18,34 @@ import (
 type ChangedReader interface {
 	// ReadChanged makes Stream hand out only the other customers (new
 	// ones, those whose facts changed or whose wake-up time has come,
-	// those with contacts within follow's window (nil: none asked), and
-	// those the state knows that the source no longer returns). It must
+	// those with contacts within the follow-ups' window, and those the
+	// state knows that the source no longer returns). It must
 	// be called before Stream. When the snapshot cannot tell them apart
 	// for this run, it says why, and Stream reads everyone. Once it has
 	// narrowed the snapshot, Keys (StateKeys) lists only those who left,
 	// and is called when Stream has been read to the end: by then the
 	// counts can show that nobody left, and Keys need not look.
-	ReadChanged(ctx context.Context, asOf time.Time, follow *FollowUpQuery) (why string, err error)
+	ReadChanged(ctx context.Context, q ChangedQuery) (why string, err error)
 	// Unread is what the run needs of the customers left unread, once
 	// Stream and Keys (StateKeys) have been read to the end.
 	Unread() (*Unread, error)
+}
+
+// ChangedQuery is what an incremental run asks of a ChangedReader.
+type ChangedQuery struct {
+	// AsOf is the run's as-of: customers whose wake-up time is not after
+	// it are read.
+	AsOf time.Time
+	// Follow, when set, asks for the customers with contacts within its
+	// window too.
+	Follow *FollowUpQuery
+	// ChangeColumn is the source's change column (Source.ChangeColumn),
+	// "" for none. With ChangedSince set, only the rows whose change
+	// column is after it (or NULL) have their digests compared; the
+	// others are read only when their wake-up time has come or they have
+	// contacts. Either way Unread says how far the column goes.
+	ChangeColumn string
+	ChangedSince time.Time
 }
 
 // Unread is what a run counts of the customers it left unread
@@ -47,6 +64,11 @@ type Unread struct {
 	// none, or not a time fact).
 	Nulls  []int64
 	Newest []time.Time
+	// ChangedSince is the ChangedQuery's; ChangedThrough the latest value
+	// of the change column
+	// (ChangedQuery.ChangeColumn) over the whole source; zero when there
+	// is none, or no value.
+	ChangedSince, ChangedThrough time.Time
 }
 
 // UnreadGroup is the number of unread customers with one combination of
@@ -62,7 +84,7 @@ type UnreadGroup struct {
 // and only for rule sets that need nothing of the others but their
 // segments and null counts. Once snap is streamed, unreadOf has the
 // counts of the others.
-func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf time.Time) (string, error) {
+func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf time.Time, prev *PreviousRun) (string, error) {
 	s, ok := snap.(*snapshot)
 	if !ok {
 		if rs.HasDerived() {
@@ -86,7 +108,11 @@ func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf tim
 			return fmt.Sprintf("facts.%s declares value checks (%s), which need every customer's value", f.Name, factCheckNames(&f)), nil
 		}
 	}
-	why, err := cr.ReadChanged(ctx, asOf, follow)
+	q := ChangedQuery{AsOf: asOf, Follow: follow, ChangeColumn: s.sources[0].ChangeColumn}
+	if q.ChangeColumn != "" && prev != nil && !prev.ChangedThrough.IsZero() {
+		q.ChangedSince = prev.ChangedThrough.Add(-s.sources[0].changeLookback())
+	}
+	why, err := cr.ReadChanged(ctx, q)
 	if err != nil || why != "" {
 		return why, err
 	}
@@ -128,6 +154,7 @@ func addUnread(plan *engine.Plan, r *IncrementalReport, u *Unread) {
 	for _, g := range u.Groups {
 		plan.AddUnchanged(g.Segments, int(g.Customers))
 	}
+	r.ChangedSince, r.ChangedThrough = u.ChangedSince, u.ChangedThrough
 	n := int(u.Customers)
 	r.Asleep += n
 	r.Skipped += n

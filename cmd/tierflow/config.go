@@ -418,6 +418,17 @@ func (r *configReader) ruleSet(n *yaml.Node, field string, dbs map[string]databa
 		rs.Rules = r.nonEmpty(rn, field+".rules", "name the rule file, e.g. rules: rules/customers.yaml")
 	}
 	rs.Sources = r.ruleSetSources(n, m, field, dbs)
+	for i, s := range rs.Sources {
+		switch {
+		case s.changeNode == nil:
+		case i > 0:
+			r.Errorf(s.changeNode, s.field+".change_column", "move change_column to the first source, or leave it out",
+				"only the primary (first) source is read by changed rows")
+		case !rs.Incremental:
+			r.Errorf(s.changeNode, s.field+".change_column", "add incremental: true to the rule set, or leave change_column out",
+				"change_column is read only by incremental runs, and the rule set is not incremental")
+		}
+	}
 	rs.Transactions = r.transactionsSource(m["transactions"], field+".transactions", dbs)
 	if g := m["guard"]; g != nil && g.Tag != "!!null" {
 		gc := r.guard(g, field+".guard")

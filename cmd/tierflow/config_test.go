@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
@@ -778,4 +779,37 @@ func FuzzConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConfigChangeColumn: change_column is the primary source's, in the
+// state's database, of an incremental rule set; change_lookback needs it.
+// Each mistake is reported where it is, with what to do.
+func TestConfigChangeColumn(t *testing.T) {
+	t.Parallel()
+	good := "rulesets:\n  - rules: a.yaml\n    source: {table: customer_facts, change_column: updated_at, change_lookback: 2d}\n    incremental: true\n"
+	cfg, err := parseConfig("tierflow.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.RuleSets[0].Sources[0].jobsSource(nil); s.ChangeColumn != "updated_at" || s.ChangeLookback != 48*time.Hour {
+		t.Errorf("change column %q, lookback %v; want updated_at, 48h", s.ChangeColumn, s.ChangeLookback)
+	}
+	for _, c := range []struct{ name, src, want string }{
+		{"not incremental", "rulesets:\n  - rules: a.yaml\n    source: {table: t, change_column: updated_at}\n",
+			`tierflow.yaml:3:39: rulesets[0].source.change_column: change_column is read only by incremental runs, and the rule set is not incremental (add incremental: true to the rule set, or leave change_column out)`},
+		{"a file", "rulesets:\n  - rules: a.yaml\n    source: {file: f.csv, change_column: updated_at}\n    incremental: true\n",
+			`tierflow.yaml:3:42: rulesets[0].source.change_column: a file source has no change column (leave change_column out: incremental runs compare a file's rows by their digests)`},
+		{"another database", "databases:\n  w: {driver: postgres, url_env: W}\nrulesets:\n  - rules: a.yaml\n    source: {table: t, database: w, change_column: updated_at}\n    incremental: true\n",
+			`tierflow.yaml:5:52: rulesets[0].source.change_column: only a source in the state's database is read by changed rows; one in database "w" is read whole (leave change_column out, or read the table from the state's database (no database:))`},
+		{"not the first source", "rulesets:\n  - rules: a.yaml\n    sources:\n      - {table: t}\n      - {name: c, table: c, facts: [x], change_column: updated_at}\n    incremental: true\n",
+			`tierflow.yaml:5:56: rulesets[0].sources[1].change_column: only the primary (first) source is read by changed rows (move change_column to the first source, or leave it out)`},
+		{"a lookback alone", "rulesets:\n  - rules: a.yaml\n    source: {table: t, change_lookback: 1d}\n    incremental: true\n",
+			`tierflow.yaml:3:41: rulesets[0].source.change_lookback: change_lookback says how far back change_column is read, and change_column is not set (add change_column: updated_at, the column every insert and update sets, or remove change_lookback)`},
+		{"no lookback", "rulesets:\n  - rules: a.yaml\n    source: {table: t, change_column: u, change_lookback: 0s}\n    incremental: true\n",
+			`tierflow.yaml:3:59: rulesets[0].source.change_lookback: must be longer than 0 (write how long before the last run's latest change to look again, e.g. change_lookback: 1d, or leave it out for 1d)`},
+	} {
+		if got := configErrors(t, c.src).Error(); !strings.HasPrefix(got, c.want) {
+			t.Errorf("%s: got\n%s\nwant it to start with\n%s", c.name, got, c.want)
+		}
+	}
 }

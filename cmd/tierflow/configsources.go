@@ -59,6 +59,12 @@ type sourceConfig struct {
 	MaxRowChange float64
 	FreshWithin  time.Duration
 	FreshFact    string
+	// ChangeColumn and ChangeLookback (change_column, change_lookback)
+	// are jobs.Source's; changeNode is change_column's value, "" and nil
+	// for none.
+	ChangeColumn   string
+	ChangeLookback time.Duration
+	changeNode     *yaml.Node
 
 	pos   rules.Pos // the source's value in the config
 	field string    // its field path: rulesets[0].source, rulesets[0].sources[1]
@@ -97,6 +103,7 @@ func (s sourceConfig) jobsSource(facts jobs.FactsSource) jobs.Source {
 	return jobs.Source{
 		Name: s.name(), Facts: facts, Provides: s.Facts, OnDuplicate: s.OnDuplicate, Key: s.Key,
 		MinRows: s.MinRows, MaxRowChange: s.MaxRowChange, FreshWithin: s.FreshWithin, FreshFact: s.FreshFact,
+		ChangeColumn: s.ChangeColumn, ChangeLookback: s.ChangeLookback,
 	}
 }
 
@@ -104,7 +111,7 @@ func (s sourceConfig) jobsSource(facts jobs.FactsSource) jobs.Source {
 // rows are treated and checked.
 var (
 	sourceKinds   = []string{"query", "table", "file"}
-	sourceKeys    = []string{"query", "table", "file", "database", "format", "name", "facts", "on_duplicate", "key", "min_rows", "max_row_change", "fresh_within", "fresh_fact"}
+	sourceKeys    = []string{"query", "table", "file", "database", "format", "name", "facts", "on_duplicate", "key", "min_rows", "max_row_change", "fresh_within", "fresh_fact", "change_column", "change_lookback"}
 	keyNormKeys   = []string{"trim", "case", "strip_zeros"}
 	sourcesOneOf  = "give one source with source:, or a list under sources: whose first item is the primary source"
 	sourceExample = "write a mapping such as {name: consent, file: consent.csv, facts: [marketing_consent]}"
@@ -227,7 +234,38 @@ func (r *configReader) source(n *yaml.Node, field string, dbs map[string]databas
 	s.Facts, s.factPos = r.factList(m["facts"], field+".facts")
 	r.sourceTreatment(m, field, &s)
 	r.sourceChecks(m, field, &s)
+	r.sourceChange(m, field, &s)
 	return s, m
+}
+
+// sourceChange reads change_column and change_lookback: only a table or
+// query of the state's database can say which rows changed.
+func (r *configReader) sourceChange(m map[string]*yaml.Node, field string, s *sourceConfig) {
+	if n := m["change_lookback"]; present(n) {
+		if d := r.duration(n, field+".change_lookback"); d != "" {
+			var err error
+			if s.ChangeLookback, err = rules.ParseDuration(d); err == nil && s.ChangeLookback <= 0 {
+				r.Errorf(n, field+".change_lookback", "write how long before the last run's latest change to look again, e.g. change_lookback: 1d, or leave it out for 1d", "must be longer than 0")
+			}
+		}
+		if !present(m["change_column"]) {
+			r.Errorf(n, field+".change_lookback", "add change_column: updated_at, the column every insert and update sets, or remove change_lookback",
+				"change_lookback says how far back change_column is read, and change_column is not set")
+		}
+	}
+	n := m["change_column"]
+	if !present(n) {
+		return
+	}
+	s.ChangeColumn, s.changeNode = r.nonEmpty(n, field+".change_column", "name the time column every insert and update sets, e.g. change_column: updated_at"), n
+	switch {
+	case s.File != "":
+		r.Errorf(n, field+".change_column", "leave change_column out: incremental runs compare a file's rows by their digests",
+			"a file source has no change column")
+	case s.Database != "":
+		r.Errorf(n, field+".change_column", "leave change_column out, or read the table from the state's database (no database:)",
+			"only a source in the state's database is read by changed rows; one in database %q is read whole", s.Database)
+	}
 }
 
 // factList reads facts:, a non-empty list of distinct fact names, and

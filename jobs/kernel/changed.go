@@ -48,7 +48,14 @@ func digestExpr(d *Dialect, facts []string) string {
 // wake-up time that has come (a NULL one never comes), or, with
 // contacts set (contactSQL), contacts within the limits' window.
 func changedSQL(digest, contacts string) string {
-	c := "st.customer_key IS NULL OR st.facts_digest IS DISTINCT FROM " + digest + " OR st.wake_at <= $1"
+	return "st.customer_key IS NULL OR st.facts_digest IS DISTINCT FROM " + digest + " OR " + wakeSQL(contacts)
+}
+
+// wakeSQL is the condition on a state row st that an incremental run at
+// $1 must read its customer whatever the facts: a wake-up time that has
+// come (a NULL one never comes), or contacts within the limits' window.
+func wakeSQL(contacts string) string {
+	c := "st.wake_at <= $1"
 	if contacts != "" {
 		c += " OR st.customer_key IN (" + contacts + ")"
 	}
@@ -71,7 +78,7 @@ func contactSQL(t Tables, rs *rules.RuleSet) string {
 // state for Unread. It reads everyone, and says why, where the dialect
 // cannot digest facts in SQL, a time fact cannot be ordered there, or a
 // key repeats in the source (whose rows on_duplicate must see together).
-func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.FollowUpQuery) (string, error) {
+func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string, error) {
 	d := j.src.d
 	if d.Digest == nil || d.KeysNotIn == nil {
 		return d.Name + " cannot compare fact digests in SQL", nil
@@ -103,6 +110,20 @@ func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.F
 		}
 		sel = append(sel, agg)
 	}
+	change := ""
+	if cq.ChangeColumn != "" {
+		var err error
+		if change, err = j.changeColumn(ctx, cq.ChangeColumn, byName); err != nil {
+			return "", err
+		}
+		agg, _ := d.Newest(change, rules.Field{Name: cq.ChangeColumn, Type: rules.TypeTime}, byName[cq.ChangeColumn])
+		sel = append(sel, agg)
+	}
+	for _, set := range d.NarrowSettings {
+		if _, err := j.tx.ExecContext(ctx, set); err != nil {
+			return "", fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+		}
+	}
 	dups, err := j.duplicates(ctx, key)
 	if err != nil {
 		return "", fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
@@ -110,7 +131,7 @@ func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.F
 	if dups > 0 {
 		return fmt.Sprintf("the source repeats %d customer keys", dups), nil
 	}
-	c := &changedCounts{rs: j.rs, state: map[string]int64{}, read: map[string]int64{}, left: map[string]int64{}}
+	c := &changedCounts{rs: j.rs, state: map[string]int64{}, read: map[string]int64{}, left: map[string]int64{}, changeColumn: change != ""}
 	if err := c.source(ctx, j.tx, "SELECT "+strings.Join(sel, ", ")+" FROM ("+j.sql+") AS src", d); err != nil {
 		return "", fmt.Errorf("count the facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
@@ -125,16 +146,47 @@ func (j *Joined) ReadChanged(ctx context.Context, asOf time.Time, follow *jobs.F
 	if err := c.states(ctx, j.tx, q, len(segs)); err != nil {
 		return "", fmt.Errorf("count the state of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
-	contacts := ""
-	args := []any{d.TimeArg(asOf)}
-	if follow != nil && follow.Contacts {
-		contacts = contactSQL(j.t, j.rs)
-		args = append(args, d.TimeArg(follow.ContactsSince))
+	var n narrowing
+	args := []any{d.TimeArg(cq.AsOf)}
+	if cq.Follow != nil && cq.Follow.Contacts {
+		n.contacts = contactSQL(j.t, j.rs)
+		args = append(args, d.TimeArg(cq.Follow.ContactsSince))
 	}
-	j.query = snapshotQuery(d, j.t, j.rs, j.state.lay, j.cols, j.sql, true, contacts)
+	if change != "" && !cq.ChangedSince.IsZero() {
+		args = append(args, d.TimeArg(cq.ChangedSince))
+		n.change, n.unchanged = d.ChangedAfter(change, "$"+strconv.Itoa(len(args)))
+		c.since = cq.ChangedSince
+	}
+	j.query = snapshotQuery(d, j.t, j.rs, j.state.lay, j.cols, j.sql, &n)
 	j.args = args
 	j.changed = c
 	return "", nil
+}
+
+// changeColumn is the change column name of the source as an expression
+// on its row src, once the column is known to be there and to hold times
+// the dialect can order.
+func (j *Joined) changeColumn(ctx context.Context, name string, byName map[string]*Column) (string, error) {
+	d, expr := j.src.d, "src."+QuoteIdent(name)
+	rows, err := j.tx.QueryContext(ctx, "SELECT "+expr+" FROM ("+j.sql+") AS src LIMIT 0")
+	if err == nil {
+		err = rows.Close()
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: the change column %q cannot be read from the source (%v): name a column of its rows, or leave change_column out",
+			j.rs.Name, name, j.src.secrets.Err(err))
+	}
+	if d.ChangedAfter == nil {
+		return "", fmt.Errorf("%s: %s cannot compare a change column in SQL: leave change_column out", j.rs.Name, d.Name)
+	}
+	if _, ok := d.Newest(expr, rules.Field{Name: name, Type: rules.TypeTime}, byName[name]); !ok {
+		t := ""
+		if c := byName[name]; c != nil {
+			t = " (" + strings.ToLower(c.DBType) + ")"
+		}
+		return "", fmt.Errorf("%s: the change column %q%s does not hold times: it must be a timestamptz, timestamp (UTC) or date column that every insert and update sets", j.rs.Name, name, t)
+	}
+	return expr, nil
 }
 
 // segmentElems are the state row st's segments, one per segmentation of
@@ -165,7 +217,7 @@ func (j *Joined) Unread() (*jobs.Unread, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fields := j.rs.Facts.Fields
-	u := &jobs.Unread{Customers: c.rows - c.readRows, Nulls: make([]int64, len(fields)), Newest: c.newest}
+	u := &jobs.Unread{Customers: c.rows - c.readRows, Nulls: make([]int64, len(fields)), Newest: c.newest, ChangedSince: c.since, ChangedThrough: c.through}
 	for k := range fields {
 		u.Nulls[k] = c.nulls[k] - c.readNulls[k]
 	}
@@ -207,6 +259,11 @@ type changedCounts struct {
 	newest []time.Time
 	state  map[string]int64
 	listed int64
+	// changeColumn says the source's aggregate ends with the change
+	// column's latest value, through; since is where the read of changed
+	// rows started (zero: every row's digest was compared).
+	changeColumn   bool
+	since, through time.Time
 	// read counts the customers Stream handed out (readNulls, their
 	// nulls), and, by segments, those of them with a digest; readListed
 	// those of them whose state row is among the listed, or may be; left
@@ -240,6 +297,9 @@ func segmentKey(segs []string) string { return strings.Join(segs, "\x00") }
 func (c *changedCounts) source(ctx context.Context, tx *sql.Tx, q string, d *Dialect) error {
 	fields := c.rs.Facts.Fields
 	vals := make([]any, 1+2*len(fields))
+	if c.changeColumn {
+		vals = append(vals, nil)
+	}
 	dest := make([]any, len(vals))
 	for i := range vals {
 		dest[i] = &vals[i]
@@ -267,6 +327,13 @@ func (c *changedCounts) source(ctx context.Context, tx *sql.Tx, q string, d *Dia
 		if t, ok := tv.(time.Time); ok {
 			c.newest[k] = t
 		}
+	}
+	if c.changeColumn && vals[len(vals)-1] != nil {
+		tv, err := d.Fact(rules.Field{Name: "change_column", Type: rules.TypeTime}, vals[len(vals)-1])
+		if err != nil {
+			return fmt.Errorf("the change column's latest value: %w", err)
+		}
+		c.through, _ = tv.(time.Time)
 	}
 	return nil
 }

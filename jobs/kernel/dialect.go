@@ -72,6 +72,16 @@ type Dialect struct {
 	// expr (its FactExpr) reads it, a value Fact converts; false where the
 	// dialect cannot order the values in SQL, and runs read everyone.
 	Newest func(expr string, f rules.Field, col *Column) (string, bool)
+	// ChangedAfter is the condition on a source row that the value of its
+	// change column expr (a column Newest orders) is after the time
+	// parameter param or NULL (changed), and the condition that it is not
+	// (unchanged): an incremental run compares the digests of the first
+	// rows only. Nil where the dialect cannot compare times in SQL.
+	ChangedAfter func(expr, param string) (changed, unchanged string)
+	// NarrowSettings, when set, are statements that tune the read
+	// transaction once an incremental run narrows it (ReadChanged), before
+	// its aggregates and its read of the changed customers.
+	NarrowSettings []string
 	// LeftSettings, when set, are statements that tune the read
 	// transaction of the anti-join that finds the customers who left the
 	// source (an incremental run's Keys) before it runs.

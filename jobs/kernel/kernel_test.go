@@ -383,7 +383,7 @@ ORDER BY TEXT(src."id") BYTES`
 	// compares it with the mark's.
 	digesting := *keyTextDialect
 	digesting.Digest = func(exprs []string) string { return "DIGEST(" + strings.Join(exprs, ", ") + ")" }
-	got = snapshotQuery(&digesting, Tables{State: "x.customer_state"}, rs, NewLayout(rs), cols[:1], "SELECT 1", true, "")
+	got = snapshotQuery(&digesting, Tables{State: "x.customer_state"}, rs, NewLayout(rs), cols[:1], "SELECT 1", &narrowing{})
 	want = `SELECT TEXT(src."id"), src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1], st.wake_at, st.facts_digest, DIGEST(src."spend", src."joined")
 FROM (SELECT 1) AS src
 LEFT JOIN x.customer_state st ON st.ruleset = 't' AND st.customer_key = TEXT(src."id")

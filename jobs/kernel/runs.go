@@ -6,22 +6,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tierflow/tierflow/jobs"
 )
 
 // LastSucceeded returns the id, customer count, source row counts, rules
-// hash and as-of of the rule set's most recent succeeded run in the runs
-// table, for the guard's max_shrink, the sources' max_row_change and
-// whether the customers' marks hold; ok is false when it has none. Both dialects store started_at so that it orders as time
+// hash, as-of and latest change of the rule set's most recent succeeded
+// run in the runs table, for the guard's max_shrink, the sources'
+// max_row_change, whether the customers' marks hold and where the next
+// incremental read starts; ok is false when it has none. Both dialects store started_at so that it orders as time
 // does, and read the sources of the stored report (detail) with the same
 // JSON operators.
 func LastSucceeded(ctx context.Context, q Queryer, d *Dialect, runs, ruleset string) (jobs.PreviousRun, bool, error) {
 	var last jobs.PreviousRun
 	var sources []byte
 	var asOf any
-	err := q.QueryRowContext(ctx, `SELECT id, customers, detail -> 'quality' -> 'sources', rules_hash, as_of FROM `+runs+`
-		WHERE ruleset = $1 AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1`, ruleset).Scan(&last.ID, &last.Customers, &sources, &last.RulesHash, &asOf)
+	var through sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT id, customers, detail -> 'quality' -> 'sources', rules_hash, as_of, detail -> 'incremental' ->> 'changed_through' FROM `+runs+`
+		WHERE ruleset = $1 AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1`, ruleset).Scan(&last.ID, &last.Customers, &sources, &last.RulesHash, &asOf, &through)
 	if errors.Is(err, sql.ErrNoRows) {
 		return jobs.PreviousRun{}, false, nil
 	}
@@ -31,6 +34,11 @@ func LastSucceeded(ctx context.Context, q Queryer, d *Dialect, runs, ruleset str
 	last.SourceRows = SourceRows(sources)
 	if last.AsOf, err = d.Time(asOf); err != nil {
 		return jobs.PreviousRun{}, false, fmt.Errorf("run %d: as_of: %w", last.ID, err)
+	}
+	if through.Valid {
+		// Lenient, as SourceRows is: a value it cannot read makes the next
+		// run compare every row's digest, which is always right.
+		last.ChangedThrough, _ = time.Parse(time.RFC3339Nano, through.String)
 	}
 	return last, true, nil
 }

@@ -22,26 +22,50 @@ import (
 // gives none of rs's segmentations and cooling actions a position (a
 // first run), it reads no state row.
 func SnapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []Column, src string) string {
-	return snapshotQuery(d, t, rs, lay, cols, src, false, "")
+	return snapshotQuery(d, t, rs, lay, cols, src, nil)
+}
+
+// narrowing is how an incremental run's snapshot leaves out the
+// customers who cannot have changed (ReadChanged): contacts selects the
+// keys of those with contacts to read all the same (contactSQL; "" for
+// none); for a source with a change column, change and unchanged are
+// the conditions on its row src that it changed since the last run, or
+// did not ("": every row's digest is compared).
+type narrowing struct {
+	contacts, change, unchanged string
 }
 
 // snapshotQuery is SnapshotQuery, of only the customers an incremental
-// run must read when changed is set (changedSQL, with contacts; its
-// as-of is $1).
-func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []Column, src string, changed bool, contacts string) string {
+// run at $1 must read when n is set (changedSQL). With a change column,
+// it is two queries: the rows changed since the last run, whose digests
+// are compared, and the others, read only when their wake-up time has
+// come or they have contacts, so that the database need not digest every
+// row, nor join every row to its state where it can look the changed
+// ones up. The union is ordered by its first column, the key in byte
+// order.
+func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []Column, src string, n *narrowing) string {
 	key, facts := factExprs(d, rs, cols)
 	sel := append([]string{key}, facts...)
 	state, reads := stateColumns(d, lay, rs, "st")
 	sel = append(sel, state...)
-	sel = append(sel, digestExpr(d, facts))
-	join := ""
-	if reads {
-		join = fmt.Sprintf("\nLEFT JOIN %s st ON st.ruleset = %s AND st.customer_key = %s", t.State, QuoteLiteral(rs.Name), key)
-		if changed {
-			join += "\nWHERE " + changedSQL(digestExpr(d, facts), contacts)
-		}
+	digest := digestExpr(d, facts)
+	sel = append(sel, digest)
+	from := fmt.Sprintf("\nFROM (%s) AS src", src)
+	order := "\nORDER BY " + d.ByteOrder(key)
+	if !reads {
+		return "SELECT " + strings.Join(sel, ", ") + from + order
 	}
-	return fmt.Sprintf("SELECT %s\nFROM (%s) AS src%s\nORDER BY %s", strings.Join(sel, ", "), src, join, d.ByteOrder(key))
+	join := fmt.Sprintf(" JOIN %s st ON st.ruleset = %s AND st.customer_key = %s", t.State, QuoteLiteral(rs.Name), key)
+	switch {
+	case n == nil:
+		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + order
+	case n.change == "":
+		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + "\nWHERE " + changedSQL(digest, n.contacts) + order
+	}
+	sel[0] = d.ByteOrder(key)
+	return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + "\nWHERE (" + n.change + ") AND (" + changedSQL(digest, n.contacts) + ")" +
+		"\nUNION ALL\nSELECT " + strings.Join(sel, ", ") + from + "\n" + strings.TrimPrefix(join, " ") + "\nWHERE " + n.unchanged + " AND (" + wakeSQL(n.contacts) + ")" +
+		"\nORDER BY 1"
 }
 
 // Joined is the one-query snapshot of a source on the state database. It

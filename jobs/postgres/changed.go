@@ -37,6 +37,21 @@ func newestSQL(expr string, f rules.Field, col *kernel.Column) (string, bool) {
 	return "max(" + expr + ")", true
 }
 
+// changedAfter compares the column itself, so that an index on it can
+// find the changed rows; the read transaction is in UTC, so a timestamp
+// or date column compares as UTC.
+func changedAfter(expr, param string) (string, string) {
+	return expr + " > " + param + " OR " + expr + " IS NULL", expr + " <= " + param
+}
+
+// narrowSettings turn just-in-time compilation off for an incremental
+// run's statements: each reads a million rows but computes little per
+// row, so the planner's costs call for it, and compiling them took 120
+// to 250 ms a statement, more than it saved (EXPLAIN ANALYZE at
+// 1,000,000 customers: the read of the changed customers 1.14 s with it,
+// 0.97 s without).
+var narrowSettings = []string{`SET LOCAL jit = off`}
+
 // leftSettings make the anti-join of the state's keys with the source's
 // hash the source's keys once: with the default settings the planner
 // picks a merge join, and each parallel worker sorts every key of the

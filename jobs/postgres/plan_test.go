@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -65,4 +66,25 @@ func TestPlanWritesNothing(t *testing.T) {
 func TestUniqueKey(t *testing.T) {
 	t.Parallel()
 	storetest.CheckUniqueKey(t, newStore(t, 0).DB().DB, postgres.Dialect)
+}
+
+// TestChangeColumnNotTime: a change column PostgreSQL cannot order as
+// times fails the incremental run, naming the column and its type.
+func TestChangeColumnNotTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t, 20)
+	rs := retail(t, storetest.WithoutCoverage...)
+	o := storetest.Options()
+	o.Incremental = true
+	if _, err := jobs.Apply(ctx, s, facts(s), rs, o); err != nil {
+		t.Fatal(err)
+	}
+	o.AsOf = o.AsOf.AddDate(0, 0, 1)
+	f := jobs.FactsByRuleSet{"retail": jobs.Sources{{Name: jobs.PrimarySource, Facts: s.Source("customer_facts"), ChangeColumn: "channel"}}}
+	_, err := jobs.Apply(ctx, s, f, rs, o)
+	const want = `retail: the change column "channel" (text) does not hold times: it must be a timestamptz, timestamp (UTC) or date column that every insert and update sets`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("apply with a text change column: %v; want %q", err, want)
+	}
 }

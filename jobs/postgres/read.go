@@ -46,11 +46,13 @@ var Dialect = &kernel.Dialect{
 	State: stateSQL, // the state rows' arrays (staterow.go)
 
 	// Incremental runs' reading of changed customers only (changed.go).
-	Digest:       digestSQL,
-	Newest:       newestSQL,
-	KeysNotIn:    keysNotIn,
-	UniqueKey:    uniqueKey,
-	LeftSettings: leftSettings,
+	Digest:         digestSQL,
+	Newest:         newestSQL,
+	ChangedAfter:   changedAfter,
+	KeysNotIn:      keysNotIn,
+	UniqueKey:      uniqueKey,
+	LeftSettings:   leftSettings,
+	NarrowSettings: narrowSettings,
 }
 
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC

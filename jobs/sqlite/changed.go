@@ -95,6 +95,14 @@ func newestSQL(expr string, _ rules.Field, _ *kernel.Column) (string, bool) {
 	return "max(tierflow_time(" + expr + "))", true
 }
 
+// changedAfter reads the column as stored times are (tierflow_time), in
+// the fixed-width UTC text TimeArg passes: a value that is not a time
+// counts as changed.
+func changedAfter(expr, param string) (string, string) {
+	t := "tierflow_time(" + expr + ")"
+	return t + " > " + param + " OR " + t + " IS NULL", t + " <= " + param
+}
+
 // keysNotIn lets SQLite build an index of the keys once; a correlated
 // NOT EXISTS would scan the source for every state row.
 func keysNotIn(expr, keysSQL string) string {

@@ -39,10 +39,11 @@ var Dialect = &kernel.Dialect{
 	State: stateSQL, // the state rows' arrays (staterow.go)
 
 	// Incremental runs' reading of changed customers only (changed.go).
-	Digest:    digestSQL,
-	Newest:    newestSQL,
-	KeysNotIn: keysNotIn,
-	UniqueKey: uniqueKey,
+	Digest:       digestSQL,
+	Newest:       newestSQL,
+	ChangedAfter: changedAfter,
+	KeysNotIn:    keysNotIn,
+	UniqueKey:    uniqueKey,
 }
 
 // beginRead opens a read transaction on a connection of a query_only

@@ -18,6 +18,28 @@ var changedCases = []testCase{
 	{"incremental runs on facts in the state's database read only who can have changed, and end as full runs do", testChangedOnly},
 	{"an incremental run reads every customer where the others' counts need them, and says why", testChangedReadsAll},
 	{"CDNOW at monthly as-of dates: incremental runs that read only who can have changed end as full runs do", testChangedCDNOW},
+	{"a change column the source does not have fails the incremental run and names it", testChangeColumnMissing},
+}
+
+// A change column the source lacks is a mistake in the config: the
+// incremental run fails, names it and says what to do, and writes
+// nothing.
+func testChangeColumnMissing(t *testing.T, nb func(t *testing.T) Backend) {
+	e := newEnv(t, nb, 20)
+	rs := retailWithoutCoverage(t)
+	o := nightOptions()
+	o.Incremental = true
+	e.applyAt(rs, day(0), o)
+	o.AsOf = day(1)
+	f := jobs.FactsByRuleSet{rs.Name: jobs.Sources{{Name: jobs.PrimarySource, Facts: e.s.Source(sources[rs.Name]), ChangeColumn: "changed_on"}}}
+	_, err := jobs.Apply(t.Context(), e.s, f, rs, o)
+	const want = `retail: the change column "changed_on" cannot be read from the source (`
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "name a column of its rows, or leave change_column out") {
+		t.Fatalf("apply with a change column the source lacks: %v; want an error containing %q", err, want)
+	}
+	if n := e.runStatuses()["succeeded"]; n != 1 {
+		t.Errorf("%d succeeded runs, want the first alone", n)
+	}
 }
 
 // A run cannot leave customers unread when a fact declares value checks
@@ -74,14 +96,28 @@ func testChangedReadsAll(t *testing.T, nb func(t *testing.T) Backend) {
 // actions, guards and data-quality counts; after the first night the
 // incremental runs read most customers not at all.
 func testChangedOnly(t *testing.T, nb func(t *testing.T) Backend) {
-	t.Run("without contact limits", func(t *testing.T) { checkChangedOnly(t, nb, retailWithoutCoverage(t)) })
+	t.Run("without contact limits", func(t *testing.T) { checkChangedOnly(t, nb, retailWithoutCoverage(t), false) })
 	// The example's limits and holdouts: customers with contacts in the
 	// limits' window are read.
-	t.Run("with contact limits", func(t *testing.T) { checkChangedOnly(t, nb, retailWithheld(t, WithoutCoverage...)) })
+	t.Run("with contact limits", func(t *testing.T) { checkChangedOnly(t, nb, retailWithheld(t, WithoutCoverage...), false) })
+	// A change column (jobs.Source.ChangeColumn) that every change of the
+	// nights sets: only those rows' digests are compared.
+	t.Run("with a change column", func(t *testing.T) { checkChangedOnly(t, nb, retailWithheld(t, WithoutCoverage...), true) })
 }
 
-func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.RuleSet) {
+// checkChangedOnly runs twenty nights of changedFacts on two databases,
+// one applied with every customer evaluated and one incrementally, with
+// customer_facts.updated_at as its change column when change is set.
+func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.RuleSet, change bool) {
 	full, incr := newEnv(t, nb, 300), newEnv(t, nb, 300)
+	if change {
+		for _, e := range []*env{full, incr} {
+			e.exec(`ALTER TABLE customer_facts ADD COLUMN updated_at TIMESTAMP`)
+			e.exec(`UPDATE customer_facts SET updated_at = $1`, stamp(day(-30)))
+		}
+		incr.f = jobs.FactsByRuleSet{rs.Name: jobs.Sources{{Name: jobs.PrimarySource, Facts: incr.s.Source(sources[rs.Name]), ChangeColumn: "updated_at"}}}
+	}
+	compared := 0
 	o := nightOptions()
 	o.Guard.MaxErrorRate = 0.1 // the nights with spend nulled
 	oi := o
@@ -90,7 +126,7 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 	for night := 0; night < 20; night++ {
 		at := day(3 * night)
 		for _, e := range []*env{full, incr} {
-			changedFacts(e, night, at)
+			changedFacts(e, night, at, change)
 		}
 		rf, ri := full.applyAt(rs, at, o).Report, incr.applyAt(rs, at, oi).Report
 		if f, i := reportFigures(t, rf), reportFigures(t, ri); f != i {
@@ -106,10 +142,21 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 		if night > 0 {
 			read, notRead = read+ri.Customers-r.NotRead, notRead+r.NotRead
 		}
+		if change && night > 0 {
+			if want := latestStamp(t, incr); !r.ChangedThrough.Equal(want) {
+				t.Fatalf("night %d: the run saw changes through %v, want the column's latest value %v", night, r.ChangedThrough, want)
+			}
+			if night > 1 && r.ChangedSince.IsZero() {
+				t.Fatalf("night %d: the run compared every row's digest, not only those changed since the last run's latest change", night)
+			}
+			if !r.ChangedSince.IsZero() {
+				compared++
+			}
+		}
 		SameDigests(t, fmt.Sprintf("night %d", night), incr.outcomeDigest(), full.outcomeDigest())
 		sameStates(t, fmt.Sprintf("night %d", night), snapshotStates(t, full.s, full.f, rs), snapshotStates(t, incr.s, incr.f, rs))
 	}
-	t.Logf("customer-nights after the first: %d read, %d left unread", read, notRead)
+	t.Logf("customer-nights after the first: %d read, %d left unread; %d nights read by the change column", read, notRead, compared)
 	if notRead <= read {
 		t.Errorf("the incremental runs read %d customer-nights and left %d unread: want most unread", read, notRead)
 	}
@@ -121,30 +168,57 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 // leaves, on night 6 twenty arrive; on night 9 every 19th loses its last
 // order (a nullable fact), and every 23rd has no spend (a required fact:
 // a fact error) from night 12 to night 15; on nights 8 and 16 a third of
-// the pending actions are cancelled.
-func changedFacts(e *env, night int, at time.Time) {
+// the pending actions are cancelled; on night 11 every 29th customer's
+// spend grows. With stamped, every change sets updated_at to an hour
+// before at, but for night 11's, which a write that committed late
+// stamped two hours before the last night's as-of: the change column's
+// lookback finds it.
+func changedFacts(e *env, night int, at time.Time, stamped bool) {
 	e.t.Helper()
+	set := ""
+	if stamped {
+		set = ", updated_at = '" + stamp(at.Add(-time.Hour)) + "'"
+	}
 	if night > 0 && night%5 == 0 {
-		e.exec(`UPDATE customer_facts SET last_order_at = $1, orders_12m = orders_12m + 1, spend_12m = spend_12m + 120 WHERE customer_id % 11 = 0`,
-			at.Add(-time.Hour).UTC().Format("2006-01-02T15:04:05Z"))
+		e.exec(`UPDATE customer_facts SET last_order_at = $1, orders_12m = orders_12m + 1, spend_12m = spend_12m + 120`+set+` WHERE customer_id % 11 = 0`,
+			stamp(at.Add(-time.Hour)))
 	}
 	if night > 0 && night%7 == 0 {
-		e.exec(`UPDATE customer_facts SET spend_12m = spend_12m / 2 WHERE customer_id % 13 = 0`)
+		e.exec(`UPDATE customer_facts SET spend_12m = spend_12m / 2` + set + ` WHERE customer_id % 13 = 0`)
 	}
 	switch night {
 	case 4:
 		e.exec(`DELETE FROM customer_facts WHERE customer_id % 17 = 0`)
 	case 6:
 		InsertCustomers(e.t, e.s.DB(), 301, 20)
+		if stamped {
+			e.exec(`UPDATE customer_facts SET updated_at = $1 WHERE customer_id > 300`, stamp(at.Add(-time.Hour)))
+		}
 	case 9:
-		e.exec(`UPDATE customer_facts SET last_order_at = NULL WHERE customer_id % 19 = 0`)
+		e.exec(`UPDATE customer_facts SET last_order_at = NULL` + set + ` WHERE customer_id % 19 = 0`)
 	case 12:
-		e.exec(`UPDATE customer_facts SET spend_12m = NULL WHERE customer_id % 23 = 0`)
+		e.exec(`UPDATE customer_facts SET spend_12m = NULL` + set + ` WHERE customer_id % 23 = 0`)
+	case 11:
+		if stamped {
+			set = ", updated_at = '" + stamp(at.AddDate(0, 0, -3).Add(-2*time.Hour)) + "'"
+		}
+		e.exec(`UPDATE customer_facts SET spend_12m = spend_12m * 3 + 500` + set + ` WHERE customer_id % 29 = 0`)
 	case 15:
-		e.exec(`UPDATE customer_facts SET spend_12m = 100 WHERE customer_id % 23 = 0`)
+		e.exec(`UPDATE customer_facts SET spend_12m = 100` + set + ` WHERE customer_id % 23 = 0`)
 	case 8, 16:
 		cancelPending(e)
 	}
+}
+
+// stamp is a time as the facts' SQL takes it in both stores.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// latestStamp is the latest updated_at of e's customer_facts.
+func latestStamp(t *testing.T, e *env) time.Time {
+	t.Helper()
+	var v any
+	e.scan(`SELECT max(updated_at) FROM customer_facts`, nil, &v)
+	return storedTime(t, v)
 }
 
 // cancelPending cancels every pending action of every third customer,
