@@ -103,6 +103,12 @@ func testChangedOnly(t *testing.T, nb func(t *testing.T) Backend) {
 	// A change column (jobs.Source.ChangeColumn) that every change of the
 	// nights sets: only those rows' digests are compared.
 	t.Run("with a change column", func(t *testing.T) { checkChangedOnly(t, nb, retailWithheld(t, WithoutCoverage...), true) })
+	// Customers who leave the source leave their segments: an incremental
+	// run hands them out after the others it read (its Keys come once the
+	// read is over), a full run among them in key order.
+	t.Run("under on_missing: exit", func(t *testing.T) {
+		checkChangedOnly(t, nb, RetailRuleSet(t, append([]string{"ruleset: retail\n", "ruleset: retail\non_missing: exit\n"}, WithoutCoverage...)...), false)
+	})
 }
 
 // checkChangedOnly runs twenty nights of changedFacts on two databases,
