@@ -57,12 +57,13 @@ type IncrementalReport struct {
 	// ReadsAll, for a run with Options.Incremental that is not full, says
 	// why it read every customer, even those it skipped.
 	ReadsAll string `json:"reads_all,omitempty"`
-	// ChangedSince and ChangedThrough, for a run that read only who can
-	// have changed from a source with a change column
-	// (Source.ChangeColumn): the rows it compared were those changed
-	// after ChangedSince (zero: every row), and the column's latest value
-	// was ChangedThrough, from which the next run starts (less the
-	// source's change_lookback).
+	// ChangeColumn, ChangedSince and ChangedThrough, for a run that read
+	// only who can have changed from a source with a change column
+	// (Source.ChangeColumn): the column, the time after which the rows
+	// whose digests it compared changed (zero: every row), and the
+	// column's latest value, from which the next run with the same column
+	// starts (less the source's change_lookback).
+	ChangeColumn   string    `json:"change_column,omitempty"`
 	ChangedSince   time.Time `json:"changed_since,omitzero"`
 	ChangedThrough time.Time `json:"changed_through,omitzero"`
 }

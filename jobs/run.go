@@ -312,8 +312,8 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	for _, w := range evaluators[1:] {
 		incr.merge(&w.incr)
 	}
-	if unread := unreadOf(snap); unread != nil {
-		addUnread(plan, incr, unread)
+	if unread, q := unreadOf(snap); unread != nil {
+		addUnread(plan, incr, unread, q)
 		if opts.Progress != nil {
 			opts.Progress(done.Load()+unread.Customers, total)
 		}

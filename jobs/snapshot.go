@@ -94,8 +94,9 @@ type snapshot struct {
 	follow *followUps
 	// changed is the joined snapshot once readChanged narrowed it;
 	// unread then counts, once streamed, the customers it left unread.
-	changed ChangedReader
-	unread  *Unread
+	changed      ChangedReader
+	changedQuery ChangedQuery
+	unread       *Unread
 }
 
 func (s *snapshot) Initial() bool {

@@ -204,9 +204,10 @@ type PreviousRun struct {
 	// (engine.Mark) hold for a run of the same rules at a later as-of.
 	RulesHash string    `json:"-"`
 	AsOf      time.Time `json:"-"`
-	// ChangedThrough is the latest value of the source's change column
-	// the run saw (IncrementalReport.ChangedThrough); zero when it read
-	// none.
+	// ChangeColumn and ChangedThrough are the source's change column and
+	// its latest value the run saw (IncrementalReport); "" and zero when
+	// it read none.
+	ChangeColumn   string    `json:"-"`
 	ChangedThrough time.Time `json:"-"`
 }
 

@@ -64,11 +64,10 @@ type Unread struct {
 	// none, or not a time fact).
 	Nulls  []int64
 	Newest []time.Time
-	// ChangedSince is the ChangedQuery's; ChangedThrough the latest value
-	// of the change column
+	// ChangedThrough is the latest value of the change column
 	// (ChangedQuery.ChangeColumn) over the whole source; zero when there
 	// is none, or no value.
-	ChangedSince, ChangedThrough time.Time
+	ChangedThrough time.Time
 }
 
 // UnreadGroup is the number of unread customers with one combination of
@@ -109,24 +108,26 @@ func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf tim
 		}
 	}
 	q := ChangedQuery{AsOf: asOf, Follow: follow, ChangeColumn: s.sources[0].ChangeColumn}
-	if q.ChangeColumn != "" && prev != nil && !prev.ChangedThrough.IsZero() {
+	// The last run's latest change counts only if it is of the same
+	// column: after a switch of column every digest is compared once.
+	if q.ChangeColumn != "" && prev != nil && prev.ChangeColumn == q.ChangeColumn && !prev.ChangedThrough.IsZero() {
 		q.ChangedSince = prev.ChangedThrough.Add(-s.sources[0].changeLookback())
 	}
 	why, err := cr.ReadChanged(ctx, q)
 	if err != nil || why != "" {
 		return why, err
 	}
-	s.changed = cr
+	s.changed, s.changedQuery = cr, q
 	return "", nil
 }
 
-// unreadOf is what the streamed snapshot snap left unread; nil when it
-// read everyone.
-func unreadOf(snap Snapshot) *Unread {
+// unreadOf is what the streamed snapshot snap left unread, and what
+// readChanged asked of it; nil when it read everyone.
+func unreadOf(snap Snapshot) (*Unread, ChangedQuery) {
 	if s, ok := snap.(*snapshot); ok {
-		return s.unread
+		return s.unread, s.changedQuery
 	}
-	return nil
+	return nil, ChangedQuery{}
 }
 
 // finishUnread takes the counts of the customers the narrowed snapshot
@@ -149,12 +150,15 @@ func (s *snapshot) finishUnread() error {
 }
 
 // addUnread counts the unread customers u into plan and r: each stays
-// where it is, asleep and skipped.
-func addUnread(plan *engine.Plan, r *IncrementalReport, u *Unread) {
+// where it is, asleep and skipped. q is what the run asked of the
+// snapshot: how far its change column was read.
+func addUnread(plan *engine.Plan, r *IncrementalReport, u *Unread, q ChangedQuery) {
 	for _, g := range u.Groups {
 		plan.AddUnchanged(g.Segments, int(g.Customers))
 	}
-	r.ChangedSince, r.ChangedThrough = u.ChangedSince, u.ChangedThrough
+	if q.ChangeColumn != "" {
+		r.ChangeColumn, r.ChangedSince, r.ChangedThrough = q.ChangeColumn, q.ChangedSince, u.ChangedThrough
+	}
 	n := int(u.Customers)
 	r.Asleep += n
 	r.Skipped += n

@@ -423,10 +423,10 @@ func (r *configReader) ruleSet(n *yaml.Node, field string, dbs map[string]databa
 		case s.changeNode == nil:
 		case i > 0:
 			r.Errorf(s.changeNode, s.field+".change_column", "move change_column to the first source, or leave it out",
-				"only the primary (first) source is read by changed rows")
+				"change_column works only on the first (primary) source")
 		case !rs.Incremental:
 			r.Errorf(s.changeNode, s.field+".change_column", "add incremental: true to the rule set, or leave change_column out",
-				"change_column is read only by incremental runs, and the rule set is not incremental")
+				"change_column is read only by incremental runs, and this rule set is not incremental")
 		}
 	}
 	rs.Transactions = r.transactionsSource(m["transactions"], field+".transactions", dbs)

@@ -796,13 +796,13 @@ func TestConfigChangeColumn(t *testing.T) {
 	}
 	for _, c := range []struct{ name, src, want string }{
 		{"not incremental", "rulesets:\n  - rules: a.yaml\n    source: {table: t, change_column: updated_at}\n",
-			`tierflow.yaml:3:39: rulesets[0].source.change_column: change_column is read only by incremental runs, and the rule set is not incremental (add incremental: true to the rule set, or leave change_column out)`},
+			`tierflow.yaml:3:39: rulesets[0].source.change_column: change_column is read only by incremental runs, and this rule set is not incremental (add incremental: true to the rule set, or leave change_column out)`},
 		{"a file", "rulesets:\n  - rules: a.yaml\n    source: {file: f.csv, change_column: updated_at}\n    incremental: true\n",
 			`tierflow.yaml:3:42: rulesets[0].source.change_column: a file source has no change column (leave change_column out: incremental runs compare a file's rows by their digests)`},
 		{"another database", "databases:\n  w: {driver: postgres, url_env: W}\nrulesets:\n  - rules: a.yaml\n    source: {table: t, database: w, change_column: updated_at}\n    incremental: true\n",
-			`tierflow.yaml:5:52: rulesets[0].source.change_column: only a source in the state's database is read by changed rows; one in database "w" is read whole (leave change_column out, or read the table from the state's database (no database:))`},
+			`tierflow.yaml:5:52: rulesets[0].source.change_column: change_column works only on a table or query in the state's database, and this source is in database "w" (leave change_column out, or read the table from the state's database (no database:))`},
 		{"not the first source", "rulesets:\n  - rules: a.yaml\n    sources:\n      - {table: t}\n      - {name: c, table: c, facts: [x], change_column: updated_at}\n    incremental: true\n",
-			`tierflow.yaml:5:56: rulesets[0].sources[1].change_column: only the primary (first) source is read by changed rows (move change_column to the first source, or leave it out)`},
+			`tierflow.yaml:5:56: rulesets[0].sources[1].change_column: change_column works only on the first (primary) source (move change_column to the first source, or leave it out)`},
 		{"a lookback alone", "rulesets:\n  - rules: a.yaml\n    source: {table: t, change_lookback: 1d}\n    incremental: true\n",
 			`tierflow.yaml:3:41: rulesets[0].source.change_lookback: change_lookback says how far back change_column is read, and change_column is not set (add change_column: updated_at, the column every insert and update sets, or remove change_lookback)`},
 		{"no lookback", "rulesets:\n  - rules: a.yaml\n    source: {table: t, change_column: u, change_lookback: 0s}\n    incremental: true\n",

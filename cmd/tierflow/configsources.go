@@ -264,7 +264,7 @@ func (r *configReader) sourceChange(m map[string]*yaml.Node, field string, s *so
 			"a file source has no change column")
 	case s.Database != "":
 		r.Errorf(n, field+".change_column", "leave change_column out, or read the table from the state's database (no database:)",
-			"only a source in the state's database is read by changed rows; one in database %q is read whole", s.Database)
+			"change_column works only on a table or query in the state's database, and this source is in database %q", s.Database)
 	}
 }
 

@@ -119,11 +119,6 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 		agg, _ := d.Newest(change, rules.Field{Name: cq.ChangeColumn, Type: rules.TypeTime}, byName[cq.ChangeColumn])
 		sel = append(sel, agg)
 	}
-	for _, set := range d.NarrowSettings {
-		if _, err := j.tx.ExecContext(ctx, set); err != nil {
-			return "", fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
-		}
-	}
 	dups, err := j.duplicates(ctx, key)
 	if err != nil {
 		return "", fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
@@ -155,7 +150,6 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 	if change != "" && !cq.ChangedSince.IsZero() {
 		args = append(args, d.TimeArg(cq.ChangedSince))
 		n.change, n.unchanged = d.ChangedAfter(change, "$"+strconv.Itoa(len(args)))
-		c.since = cq.ChangedSince
 	}
 	j.query = snapshotQuery(d, j.t, j.rs, j.state.lay, j.cols, j.sql, &n)
 	j.args = args
@@ -168,13 +162,15 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 // the dialect can order.
 func (j *Joined) changeColumn(ctx context.Context, name string, byName map[string]*Column) (string, error) {
 	d, expr := j.src.d, "src."+QuoteIdent(name)
-	rows, err := j.tx.QueryContext(ctx, "SELECT "+expr+" FROM ("+j.sql+") AS src LIMIT 0")
-	if err == nil {
-		err = rows.Close()
-	}
-	if err != nil {
-		return "", fmt.Errorf("%s: the change column %q cannot be read from the source (%v): name a column of its rows, or leave change_column out",
-			j.rs.Name, name, j.src.secrets.Err(err))
+	if byName[name] == nil { // not among the described columns, or none are (SQLite): ask
+		rows, err := j.tx.QueryContext(ctx, "SELECT "+expr+" FROM ("+j.sql+") AS src LIMIT 0")
+		if err == nil {
+			err = rows.Close()
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s: the change column %q cannot be read from the source (%v): set change_column in tierflow.yaml to a column of its rows, or leave it out",
+				j.rs.Name, name, j.src.secrets.Err(err))
+		}
 	}
 	if d.ChangedAfter == nil {
 		return "", fmt.Errorf("%s: %s cannot compare a change column in SQL: leave change_column out", j.rs.Name, d.Name)
@@ -217,7 +213,7 @@ func (j *Joined) Unread() (*jobs.Unread, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fields := j.rs.Facts.Fields
-	u := &jobs.Unread{Customers: c.rows - c.readRows, Nulls: make([]int64, len(fields)), Newest: c.newest, ChangedSince: c.since, ChangedThrough: c.through}
+	u := &jobs.Unread{Customers: c.rows - c.readRows, Nulls: make([]int64, len(fields)), Newest: c.newest, ChangedThrough: c.through}
 	for k := range fields {
 		u.Nulls[k] = c.nulls[k] - c.readNulls[k]
 	}
@@ -260,10 +256,9 @@ type changedCounts struct {
 	state  map[string]int64
 	listed int64
 	// changeColumn says the source's aggregate ends with the change
-	// column's latest value, through; since is where the read of changed
-	// rows started (zero: every row's digest was compared).
-	changeColumn   bool
-	since, through time.Time
+	// column's latest value, through.
+	changeColumn bool
+	through      time.Time
 	// read counts the customers Stream handed out (readNulls, their
 	// nulls), and, by segments, those of them with a digest; readListed
 	// those of them whose state row is among the listed, or may be; left
@@ -361,10 +356,11 @@ func (c *changedCounts) states(ctx context.Context, tx *sql.Tx, q string, segs i
 			return err
 		}
 		c.listed += n
-		if digested, err := boolValue(vals[segs]); err != nil || !digested {
-			if err != nil {
-				return err
-			}
+		digested, err := boolValue(vals[segs])
+		if err != nil {
+			return err
+		}
+		if !digested {
 			continue
 		}
 		for i := range combo {

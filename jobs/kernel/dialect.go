@@ -78,10 +78,6 @@ type Dialect struct {
 	// (unchanged): an incremental run compares the digests of the first
 	// rows only. Nil where the dialect cannot compare times in SQL.
 	ChangedAfter func(expr, param string) (changed, unchanged string)
-	// NarrowSettings, when set, are statements that tune the read
-	// transaction once an incremental run narrows it (ReadChanged), before
-	// its aggregates and its read of the changed customers.
-	NarrowSettings []string
 	// LeftSettings, when set, are statements that tune the read
 	// transaction of the anti-join that finds the customers who left the
 	// source (an incremental run's Keys) before it runs.

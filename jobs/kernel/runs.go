@@ -22,9 +22,10 @@ func LastSucceeded(ctx context.Context, q Queryer, d *Dialect, runs, ruleset str
 	var last jobs.PreviousRun
 	var sources []byte
 	var asOf any
-	var through sql.NullString
-	err := q.QueryRowContext(ctx, `SELECT id, customers, detail -> 'quality' -> 'sources', rules_hash, as_of, detail -> 'incremental' ->> 'changed_through' FROM `+runs+`
-		WHERE ruleset = $1 AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1`, ruleset).Scan(&last.ID, &last.Customers, &sources, &last.RulesHash, &asOf, &through)
+	var column, through sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT id, customers, detail -> 'quality' -> 'sources', rules_hash, as_of,
+		detail -> 'incremental' ->> 'change_column', detail -> 'incremental' ->> 'changed_through' FROM `+runs+`
+		WHERE ruleset = $1 AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1`, ruleset).Scan(&last.ID, &last.Customers, &sources, &last.RulesHash, &asOf, &column, &through)
 	if errors.Is(err, sql.ErrNoRows) {
 		return jobs.PreviousRun{}, false, nil
 	}
@@ -35,7 +36,8 @@ func LastSucceeded(ctx context.Context, q Queryer, d *Dialect, runs, ruleset str
 	if last.AsOf, err = d.Time(asOf); err != nil {
 		return jobs.PreviousRun{}, false, fmt.Errorf("run %d: as_of: %w", last.ID, err)
 	}
-	if through.Valid {
+	if column.Valid && through.Valid {
+		last.ChangeColumn = column.String
 		// Lenient, as SourceRows is: a value it cannot read makes the next
 		// run compare every row's digest, which is always right.
 		last.ChangedThrough, _ = time.Parse(time.RFC3339Nano, through.String)

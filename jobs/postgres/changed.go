@@ -44,16 +44,6 @@ func changedAfter(expr, param string) (string, string) {
 	return expr + " > " + param + " OR " + expr + " IS NULL", expr + " <= " + param
 }
 
-// narrowSettings turn just-in-time compilation off for an incremental
-// run's statements: each reads a million rows but computes little per
-// row, so the planner's costs call for it, and compiling them took 120
-// to 250 ms a statement, more than it saved (EXPLAIN ANALYZE at
-// 1,000,000 customers: the read of the changed customers 1.14 s with it,
-// 0.97 s without). In BenchmarkApplyRetailIncremental the ratio to the
-// SQL baseline did not move (1.176x before and after), so the gain is
-// within its noise there.
-var narrowSettings = []string{`SET LOCAL jit = off`}
-
 // leftSettings make the anti-join of the state's keys with the source's
 // hash the source's keys once: with the default settings the planner
 // picks a merge join, and each parallel worker sorts every key of the

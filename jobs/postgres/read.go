@@ -46,13 +46,12 @@ var Dialect = &kernel.Dialect{
 	State: stateSQL, // the state rows' arrays (staterow.go)
 
 	// Incremental runs' reading of changed customers only (changed.go).
-	Digest:         digestSQL,
-	Newest:         newestSQL,
-	ChangedAfter:   changedAfter,
-	KeysNotIn:      keysNotIn,
-	UniqueKey:      uniqueKey,
-	LeftSettings:   leftSettings,
-	NarrowSettings: narrowSettings,
+	Digest:       digestSQL,
+	Newest:       newestSQL,
+	ChangedAfter: changedAfter,
+	KeysNotIn:    keysNotIn,
+	UniqueKey:    uniqueKey,
+	LeftSettings: leftSettings,
 }
 
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC

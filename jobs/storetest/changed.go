@@ -34,7 +34,7 @@ func testChangeColumnMissing(t *testing.T, nb func(t *testing.T) Backend) {
 	f := jobs.FactsByRuleSet{rs.Name: jobs.Sources{{Name: jobs.PrimarySource, Facts: e.s.Source(sources[rs.Name]), ChangeColumn: "changed_on"}}}
 	_, err := jobs.Apply(t.Context(), e.s, f, rs, o)
 	const want = `retail: the change column "changed_on" cannot be read from the source (`
-	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "name a column of its rows, or leave change_column out") {
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "set change_column in tierflow.yaml to a column of its rows, or leave it out") {
 		t.Fatalf("apply with a change column the source lacks: %v; want an error containing %q", err, want)
 	}
 	if n := e.runStatuses()["succeeded"]; n != 1 {
@@ -149,6 +149,9 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 			read, notRead = read+ri.Customers-r.NotRead, notRead+r.NotRead
 		}
 		if change && night > 0 {
+			if r.ChangeColumn != "updated_at" {
+				t.Fatalf("night %d: the report names change column %q, want updated_at", night, r.ChangeColumn)
+			}
 			if want := latestStamp(t, incr); !r.ChangedThrough.Equal(want) {
 				t.Fatalf("night %d: the run saw changes through %v, want the column's latest value %v", night, r.ChangedThrough, want)
 			}
@@ -166,6 +169,36 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 	if notRead <= read {
 		t.Errorf("the incremental runs read %d customer-nights and left %d unread: want most unread", read, notRead)
 	}
+	if change {
+		checkChangeColumnSwitch(t, full, incr, rs)
+	}
+}
+
+// checkChangeColumnSwitch names another change column, whose values are
+// all older than the last run's latest change of the first: the next
+// incremental run compares every row's digest rather than start from a
+// time of another column, and finds the spend doubled for every 31st
+// customer, as the full run does.
+func checkChangeColumnSwitch(t *testing.T, full, incr *env, rs *rules.RuleSet) {
+	at := day(3 * 20)
+	for _, e := range []*env{full, incr} {
+		e.exec(`ALTER TABLE customer_facts ADD COLUMN loaded_at TIMESTAMP`)
+		e.exec(`UPDATE customer_facts SET loaded_at = $1`, stamp(day(-30)))
+		e.exec(`UPDATE customer_facts SET spend_12m = spend_12m * 2 WHERE customer_id % 31 = 0`)
+	}
+	incr.f = jobs.FactsByRuleSet{rs.Name: jobs.Sources{{Name: jobs.PrimarySource, Facts: incr.s.Source(sources[rs.Name]), ChangeColumn: "loaded_at"}}}
+	o := nightOptions()
+	o.Guard.MaxErrorRate = 0.1
+	oi := o
+	oi.Incremental = true
+	rf, ri := full.applyAt(rs, at, o).Report, incr.applyAt(rs, at, oi).Report
+	if r := ri.Incremental; r.ChangeColumn != "loaded_at" || !r.ChangedSince.IsZero() {
+		t.Fatalf("after a switch of change column the run read %q from %v, want loaded_at and every row's digest", r.ChangeColumn, r.ChangedSince)
+	}
+	if f, i := reportFigures(t, rf), reportFigures(t, ri); f != i {
+		t.Fatalf("after a switch of change column: the incremental report\n%s\nwant the full run's\n%s", i, f)
+	}
+	sameStates(t, "after a switch of change column", snapshotStates(t, full.s, full.f, rs), snapshotStates(t, incr.s, incr.f, rs))
 }
 
 // changedFacts changes customer_facts before night number night (at
