@@ -38,8 +38,13 @@ type Dialect struct {
 	LooseTypes bool
 	// Fact converts a fact value as the driver returns it.
 	Fact func(f rules.Field, v any) (any, error)
-	// Time converts a state time as the driver returns it (nil: none).
+	// Time converts a state time as the driver returns it (nil: none),
+	// read as it is or as TimeText reads it.
 	Time func(v any) (time.Time, error)
+	// TimeText, where set, is how the snapshot reads a state time column
+	// expr for Time to convert faster than the driver would (PostgreSQL:
+	// as text; nil: as it is).
+	TimeText func(expr string) string
 	// TimeArg binds a time as the store's tables keep it.
 	TimeArg func(t time.Time) any
 	// InKeys is the condition that expr is one of keys (customer keys,

@@ -18,12 +18,22 @@ import (
 // rs's segmentations and cooling actions a position, so that the row
 // need not be read at all (a first run: every column is NULL).
 func stateColumns(d *Dialect, lay *Layout, rs *rules.RuleSet, st string) (cols []string, reads bool) {
+	timeText := func(expr string) string {
+		if d.TimeText == nil {
+			return expr
+		}
+		return d.TimeText(expr)
+	}
 	elem := func(col string, pos int) string {
 		if pos == 0 {
 			return "NULL"
 		}
 		reads = true
-		return d.State.Elem(st+"."+col, pos)
+		e := d.State.Elem(st+"."+col, pos)
+		if col != "segments" {
+			e = timeText(e)
+		}
+		return e
 	}
 	for _, s := range rs.Segmentations {
 		p := lay.Segment(s.Name)
@@ -35,7 +45,7 @@ func stateColumns(d *Dialect, lay *Layout, rs *rules.RuleSet, st string) (cols [
 		}
 	}
 	if reads {
-		return append(cols, st+".wake_at", st+".facts_digest"), true
+		return append(cols, timeText(st+".wake_at"), st+".facts_digest"), true
 	}
 	return append(cols, "NULL", "NULL"), false
 }

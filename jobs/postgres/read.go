@@ -26,11 +26,9 @@ var Dialect = &kernel.Dialect{
 	ByteOrder:    func(expr string) string { return "(" + expr + `) COLLATE "C"` },
 	ColumnType:   columnType,
 	Fact:         factValue,
-	Time: func(v any) (time.Time, error) {
-		t, _ := v.(time.Time)
-		return utcOrZero(t), nil
-	},
-	TimeArg: func(t time.Time) any { return t.UTC() },
+	Time:         stateTime, // state times, read as text (timetext.go)
+	TimeText:     stateTimeText,
+	TimeArg:      func(t time.Time) any { return t.UTC() },
 	InKeys: func(expr string, n int, keys []string) (string, any) {
 		return expr + " = ANY($" + strconv.Itoa(n) + ")", pq.StringArray(keys)
 	},
