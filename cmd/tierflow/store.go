@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tierflow/tierflow/internal/gctune"
 	"github.com/tierflow/tierflow/internal/gen"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/destinations/filedest"
@@ -139,6 +140,7 @@ func (b backend) open(ctx context.Context, schema string, create bool) (stateSto
 		}
 		return s, nil
 	}
+	gctune.Outside(sqlite.ApplyCacheBytes()) // its page caches are outside Go's memory limit
 	return sqlite.Open(ctx, sqlite.Config{Path: b.path, MustExist: !create})
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierflow/tierflow/internal/gctune"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/storetest"
 	"github.com/tierflow/tierflow/rules"
@@ -51,6 +52,10 @@ func BenchmarkApplyRetail(b *testing.B) {
 		if n, err = strconv.Atoi(v); err != nil || n < 20 {
 			b.Fatalf("%s=%q: want a number of customers, at least 20", benchCustomersEnv, v)
 		}
+	}
+	if gctune.Set(os.Getenv) { // as cmd/tierflow runs
+		gctune.Outside(ApplyCacheBytes())
+		b.Logf("setup: GOGC=%d, memory limit %d MiB", gctune.Percent, (gctune.Limit-ApplyCacheBytes())>>20)
 	}
 	ctx := context.Background()
 	dir := b.TempDir()

@@ -66,6 +66,10 @@ const stageRows = 64
 // the same speed (docs/benchmarks.md). Tests lower it.
 var applyCacheKiB = 8 << 10
 
+// ApplyCacheBytes is the memory an apply's page caches take at most,
+// outside the Go runtime's (internal/gctune).
+func ApplyCacheBytes() int64 { return 2 * int64(applyCacheKiB) << 10 }
+
 func stageInsert(rows int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO temp.tierflow_stage (kind, name, customer_key, segment, matched, reason, prev_segment, payload, priority, due_at, idem_key, destination,
