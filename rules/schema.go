@@ -227,7 +227,7 @@ func coerce(t Type, v any) (any, error) {
 	case TypeNumber:
 		switch x := v.(type) {
 		case float64:
-			return x, nil
+			return v, nil // as it is: boxing it again would allocate
 		case float32:
 			return float64(x), nil
 		case int:
@@ -248,7 +248,7 @@ func coerce(t Type, v any) (any, error) {
 	case TypeInteger:
 		switch x := v.(type) {
 		case int:
-			return x, nil
+			return v, nil
 		case int64:
 			return int(x), nil
 		case int32:
@@ -277,7 +277,7 @@ func coerce(t Type, v any) (any, error) {
 	case TypeString:
 		switch x := v.(type) {
 		case string:
-			return x, nil
+			return v, nil
 		case json.Number:
 			return x.String(), nil // as written in the JSON
 		case int, int64, float64, bool:
