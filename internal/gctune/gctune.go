@@ -1,13 +1,13 @@
 // Package gctune sets Go's garbage collector for tierflow's runs.
 //
 // A run streams customers through a small live heap while it allocates
-// well over a gigabyte per million customers, so Go's default (GOGC=100: collect each time the heap doubles)
-// collects hundreds of times per run. At a million customers on
-// PostgreSQL that was about 3 of tierflow's 11 CPU seconds
-// (docs/benchmarks.md, "The garbage collector"). Collecting when the heap
-// has grown five-fold instead takes most of that back, and a soft memory
-// limit keeps the heap, and so the process's resident memory, bounded
-// where the live heap is larger than usual.
+// well over a gigabyte per million customers, so Go's default (GOGC=100:
+// collect each time the heap doubles) collects hundreds of times per run.
+// Collecting when the heap has grown five-fold instead took a full apply
+// of a million customers on PostgreSQL from 11.7 to 6.6 CPU seconds
+// (docs/benchmarks.md, "The garbage collector"), and a soft memory limit
+// keeps the heap, and so the process's resident memory, bounded where
+// the live heap is larger than usual.
 package gctune
 
 import (

@@ -29,19 +29,21 @@ func stateColumns(d *Dialect, lay *Layout, rs *rules.RuleSet, st string) (cols [
 			return "NULL"
 		}
 		reads = true
-		e := d.State.Elem(st+"."+col, pos)
-		if col != "segments" {
-			e = timeText(e)
+		return d.State.Elem(st+"."+col, pos)
+	}
+	timeElem := func(col string, pos int) string {
+		if pos == 0 {
+			return "NULL"
 		}
-		return e
+		return timeText(elem(col, pos))
 	}
 	for _, s := range rs.Segmentations {
 		p := lay.Segment(s.Name)
-		cols = append(cols, elem("segments", p), elem("since", p), elem("pending_since", p))
+		cols = append(cols, elem("segments", p), timeElem("since", p), timeElem("pending_since", p))
 	}
 	for _, a := range rs.Actions {
 		if a.Cooldown > 0 {
-			cols = append(cols, elem("action_at", lay.LastAction(a.Name)))
+			cols = append(cols, timeElem("action_at", lay.LastAction(a.Name)))
 		}
 	}
 	if reads {

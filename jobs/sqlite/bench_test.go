@@ -55,7 +55,7 @@ func BenchmarkApplyRetail(b *testing.B) {
 	}
 	if gctune.Set(os.Getenv) { // as cmd/tierflow runs
 		gctune.Outside(ApplyCacheBytes())
-		b.Logf("setup: GOGC=%d, memory limit %d MiB", gctune.Percent, (gctune.Limit-ApplyCacheBytes())>>20)
+		b.Logf("setup: GOGC=%d, memory limit %d MiB", gctune.Percent, debug.SetMemoryLimit(-1)>>20)
 	}
 	ctx := context.Background()
 	dir := b.TempDir()

@@ -325,11 +325,12 @@ func (a *applyTx) Rollback() error {
 // spilled to its temporary file, fail with "database disk image is
 // malformed": the conformance suite's CDNOW case beside TestKilledApply
 // failed in 7 runs of 7 with 8 MiB caches and the reset, and passed in
-// 6 of 6 without it. The cause lies inside SQLite or its Go translation
+// 9 of 9 without it. The cause lies inside SQLite or its Go translation
 // and is not known. A lead: the driver builds SQLite with
 // SQLITE_ENABLE_MEMORY_MANAGEMENT, under which all page caches of the
-// process share one pool, so shrinking one evicts pages of the others. Without the reset the caches only grow,
-// to at most applyCacheKiB twice per connection of the pool.
+// process share one pool, so shrinking one evicts pages of the others.
+// Without the reset the caches only grow, to at most applyCacheKiB twice
+// per connection of the pool.
 func (a *applyTx) release() error {
 	if a.chunk != nil {
 		_ = a.chunk.Close()
