@@ -42,22 +42,23 @@ func digestExpr(d *Dialect, facts []string) string {
 	return d.Digest(facts)
 }
 
-// changedSQL is the condition on a source row joined to its state row
-// st (NULL when there is none) that an incremental run at $1 must read
-// it: a new customer, facts unlike their digest in the mark (digest), a
-// wake-up time that has come (a NULL one never comes), or, with
-// contacts set (contactSQL), contacts within the limits' window.
-func changedSQL(digest, contacts string) string {
-	return "st.customer_key IS NULL OR st.facts_digest IS DISTINCT FROM " + digest + " OR " + wakeSQL(contacts)
+// changedSQL is the condition on a source row joined to its mark m (a
+// state row, or the marks alone; its columns NULL when there is none)
+// that an incremental run at $1 must read it: a new customer, facts
+// unlike their digest in the mark (digest), a wake-up time that has come
+// (a NULL one never comes), or, with contacts set (contactSQL), contacts
+// within the limits' window.
+func changedSQL(m, digest, contacts string) string {
+	return m + ".customer_key IS NULL OR " + m + ".facts_digest IS DISTINCT FROM " + digest + " OR " + wakeSQL(m, contacts)
 }
 
-// wakeSQL is the condition on a state row st that an incremental run at
-// $1 must read its customer whatever the facts: a wake-up time that has
+// wakeSQL is the condition on a mark m that an incremental run at $1
+// must read its customer whatever the facts: a wake-up time that has
 // come (a NULL one never comes), or contacts within the limits' window.
-func wakeSQL(contacts string) string {
-	c := "st.wake_at <= $1"
+func wakeSQL(m, contacts string) string {
+	c := m + ".wake_at <= $1"
 	if contacts != "" {
-		c += " OR st.customer_key IN (" + contacts + ")"
+		c += " OR " + m + ".customer_key IN (" + contacts + ")"
 	}
 	return c
 }

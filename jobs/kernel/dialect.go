@@ -83,6 +83,16 @@ type Dialect struct {
 	// (unchanged): an incremental run compares the digests of the first
 	// rows only. Nil where the dialect cannot compare times in SQL.
 	ChangedAfter func(expr, param string) (changed, unchanged string)
+	// LookUpState, when set, is the join clause that gives a narrowed
+	// read (an incremental run's) the whole state row st of table for
+	// rule set literal ruleset and the customer of key expression key,
+	// looked up by its primary key (a LATERAL subquery): the read then
+	// joins the source to the state's marks alone (Marks), and looks up
+	// the rows of only the customers it selects, rather than hashing
+	// every customer's whole row to keep the few the marks select. Nil:
+	// the read joins the whole rows (SQLite, whose joins look rows up by
+	// key anyway).
+	LookUpState func(table, ruleset, key string) string
 	// LeftSettings, when set, are statements that tune the read
 	// transaction of the anti-join that finds the customers who left the
 	// source (an incremental run's Keys) before it runs.

@@ -392,6 +392,40 @@ ORDER BY TEXT(src."id") BYTES`
 	if got != want {
 		t.Errorf("snapshotQuery of the changed =\n%s\nwant\n%s", got, want)
 	}
+
+	// Where the dialect looks state rows up, the conditions read the
+	// marks alone, and only the selected customers' rows are looked up;
+	// with a change column, both queries do so.
+	digesting.LookUpState = func(table, ruleset, key string) string {
+		return "LOOK UP " + table + " " + ruleset + " " + key + " AS st"
+	}
+	got = snapshotQuery(&digesting, Tables{State: "x.customer_state"}, rs, NewLayout(rs), cols[:1], "SELECT 1", &narrowing{})
+	want = `SELECT TEXT(src."id"), src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1], st.wake_at, st.facts_digest, DIGEST(src."spend", src."joined")
+FROM (SELECT 1) AS src
+LEFT JOIN (SELECT customer_key, facts_digest, wake_at FROM x.customer_state WHERE ruleset = 't') AS mk ON mk.customer_key = TEXT(src."id")
+LOOK UP x.customer_state 't' mk.customer_key AS st
+WHERE mk.customer_key IS NULL OR mk.facts_digest IS DISTINCT FROM DIGEST(src."spend", src."joined") OR mk.wake_at <= $1
+ORDER BY TEXT(src."id") BYTES`
+	if got != want {
+		t.Errorf("snapshotQuery of the changed, state looked up =\n%s\nwant\n%s", got, want)
+	}
+	got = snapshotQuery(&digesting, Tables{State: "x.customer_state"}, rs, NewLayout(rs), cols[:1], "SELECT 1",
+		&narrowing{contacts: "CONTACTS", change: "CHANGED", unchanged: "UNCHANGED"})
+	want = `SELECT TEXT(src."id") BYTES, src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1], st.wake_at, st.facts_digest, DIGEST(src."spend", src."joined")
+FROM (SELECT 1) AS src
+LEFT JOIN (SELECT customer_key, facts_digest, wake_at FROM x.customer_state WHERE ruleset = 't') AS mk ON mk.customer_key = TEXT(src."id")
+LOOK UP x.customer_state 't' mk.customer_key AS st
+WHERE (CHANGED) AND (mk.customer_key IS NULL OR mk.facts_digest IS DISTINCT FROM DIGEST(src."spend", src."joined") OR mk.wake_at <= $1 OR mk.customer_key IN (CONTACTS))
+UNION ALL
+SELECT TEXT(src."id") BYTES, src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1], st.wake_at, st.facts_digest, DIGEST(src."spend", src."joined")
+FROM (SELECT 1) AS src
+JOIN (SELECT customer_key, facts_digest, wake_at FROM x.customer_state WHERE ruleset = 't') AS mk ON mk.customer_key = TEXT(src."id")
+LOOK UP x.customer_state 't' mk.customer_key AS st
+WHERE UNCHANGED AND (mk.wake_at <= $1 OR mk.customer_key IN (CONTACTS))
+ORDER BY 1`
+	if got != want {
+		t.Errorf("snapshotQuery of the changed by a change column, state looked up =\n%s\nwant\n%s", got, want)
+	}
 }
 
 // Segments reads the JSON column the queue keeps them in: text or bytes,

@@ -42,7 +42,9 @@ type narrowing struct {
 // come or they have contacts, so that the database need not digest every
 // row, nor join every row to its state where it can look the changed
 // ones up. The union is ordered by its first column, the key in byte
-// order.
+// order. Where the dialect looks state rows up (Dialect.LookUpState),
+// both join the source to the marks alone, and look up the whole state
+// rows of the customers they select.
 func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []Column, src string, n *narrowing) string {
 	key, facts := factExprs(d, rs, cols)
 	sel := append([]string{key}, facts...)
@@ -55,16 +57,27 @@ func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 	if !reads {
 		return "SELECT " + strings.Join(sel, ", ") + from + order
 	}
-	join := fmt.Sprintf(" JOIN %s st ON st.ruleset = %s AND st.customer_key = %s", t.State, QuoteLiteral(rs.Name), key)
-	switch {
-	case n == nil:
+	ruleset := QuoteLiteral(rs.Name)
+	join := fmt.Sprintf(" JOIN %s st ON st.ruleset = %s AND st.customer_key = %s", t.State, ruleset, key)
+	if n == nil {
 		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + order
-	case n.change == "":
-		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + "\nWHERE " + changedSQL(digest, n.contacts) + order
+	}
+	// m is where the conditions read the marks: the state rows joined,
+	// or the marks alone, each selected customer's row looked up after.
+	m, left, inner := "st", "\nLEFT"+join, "\n"+strings.TrimPrefix(join, " ")
+	if d.LookUpState != nil {
+		m = "mk"
+		marks := fmt.Sprintf(" JOIN (SELECT customer_key, facts_digest, wake_at FROM %s WHERE ruleset = %s) AS mk ON mk.customer_key = %s",
+			t.State, ruleset, key)
+		lookUp := "\n" + d.LookUpState(t.State, ruleset, "mk.customer_key")
+		left, inner = "\nLEFT"+marks+lookUp, "\n"+strings.TrimPrefix(marks, " ")+lookUp
+	}
+	if n.change == "" {
+		return "SELECT " + strings.Join(sel, ", ") + from + left + "\nWHERE " + changedSQL(m, digest, n.contacts) + order
 	}
 	sel[0] = d.ByteOrder(key)
-	return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + "\nWHERE (" + n.change + ") AND (" + changedSQL(digest, n.contacts) + ")" +
-		"\nUNION ALL\nSELECT " + strings.Join(sel, ", ") + from + "\n" + strings.TrimPrefix(join, " ") + "\nWHERE " + n.unchanged + " AND (" + wakeSQL(n.contacts) + ")" +
+	return "SELECT " + strings.Join(sel, ", ") + from + left + "\nWHERE (" + n.change + ") AND (" + changedSQL(m, digest, n.contacts) + ")" +
+		"\nUNION ALL\nSELECT " + strings.Join(sel, ", ") + from + inner + "\nWHERE " + n.unchanged + " AND (" + wakeSQL(m, n.contacts) + ")" +
 		"\nORDER BY 1"
 }
 

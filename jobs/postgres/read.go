@@ -50,12 +50,23 @@ var Dialect = &kernel.Dialect{
 	KeysNotIn:    keysNotIn,
 	UniqueKey:    uniqueKey,
 	LeftSettings: leftSettings,
+	LookUpState:  lookUpState,
 }
 
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC
 // for the rest of the transaction, and the text of floats that facts are
-// read as exact whatever the role's extra_float_digits.
-const utcSQL = `SET LOCAL TIME ZONE 'UTC'; SET LOCAL extra_float_digits = 3`
+// read as exact whatever the role's extra_float_digits. It also turns
+// JIT compilation off (noJIT).
+const utcSQL = `SET LOCAL TIME ZONE 'UTC'; SET LOCAL extra_float_digits = 3; ` + noJIT
+
+// noJIT turns JIT compilation off for the rest of a transaction. The
+// planner prices a read or a merge of a million customers far above
+// jit_above_cost, and PostgreSQL then spends 1.2-1.4 CPU seconds
+// compiling the snapshot query, on the cores the apply evaluates on,
+// to save less than that: the query's execution took 3.2-3.45 s with JIT
+// and 2.65-2.7 s without, and a full apply of a million customers 13.4 s
+// with JIT on the server and 10.5 s without (docs/benchmarks.md).
+const noJIT = `SET LOCAL jit = off`
 
 // beginRead opens a repeatable-read, READ ONLY transaction (a plan cannot
 // write even through a bug) in which date and timestamp facts read as UTC

@@ -105,6 +105,10 @@ func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunI
 		a.Rollback()
 		return nil, fmt.Errorf("close abandoned runs: %w", s.redact(err))
 	}
+	if _, err := tx.ExecContext(ctx, noJIT); err != nil {
+		a.Rollback()
+		return nil, s.redact(err)
+	}
 	if a.lay, err = kernel.ReadLayout(ctx, tx, s.tables(), rs.Name); err != nil {
 		a.Rollback()
 		return nil, s.redact(err)
