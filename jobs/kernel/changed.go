@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,16 +132,24 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 	if err := c.source(ctx, j.tx, "SELECT "+strings.Join(sel, ", ")+" FROM ("+j.sql+") AS src", d); err != nil {
 		return "", fmt.Errorf("count the facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
-	segs := j.segmentElems()
-	q := "SELECT " + strings.Join(append(segs, "st.facts_digest IS NOT NULL", "count(*)"), ", ") + " FROM " + j.t.State +
-		" st WHERE st.ruleset = $1 AND " + j.listedSQL()
-	by := make([]string, len(segs)+1)
-	for i := range by {
-		by[i] = strconv.Itoa(i + 1)
-	}
-	q += " GROUP BY " + strings.Join(by, ", ")
-	if err := c.states(ctx, j.tx, q, len(segs)); err != nil {
+	tally, ok, err := loadTally(ctx, j.tx, j.t, j.rs.Name)
+	if err != nil {
 		return "", fmt.Errorf("count the state of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+	}
+	if ok {
+		c.tallied(tally, j.state.lay)
+	} else {
+		segs := j.segmentElems()
+		q := "SELECT " + strings.Join(append(segs, "st.facts_digest IS NOT NULL", "count(*)"), ", ") + " FROM " + j.t.State +
+			" st WHERE st.ruleset = $1 AND " + j.listedSQL()
+		by := make([]string, len(segs)+1)
+		for i := range by {
+			by[i] = strconv.Itoa(i + 1)
+		}
+		q += " GROUP BY " + strings.Join(by, ", ")
+		if err := c.states(ctx, j.tx, q, len(segs)); err != nil {
+			return "", fmt.Errorf("count the state of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+		}
 	}
 	var n narrowing
 	args := []any{d.TimeArg(cq.AsOf)}
@@ -370,6 +379,34 @@ func (c *changedCounts) states(ctx context.Context, tx *sql.Tx, q string, segs i
 		c.state[segmentKey(combo)] += n
 	}
 	return rows.Err()
+}
+
+// tallied takes the counts states would read from the state tally g
+// (TallyWrite), the rule set's segmentations at their positions in lay:
+// the tally counts every state row, the listed (listedSQL) among them.
+func (c *changedCounts) tallied(g tallyGroups, lay *Layout) {
+	pos := make([]int, len(c.rs.Segmentations))
+	for i, s := range c.rs.Segmentations {
+		pos[i] = lay.Segment(s.Name)
+	}
+	combo := make([]string, len(pos))
+	for k, n := range g {
+		segs, digest := splitTallyKey(k)
+		if !digest && !slices.ContainsFunc(segs, func(s string) bool { return s != "" }) {
+			continue // neither a segment nor a digest: not listed
+		}
+		c.listed += n
+		if !digest {
+			continue
+		}
+		for i, p := range pos {
+			combo[i] = ""
+			if p > 0 && p <= len(segs) {
+				combo[i] = segs[p-1]
+			}
+		}
+		c.state[segmentKey(combo)] += n
+	}
 }
 
 // boolValue is a boolean as a driver returns it: a bool, or 0 or 1.

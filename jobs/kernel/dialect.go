@@ -137,7 +137,10 @@ type Tables struct {
 	State string
 	// Layout maps each rule set's segmentations and actions to their
 	// positions in the arrays of State.
-	Layout  string
+	Layout string
+	// Tally holds each rule set's counts of its state rows by segments
+	// and digest (tally.go).
+	Tally   string
 	History string
 	// Actions is the action queue, which the follow-up history is read
 	// from (LoadFollowUps).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/storetest"
 )
 
 // sqlBlocks returns the ```sql blocks of the markdown file path that
@@ -92,12 +93,12 @@ func stripComments(q string) string {
 // The read-only role docs/ci.md sets up can plan: with the grants it
 // lists, and no more, a plan of a rule set with state reads its facts
 // (through a view in the analytics schema, as the doc's source) and its
-// state, both joined and separately.
+// state, both joined and separately, in full and incrementally.
 func TestCIRoleCanPlan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, dbURL := newStoreURL(t, 200)
-	rs := retail(t)
+	rs := retail(t, storetest.WithoutCoverage...) // coverage makes a run read everyone
 	o := opts()
 	o.Guard.AllowLarge = true
 	applyAt(t, s, rs, day(0), o)
@@ -144,12 +145,20 @@ func TestCIRoleCanPlan(t *testing.T) {
 	}
 	defer other.Close()
 	for name, src := range map[string]jobs.FactsSource{"joined": ci.Source("analytics.customer_facts"), "separate": other.Source("analytics.customer_facts")} {
-		out, err := jobs.Plan(ctx, ci, jobs.FactsByRuleSet{rs.Name: src}, rs, opts())
-		if err != nil {
-			t.Fatalf("plan as the CI role, facts %s: %v", name, err)
-		}
-		if out.Report.Initial || out.Report.Customers != 200 {
-			t.Fatalf("plan as the CI role, facts %s: %d customers, initial %v; want the 200 with their state", name, out.Report.Customers, out.Report.Initial)
+		for _, incremental := range []bool{false, true} {
+			o := opts()
+			o.Incremental = incremental // reads the state tally too
+			out, err := jobs.Plan(ctx, ci, jobs.FactsByRuleSet{rs.Name: src}, rs, o)
+			if err != nil {
+				t.Fatalf("plan as the CI role, facts %s, incremental %v: %v", name, incremental, err)
+			}
+			if out.Report.Initial || out.Report.Customers != 200 {
+				t.Fatalf("plan as the CI role, facts %s, incremental %v: %d customers, initial %v; want the 200 with their state",
+					name, incremental, out.Report.Customers, out.Report.Initial)
+			}
+			if name == "joined" && incremental && (out.Report.Incremental == nil || out.Report.Incremental.ReadsAll != "") {
+				t.Fatalf("plan as the CI role, facts joined, incremental: read everyone (%+v); want the changed customers read", out.Report.Incremental)
+			}
 		}
 	}
 	if _, err := jobs.Apply(ctx, ci, jobs.FactsByRuleSet{rs.Name: ci.Source("analytics.customer_facts")}, rs, opts()); err == nil {

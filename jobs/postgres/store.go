@@ -98,8 +98,8 @@ func (s *Store) Schema() string { return s.schema }
 func (s *Store) table(name string) string { return kernel.QuoteIdent(s.schema) + "." + name }
 
 func (s *Store) tables() kernel.Tables {
-	return kernel.Tables{State: s.table("customer_state"), Layout: s.table("state_layout"), History: s.table("history"),
-		Actions: s.table("actions")}
+	return kernel.Tables{State: s.table("customer_state"), Layout: s.table("state_layout"), Tally: s.table("state_tally"),
+		History: s.table("history"), Actions: s.table("actions")}
 }
 
 func (s *Store) redact(err error) error { return s.secrets.Err(err) }
@@ -158,3 +158,9 @@ func (d *Database) Close() error { return d.db.Close() }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.redact(s.db.PingContext(ctx)) }
+
+// CheckTally compares the rule set's state tally with a count of its
+// state rows (kernel.CheckTally).
+func (s *Store) CheckTally(ctx context.Context, ruleset string) error {
+	return kernel.CheckTally(ctx, s.db, Dialect, s.tables(), ruleset)
+}

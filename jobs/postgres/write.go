@@ -22,15 +22,16 @@ import (
 // streamed with COPY into a temporary staging table while evaluation runs,
 // then merged into the state tables with set-based statements at Commit.
 type applyTx struct {
-	s    *Store
-	rs   *rules.RuleSet
-	run  jobs.RunInfo
-	lay  *kernel.Layout // the rule set's state layout, with what the apply adds
-	left bool           // a leave is staged
-	conn *sql.Conn
-	tx   *sql.Tx
-	copy *sql.Stmt
-	done bool
+	s      *Store
+	rs     *rules.RuleSet
+	run    jobs.RunInfo
+	lay    *kernel.Layout // the rule set's state layout, with what the apply adds
+	left   bool           // a leave is staged
+	states int            // staged state rows
+	conn   *sql.Conn
+	tx     *sql.Tx
+	copy   *sql.Stmt
+	done   bool
 }
 
 // lockKey derives the advisory lock of a rule set from its schema and
@@ -165,6 +166,7 @@ func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 			nullString(q.Status), nullString(q.Note), nullJSON(q.Segments), nil, nil, nil, nil, nil, nil, nil, nil)
 		return a.s.redact(err)
 	}, func(c *kernel.StateChange) error {
+		a.states++
 		st := stateArrays(c, a.run.ID)
 		_, err := a.copy.ExecContext(ctx, "s", "", c.Customer, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
 			st[0], st[1], st[2], st[3], st[4], st[5], nullTime(c.Mark.Wake), kernel.NullDigest(c.Mark.Digest))
@@ -207,11 +209,20 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 			actions = $6, errors = $7, detail = $8 WHERE id = $1`,
 			[]any{run, string(sum.Status), sum.Finished, sum.Customers, sum.Changed, sum.Actions, sum.Errors, string(detail)}},
 	}
+	var tally *kernel.TallyWrite
 	for _, st := range stmts {
+		if st.what == "write state" {
+			if tally, err = kernel.BeginTally(ctx, a.tx, Dialect, t, a.lay, rs, stagedStates, a.states, kernel.ReadEveryone(sum)); err != nil {
+				return lostDuringApply(fmt.Errorf("count the state: %w", a.s.redact(err)))
+			}
+		}
 		if st.sql == "" {
 			continue // no new layout entries, or no leave
 		}
 		if st.what == "record run" {
+			if err := tally.Finish(ctx, a.tx, run); err != nil {
+				return lostDuringApply(fmt.Errorf("count the state: %w", a.s.redact(err)))
+			}
 			st.args[2] = sum.Finish() // after the writes above
 		}
 		if _, err := a.tx.ExecContext(ctx, st.sql, st.args...); err != nil {
@@ -228,6 +239,10 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	a.done = true
 	return a.conn.Close()
 }
+
+// stagedStates selects the keys of the customers whose state rows the
+// apply writes or removes.
+const stagedStates = `SELECT customer_key FROM tierflow_stage WHERE kind IN ('s', 'l')`
 
 // removeEmptied is the statement that deletes the state rows the leaves
 // emptied, "" when no leave is staged.

@@ -146,8 +146,8 @@ func (s *Store) Source(query string) *kernel.QuerySource {
 }
 
 func (s *Store) tables() kernel.Tables {
-	return kernel.Tables{State: "main.customer_state", Layout: "main.state_layout", History: "main.history",
-		Actions: "main.actions"}
+	return kernel.Tables{State: "main.customer_state", Layout: "main.state_layout", Tally: "main.state_tally",
+		History: "main.history", Actions: "main.actions"}
 }
 
 // Join reads a source of the store's own file joined to state in one
@@ -195,3 +195,9 @@ func (d *Database) Close() error { return d.db.Close() }
 
 // Ping checks that the database file can be read.
 func (s *Store) Ping(ctx context.Context) error { return s.ro.PingContext(ctx) }
+
+// CheckTally compares the rule set's state tally with a count of its
+// state rows (kernel.CheckTally).
+func (s *Store) CheckTally(ctx context.Context, ruleset string) error {
+	return kernel.CheckTally(ctx, s.db, Dialect, s.tables(), ruleset)
+}

@@ -103,6 +103,7 @@ type applyTx struct {
 	run     jobs.RunInfo
 	lay     *kernel.Layout // the rule set's state layout, with what the apply adds
 	left    bool           // a leave is staged
+	states  int            // staged state rows
 	lock    *fileLock
 	conn    *sql.Conn
 	chunk   *sql.Stmt // INSERT of stageRows rows
@@ -198,6 +199,7 @@ func (a *applyTx) stage(ctx context.Context, batch []jobs.Evaluated) error {
 		return a.add(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, string(q.Payload), int64(q.Priority), formatTime(q.Due), q.IdempotencyKey, nullString(q.Destination),
 			nullString(q.Status), nullString(q.Note), segments, nil, nil, nil, nil, nil, nil, nil, nil)
 	}, func(c *kernel.StateChange) error {
+		a.states++
 		st := stateArrays(c, a.run.ID)
 		return a.add(ctx, "s", "", c.Customer, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
 			st[0], st[1], st[2], st[3], st[4], st[5], nullTime(c.Mark.Wake), kernel.NullDigest(c.Mark.Digest))
@@ -272,8 +274,17 @@ func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 		return fmt.Errorf("begin commit: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
+	var tally *kernel.TallyWrite
 	for _, st := range stmts {
+		if st.what == "write state" {
+			if tally, err = kernel.BeginTally(ctx, tx, Dialect, t, a.lay, rs, stagedStates, a.states, kernel.ReadEveryone(sum)); err != nil {
+				return fmt.Errorf("count the state: %w", err)
+			}
+		}
 		if st.what == "record run" {
+			if err := tally.Finish(ctx, tx, run); err != nil {
+				return fmt.Errorf("count the state: %w", err)
+			}
 			st.args[2] = nullTime(sum.Finish()) // after the writes above
 		}
 		if st.sql != "" { // "": no new layout entries, or no leave
@@ -293,6 +304,10 @@ func (a *applyTx) commit(ctx context.Context, sum jobs.RunSummary) error {
 	_ = a.release()
 	return nil
 }
+
+// stagedStates selects the keys of the customers whose state rows the
+// apply writes or removes.
+const stagedStates = `SELECT customer_key FROM temp.tierflow_stage WHERE kind IN ('s', 'l')`
 
 // removeEmptied is the statement that deletes the state rows the leaves
 // emptied, "" when no leave is staged.

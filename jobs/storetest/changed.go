@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -162,6 +163,8 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 				compared++
 			}
 		}
+		checkTally(t, fmt.Sprintf("night %d, full", night), full, rs)
+		checkTally(t, fmt.Sprintf("night %d, incremental", night), incr, rs)
 		SameDigests(t, fmt.Sprintf("night %d", night), incr.outcomeDigest(), full.outcomeDigest())
 		sameStates(t, fmt.Sprintf("night %d", night), snapshotStates(t, full.s, full.f, rs), snapshotStates(t, incr.s, incr.f, rs))
 	}
@@ -171,6 +174,21 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 	}
 	if change {
 		checkChangeColumnSwitch(t, full, incr, rs)
+	}
+}
+
+// checkTally fails the test unless the state tally of rs that e's
+// applies keep (kernel.TallyWrite) is a count of its state rows.
+func checkTally(t *testing.T, what string, e *env, rs *rules.RuleSet) {
+	t.Helper()
+	s, ok := e.s.(interface {
+		CheckTally(ctx context.Context, ruleset string) error
+	})
+	if !ok {
+		t.Fatalf("%T cannot check its state tally", e.s)
+	}
+	if err := s.CheckTally(context.Background(), rs.Name); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 
