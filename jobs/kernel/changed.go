@@ -251,7 +251,8 @@ func (j *Joined) Unread() (*jobs.Unread, error) {
 }
 
 // unreadAdvice ends the errors of counts that disagree (Unread).
-const unreadAdvice = ": the incremental run cannot tell its figures, so nothing was written; run with --full, which reads everyone, and report this with the rule set's name"
+const unreadAdvice = ": the incremental run cannot tell its figures, so nothing was written; run with --full, which reads everyone and counts the state afresh." +
+	" Unless customer_state was edited or restored by hand without its state_tally (docs/operations.md#the-state-tables), report this with the rule set's name"
 
 // changedCounts are the counts Unread takes the unread customers' from.
 type changedCounts struct {

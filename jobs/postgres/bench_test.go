@@ -441,6 +441,9 @@ func seedApplyBench(ctx context.Context, b testing.TB, s *postgres.Store, rs *ru
 	// from the view of that name; bench_base keeps both as saved.
 	exec(b, s, `CREATE TABLE bench_state (LIKE tierflow.customer_state INCLUDING ALL)`)
 	exec(b, s, `INSERT INTO bench_state SELECT * FROM tierflow.customer_state`)
+	// The tally of those rows, put back with them (a tally of other rows
+	// would make incremental runs refuse their counts).
+	exec(b, s, `CREATE TABLE bench_tally AS SELECT * FROM tierflow.state_tally`)
 	for _, table := range []string{"bench_base", "bench_sql"} {
 		exec(b, s, `CREATE TABLE `+table+` (ruleset text NOT NULL, segmentation text NOT NULL, customer_key text NOT NULL, segment text NOT NULL,
             since timestamptz NOT NULL, pending_since timestamptz, reason text NOT NULL, run_id bigint NOT NULL,
@@ -461,7 +464,7 @@ func seedApplyBench(ctx context.Context, b testing.TB, s *postgres.Store, rs *ru
 
 // resetBenchState puts back the state saved after the first apply (run
 // baseRun): the rows the last apply and the last SQL baseline changed,
-// and the last apply's history.
+// their tally, and the last apply's history.
 func resetBenchState(b testing.TB, s *postgres.Store, baseRun int64) {
 	b.Helper()
 	exec(b, s, `DELETE FROM tierflow.history WHERE run_id <> $1`, baseRun)
@@ -473,6 +476,8 @@ func resetBenchState(b testing.TB, s *postgres.Store, baseRun int64) {
         FROM bench_state AS o
         WHERE (NOT t.run_ids <@ ARRAY[$1::bigint] OR t.wake_at IS DISTINCT FROM o.wake_at OR t.facts_digest IS DISTINCT FROM o.facts_digest)
             AND (o.ruleset, o.customer_key) = (t.ruleset, t.customer_key)`, baseRun)
+	exec(b, s, `DELETE FROM tierflow.state_tally`)
+	exec(b, s, `INSERT INTO tierflow.state_tally SELECT * FROM bench_tally`)
 	exec(b, s, `UPDATE bench_sql AS t
         SET segment = o.segment, since = o.since, pending_since = o.pending_since, reason = o.reason, run_id = o.run_id
         FROM bench_base AS o
