@@ -20,6 +20,38 @@ var changedCases = []testCase{
 	{"an incremental run reads every customer where the others' counts need them, and says why", testChangedReadsAll},
 	{"CDNOW at monthly as-of dates: incremental runs that read only who can have changed end as full runs do", testChangedCDNOW},
 	{"a change column the source does not have fails the incremental run and names it", testChangeColumnMissing},
+	{"a state tally left behind by a hand edit of the state fails the incremental run, and a full run mends it", testStaleTally},
+}
+
+// A state tally that no longer counts the state rows (customer_state
+// edited by hand, the tally left as it was) does not pass unnoticed:
+// the incremental run's counts disagree, so it fails, advises --full,
+// names the tally and writes nothing; the full run it advises counts the
+// rows afresh, and the next incremental run goes through.
+func testStaleTally(t *testing.T, nb func(t *testing.T) Backend) {
+	e := newEnv(t, nb, 300)
+	rs := retailWithoutCoverage(t)
+	o := nightOptions()
+	oi := o
+	oi.Incremental = true
+	e.applyAt(rs, day(0), o)
+	e.applyAt(rs, day(3), oi)
+	checkTally(t, "before the edit", e, rs)
+	e.exec(`DELETE FROM {customer_state} WHERE customer_key IN (SELECT customer_key FROM {customer_state} ORDER BY customer_key LIMIT 3)`)
+	state := e.stateDigest()
+	oi.AsOf = day(6)
+	_, err := jobs.Apply(context.Background(), e.s, e.f, rs, oi)
+	if err == nil || !strings.Contains(err.Error(), "run with --full") || !strings.Contains(err.Error(), "state_tally") {
+		t.Fatalf("incremental apply after the edit: %v; want it refused, advising --full and naming state_tally", err)
+	}
+	SameDigests(t, "after the refused apply", e.stateDigest(), state)
+	e.applyAt(rs, day(6), o)
+	checkTally(t, "after the full run", e, rs)
+	r := e.applyAt(rs, day(9), oi).Report.Incremental
+	if r.Full != "" || r.ReadsAll != "" || r.NotRead == 0 {
+		t.Fatalf("the incremental run after the full one: full %q, reads all %q, %d not read; want most customers unread", r.Full, r.ReadsAll, r.NotRead)
+	}
+	checkTally(t, "after the next incremental run", e, rs)
 }
 
 // A change column the source lacks is a mistake in the config: the
