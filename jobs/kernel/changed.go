@@ -132,25 +132,18 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 	if err := c.source(ctx, j.tx, "SELECT "+strings.Join(sel, ", ")+" FROM ("+j.sql+") AS src", d); err != nil {
 		return "", fmt.Errorf("count the facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
+	// The state's counts: the tally the applies keep, or a count of the
+	// rows where there is none (before the first apply after schema
+	// version 10).
 	tally, ok, err := loadTally(ctx, j.tx, j.t, j.rs.Name)
+	if err == nil && !ok {
+		tally = tallyGroups{}
+		err = countTally(ctx, j.tx, tallyQuery(d, j.t, j.state.lay, ""), j.state.lay.Segments(), j.rs.Name, 1, tally)
+	}
 	if err != nil {
 		return "", fmt.Errorf("count the state of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
-	if ok {
-		c.tallied(tally, j.state.lay)
-	} else {
-		segs := j.segmentElems()
-		q := "SELECT " + strings.Join(append(segs, "st.facts_digest IS NOT NULL", "count(*)"), ", ") + " FROM " + j.t.State +
-			" st WHERE st.ruleset = $1 AND " + j.listedSQL()
-		by := make([]string, len(segs)+1)
-		for i := range by {
-			by[i] = strconv.Itoa(i + 1)
-		}
-		q += " GROUP BY " + strings.Join(by, ", ")
-		if err := c.states(ctx, j.tx, q, len(segs)); err != nil {
-			return "", fmt.Errorf("count the state of %s: %w", j.rs.Name, j.src.secrets.Err(err))
-		}
-	}
+	c.tallied(tally, j.state.lay)
 	var n narrowing
 	args := []any{d.TimeArg(cq.AsOf)}
 	if cq.Follow != nil && cq.Follow.Contacts {
@@ -344,45 +337,7 @@ func (c *changedCounts) source(ctx context.Context, tx *sql.Tx, q string, d *Dia
 	return nil
 }
 
-// states reads the state's aggregate q (its $1 the rule set) of the
-// listed rows: segs segments, whether the rows have a digest, a count.
-func (c *changedCounts) states(ctx context.Context, tx *sql.Tx, q string, segs int) error {
-	rows, err := tx.QueryContext(ctx, q, c.rs.Name)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	vals := make([]any, segs+2)
-	dest := make([]any, len(vals))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	combo := make([]string, segs)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		n, err := int64Value(vals[segs+1])
-		if err != nil {
-			return err
-		}
-		c.listed += n
-		digested, err := boolValue(vals[segs])
-		if err != nil {
-			return err
-		}
-		if !digested {
-			continue
-		}
-		for i := range combo {
-			combo[i] = textValue(vals[i])
-		}
-		c.state[segmentKey(combo)] += n
-	}
-	return rows.Err()
-}
-
-// tallied takes the counts states would read from the state tally g
+// tallied takes the state's counts from the state tally g
 // (TallyWrite), the rule set's segmentations at their positions in lay:
 // the tally counts every state row, the listed (listedSQL) among them.
 func (c *changedCounts) tallied(g tallyGroups, lay *Layout) {

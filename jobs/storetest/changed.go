@@ -27,7 +27,8 @@ var changedCases = []testCase{
 // edited by hand, the tally left as it was) does not pass unnoticed:
 // the incremental run's counts disagree, so it fails, advises --full,
 // names the tally and writes nothing; the full run it advises counts the
-// rows afresh, and the next incremental run goes through.
+// rows afresh, and the next incremental run goes through, as does one
+// that finds no tally at all.
 func testStaleTally(t *testing.T, nb func(t *testing.T) Backend) {
 	e := newEnv(t, nb, 300)
 	rs := retailWithoutCoverage(t)
@@ -52,6 +53,14 @@ func testStaleTally(t *testing.T, nb func(t *testing.T) Backend) {
 		t.Fatalf("the incremental run after the full one: full %q, reads all %q, %d not read; want most customers unread", r.Full, r.ReadsAll, r.NotRead)
 	}
 	checkTally(t, "after the next incremental run", e, rs)
+	// Without a tally (as before the first apply after schema version
+	// 10) the run counts the state rows, and its apply writes a tally.
+	e.exec(`DELETE FROM {state_tally}`)
+	r = e.applyAt(rs, day(12), oi).Report.Incremental
+	if r.Full != "" || r.ReadsAll != "" || r.NotRead == 0 {
+		t.Fatalf("the incremental run without a tally: full %q, reads all %q, %d not read; want most customers unread", r.Full, r.ReadsAll, r.NotRead)
+	}
+	checkTally(t, "after the incremental run without a tally", e, rs)
 }
 
 // A change column the source lacks is a mistake in the config: the

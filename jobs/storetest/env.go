@@ -48,7 +48,7 @@ func (e *env) sql(q string) string {
 	}
 	var pairs []string
 	for _, name := range []string{"runs", "assignments", "history", "actions", "action_attempts", "action_last", "slots", "schema_migrations",
-		"customer_state", "state_layout"} {
+		"customer_state", "state_layout", "state_tally"} {
 		pairs = append(pairs, "{"+name+"}", quoteIdent(e.s.Schema())+"."+name)
 	}
 	return strings.NewReplacer(pairs...).Replace(q)
