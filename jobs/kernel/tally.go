@@ -121,17 +121,22 @@ func loadTally(ctx context.Context, q Queryer, t Tables, ruleset string) (g tall
 	}
 	var groups []tallyGroup
 	if err := json.Unmarshal([]byte(text), &groups); err != nil {
-		return nil, false, fmt.Errorf("the state tally of %s: %w", ruleset, err)
+		return nil, false, fmt.Errorf("the state tally of %s cannot be read (%w)%s", ruleset, err, tallyAdvice)
 	}
 	g = tallyGroups{}
 	for _, gr := range groups {
 		if gr.Rows < 0 {
-			return nil, false, fmt.Errorf("the state tally of %s counts %d rows in a group", ruleset, gr.Rows)
+			return nil, false, fmt.Errorf("the state tally of %s counts %d rows in a group%s", ruleset, gr.Rows, tallyAdvice)
 		}
 		g[tallyKey(gr.Segments, gr.Digest)] += gr.Rows
 	}
 	return g, true, nil
 }
+
+// tallyAdvice ends the errors of a state tally that cannot be read: it
+// is derived data, which a run that reads everyone counts afresh.
+const tallyAdvice = "; run with --full, which counts the state afresh and writes a new tally, or delete the rule set's row of state_tally" +
+	" (docs/operations.md#the-state-tables)"
 
 // rows is the number of state rows g counts.
 func (g tallyGroups) rows() int64 {

@@ -28,7 +28,8 @@ var changedCases = []testCase{
 // the incremental run's counts disagree, so it fails, advises --full,
 // names the tally and writes nothing; the full run it advises counts the
 // rows afresh, and the next incremental run goes through, as does one
-// that finds no tally at all.
+// that finds no tally at all; one that cannot read it is refused with
+// the same remedy.
 func testStaleTally(t *testing.T, nb func(t *testing.T) Backend) {
 	e := newEnv(t, nb, 300)
 	rs := retailWithoutCoverage(t)
@@ -61,6 +62,16 @@ func testStaleTally(t *testing.T, nb func(t *testing.T) Backend) {
 		t.Fatalf("the incremental run without a tally: full %q, reads all %q, %d not read; want most customers unread", r.Full, r.ReadsAll, r.NotRead)
 	}
 	checkTally(t, "after the incremental run without a tally", e, rs)
+	// A tally that cannot be read stops the incremental run with the
+	// same remedy, which works.
+	e.exec(`UPDATE {state_tally} SET groups = 'not JSON'`)
+	oi.AsOf = day(15)
+	if _, err := jobs.Apply(context.Background(), e.s, e.f, rs, oi); err == nil || !strings.Contains(err.Error(), "cannot be read") ||
+		!strings.Contains(err.Error(), "run with --full") {
+		t.Fatalf("incremental apply with an unreadable tally: %v; want it refused, advising --full", err)
+	}
+	e.applyAt(rs, day(15), o)
+	checkTally(t, "after the full run that mends an unreadable tally", e, rs)
 }
 
 // A change column the source lacks is a mistake in the config: the
