@@ -43,8 +43,9 @@ type narrowing struct {
 // row, nor join every row to its state where it can look the changed
 // ones up. The union is ordered by its first column, the key in byte
 // order. Where the dialect looks state rows up (Dialect.LookUpState),
-// both join the source to the marks alone, and look up the whole state
-// rows of the customers they select.
+// the changed rows look up their state rows, and the others (or, without
+// a change column, every row) join the source to the marks alone and
+// look up the whole state rows of the customers they select.
 func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []Column, src string, n *narrowing) string {
 	key, facts := factExprs(d, rs, cols)
 	sel := append([]string{key}, facts...)
@@ -76,7 +77,14 @@ func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 		return "SELECT " + strings.Join(sel, ", ") + from + left + "\nWHERE " + changedSQL(m, digest, n.contacts) + order
 	}
 	sel[0] = d.ByteOrder(key)
-	return "SELECT " + strings.Join(sel, ", ") + from + left + "\nWHERE (" + n.change + ") AND (" + changedSQL(m, digest, n.contacts) + ")" +
+	// The changed rows are few and found by the change column: each looks
+	// its own state row up, where joining them to the marks hashed every
+	// customer's (0.5-0.7 s at a million customers, for 83,000 changed).
+	changed, cm := left, m
+	if d.LookUpState != nil {
+		changed, cm = "\n"+d.LookUpState(t.State, ruleset, key), "st"
+	}
+	return "SELECT " + strings.Join(sel, ", ") + from + changed + "\nWHERE (" + n.change + ") AND (" + changedSQL(cm, digest, n.contacts) + ")" +
 		"\nUNION ALL\nSELECT " + strings.Join(sel, ", ") + from + inner + "\nWHERE " + n.unchanged + " AND (" + wakeSQL(m, n.contacts) + ")" +
 		"\nORDER BY 1"
 }
