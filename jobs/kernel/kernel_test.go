@@ -395,7 +395,8 @@ ORDER BY TEXT(src."id") BYTES`
 
 	// Where the dialect looks state rows up, the conditions read the
 	// marks alone, and only the selected customers' rows are looked up;
-	// with a change column, both queries do so.
+	// with a change column, the changed rows look their own rows up, and
+	// the others read the marks.
 	digesting.LookUpState = func(table, ruleset, key string) string {
 		return "LOOK UP " + table + " " + ruleset + " " + key + " AS st"
 	}
@@ -413,9 +414,8 @@ ORDER BY TEXT(src."id") BYTES`
 		&narrowing{contacts: "CONTACTS", change: "CHANGED", unchanged: "UNCHANGED"})
 	want = `SELECT TEXT(src."id") BYTES, src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1], st.wake_at, st.facts_digest, DIGEST(src."spend", src."joined")
 FROM (SELECT 1) AS src
-LEFT JOIN (SELECT customer_key, facts_digest, wake_at FROM x.customer_state WHERE ruleset = 't') AS mk ON mk.customer_key = TEXT(src."id")
-LOOK UP x.customer_state 't' mk.customer_key AS st
-WHERE (CHANGED) AND (mk.customer_key IS NULL OR mk.facts_digest IS DISTINCT FROM DIGEST(src."spend", src."joined") OR mk.wake_at <= $1 OR mk.customer_key IN (CONTACTS))
+LOOK UP x.customer_state 't' TEXT(src."id") AS st
+WHERE (CHANGED) AND (st.customer_key IS NULL OR st.facts_digest IS DISTINCT FROM DIGEST(src."spend", src."joined") OR st.wake_at <= $1 OR st.customer_key IN (CONTACTS))
 UNION ALL
 SELECT TEXT(src."id") BYTES, src."spend", src."joined", st.segments[1], st.since[1], st.pending_since[1], st.wake_at, st.facts_digest, DIGEST(src."spend", src."joined")
 FROM (SELECT 1) AS src
