@@ -89,7 +89,8 @@ type Dialect struct {
 	// looked up by its primary key (a LATERAL subquery): the read then
 	// joins the source to the state's marks alone (Marks), and looks up
 	// the rows of only the customers it selects, rather than hashing
-	// every customer's whole row to keep the few the marks select. Nil:
+	// every customer's whole row to keep the few the marks select; the
+	// rows a change column selects look their rows up directly. Nil:
 	// the read joins the whole rows (SQLite, whose joins look rows up by
 	// key anyway).
 	LookUpState func(table, ruleset, key string) string

@@ -531,7 +531,7 @@ func checkWritePlan(ctx context.Context, b testing.TB, s *postgres.Store) {
             SELECT 's'::char(1) AS kind, customer_key, segments AS st_segments, since AS st_since, pending_since AS st_pending_since,
                 reasons AS st_reasons, run_ids AS st_run_ids, action_at AS st_action_at, wake_at AS st_wake_at, facts_digest AS st_facts_digest
             FROM tierflow.customer_state WHERE customer_key::bigint % 20 = 0`,
-		`ANALYZE tierflow_stage`,
+		`ANALYZE tierflow_stage (kind, customer_key)`, // as ApplyTx.Commit does
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			b.Fatalf("%s: %v", q, err)

@@ -195,8 +195,8 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	}{
 		// The merges below filter the staging table by kind and join it by
 		// customer_key, so only those two columns need statistics:
-		// sampling the payloads and arrays too took three times as long
-		// (0.30-0.44 s at 125,000 staged rows, against 0.09 s).
+		// sampling the payloads and arrays too took 0.30 s at 125,000
+		// staged rows, the two columns 0.09 s.
 		{"analyze staging", `ANALYZE tierflow_stage (kind, customer_key)`, nil},
 		{"write state layout", a.lay.InsertSQL(t, rs), nil},
 		{"write state", kernel.StateUpsertSQL(Dialect, t, "tierflow_stage", a.lay), []any{rs}},
