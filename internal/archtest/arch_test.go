@@ -65,10 +65,11 @@ func TestStoresDoNotImportEachOther(t *testing.T) {
 func TestLayers(t *testing.T) {
 	all := deps(t)
 	forbid := map[string][]string{
-		"rules":       {module + "engine", module + "jobs", "database/sql", "github.com/robfig/cron/v3"},
-		"engine":      {module + "jobs", "database/sql"},
-		"jobs":        append([]string{module + "jobs/kernel", module + "cmd/tierflow"}, drivers...),
-		"jobs/kernel": append([]string{module + "cmd/tierflow"}, prefixed(stores)...),
+		"rules":         {module + "engine", module + "jobs", "database/sql", "github.com/robfig/cron/v3"},
+		"rules/sqlexpr": {module + "engine", module + "jobs", "database/sql", "github.com/robfig/cron/v3"},
+		"engine":        {module + "jobs", "database/sql"},
+		"jobs":          append([]string{module + "jobs/kernel", module + "cmd/tierflow"}, drivers...),
+		"jobs/kernel":   append([]string{module + "cmd/tierflow"}, prefixed(stores)...),
 	}
 	for pkg, bad := range forbid {
 		for _, b := range bad {
