@@ -53,6 +53,14 @@ SARIF and annotations are relative to the working directory: run check
 from the repository's root. The errors are still written to stderr in
 words with json and sarif (docs/output.md).
 
+With --explain-sql, check also prints, for each rule set, which of its
+expressions translate exactly to PostgreSQL (their value, the condition
+for the engine's rule error, and the rare rows, such as a float product
+past 1e300, left to the engine), and for the others the construct and
+why it has no exact translation (docs/rules.md, "Rules in SQL"). The
+exit status does not depend on it: an expression that does not
+translate runs in the engine.
+
 Exit status: 0 when there are no errors, 1 otherwise (or with --strict,
 when there are warnings), whatever the format. With --data: 0 when every
 check passes, 1 when a check fails or a source cannot be read.
@@ -61,6 +69,7 @@ Examples:
   tierflow check examples/retail/retail.yaml
   tierflow check rules/                  # every rule file under rules/
   tierflow check --strict rules/         # in CI: warnings fail too
+  tierflow check --explain-sql examples/retail/retail.yaml   # which rules can run inside PostgreSQL
   tierflow check --format github rules/  # in GitHub Actions: errors annotate the pull request's lines
   tierflow check --format sarif rules/ > tierflow.sarif   # for github/codeql-action/upload-sarif
   tierflow check --format json rules/ | jq '.diagnostics[] | select(.severity == "error")'
@@ -76,6 +85,7 @@ func runCheck(ctx context.Context, a *app, args []string) int {
 	data := fs.Bool("data", false, "run the data-quality checks on the configured rule sets' current facts and print a table; no rule is evaluated")
 	asOfFlag := fs.String("as-of", "", "with --data: measure fresh_within from this `date` (2024-07-01 or RFC 3339; default: today, UTC midnight)")
 	quiet := fs.Bool("quiet", false, "with --data: no progress output")
+	explainSQL := fs.Bool("explain-sql", false, "for rule files: also print which expressions translate exactly to PostgreSQL, and why the others do not")
 	ff := addFormatFlag(fs, "text; for rule files json, sarif or github; with --data json, markdown or csv (docs/output.md)")
 	df := addDBFlags(fs)
 	paths, code, ok := a.parse(fs, args)
@@ -113,14 +123,17 @@ func runCheck(ctx context.Context, a *app, args []string) int {
 	if len(paths) == 0 {
 		return a.errorf("check: name at least one rule file or directory (e.g. tierflow check rules/)")
 	}
-	return a.checkFiles(paths, *strict, format, df)
+	if *explainSQL && format != views.Text {
+		return a.errorf("check: --explain-sql prints text; give it without --format")
+	}
+	return a.checkFiles(paths, *strict, *explainSQL, format, df)
 }
 
 // checkFiles checks rule files and prints what it found in format: text
 // (errors on stderr, one line per rule set on stdout), or a JSON or
 // SARIF document, or GitHub workflow commands, on stdout. The exit
 // status does not depend on the format.
-func (a *app) checkFiles(paths []string, strict bool, format views.Format, df dbFlags) int {
+func (a *app) checkFiles(paths []string, strict, explainSQL bool, format views.Format, df dbFlags) int {
 	loaded := rules.LoadFiles(paths, ruleOptions())
 	var files []string
 	for _, rs := range loaded.RuleSets {
@@ -136,6 +149,9 @@ func (a *app) checkFiles(paths []string, strict bool, format views.Format, df db
 	switch format {
 	case views.Text:
 		a.printCheckText(run)
+		if explainSQL {
+			printExplainSQL(a.stdout, run.RuleSets)
+		}
 	case views.GitHub:
 		// The commands become annotations; the log keeps the summary.
 		if err := views.WriteCheck(format, a.stdout, run); err != nil {
