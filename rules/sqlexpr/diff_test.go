@@ -15,6 +15,7 @@ import (
 	"github.com/expr-lang/expr"
 	_ "github.com/lib/pq"
 
+	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/internal/pgtest"
 	"github.com/tierflow/tierflow/rules"
 	"github.com/tierflow/tierflow/rules/sqlexpr"
@@ -243,6 +244,10 @@ func sqlOutcome(kind sqlexpr.Kind, s sql.NullString) string {
 	return "string:" + s.String
 }
 
+// oracle is another judge of expression e on row k than expr's run of
+// its program: the engine evaluating the rule set it is a condition of.
+type oracle func(e *rules.Expr, k int) string
+
 // stats counts what a differential run compared.
 type stats struct {
 	exprs, unsupported, rows, inexact, errors int
@@ -251,7 +256,7 @@ type stats struct {
 
 // compare evaluates every expression of exprs on every row of tb in
 // PostgreSQL and in Go, and fails the test on any difference.
-func compare(t *testing.T, db *sql.DB, tb *table, rs *rules.RuleSet, exprs []*rules.Expr, st *stats) {
+func compare(t *testing.T, db *sql.DB, tb *table, rs *rules.RuleSet, exprs []*rules.Expr, st *stats, oracles ...oracle) {
 	t.Helper()
 	for _, e := range exprs {
 		st.exprs++
@@ -297,7 +302,12 @@ func compare(t *testing.T, db *sql.DB, tb *table, rs *rules.RuleSet, exprs []*ru
 				want = normalizeTime(want)
 			}
 			if got != want {
-				t.Errorf("%s on row %d %v: PostgreSQL gives %s, the engine %s\n%s", e.Source, k, tb.rows[k], got, want, q)
+				t.Errorf("%s on row %d %v: PostgreSQL gives %s, the engine's program %s\n%s", e.Source, k, tb.rows[k], got, want, q)
+			}
+			for _, o := range oracles {
+				if whole := o(e, k); whole != got {
+					t.Errorf("%s on row %d %v: PostgreSQL gives %s, the engine's evaluation %s", e.Source, k, tb.rows[k], got, whole)
+				}
 			}
 		}
 		if err := rows.Err(); err != nil {
@@ -402,6 +412,7 @@ func TestDifferentialExamples(t *testing.T) {
 
 // The schema of the generated expressions.
 const genSchema = `ruleset: gen
+timezone: %s
 facts:
   n: number?
   m: number
@@ -423,17 +434,37 @@ segmentations:
         fallback: true
 `
 
+// The generated expressions run at an as-of whose date is the same in
+// UTC, and at one whose date in Shanghai is the next day.
 func TestDifferentialGenerated(t *testing.T) {
 	db := pgtest.DB(t)
-	r := rand.New(rand.NewPCG(7, 11))
-	base, err := rules.Compile("gen.yaml", []byte(fmt.Sprintf(genSchema, "true")), rules.Options{})
+	saved := asOf
+	defer func() { asOf = saved }()
+	for i, c := range []struct {
+		zone string
+		asOf time.Time
+	}{
+		{"UTC", saved},
+		{"Asia/Shanghai", time.Date(2024, 6, 30, 18, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(strings.ReplaceAll(c.zone, "/", "_"), func(t *testing.T) {
+			asOf = c.asOf
+			differentialGenerated(t, db, c.zone, uint64(i))
+		})
+	}
+}
+
+func differentialGenerated(t *testing.T, db *sql.DB, zone string, seed uint64) {
+	r := rand.New(rand.NewPCG(7, 11+seed))
+	base, err := rules.Compile("gen.yaml", []byte(fmt.Sprintf(genSchema, zone, "true")), rules.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := factTable("gen", base, 300, r)
+	tb := factTable(fmt.Sprintf("gen%d", seed), base, 300, r)
 	tb.create(t, db)
 	g := &gen{r: r}
 	var exprs []*rules.Expr
+	engines := map[*rules.Expr]*engine.Engine{}
 	seen := map[string]bool{}
 	for len(exprs) < 400 {
 		src := g.boolean(3)
@@ -441,14 +472,29 @@ func TestDifferentialGenerated(t *testing.T) {
 			continue
 		}
 		seen[src] = true
-		rs, err := rules.Compile("gen.yaml", []byte(fmt.Sprintf(genSchema, strconv.Quote(src))), rules.Options{})
+		rs, err := rules.Compile("gen.yaml", []byte(fmt.Sprintf(genSchema, zone, strconv.Quote(src))), rules.Options{})
 		if err != nil {
 			continue // folding a constant can fail to compile (1 % 0); the compiler's tests cover that
 		}
-		exprs = append(exprs, rs.Segmentations[0].Segments[0].When)
+		when := rs.Segmentations[0].Segments[0].When
+		exprs = append(exprs, when)
+		engines[when] = engine.New(rs)
+	}
+	// The engine runs its own programs (slots, fused conditions): the
+	// segment it picks must agree too, a rule error where SQL has one.
+	facts := len(base.Facts.Fields)
+	whole := func(e *rules.Expr, k int) string {
+		res := engines[e].Evaluate(asOf, &engine.Customer{Key: strconv.Itoa(k), Facts: tb.rows[k][:facts]})
+		switch {
+		case len(res.Errors) > 0:
+			return "error"
+		case res.Segments[0].Segment == "y":
+			return "bool:true"
+		}
+		return "bool:false"
 	}
 	st := &stats{reasons: map[string]int{}}
-	compare(t, db, tb, base, exprs, st)
+	compare(t, db, tb, base, exprs, st, whole)
 	t.Logf("generated: %d expressions, %d untranslated %v; %d rows compared, %d left to the engine, %d errors", st.exprs, st.unsupported, st.reasons, st.rows, st.inexact, st.errors)
 	if st.unsupported > st.exprs/4 {
 		t.Errorf("%d of %d generated expressions did not translate: %v", st.unsupported, st.exprs, st.reasons)
