@@ -246,7 +246,8 @@ func arith(n *ast.BinaryNode, l, r val) (val, error) {
 
 // logical translates && and ||, which evaluate the right side only when
 // the left does not decide: a && b is a ? b : false, a || b is
-// a ? true : b, with a null b a rule error.
+// a ? true : b. A null a fails; a null b is the result, as in expr,
+// where what reads it decides (a condition takes it for false).
 func (t *translator) logical(n *ast.BinaryNode) (val, error) {
 	l, r, err := t.pair(n.Left, n.Right)
 	if err != nil {
@@ -255,7 +256,6 @@ func (t *translator) logical(n *ast.BinaryNode) (val, error) {
 	if l.k != Bool || r.k != Bool {
 		return val{}, unsupported(n, "%s on %s and %s has no SQL translation", n.Operator, l.k, r.k)
 	}
-	r.e, r.null = strict("", r), false
 	if n.Operator == "&&" || n.Operator == "and" {
 		return choose(l, r, boolLit(false)), nil
 	}

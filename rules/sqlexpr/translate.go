@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/tierflow/tierflow/rules"
 )
@@ -104,7 +105,19 @@ func Translate(e *rules.Expr, scope Scope) (*SQL, error) {
 		}
 		return nil, err
 	}
+	if v.null && castsToBool(e.Program) {
+		// A condition's program ends by casting its value to bool, and
+		// expr's cast takes a null for false.
+		v.v = "COALESCE(" + v.v + ", FALSE)"
+	}
 	return &SQL{Value: v.v, Kind: v.k, Error: orFalse(v.e), Inexact: orFalse(v.i)}, nil
+}
+
+// castsToBool reports whether p ends with expr's cast to bool (what
+// expr.AsBool compiles into every condition).
+func castsToBool(p *vm.Program) bool {
+	n := len(p.Bytecode)
+	return n > 0 && p.Bytecode[n-1] == vm.OpCast && p.Arguments[n-1] == 3
 }
 
 // Case is the CASE expression that evaluates s in the order the package
