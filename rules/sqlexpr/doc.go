@@ -28,6 +28,11 @@
 // 64 bits as Go wraps it, divisors go through NULLIF, and every float
 // operation that PostgreSQL could refuse is guarded by Inexact.
 //
+// On top of single expressions, MatchSegmentation chains a
+// segmentation's conditions into the first-match CASE the engine
+// evaluates, and Decide applies min_stay and downgrade_grace to the match
+// and the previous assignment, as the engine decides a segmentation.
+//
 // What has no exact translation is refused with an *Unsupported error
 // that names the expression, the position of the construct in it and the
 // reason: calendar helpers in a time zone (Go and PostgreSQL carry their
