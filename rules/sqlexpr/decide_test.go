@@ -17,19 +17,7 @@ import (
 // stickySchema is genSchema's facts with a segmentation whose segments
 // have min_stay and downgrade_grace.
 const stickySchema = `ruleset: sticky
-facts:
-  n: number?
-  m: number
-  i: integer?
-  j: integer
-  s: string?
-  u: string
-  b: bool?
-  c: bool
-  t: time?
-  w: time
-  d: date?
-segmentations:
+` + genFacts + `segmentations:
   - name: x
     segments:
       - name: "y"

@@ -410,10 +410,8 @@ func TestDifferentialExamples(t *testing.T) {
 	}
 }
 
-// The schema of the generated expressions.
-const genSchema = `ruleset: gen
-timezone: %s
-facts:
+// genFacts are the facts the generated expressions read.
+const genFacts = `facts:
   n: number?
   m: number
   i: integer?
@@ -425,7 +423,12 @@ facts:
   t: time?
   w: time
   d: date?
-segmentations:
+`
+
+// The schema of the generated expressions.
+const genSchema = `ruleset: gen
+timezone: %s
+` + genFacts + `segmentations:
   - name: x
     segments:
       - name: "y"
