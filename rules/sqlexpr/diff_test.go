@@ -86,7 +86,10 @@ func randTime(r *rand.Rand, date bool) time.Time {
 	case 0:
 		t = asOf.Add(-time.Duration(r.IntN(72)) * time.Hour)
 	case 1:
-		t = asOf.Add(time.Duration(r.IntN(3)-1)*24*time.Hour + time.Duration(r.IntN(3)-1)*time.Microsecond)
+		// A microsecond either side of whole days before and after the
+		// as-of: where day counts compared with constants turn.
+		days := [...]int{0, 1, -1, 7, 8, 90, 91, 365, 366, -7}[r.IntN(10)]
+		t = asOf.Add(time.Duration(days)*24*time.Hour*time.Duration(1-2*r.IntN(2)) + time.Duration(r.IntN(3)-1)*time.Microsecond)
 	case 2:
 		t = [...]time.Time{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
 			time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1700, 3, 1, 0, 0, 0, 0, time.UTC)}[r.IntN(4)]
@@ -469,8 +472,19 @@ func differentialGenerated(t *testing.T, db *sql.DB, zone string, seed uint64) {
 	var exprs []*rules.Expr
 	engines := map[*rules.Expr]*engine.Engine{}
 	seen := map[string]bool{}
-	for len(exprs) < 400 {
+	// Day counts compared with constants, either way round and on both
+	// sides of zero, at the times where they turn (randTime).
+	var fixed []string
+	for _, op := range []string{"<", "<=", ">", ">="} {
+		for _, n := range []string{"-8", "-7", "-1", "0", "1", "7", "90", "365"} {
+			fixed = append(fixed, "days_since(w) "+op+" "+n, n+" "+op+" days_since(t)", "days_between(t, w) "+op+" "+n, "days_since(d) "+op+" "+n)
+		}
+	}
+	for len(exprs) < 400+len(fixed) {
 		src := g.boolean(3)
+		if len(fixed) > 0 {
+			src, fixed = fixed[0], fixed[1:]
+		}
 		if seen[src] {
 			continue
 		}

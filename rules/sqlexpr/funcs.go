@@ -2,6 +2,7 @@ package sqlexpr
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
@@ -181,7 +182,8 @@ func (t *translator) call(n *ast.CallNode) (val, error) {
 		}
 	case "days_since", "days_between":
 		if len(args) == 2 && args[0].k == Time && args[1].k == Time {
-			return val{v: days(args[0].v, args[1].v), e: strict("", args...), i: inexactOf("", args...), k: Int}, nil
+			return val{v: days(args[0].v, args[1].v), e: strict("", args...), i: inexactOf("", args...), k: Int,
+				span: &[2]string{args[0].v, args[1].v}}, nil
 		}
 	case "ratio":
 		if len(args) == 2 && sameNumericOrMixed(args) {
@@ -245,4 +247,47 @@ func days(a, b string) string {
 	d := "(extract(epoch FROM " + b + ") - extract(epoch FROM " + a + "))"
 	clamped := "LEAST(GREATEST(" + d + ", -9223372036.854775808), 9223372036.854775807)"
 	return "trunc(" + clamped + " / 86400)::bigint"
+}
+
+// maxDayBound is the largest constant a day count is compared with by
+// its times (daysCompared): far inside the 106,751 days at which Go's
+// time.Duration saturates, so that the count's clamp changes nothing.
+const maxDayBound = 100000
+
+// daysCompared is the comparison op ("<", "<=", ">", ">=") of the day
+// count from..to with the integer n, as a comparison of the times: what
+// days() computes, without its numeric arithmetic, and one an index on
+// a time column can serve. ok is false for a bound past maxDayBound.
+//
+// The count is the difference D in seconds divided by 86,400 and
+// truncated toward zero, so for n >= 0 it exceeds n exactly when
+// D >= (n+1) * 86,400, and for n < 0 exactly when D > n * 86,400; the
+// other operators are that one's negation, or of n-1.
+func daysCompared(from, to, op string, n int) (string, bool) {
+	if n > maxDayBound || n < -maxDayBound {
+		return "", false
+	}
+	// x > n and x >= n + 1 are the same for integers.
+	negate := false
+	switch op {
+	case ">=":
+		n--
+	case "<":
+		n, negate = n-1, true
+	case "<=":
+		negate = true
+	case ">":
+	default:
+		return "", false
+	}
+	var cmp string
+	if n >= 0 {
+		cmp = from + " <= " + to + " - make_interval(secs => " + strconv.Itoa((n+1)*86400) + ")"
+	} else {
+		cmp = from + " < " + to + " - make_interval(secs => " + strconv.Itoa(n*86400) + ")"
+	}
+	if negate {
+		return "NOT (" + cmp + ")", true
+	}
+	return "(" + cmp + ")", true
 }

@@ -136,6 +136,9 @@ func compare(n *ast.BinaryNode, l, r val) (val, error) {
 	} else if op == "!=" {
 		op = "<>"
 	}
+	if cmp, ok := spanCompared(n, l, r, op); ok {
+		return val{v: cmp, e: strict("", l, r), i: inexactOf("", l, r), k: Bool}, nil
+	}
 	var cmp string
 	switch {
 	case l.k == Int && r.k == Int, l.k == Float && r.k == Float, l.k == Time && r.k == Time:
@@ -202,6 +205,31 @@ func (t *translator) isNull(n ast.Node, not bool) (val, error) {
 		v = "(" + x.v + ") IS NOT NULL"
 	}
 	return val{v: v, e: x.e, i: x.i, k: Bool}, nil
+}
+
+// spanCompared is the comparison of a day count with an integer
+// constant, either way round, as a comparison of the count's times
+// (daysCompared); ok is false for any other comparison.
+func spanCompared(n *ast.BinaryNode, l, r val, op string) (string, bool) {
+	flip := map[string]string{"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+	if c, ok := intConstant(n.Right); ok && l.span != nil {
+		return daysCompared(l.span[0], l.span[1], op, c)
+	}
+	if c, ok := intConstant(n.Left); ok && r.span != nil && flip[op] != "" {
+		return daysCompared(r.span[0], r.span[1], flip[op], c)
+	}
+	return "", false
+}
+
+func intConstant(n ast.Node) (int, bool) {
+	switch n := n.(type) {
+	case *ast.IntegerNode:
+		return n.Value, true
+	case *ast.ConstantNode:
+		i, ok := n.Value.(int)
+		return i, ok
+	}
+	return 0, false
 }
 
 // strictEquality reports whether expr compiles n (== or !=) to its

@@ -137,6 +137,9 @@ type val struct {
 	v, e, i string
 	k       Kind
 	null    bool
+	// span, for a day count (days_since, days_between), is its two
+	// times, from and to: a comparison with a constant compares them.
+	span *[2]string
 }
 
 func unsupported(n ast.Node, format string, args ...any) error {
