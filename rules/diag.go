@@ -113,6 +113,33 @@ func sortDiagnostics(ds []Diagnostic) {
 	})
 }
 
+// PosAt is the file position of the character at offset (in runes, as
+// expr's locations count) of e's Source: exact where e is Linear, else
+// where the expression starts.
+func (e *Expr) PosAt(offset int) Pos {
+	if !e.Linear {
+		if e.SourcePos.Line > 0 {
+			return e.SourcePos
+		}
+		return e.Pos
+	}
+	p := e.SourcePos
+	p.Col += offset
+	return p
+}
+
+// DiagnosticAt is an error at the character at offset of e's Source,
+// as the loader reports one: the position (PosAt), e's field, the message
+// and hint, and, where e is Linear, the expression with a caret under the
+// character.
+func (e *Expr) DiagnosticAt(offset int, message, hint string) Diagnostic {
+	d := Diagnostic{Pos: e.PosAt(offset), Field: e.Field, Message: message, Hint: hint}
+	if e.Linear {
+		d.Snippet = snippet([]rune(e.Source), d.Pos.Line, offset+1)
+	}
+	return d
+}
+
 // snippetRunes bounds how much of a long line a snippet shows: a window
 // around the caret, so that one huge line cannot make every diagnostic on
 // it huge.

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -198,6 +199,10 @@ func (c *exprCompiler) compileSource(node *yaml.Node, src string, shift int, fie
 		Cost:    cost.steps,
 		Date:    isDate,
 	}
+	n := utf8.RuneCountInString(src)
+	x.SourcePos = exprPos(c.l, node, shift)
+	end := exprPos(c.l, node, shift+n)
+	x.Linear = !strings.ContainsAny(src, "\r\n") && end.Line == x.SourcePos.Line && end.Col == x.SourcePos.Col+n
 	if sp, err := c.slots.slotProgram(program, config); err == nil {
 		c.slotted[x] = sp
 	}

@@ -357,6 +357,12 @@ type Expr struct {
 	// Date is true when the expression's value is a date (a time.Time at
 	// 00:00 UTC of the day); a payload writes it as the day, 2024-06-30.
 	Date bool
+	// SourcePos is where Source's first character is in the file (after
+	// an opening quote, or a payload's =). Linear is true when Source
+	// stands on that line as written, with no escape or line break, so
+	// that an offset in it adds to the column (PosAt).
+	SourcePos Pos
+	Linear    bool
 }
 
 // TestCase is one rule test: facts, previous state and an as-of time in,

@@ -55,8 +55,8 @@ words with json and sarif (docs/output.md).
 
 With --explain-sql, check also prints, for each rule set, which of its
 expressions translate exactly to PostgreSQL (their value, the condition
-for the engine's rule error, and the rare rows, such as a float product
-past 1e300, left to the engine), and for the others the construct and
+for the engine's rule error, and the rare rows left to the engine, such
+as a product of numbers beyond 1e150), and for the others the construct and
 why it has no exact translation (docs/rules.md, "Rules in SQL"). The
 exit status does not depend on it: an expression that does not
 translate runs in the engine.

@@ -12,8 +12,9 @@ func TestCheckExplainSQL(t *testing.T) {
 		"retail (../../examples/retail/retail.yaml): 19 of 20 expressions translate to SQL exactly; 1 expression runs in the engine only",
 		"  sql     ../../examples/retail/retail.yaml:41:15: segmentations.value_tier.segments.vip.when: ",
 		`value (bool): `,
-		"  engine  ../../examples/retail/retail.yaml:104:31: actions.winback_call.payload.reason: no exact SQL translation: string() of a number",
-		"           | ................^",
+		"  engine  ../../examples/retail/retail.yaml:104:32: actions.winback_call.payload.reason: no exact SQL translation: string() of a number",
+		"           104 | 'Spend fell ' + string(round(",
+		"               |                 ^",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)

@@ -2,6 +2,7 @@ package sqlexpr_test
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -266,7 +267,7 @@ func compare(t *testing.T, db *sql.DB, tb *table, rs *rules.RuleSet, exprs []*ru
 		tr, err := sqlexpr.Translate(e, tb.scope(rs.Zone()))
 		if err != nil {
 			var u *sqlexpr.Unsupported
-			if !asUnsupported(err, &u) {
+			if !errors.As(err, &u) {
 				t.Fatalf("%s: %v", e.Source, err)
 			}
 			st.unsupported++
@@ -326,12 +327,6 @@ func normalizeTime(s string) string {
 		return s
 	}
 	return "time:" + ts.UTC().Format(time.RFC3339Nano)
-}
-
-func asUnsupported(err error, u **sqlexpr.Unsupported) bool {
-	x, ok := err.(*sqlexpr.Unsupported)
-	*u = x
-	return ok
 }
 
 // factTable makes rows random rows of rs's facts, and columns for the

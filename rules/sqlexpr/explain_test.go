@@ -46,7 +46,7 @@ func TestExplainNamesWhatDoesNotTranslate(t *testing.T) {
 	}
 	want := "shop.yaml:13:15: segmentations.tier.segments.loud.when: no exact SQL translation: " +
 		"upper follows Go's Unicode case mapping, which PostgreSQL's collations do not promise\n" +
-		" | upper(channel) == \"WEB\"\n | ^"
+		"  13 | upper(channel) == \"WEB\"\n     | ^"
 	if u.Error() != want {
 		t.Errorf("got\n%s\nwant\n%s", u.Error(), want)
 	}
@@ -66,7 +66,26 @@ func TestUnsupportedPointsAtTheConstruct(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := sqlexpr.Explain(rs)[1].Err
-	if u == nil || !strings.HasSuffix(u.Error(), " | spend > 1 && spend ** 2 > 10\n | ...................^") || !strings.HasPrefix(u.Error(), "p.yaml:13:34: ") {
+	if u == nil || !strings.HasSuffix(u.Error(), "  13 | spend > 1 && spend ** 2 > 10\n     |                    ^") || !strings.HasPrefix(u.Error(), "p.yaml:13:34: ") {
 		t.Fatalf("got %v", u)
+	}
+}
+
+// A quoted condition, wide characters before the construct: the column
+// counts characters from after the quote, and the caret lines up under
+// the construct on a terminal.
+func TestUnsupportedPositionInAQuotedCondition(t *testing.T) {
+	src := strings.Replace(explainRules, `upper(channel) == "WEB"`, `"channel == '线上' || upper(channel) == 'WEB'"`, 1)
+	rs, err := rules.Compile("q.yaml", []byte(src), rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := sqlexpr.Explain(rs)[1].Err
+	want := "q.yaml:13:35: segmentations.tier.segments.loud.when: no exact SQL translation: " +
+		"upper follows Go's Unicode case mapping, which PostgreSQL's collations do not promise\n" +
+		"  13 | channel == '线上' || upper(channel) == 'WEB'\n" +
+		"     |                      ^"
+	if u == nil || u.Error() != want {
+		t.Fatalf("got\n%v\nwant\n%s", u, want)
 	}
 }

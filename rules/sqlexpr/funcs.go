@@ -142,7 +142,7 @@ func stringOf(n ast.Node, x val) (val, error) {
 	case String:
 		v = x.v
 	default:
-		return val{}, unsupported(n, "string() of a %s follows Go's formatting, which PostgreSQL's differs from", x.k)
+		return val{}, unsupported(n, "string() of a %s writes it as Go does, and PostgreSQL writes %ss differently", x.k, x.k)
 	}
 	if x.null {
 		v = "COALESCE(" + v + ", '<nil>')"

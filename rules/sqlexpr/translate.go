@@ -73,22 +73,21 @@ type SQL struct {
 // in it the construct is.
 type Unsupported struct {
 	Field  string    // the expression's field path in the rule file
-	Pos    rules.Pos // where the expression starts in the file
+	Pos    rules.Pos // where the construct is in the file
 	Source string    // the expression as written
-	Offset int       // the construct's byte offset in Source
+	Offset int       // the construct's offset in Source, in runes
 	Reason string
+	expr   *rules.Expr
 }
 
+// Error reads as the loader's errors do: position, field, message, and
+// the expression with a caret under the construct.
 func (u *Unsupported) Error() string {
-	pos := u.Pos
-	if pos.Line > 0 && !strings.Contains(u.Source, "\n") {
-		pos.Col += u.Offset
+	msg := "no exact SQL translation: " + u.Reason
+	if u.expr != nil {
+		return u.expr.DiagnosticAt(u.Offset, msg, "").String()
 	}
-	snippet := ""
-	if u.Source != "" && !strings.Contains(u.Source, "\n") {
-		snippet = "\n | " + u.Source + "\n | " + strings.Repeat(".", min(u.Offset, len(u.Source))) + "^"
-	}
-	return fmt.Sprintf("%s: %s: no exact SQL translation: %s%s", pos, u.Field, u.Reason, snippet)
+	return rules.Diagnostic{Pos: u.Pos, Field: u.Field, Message: msg}.String()
 }
 
 // Translate translates the compiled expression e, reading names through
@@ -101,7 +100,7 @@ func Translate(e *rules.Expr, scope Scope) (*SQL, error) {
 	v, err := t.node(e.Program.Node())
 	if err != nil {
 		if u, ok := err.(*Unsupported); ok {
-			u.Field, u.Pos, u.Source = e.Field, e.Pos, e.Source
+			u.Field, u.Pos, u.Source, u.expr = e.Field, e.PosAt(u.Offset), e.Source, e
 		}
 		return nil, err
 	}
@@ -194,7 +193,7 @@ func (t *translator) node(n ast.Node) (val, error) {
 	case *ast.FloatNode:
 		return floatLit(n.Value), nil
 	case *ast.StringNode:
-		return val{v: quote(n.Value), k: String}, nil
+		return stringLit(n, n.Value)
 	case *ast.BoolNode:
 		return boolLit(n.Value), nil
 	case *ast.ConstantNode:
@@ -244,6 +243,15 @@ func boolLit(b bool) val {
 	return val{v: "FALSE", k: Bool}
 }
 
+// stringLit is the string constant s, which PostgreSQL's text can hold
+// unless it has a NUL.
+func stringLit(n ast.Node, s string) (val, error) {
+	if strings.ContainsRune(s, 0) {
+		return val{}, unsupported(n, "PostgreSQL's text cannot hold the NUL character (\\x00) of this string")
+	}
+	return val{v: quote(s), k: String}, nil
+}
+
 // quote is s as a SQL string literal; PostgreSQL's standard strings take
 // every byte but the quote as it is.
 func quote(s string) string {
@@ -257,7 +265,7 @@ func (t *translator) constant(n *ast.ConstantNode) (val, error) {
 	case float64:
 		return floatLit(c), nil
 	case string:
-		return val{v: quote(c), k: String}, nil
+		return stringLit(n, c)
 	case bool:
 		return boolLit(c), nil
 	case time.Time:
