@@ -51,6 +51,10 @@ type SnapshotOption func(*snapshotConfig)
 
 type snapshotConfig struct {
 	asOf time.Time
+	// shard narrows the snapshot to a shard's customers (Sharded), and
+	// initial, then, is whether the sharded run is the rule set's first.
+	shard   Shard
+	initial bool
 }
 
 // At tells OpenSnapshot the as-of time of the run it feeds: the end of

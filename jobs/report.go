@@ -44,6 +44,9 @@ type PlanReport struct {
 	// Incremental is what the customers' marks say: how many an
 	// incremental run would evaluate, and the drift check.
 	Incremental *IncrementalReport `json:"incremental,omitempty"`
+	// Shard is the shard of a sharded apply ("2/4"); absent for a run
+	// of every customer.
+	Shard string `json:"shard,omitempty"`
 }
 
 // CoverageReport is one segment's coverage (覆盖率) after a run: of the

@@ -65,6 +65,11 @@ type Options struct {
 	// blocked, nothing written), with the error as the reason. apply
 	// FILE uses it to apply only what a saved plan showed.
 	Approved func(*PlanReport) error
+	// Shard, when set, makes the apply one shard of a sharded run: it
+	// evaluates and writes the customers whose key hashes to the shard
+	// (ShardOf), under a parent run that the last shard to commit
+	// completes. The state store must implement ShardStore.
+	Shard Shard
 }
 
 func (o *Options) normalize() {
@@ -131,7 +136,16 @@ func Plan(ctx context.Context, state StateStore, facts FactsSource, rs *rules.Ru
 func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.RuleSet, opts Options) (*Outcome, error) {
 	opts.normalize()
 	rec, _ := state.(RunRecorder)
-	info := RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: opts.AsOf, Slot: opts.Slot, Started: opts.Now()}
+	shards, _ := state.(ShardStore)
+	if !opts.Shard.IsZero() {
+		if shards == nil || rec == nil {
+			return nil, ErrNoShards
+		}
+		if rs.HasDerived() {
+			return nil, errShardDerived(rs)
+		}
+	}
+	info := RunInfo{RuleSet: rs.Name, RulesHash: rs.Hash, AsOf: opts.AsOf, Slot: opts.Slot, Started: opts.Now(), Shard: opts.Shard}
 	if rec != nil {
 		id, err := rec.StartRun(ctx, info, "apply")
 		if err != nil {
@@ -163,12 +177,21 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 	defer tx.Rollback()
 
 	// Read under the lock: no other apply can succeed before this one ends.
-	prev, err := previousRun(ctx, state, rs)
+	prev, err := previousRunOf(ctx, state, rs, opts.Shard)
 	if err != nil {
 		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
 		return out, err
 	}
-	snap, err := OpenSnapshot(ctx, state, facts, rs, At(opts.AsOf))
+	snapOpts := []SnapshotOption{At(opts.AsOf)}
+	if !opts.Shard.IsZero() {
+		_, initial, err := shards.ShardParent(ctx, info.ID)
+		if err != nil {
+			finish(RunSummary{Status: StatusFailed, Error: err.Error()})
+			return out, err
+		}
+		snapOpts = append(snapOpts, Sharded(opts.Shard, initial))
+	}
+	snap, err := OpenSnapshot(ctx, state, facts, rs, snapOpts...)
 	if err != nil {
 		finish(RunSummary{Status: StatusFailed, Error: err.Error()})
 		return out, err
@@ -181,9 +204,13 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 	}
 	rep := NewPlanReport(plan, "apply", opts.AsOf, snap.Initial())
 	rep.Incremental = incr
-	rep.Quality = qualityOf(snap, opts.AsOf, prev)
+	// The population and row counts compare with a run of the same
+	// customers only: of the same shard, or unsharded for an unsharded run.
+	same := prev.sameShard(opts.Shard)
+	rep.Quality = qualityOf(snap, opts.AsOf, same)
 	rep.Derived = derivedReportOf(snap)
-	rep.Guard = opts.Guard.check(plan, snap.Initial(), prev, rep.Quality)
+	rep.Guard = opts.Guard.check(plan, snap.Initial(), same, rep.Quality)
+	rep.Shard = opts.Shard.String()
 	out.Report = rep
 	// The run's population is the customers the sources returned: the
 	// next run's guard compares its own with it.
@@ -207,6 +234,9 @@ func Apply(ctx context.Context, state StateStore, facts FactsSource, rs *rules.R
 		return out, fmt.Errorf("%w: %s", ErrBlocked, summary.Error)
 	}
 	summary.Status, summary.Finished, summary.FinishedAt = StatusSucceeded, opts.Now(), opts.Now
+	if !opts.Shard.IsZero() {
+		summary.CheckTotals = opts.Guard.totals
+	}
 	if err := tx.Commit(ctx, summary); err != nil {
 		finish(RunSummary{Status: StatusFailed, Error: err.Error(), Detail: rep})
 		return out, err
@@ -231,7 +261,10 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	}
 	e := engine.New(rs)
 	initial := snap.Initial()
-	full := fullReason(rs, opts.AsOf, prev, initial, opts.FullSchedule)
+	full := shardFullReason(prev, opts.Shard)
+	if full == "" {
+		full = fullReason(rs, opts.AsOf, prev, initial, opts.FullSchedule)
+	}
 	skip := opts.Incremental && full == "" && !rs.HasCoverage()
 	readsAll := ""
 	if skip {

@@ -32,15 +32,25 @@ func OpenSnapshot(ctx context.Context, state StateStore, facts FactsSource, rs *
 		return nil, err
 	}
 	if rs.HasDerived() {
+		if !cfg.shard.IsZero() {
+			return nil, errShardDerived(rs)
+		}
 		return openDerived(ctx, state, facts, rs, cfg) // derived.go
 	}
 	ss := sourcesOf(facts)
 	if err := ss.Check(rs); err != nil {
 		return nil, err
 	}
-	s := &snapshot{rs: rs, sources: ss, q: newCollector(rs, ss)}
+	s := &snapshot{rs: rs, sources: ss, q: newCollector(rs, ss), shard: cfg.shard, shardInitial: cfg.initial}
 	if j, ok := state.(Joiner); ok && len(ss) == 1 && ss[0].Key.IsZero() {
-		snap, joined, err := j.Join(ctx, rs, ss[0].Facts)
+		join, pushed := j.Join, false
+		if sj, ok := state.(ShardJoiner); ok && !cfg.shard.IsZero() {
+			pushed = true
+			join = func(ctx context.Context, rs *rules.RuleSet, src FactsSource) (Snapshot, bool, error) {
+				return sj.JoinShard(ctx, rs, src, cfg.shard)
+			}
+		}
+		snap, joined, err := join(ctx, rs, ss[0].Facts)
 		if err != nil {
 			return nil, err
 		}
@@ -50,7 +60,7 @@ func OpenSnapshot(ctx context.Context, state StateStore, facts FactsSource, rs *
 					snap.Close()
 					return nil, err
 				}
-				s.joined = snap
+				s.joined, s.pushed = snap, pushed
 				s.keys, _ = snap.(StateKeys)
 				s.stats = []SourceQuality{{Name: ss[0].Name, OnDuplicate: ss[0].onDuplicate()}}
 				return s, nil
@@ -97,9 +107,19 @@ type snapshot struct {
 	changed      ChangedReader
 	changedQuery ChangedQuery
 	unread       *Unread
+	// shard, when set, keeps the customers of one shard only (Sharded),
+	// whatever the sources return, and shardInitial is then Initial.
+	shard        Shard
+	shardInitial bool
+	// pushed is set when the store narrowed the joined snapshot to the
+	// shard itself: a customer of another shard is then an error.
+	pushed bool
 }
 
 func (s *snapshot) Initial() bool {
+	if !s.shard.IsZero() {
+		return s.shardInitial
+	}
 	if s.joined != nil {
 		return s.joined.Initial()
 	}
@@ -184,6 +204,9 @@ func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.C
 		return err
 	}
 	gone := func(key string) error {
+		if !s.shard.Contains(key) {
+			return nil // another shard's
+		}
 		s.q.absent(exit)
 		if !exit {
 			return nil
@@ -207,6 +230,12 @@ func (s *snapshot) Stream(ctx context.Context, batchSize int, fn func([]engine.C
 		}
 		if next != nil && *next == c.Key {
 			next = known.next()
+		}
+		if !s.shard.Contains(c.Key) {
+			if s.pushed {
+				return fmt.Errorf("the database put customer %q in shard %s, which tierflow's hash does not: is the database's encoding UTF8? (docs/operations.md#sharded-runs)", c.Key, s.shard)
+			}
+			continue // another shard's
 		}
 		s.q.add(c)
 		batch = append(batch, *c)

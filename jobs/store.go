@@ -89,6 +89,12 @@ type Joiner interface {
 	Join(ctx context.Context, rs *rules.RuleSet, src FactsSource) (snap Snapshot, ok bool, err error)
 }
 
+// ShardJoiner is implemented by Joiners that can narrow their one-query
+// snapshot to the customers of a shard, in the database.
+type ShardJoiner interface {
+	JoinShard(ctx context.Context, rs *rules.RuleSet, src FactsSource, sh Shard) (snap Snapshot, ok bool, err error)
+}
+
 // Snapshot streams customers with their facts and previous state. It
 // must be closed.
 type Snapshot interface {
@@ -125,6 +131,9 @@ type RunInfo struct {
 	// started by hand.
 	Slot    time.Time
 	Started time.Time
+	// Shard is the part of a sharded run this run is (Options.Shard);
+	// zero for an unsharded run.
+	Shard Shard
 }
 
 // Evaluated is one customer's input and outcome.
@@ -157,6 +166,11 @@ type RunSummary struct {
 	// Detail is the plan, stored with the run for later reading.
 	Detail *PlanReport
 	Error  string
+	// CheckTotals, for a shard's run, judges the whole run when this
+	// shard is the last to commit: the store calls it in the commit's
+	// transaction with the shards' totals, and records the parent run
+	// as flagged, with the reasons, when it returns any.
+	CheckTotals func(RunTotals) []string
 }
 
 // Finish returns the time to record as the run's end: FinishedAt's when
@@ -180,6 +194,9 @@ const (
 	StatusSkipped   Status = "skipped"   // another run held the lock
 	StatusAbandoned Status = "abandoned" // the process died mid-run
 	StatusCancelled Status = "cancelled" // shutdown cancelled the run; nothing was written
+	// StatusFlagged is a sharded run's parent whose every shard committed
+	// but whose totals a guard limit refuses: the shards' writes stand.
+	StatusFlagged Status = "flagged"
 )
 
 // PopulationReader is implemented by state stores that can say how many
@@ -209,6 +226,9 @@ type PreviousRun struct {
 	// it read none.
 	ChangeColumn   string    `json:"-"`
 	ChangedThrough time.Time `json:"-"`
+	// Shard is the shard the run evaluated ("2/4", Shard.String); "" for
+	// an unsharded run or a sharded run's parent, which cover everyone.
+	Shard string `json:"shard,omitempty"`
 }
 
 // RunRecorder records runs that write no state (blocked, failed, skipped)

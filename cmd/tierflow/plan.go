@@ -129,9 +129,22 @@ and actions. Otherwise it refuses as a guard does (exit 1, the run
 recorded as blocked, nothing written), naming what differs: what a
 reviewer approved is what gets applied.
 
+--shard I/N applies shard I (0 to N-1) of a run split into N processes,
+each on its own machine, against one PostgreSQL state database: it
+evaluates and writes, in a transaction of its own, the customers whose
+key hashes to I (the first four bytes of the key's MD5, big-endian,
+modulo N). The shards of a run share its as-of (give --as-of to every
+one, or start them on the same day) and a parent run, which the last
+shard to commit marks succeeded, or flagged when the shards' totals are
+over max_moved, max_actions or max_shrink; each shard's own guard runs
+before its commit. A killed shard is rerun alone with the same flags.
+Not for SQLite, nor rule sets with derived facts
+(docs/operations.md#sharded-runs, with a Kubernetes Indexed Job).
+
 Examples:
   tierflow apply
   tierflow apply --ruleset retail --as-of 2024-07-01
+  tierflow apply --shard 2/4 --as-of 2024-07-01  # the third of four shard processes (Kubernetes: --shard $(JOB_COMPLETION_INDEX)/4)
   tierflow apply --allow-large-change            # after checking the plan: a big change is intended
   tierflow plan --out plan.json && tierflow apply plan.json
                                                  # apply what was reviewed: the same rules, as-of and moves,
@@ -154,9 +167,10 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	df := addDBFlags(fs)
 	asOfFlag := fs.String("as-of", "", "evaluate at this `date` (2024-07-01, or RFC 3339 with an offset), or, for plan, facts: the day after the newest date in the facts (see above; default: today)")
 	ff := addFormatFlag(fs, "text, json (docs/plan-json.md) or markdown (for a pull-request comment)")
-	allowLarge := false
+	allowLarge, shardFlag := false, new(string)
 	if mode == "apply" {
 		fs.BoolVar(&allowLarge, "allow-large-change", false, "lift the max_moved, max_actions and max_shrink guards for this run")
+		shardFlag = fs.String("shard", "", "apply shard `I/N` of a run split into N processes (0 <= I < N; see above)")
 	}
 	allowChecks := fs.Bool("allow-failed-checks", false, "let this run through although a data-quality check on the facts or their sources fails (it is still reported)")
 	quiet := fs.Bool("quiet", false, "no progress output")
@@ -183,6 +197,12 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	if err != nil {
 		return a.errorf("%s: --as-of: %v", mode, err)
 	}
+	var shard jobs.Shard
+	if *shardFlag != "" {
+		if shard, err = jobs.ParseShard(*shardFlag); err != nil {
+			return a.errorf("apply: --shard: %v", err)
+		}
+	}
 	if mode == "plan" && *out != "" && (*pf.baseline != "" || *pf.facts != "" || len(paths) > 0) {
 		return a.errorf("plan: --out saves a plan of the configured rule sets on the database, to apply; it does not go with --baseline, --facts or rule files")
 	}
@@ -193,6 +213,9 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	var saved *savedPlan
 	savedPath := ""
 	if mode == "apply" && len(paths) == 1 {
+		if !shard.IsZero() {
+			return a.errorf("apply: a saved plan is of every customer; apply it without --shard")
+		}
 		if saved, err = readSavedPlan(paths[0]); err != nil {
 			return a.errorf("apply: %v", err)
 		}
@@ -247,6 +270,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		}
 		opts.Guard.AllowLarge = allowLarge
 		opts.Guard.AllowFailedChecks = *allowChecks
+		opts.Shard = shard
 		if fromFacts {
 			at, why, err := factsAsOf(ctx, w.state, w.facts, set.rs, a.now())
 			if err != nil {
@@ -284,7 +308,11 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 		}
 		switch {
 		case errors.Is(err, jobs.ErrLocked):
-			fmt.Fprintf(a.stderr, "tierflow: apply %s: already running: another apply of this rule set holds its lock; this run was recorded as skipped\n", set.rs.Name)
+			why := "another apply of this rule set holds its lock"
+			if err.Error() != jobs.ErrLocked.Error() {
+				why = w.Redact(err.Error()) // a shard's: which run holds it
+			}
+			fmt.Fprintf(a.stderr, "tierflow: apply %s: already running: %s; this run was recorded as skipped\n", set.rs.Name, why)
 			failed = true
 		case err != nil:
 			fmt.Fprintf(a.stderr, "tierflow: %s %s: %s\n", mode, set.rs.Name, w.Redact(err.Error()))

@@ -12,17 +12,20 @@ import (
 const runsUsage = `
 Usage: tierflow runs [flags]
 
-Lists recent runs, newest first: rule set, kind (apply, scheduled), the
-scheduled slot, status, duration, customers evaluated, customers who
-changed segment, actions queued, rule errors, and the error of a run that
-did not apply.
+Lists recent runs, newest first: rule set, kind (apply, scheduled,
+sharded), the scheduled slot, status, duration, customers evaluated,
+customers who changed segment, actions queued, rule errors, and the
+error of a run that did not apply.
 
 Statuses: succeeded (applied), blocked (a guard refused; nothing
 written), failed (an error; nothing written), skipped (another run held
 the lock or took the slot), missed (no replica ran the slot within the
 starting deadline), cancelled (stopped by shutdown; nothing written, and
 its slot runs again), abandoned (the process died mid-run; nothing
-written), running.
+written), running. A sharded apply (apply --shard) lists each shard's
+run (kind "apply 2/4") and their parent ("sharded:4"): running until its
+last shard commits, then succeeded, or flagged when the shards' totals
+are over a guard's limit (their writes stand).
 
 A run of a rule set with predicted facts (docs/rules.md) shows, under
 it, each model's fit: its parameters, log-likelihood, customers and

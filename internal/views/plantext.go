@@ -15,7 +15,11 @@ func writePlanText(w io.Writer, r *jobs.PlanReport, st Style) {
 	if r.Mode == "apply" {
 		what = "Apply"
 	}
-	fmt.Fprintf(w, "%s for rule set %s as of %s\n", what, labelled(r.RuleSet, r.RuleSetLabel), formatValue(r.AsOf))
+	shard := ""
+	if r.Shard != "" {
+		shard = ", shard " + r.Shard
+	}
+	fmt.Fprintf(w, "%s for rule set %s as of %s%s\n", what, labelled(r.RuleSet, r.RuleSetLabel), formatValue(r.AsOf), shard)
 	fmt.Fprintf(w, "  %s, %s change segment, %s actions to queue\n",
 		customersText(r, ""), Thousands(r.Changed), Thousands(r.ActionsTotal))
 	if inc := incrementalText(r.Incremental); inc != "" {

@@ -33,7 +33,7 @@ func (v tableText) RunsDerived(runs []kernel.Run, segments RunSegments, derived 
 		const row = "%-6s %-12s %-10s %-17s %-10s %9s %10s %9s %8s %7s  %s\n"
 		fmt.Fprintf(b, row, "run", "ruleset", "kind", "slot / as-of", "status", "took", "customers", "changed", "actions", "errors", "error")
 		for _, r := range runs {
-			fmt.Fprintf(b, row, fmt.Sprint(r.ID), r.RuleSet, r.Kind, runWhen(r).Format("2006-01-02 15:04"), r.Status, runTook(r),
+			fmt.Fprintf(b, row, fmt.Sprint(r.ID), r.RuleSet, r.KindText(), runWhen(r).Format("2006-01-02 15:04"), r.Status, runTook(r),
 				Thousands(int(r.Customers)), Thousands(int(r.Changed)), Thousands(int(r.Actions)), Thousands(int(r.Errors)), deref(r.Error))
 			if d := derived[r.ID]; d != nil {
 				for _, m := range d.Models {

@@ -25,6 +25,9 @@ type runJSON struct {
 	Actions    int64      `json:"actions"`
 	Errors     int64      `json:"errors"`
 	Error      *string    `json:"error,omitempty"`
+	// Parent and Shard are a sharded run's (kernel.Run).
+	Parent *int64  `json:"parent,omitempty"`
+	Shard  *string `json:"shard,omitempty"`
 	// Segments are the class sizes after a succeeded run, in the rule
 	// file's order; omitted for a run without them.
 	Segments []runSegmentJSON `json:"segments,omitempty"`
@@ -107,7 +110,7 @@ func (v tableJSON) Runs(runs []kernel.Run, segments RunSegments) error {
 		out[i] = runJSON{ID: r.ID, RuleSet: r.RuleSet, RulesHash: r.RulesHash, Kind: r.Kind, AsOf: r.AsOf, Slot: r.Slot,
 			Status: r.Status, StartedAt: r.Started, FinishedAt: r.Finished,
 			Customers: r.Customers, Changed: r.Changed, Actions: r.Actions, Errors: r.Errors, Error: r.Error,
-			Segments: runSegments(segments[r.ID])}
+			Parent: r.Parent, Shard: r.Shard, Segments: runSegments(segments[r.ID])}
 	}
 	return writeJSON(v.w, struct {
 		FormatVersion int       `json:"format_version"`

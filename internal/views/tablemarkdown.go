@@ -24,7 +24,7 @@ func (v tableMarkdown) Runs(runs []kernel.Run, segments RunSegments) error {
 	var rows []string
 	for _, r := range runs {
 		row := fmt.Sprintf("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
-			r.ID, md(r.RuleSet), md(r.Kind), runWhen(r).Format("2006-01-02 15:04"), md(r.Status), runTook(r),
+			r.ID, md(r.RuleSet), md(r.KindText()), runWhen(r).Format("2006-01-02 15:04"), md(r.Status), runTook(r),
 			Thousands(int(r.Customers)), Thousands(int(r.Changed)), Thousands(int(r.Actions)), Thousands(int(r.Errors)), md(deref(r.Error)))
 		if segments != nil {
 			var lines []string

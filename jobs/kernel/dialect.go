@@ -3,8 +3,10 @@ package kernel
 import (
 	"context"
 	"database/sql"
+	"strconv"
 	"time"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
 )
 
@@ -58,6 +60,10 @@ type Dialect struct {
 	// AddDays is state time expr plus days days of 24 hours, as Go's
 	// AddDate adds them to a UTC time.
 	AddDays func(expr string, days int) string
+	// ShardOf is the SQL of the shard of n that text expression key
+	// hashes to, as jobs.ShardOf computes it; nil where the dialect cannot
+	// (runs of a shard then read every customer and keep their own).
+	ShardOf func(key string, n int) string
 	// AnalyticSettings, when set, are statements that tune the read
 	// transaction of a query that groups millions of rows
 	// (EffectsSQL.EffectCounts) before it runs.
@@ -146,4 +152,10 @@ type Tables struct {
 	// Actions is the action queue, which the follow-up history is read
 	// from (LoadFollowUps).
 	Actions string
+}
+
+// ShardCond is the condition that text expression key is in shard sh
+// (Dialect.ShardOf, which d must have).
+func ShardCond(d *Dialect, key string, sh jobs.Shard) string {
+	return "(" + d.ShardOf(key, sh.Count) + ") = " + strconv.Itoa(sh.Index)
 }

@@ -12,20 +12,33 @@ import (
 )
 
 // LastSucceeded returns the id, customer count, source row counts, rules
-// hash, as-of and latest change of the rule set's most recent succeeded
-// run in the runs table, for the guard's max_shrink, the sources'
-// max_row_change, whether the customers' marks hold and where the next
-// incremental read starts; ok is false when it has none. Both dialects store started_at so that it orders as time
-// does, and read the sources of the stored report (detail) with the same
-// JSON operators.
-func LastSucceeded(ctx context.Context, q Queryer, d *Dialect, runs, ruleset string) (jobs.PreviousRun, bool, error) {
+// hash, as-of, change column and shard of the last run a run of shard sh
+// (the zero Shard: an unsharded run) builds on, from the runs table, for
+// the guard's max_shrink, the sources' max_row_change, whether the
+// customers' marks hold and where the next incremental read starts; ok
+// is false when there is none. Both dialects store started_at so that
+// it orders as time does, and read the sources of the stored report
+// (detail) with the same JSON operators.
+//
+// The candidates are the succeeded unsharded runs, the complete parents
+// of sharded runs (succeeded or flagged: their shards all wrote), the
+// runs of shard sh, and the succeeded runs of other shards whose parent
+// is not complete: those wrote some customers and not others, and the
+// run that follows one evaluates everyone (jobs.PreviousRun.Shard).
+func LastSucceeded(ctx context.Context, q Queryer, d *Dialect, runs, ruleset string, sh jobs.Shard) (jobs.PreviousRun, bool, error) {
 	var last jobs.PreviousRun
 	var sources []byte
 	var asOf any
 	var column, through sql.NullString
-	err := q.QueryRowContext(ctx, `SELECT id, customers, detail -> 'quality' -> 'sources', rules_hash, as_of,
-		detail -> 'incremental' ->> 'change_column', detail -> 'incremental' ->> 'changed_through' FROM `+runs+`
-		WHERE ruleset = $1 AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1`, ruleset).Scan(&last.ID, &last.Customers, &sources, &last.RulesHash, &asOf, &column, &through)
+	var shard, shards sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT r.id, r.customers, r.detail -> 'quality' -> 'sources', r.rules_hash, r.as_of,
+		r.detail -> 'incremental' ->> 'change_column', r.detail -> 'incremental' ->> 'changed_through', r.shard, r.shards FROM `+runs+` r
+		WHERE r.ruleset = $1 AND r.status IN ('succeeded', 'flagged')
+		  AND (r.shard IS NULL OR r.shards <> $2 OR r.shard = $3)
+		  AND (r.parent_id IS NULL OR (r.shards = $2 AND r.shard = $3)
+		       OR NOT EXISTS (SELECT 1 FROM `+runs+` p WHERE p.id = r.parent_id AND p.status IN ('succeeded', 'flagged')))
+		ORDER BY r.started_at DESC, r.id DESC LIMIT 1`, ruleset, sh.Count, sh.Index).Scan(
+		&last.ID, &last.Customers, &sources, &last.RulesHash, &asOf, &column, &through, &shard, &shards)
 	if errors.Is(err, sql.ErrNoRows) {
 		return jobs.PreviousRun{}, false, nil
 	}
@@ -41,6 +54,9 @@ func LastSucceeded(ctx context.Context, q Queryer, d *Dialect, runs, ruleset str
 		// Lenient, as SourceRows is: a value it cannot read makes the next
 		// run compare every row's digest, which is always right.
 		last.ChangedThrough, _ = time.Parse(time.RFC3339Nano, through.String)
+	}
+	if shard.Valid && shards.Valid {
+		last.Shard = jobs.Shard{Index: int(shard.Int64), Count: int(shards.Int64)}.String()
 	}
 	return last, true, nil
 }

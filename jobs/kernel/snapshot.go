@@ -124,9 +124,21 @@ var (
 // OpenJoined opens a consistent read of src's facts joined to the state
 // in t, on src's database.
 func OpenJoined(ctx context.Context, src *QuerySource, t Tables, rs *rules.RuleSet) (*Joined, error) {
+	return openJoinedShard(ctx, src, t, rs, jobs.Shard{})
+}
+
+// openJoinedShard is OpenJoined of the customers of shard sh only: the
+// source's rows and the state's keys are narrowed in the query, by the
+// dialect's ShardOf.
+func openJoinedShard(ctx context.Context, src *QuerySource, t Tables, rs *rules.RuleSet, sh jobs.Shard) (*Joined, error) {
 	q, err := src.SQL()
 	if err != nil {
 		return nil, src.wrap(rs, err)
+	}
+	keyCond := ""
+	if !sh.IsZero() {
+		q = "SELECT * FROM (" + q + ") AS shard_src WHERE " + ShardCond(src.d, src.d.KeyText("shard_src."+QuoteIdent(rs.Key)), sh)
+		keyCond = ShardCond(src.d, "st.customer_key", sh)
 	}
 	tx, err := src.d.BeginRead(ctx, src.db)
 	if err != nil {
@@ -137,6 +149,7 @@ func OpenJoined(ctx context.Context, src *QuerySource, t Tables, rs *rules.RuleS
 		tx.Rollback() //nolint:errcheck
 		return nil, err
 	}
+	j.state.keyCond = keyCond
 	return j, nil
 }
 
@@ -266,6 +279,12 @@ func (j *Joined) stateLoader(ctx context.Context) (*StateReader, error) {
 // own database, it checks the schema (check) and opens src's facts joined
 // to the state in t, in one query; otherwise it returns ok false.
 func Join(ctx context.Context, owner any, src jobs.FactsSource, t Tables, rs *rules.RuleSet, check func(context.Context) error) (jobs.Snapshot, bool, error) {
+	return JoinShard(ctx, owner, src, t, rs, check, jobs.Shard{})
+}
+
+// JoinShard is Join of the customers of shard sh only (jobs.ShardJoiner),
+// for a dialect with ShardOf.
+func JoinShard(ctx context.Context, owner any, src jobs.FactsSource, t Tables, rs *rules.RuleSet, check func(context.Context) error, sh jobs.Shard) (jobs.Snapshot, bool, error) {
 	qs, ok := src.(*QuerySource)
 	if !ok || qs.Owner() != owner {
 		return nil, false, nil
@@ -273,7 +292,10 @@ func Join(ctx context.Context, owner any, src jobs.FactsSource, t Tables, rs *ru
 	if err := check(ctx); err != nil {
 		return nil, true, err
 	}
-	snap, err := OpenJoined(ctx, qs, t, rs)
+	if !sh.IsZero() && qs.d.ShardOf == nil {
+		return nil, false, nil // read whole; the run keeps its shard's customers
+	}
+	snap, err := openJoinedShard(ctx, qs, t, rs, sh)
 	if err != nil {
 		return nil, true, err
 	}

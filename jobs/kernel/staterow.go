@@ -209,3 +209,40 @@ func (l *Layout) anySegment(d *Dialect, st string) string {
 	}
 	return "(" + strings.Join(conds, " OR ") + ")"
 }
+
+// Settle reconciles l, read and extended at the start of an apply, with
+// stored, the layout as other applies committed it since (the shards of
+// a sharded run, which register the same rule set alike): entries stored
+// at the position l gives them are no longer l's to add. An entry stored
+// at another position means the state rows l staged would be misread,
+// and is an error.
+func (l *Layout) Settle(stored *Layout) error {
+	for _, m := range []struct {
+		kind       string
+		own, other map[string]int
+	}{{kindSegmentation, l.segs, stored.segs}, {kindAction, l.acts, stored.acts}} {
+		for name, pos := range m.other {
+			if own, ok := m.own[name]; ok && own != pos {
+				return fmt.Errorf("the state layout changed while the run read the state (%s %s is at position %d, not %d): rerun it", m.kind, name, pos, own)
+			}
+		}
+	}
+	kept := l.added[:0]
+	for _, e := range l.added {
+		other := stored.segs
+		if e.kind == kindAction {
+			other = stored.acts
+		}
+		if _, ok := other[e.name]; ok {
+			continue
+		}
+		for name, pos := range other {
+			if pos == e.pos {
+				return fmt.Errorf("the state layout changed while the run read the state (position %d of the %ss is %s's, not %s's): rerun it", pos, e.kind, name, e.name)
+			}
+		}
+		kept = append(kept, e)
+	}
+	l.added = kept
+	return nil
+}

@@ -107,4 +107,21 @@ type Run struct {
 	Actions   int64      `db:"actions" json:"actions"`
 	Errors    int64      `db:"errors" json:"errors"`
 	Error     *string    `db:"error" json:"error,omitempty"`
+	// Parent is the parent run of a shard's run (kind "sharded"), and
+	// Shard is the shard ("2/4"), or for a parent the number of shards
+	// ("4"); nil for an unsharded run.
+	Parent *int64  `db:"parent_id" json:"parent,omitempty"`
+	Shard  *string `db:"shard_label" json:"shard,omitempty"`
+}
+
+// KindText is the run's kind with its shard: "apply 2/4" for a shard's
+// run, "sharded:4" for their parent, the kind alone otherwise.
+func (r Run) KindText() string {
+	switch {
+	case r.Shard == nil:
+		return r.Kind
+	case r.Parent == nil:
+		return r.Kind + ":" + *r.Shard
+	}
+	return r.Kind + " " + *r.Shard
 }

@@ -164,6 +164,7 @@ func BenchmarkApplyRetailSeparateSource(b *testing.B) {
 // applyBench is the state an apply benchmark's iterations start from.
 type applyBench struct {
 	s       *postgres.Store
+	url     string // s's database
 	rs      *rules.RuleSet
 	n       int   // customers
 	baseRun int64 // the first apply, which every saved assignment carries
@@ -203,10 +204,10 @@ func setupApplyBenchOf(ctx context.Context, b *testing.B, ruleSet func() *rules.
 		b.Logf("setup: GOGC=%d, memory limit %d MiB", gctune.Percent, debug.SetMemoryLimit(-1)>>20)
 	}
 	generated := time.Now()
-	s := newStore(b, n)
+	s, url := newStoreURL(b, n)
 	rs := ruleSet()
 	b.Logf("setup: %d customers generated in %v", n, time.Since(generated).Round(time.Millisecond))
-	return &applyBench{s: s, rs: rs, n: n, baseRun: seedApplyBench(ctx, b, s, rs, n), movePct: 5}
+	return &applyBench{s: s, url: url, rs: rs, n: n, baseRun: seedApplyBench(ctx, b, s, rs, n), movePct: 5}
 }
 
 // run is one benchmark's iterations: each puts the saved state back,

@@ -15,6 +15,6 @@ func (s *Store) LastSucceeded(ctx context.Context, ruleset string) (jobs.Previou
 	if err := s.checkSchema(ctx); err != nil {
 		return jobs.PreviousRun{}, false, err
 	}
-	last, ok, err := kernel.LastSucceeded(ctx, s.db, Dialect, s.table("runs"), ruleset)
+	last, ok, err := kernel.LastSucceeded(ctx, s.db, Dialect, s.table("runs"), ruleset, jobs.Shard{})
 	return last, ok, s.redact(err)
 }

@@ -51,7 +51,7 @@ func (s *Store) Runs(ctx context.Context, ruleset string, limit int) ([]kernel.R
 	}
 	var out []kernel.Run
 	err := s.db.SelectContext(ctx, &out, `SELECT id, ruleset, rules_hash, kind, as_of, slot, status, started_at, finished_at,
-			customers, changed, actions, errors, error
+			customers, changed, actions, errors, error, parent_id, `+shardLabel+` AS shard_label
 		FROM `+s.table("runs")+` WHERE ($1 = '' OR ruleset = $1) ORDER BY started_at DESC, id DESC LIMIT $2`, ruleset, limit)
 	return out, s.redact(err)
 }
@@ -82,3 +82,6 @@ func (s *Store) RunReport(ctx context.Context, id int64) (kernel.Run, *jobs.Plan
 	}
 	return row.Run, rep, true, nil
 }
+
+// shardLabel is the SQL of kernel.Run.Shard.
+const shardLabel = `CASE WHEN shards IS NULL THEN NULL WHEN shard IS NULL THEN shards::text ELSE shard || '/' || shards END`

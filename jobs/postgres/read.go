@@ -24,6 +24,7 @@ var Dialect = &kernel.Dialect{
 	FactExpr:     factExpr,
 	TypedColumns: true,
 	ByteOrder:    func(expr string) string { return "(" + expr + `) COLLATE "C"` },
+	ShardOf:      shardOf,
 	ColumnType:   columnType,
 	Fact:         factValue,
 	Time:         stateTime, // state times, read as text (timetext.go)
@@ -199,4 +200,12 @@ func utcOrZero(t time.Time) time.Time {
 		return t
 	}
 	return t.UTC()
+}
+
+// shardOf is jobs.ShardOf in SQL. md5 hashes the text's bytes in the
+// database's encoding: the same bytes as Go's where that is UTF8 (or
+// SQL_ASCII, which keeps the client's); a sharded apply refuses other
+// encodings (checkShardEncoding).
+func shardOf(key string, n int) string {
+	return "('x' || substr(md5(" + key + "), 1, 8))::bit(32)::bigint % " + strconv.Itoa(n)
 }

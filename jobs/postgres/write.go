@@ -89,22 +89,14 @@ func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunI
 		return nil, s.redact(err)
 	}
 	a := &applyTx{s: s, rs: rs, run: run, conn: conn, tx: tx}
-	var locked bool
-	if err := tx.QueryRowContext(ctx, lockSQL, "tierflow:"+s.schema, rs.Name).Scan(&locked); err != nil {
+	if !run.Shard.IsZero() {
+		if err := s.beginShard(ctx, tx, run); err != nil {
+			a.Rollback()
+			return nil, err
+		}
+	} else if err := s.lockRuleSet(ctx, tx, run); err != nil {
 		a.Rollback()
-		return nil, s.redact(err)
-	}
-	if !locked {
-		a.Rollback()
-		return nil, jobs.ErrLocked
-	}
-	// Holding the lock proves that no earlier run of the rule set is still
-	// writing: any left 'running' died. Close them now, outside the
-	// transaction, so that even a blocked or failed apply does.
-	if _, err := s.db.ExecContext(ctx, `UPDATE `+s.table("runs")+` SET status = 'abandoned', finished_at = $3
-		WHERE ruleset = $1 AND status = 'running' AND id < $2`, rs.Name, run.ID, run.Started); err != nil {
-		a.Rollback()
-		return nil, fmt.Errorf("close abandoned runs: %w", s.redact(err))
+		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, noJIT); err != nil {
 		a.Rollback()
@@ -124,6 +116,42 @@ func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunI
 		return nil, s.redact(err)
 	}
 	return a, nil
+}
+
+// lockRuleSet takes the rule set's lock for an unsharded apply, and
+// closes the runs that died.
+func (s *Store) lockRuleSet(ctx context.Context, tx *sql.Tx, run jobs.RunInfo) error {
+	var locked bool
+	if err := tx.QueryRowContext(ctx, lockSQL, "tierflow:"+s.schema, run.RuleSet).Scan(&locked); err != nil {
+		return s.redact(err)
+	}
+	if !locked {
+		return jobs.ErrLocked
+	}
+	// Holding the lock proves that no earlier run of the rule set is still
+	// writing: any left 'running' died (the shards of a sharded run hold
+	// it shared). Close them now, outside the transaction, so that even a
+	// blocked or failed apply does.
+	if _, err := s.db.ExecContext(ctx, `UPDATE `+s.table("runs")+` SET status = 'abandoned', finished_at = $3
+		WHERE ruleset = $1 AND status = 'running' AND id < $2`, run.RuleSet, run.ID, run.Started); err != nil {
+		return fmt.Errorf("close abandoned runs: %w", s.redact(err))
+	}
+	return nil
+}
+
+// beginShard takes a shard's locks, checks the database's encoding,
+// closes the shard's runs that died and settles the parent's initial.
+func (s *Store) beginShard(ctx context.Context, tx *sql.Tx, run jobs.RunInfo) error {
+	if err := s.lockShard(ctx, tx, run.RuleSet, run.Shard); err != nil {
+		return err
+	}
+	if err := s.checkShardEncoding(ctx, tx); err != nil {
+		return err
+	}
+	if err := s.closeAbandonedShard(ctx, run); err != nil {
+		return fmt.Errorf("close abandoned runs: %w", err)
+	}
+	return s.settleInitial(ctx, run)
 }
 
 func nullTime(t time.Time) any {
@@ -187,6 +215,20 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	if err != nil {
 		return err
 	}
+	if !a.run.Shard.IsZero() {
+		if err := a.s.waitCommitLock(ctx, a.tx, a.rs.Name); err != nil {
+			return lostDuringApply(fmt.Errorf("wait for the other shards' commits: %w", err))
+		}
+		// The shards that committed meanwhile wrote the layout this one
+		// registered too.
+		stored, err := kernel.ReadLayout(ctx, a.tx, a.s.tables(), a.rs.Name)
+		if err != nil {
+			return lostDuringApply(a.s.redact(err))
+		}
+		if err := a.lay.Settle(stored); err != nil {
+			return err
+		}
+	}
 	rs, run, asOf, t := a.rs.Name, a.run.ID, a.run.AsOf, a.s.tables()
 	stmts := []struct {
 		what string
@@ -231,6 +273,11 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 		}
 		if _, err := a.tx.ExecContext(ctx, st.sql, st.args...); err != nil {
 			return lostDuringApply(fmt.Errorf("%s: %w", st.what, a.s.redact(err)))
+		}
+	}
+	if !a.run.Shard.IsZero() {
+		if err := a.s.finishParent(ctx, a.tx, a.run, sum.Finish(), sum.CheckTotals); err != nil {
+			return lostDuringApply(err)
 		}
 	}
 	if err := a.tx.Commit(); err != nil {
@@ -278,6 +325,9 @@ func (s *Store) StartRun(ctx context.Context, run jobs.RunInfo, kind string) (in
 	var id int64
 	if !run.Slot.IsZero() {
 		kind = "scheduled"
+	}
+	if !run.Shard.IsZero() {
+		return s.startShardRun(ctx, run, kind)
 	}
 	err := s.db.QueryRowContext(ctx, `INSERT INTO `+s.table("runs")+` (ruleset, rules_hash, kind, as_of, slot, status, started_at)
 		VALUES ($1, $2, $3, $4, $5, 'running', $6) RETURNING id`, run.RuleSet, run.RulesHash, kind, run.AsOf, nullTime(run.Slot), run.Started).Scan(&id)

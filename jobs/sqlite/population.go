@@ -15,5 +15,5 @@ func (s *Store) LastSucceeded(ctx context.Context, ruleset string) (jobs.Previou
 	if err := s.checkSchema(ctx); err != nil {
 		return jobs.PreviousRun{}, false, err
 	}
-	return kernel.LastSucceeded(ctx, s.ro, Dialect, "main.runs", ruleset)
+	return kernel.LastSucceeded(ctx, s.ro, Dialect, "main.runs", ruleset, jobs.Shard{})
 }

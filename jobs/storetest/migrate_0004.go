@@ -67,7 +67,9 @@ func testMigrateSlotLeases(t *testing.T, nb func(t *testing.T) Backend) {
 	e.exec(`INSERT INTO {slots} (ruleset, slot, status, claimed_at) VALUES ('retail', $1, 'missed', $1)`, at(1))
 	e.exec(`INSERT INTO {slots} (ruleset, slot, status, owner, claimed_at) VALUES ('retail', $1, 'claimed', 'stuck', $2)`,
 		at(2), "2024-07-01T02:00:01.250000Z")
-	const runsQ = `SELECT * FROM {runs} ORDER BY id`
+	// The columns of runs before 0004 (later migrations add others).
+	const runsQ = `SELECT id, ruleset, rules_hash, kind, as_of, slot, status, started_at, finished_at, customers, changed, actions, errors, detail, error
+		FROM {runs} ORDER BY id`
 	const slotsQ = `SELECT ruleset, slot, status, owner, claimed_at, run_id FROM {slots} ORDER BY slot`
 	runsBefore, slotsBefore := e.rowsText(runsQ), e.rowsText(slotsQ)
 
