@@ -258,7 +258,11 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	var tally *kernel.TallyWrite
 	for _, st := range stmts {
 		if st.what == "write state" {
-			if tally, err = kernel.BeginTally(ctx, a.tx, Dialect, t, a.lay, rs, stagedStates, a.states, kernel.ReadEveryone(sum)); err != nil {
+			// A shard read every customer of its shard only: it takes away
+			// and adds back its rows' groups (the shards' commits take
+			// turns), where a recount would read every shard's rows.
+			recount := kernel.ReadEveryone(sum) && a.run.Shard.IsZero()
+			if tally, err = kernel.BeginTally(ctx, a.tx, Dialect, t, a.lay, rs, stagedStates, a.states, recount); err != nil {
 				return lostDuringApply(fmt.Errorf("count the state: %w", a.s.redact(err)))
 			}
 		}
