@@ -14,16 +14,9 @@ import (
 	"github.com/tierflow/tierflow/internal/pgtest"
 )
 
-// shardFacts creates customer_facts on db with n customers whose facts
+// shardFacts fills customer_facts (factsDDL) with customers whose facts
 // follow from their id alone: two databases filled by it hold the same.
-const shardFacts = `CREATE TABLE customer_facts (
-    customer_id    bigint PRIMARY KEY,
-    spend_12m      numeric NOT NULL,
-    spend_prev_12m numeric NOT NULL,
-    orders_12m     integer NOT NULL,
-    first_order_at date NOT NULL,
-    last_order_at  timestamptz,
-    channel        text NOT NULL);
+const shardFacts = factsDDL + `;
 INSERT INTO customer_facts
     SELECT g, (g * 7919) % 90000, (g * 104729) % 90000, g % 13,
            date '2024-07-01' - (g * 31) % 2000,

@@ -155,7 +155,12 @@ type Tables struct {
 }
 
 // ShardCond is the condition that text expression key is in shard sh
-// (Dialect.ShardOf, which d must have).
+// (Dialect.ShardOf, which d must have). It is written as an inequality,
+// abs(shard - I) < 1, which is the equality of two integers: a planner
+// that knows nothing of the expression guesses a third of the rows pass
+// an inequality and a two-hundredth an equality, and with that guess it
+// looked up each of a shard's customers' state rows by index (1.8 s for
+// 150,000) instead of hashing the state once.
 func ShardCond(d *Dialect, key string, sh jobs.Shard) string {
-	return "(" + d.ShardOf(key, sh.Count) + ") = " + strconv.Itoa(sh.Index)
+	return "abs((" + d.ShardOf(key, sh.Count) + ") - " + strconv.Itoa(sh.Index) + ") < 1"
 }

@@ -35,9 +35,6 @@ type StateReader struct {
 	// lists them: the outcomes LoadFollowUps reads.
 	allActs     map[string]int
 	allActNames []string
-	// keyCond, when set, is a condition on st.customer_key that Keys
-	// lists only the customers of (a shard's: ShardCond).
-	keyCond string
 }
 
 var _ jobs.StateKeys = (*StateReader)(nil)
@@ -96,33 +93,29 @@ func (r *StateReader) Close() error { return r.tx.Rollback() }
 // order, as the reader's snapshot has them. It may run while Load does.
 func (r *StateReader) Keys(ctx context.Context, batchSize int, fn func([]string) error) error {
 	if r.sibling == nil {
-		return stateKeys(ctx, r.tx, r.d, r.t, r.rs, r.lay, r.keyCond, r.secrets, batchSize, fn)
+		return stateKeys(ctx, r.tx, r.d, r.t, r.rs, r.lay, r.secrets, batchSize, fn)
 	}
 	tx, err := r.sibling(ctx)
 	if err != nil {
 		return fmt.Errorf("read the customers of %s: %w", r.rs.Name, r.secrets.Err(err))
 	}
 	defer tx.Rollback() //nolint:errcheck
-	return stateKeys(ctx, tx, r.d, r.t, r.rs, r.lay, r.keyCond, r.secrets, batchSize, fn)
+	return stateKeys(ctx, tx, r.d, r.t, r.rs, r.lay, r.secrets, batchSize, fn)
 }
 
 // stateKeys reads the keys of rs's customers with a segment in q (in
-// any segmentation of the layout lay, which q's snapshot has, and
-// meeting keyCond where it is set), in byte order, and passes them to fn in batches of at most batchSize (1000 when
+// any segmentation of the layout lay, which q's snapshot has), in byte
+// order, and passes them to fn in batches of at most batchSize (1000 when
 // batchSize is not positive).
-func stateKeys(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, keyCond string, secrets Secrets, batchSize int, fn func([]string) error) error {
+func stateKeys(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, secrets Secrets, batchSize int, fn func([]string) error) error {
 	if batchSize <= 0 {
 		batchSize = 1000
 	}
 	if lay.Segments() == 0 {
 		return nil // no customer has ever had a segment
 	}
-	where := lay.anySegment(d, "st")
-	if keyCond != "" {
-		where += " AND " + keyCond
-	}
 	rows, err := q.QueryContext(ctx, "SELECT "+d.ByteOrder("st.customer_key")+" FROM "+t.State+
-		" st WHERE st.ruleset = $1 AND "+where+" ORDER BY 1", rs.Name)
+		" st WHERE st.ruleset = $1 AND "+lay.anySegment(d, "st")+" ORDER BY 1", rs.Name)
 	if err != nil {
 		return fmt.Errorf("read the customers of %s: %w", rs.Name, secrets.Err(err))
 	}

@@ -178,6 +178,9 @@ func (l *Layout) InsertSQL(t Tables, ruleset string) string {
 		}
 		fmt.Fprintf(&b, "(%s, %s, %s, %d)", QuoteLiteral(ruleset), QuoteLiteral(e.kind), QuoteLiteral(e.name), e.pos)
 	}
+	// The shards of a sharded run register the same entries at the same
+	// positions, and write them at once (Settle).
+	b.WriteString(" ON CONFLICT DO NOTHING")
 	return b.String()
 }
 

@@ -164,8 +164,61 @@ type TallyWrite struct {
 	ruleset string
 	keys    string
 	// g is the tally less the groups of the rows about to be written;
-	// nil when Finish counts every row afresh.
-	g tallyGroups
+	// nil when Finish counts every row afresh. With delta, g is the
+	// written rows' groups less their groups before (BeginTallyDelta),
+	// and written says the groups after are in.
+	g              tallyGroups
+	delta, written bool
+}
+
+// BeginTallyDelta is BeginTally for writers that may not read the stored
+// tally until the end of their transaction, where they take turns (the
+// shards of a sharded run, whose commits a lock serialises): it takes the
+// groups of the rows about to be written away from nothing, Written adds
+// their groups once written, and Finish, taking turns, adds that
+// difference to the tally stored then, or counts every row where there
+// is none.
+func BeginTallyDelta(ctx context.Context, tx *sql.Tx, d *Dialect, t Tables, lay *Layout, ruleset, keys string) (*TallyWrite, error) {
+	w := &TallyWrite{d: d, t: t, lay: lay, ruleset: ruleset, keys: keys, g: tallyGroups{}, delta: true}
+	if err := countTally(ctx, tx, tallyQuery(d, t, lay, keys), lay.Segments(), ruleset, -1, w.g); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Written adds the groups of the written rows to a delta tally
+// (BeginTallyDelta), before its writer's turn; Finish does it otherwise.
+func (w *TallyWrite) Written(ctx context.Context, tx *sql.Tx) error {
+	if !w.delta || w.written {
+		return nil
+	}
+	w.written = true
+	return countTally(ctx, tx, tallyQuery(w.d, w.t, w.lay, w.keys), w.lay.Segments(), w.ruleset, 1, w.g)
+}
+
+// finishDelta is the tally a delta write stores: the stored one plus the
+// difference, or every row counted where there is none or the sum is
+// negative somewhere (the state was edited by hand).
+func (w *TallyWrite) finishDelta(ctx context.Context, tx *sql.Tx) (tallyGroups, error) {
+	if err := w.Written(ctx, tx); err != nil {
+		return nil, err
+	}
+	stored, ok, err := loadTally(ctx, tx, w.t, w.ruleset)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		for k, n := range w.g {
+			if stored[k] += n; stored[k] == 0 {
+				delete(stored, k)
+			}
+		}
+		if !slices.ContainsFunc(slices.Collect(maps.Values(stored)), func(n int64) bool { return n < 0 }) {
+			return stored, nil
+		}
+	}
+	fresh := tallyGroups{}
+	return fresh, countTally(ctx, tx, tallyQuery(w.d, w.t, w.lay, ""), w.lay.Segments(), w.ruleset, 1, fresh)
 }
 
 // recountShare is one over the share of the state rows an apply must
@@ -208,11 +261,19 @@ func BeginTally(ctx context.Context, tx *sql.Tx, d *Dialect, t Tables, lay *Layo
 // and stores the tally as of run.
 func (w *TallyWrite) Finish(ctx context.Context, tx *sql.Tx, run int64) error {
 	g, keys := w.g, w.keys
-	if g == nil {
+	switch {
+	case w.delta:
+		var err error
+		if g, err = w.finishDelta(ctx, tx); err != nil {
+			return err
+		}
+	case g == nil:
 		g, keys = tallyGroups{}, ""
-	}
-	if err := countTally(ctx, tx, tallyQuery(w.d, w.t, w.lay, keys), w.lay.Segments(), w.ruleset, 1, g); err != nil {
-		return err
+		fallthrough
+	default:
+		if err := countTally(ctx, tx, tallyQuery(w.d, w.t, w.lay, keys), w.lay.Segments(), w.ruleset, 1, g); err != nil {
+			return err
+		}
 	}
 	groups := make([]tallyGroup, 0, len(g))
 	for _, k := range slices.Sorted(maps.Keys(g)) {

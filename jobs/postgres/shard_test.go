@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -303,4 +304,29 @@ func TestShardRerunAfterDeath(t *testing.T) {
 		t.Fatalf("run statuses %v; want the dead shard's run abandoned, 3 shards and the parent succeeded", got)
 	}
 	sameDigests(t, "state after a shard's rerun against one apply", outcomeDigest(t, s), outcomeDigest(t, control))
+}
+
+// The query docs/operations.md gives for a shard's customers lists those
+// tierflow puts in it.
+func TestShardDocsQuery(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, 2000)
+	blocks := sqlBlocks(t, "../../docs/operations.md", "## Sharded runs")
+	if len(blocks) != 1 {
+		t.Fatalf("found %d sql blocks under Sharded runs, want the one query", len(blocks))
+	}
+	var got []string
+	if err := s.DB().Select(&got, `SELECT customer_id::text FROM (`+blocks[0]+`) AS q ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for id := 1; id <= 2000; id++ {
+		if k := fmt.Sprint(id); jobs.ShardOf(k, 4) == 2 {
+			want = append(want, k)
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) || len(want) < 400 {
+		t.Fatalf("the documented query lists %d customers of shard 2/4, tierflow puts %d there", len(got), len(want))
+	}
 }

@@ -215,12 +215,11 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	if err != nil {
 		return err
 	}
-	if !a.run.Shard.IsZero() {
-		if err := a.s.waitCommitLock(ctx, a.tx, a.rs.Name); err != nil {
-			return lostDuringApply(fmt.Errorf("wait for the other shards' commits: %w", err))
-		}
+	sharded := !a.run.Shard.IsZero()
+	if sharded {
 		// The shards that committed meanwhile wrote the layout this one
-		// registered too.
+		// registered too; one still writing it makes this one's insert
+		// wait, then do nothing.
 		stored, err := kernel.ReadLayout(ctx, a.tx, a.s.tables(), a.rs.Name)
 		if err != nil {
 			return lostDuringApply(a.s.redact(err))
@@ -258,11 +257,15 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	var tally *kernel.TallyWrite
 	for _, st := range stmts {
 		if st.what == "write state" {
-			// A shard read every customer of its shard only: it takes away
-			// and adds back its rows' groups (the shards' commits take
-			// turns), where a recount would read every shard's rows.
-			recount := kernel.ReadEveryone(sum) && a.run.Shard.IsZero()
-			if tally, err = kernel.BeginTally(ctx, a.tx, Dialect, t, a.lay, rs, stagedStates, a.states, recount); err != nil {
+			if sharded {
+				// A shard writes its own customers' rows alongside the
+				// other shards, and adds their difference to the tally
+				// in its turn, below.
+				tally, err = kernel.BeginTallyDelta(ctx, a.tx, Dialect, t, a.lay, rs, stagedStates)
+			} else {
+				tally, err = kernel.BeginTally(ctx, a.tx, Dialect, t, a.lay, rs, stagedStates, a.states, kernel.ReadEveryone(sum))
+			}
+			if err != nil {
 				return lostDuringApply(fmt.Errorf("count the state: %w", a.s.redact(err)))
 			}
 		}
@@ -270,6 +273,11 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 			continue // no new layout entries, or no leave
 		}
 		if st.what == "record run" {
+			if sharded {
+				if err := a.shardTurn(ctx, tally); err != nil {
+					return err
+				}
+			}
 			if err := tally.Finish(ctx, a.tx, run); err != nil {
 				return lostDuringApply(fmt.Errorf("count the state: %w", a.s.redact(err)))
 			}
@@ -293,6 +301,20 @@ func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
 	}
 	a.done = true
 	return a.conn.Close()
+}
+
+// shardTurn counts a shard's written rows for the tally, then waits for
+// its turn among the shards' commits: the tally, the run record, the
+// parent's completion and the commit itself happen one shard at a time,
+// each seeing what the shards before it committed.
+func (a *applyTx) shardTurn(ctx context.Context, tally *kernel.TallyWrite) error {
+	if err := tally.Written(ctx, a.tx); err != nil {
+		return lostDuringApply(fmt.Errorf("count the state: %w", a.s.redact(err)))
+	}
+	if err := a.s.waitCommitLock(ctx, a.tx, a.rs.Name); err != nil {
+		return lostDuringApply(fmt.Errorf("wait for the other shards' commits: %w", err))
+	}
+	return nil
 }
 
 // stagedStates selects the keys of the customers whose state rows the
