@@ -240,7 +240,7 @@ func TestShardLocks(t *testing.T) {
 	}{
 		{"unsharded apply", `SELECT pg_advisory_xact_lock(hashtext('tierflow:tierflow'), hashtext('retail'))`, nil, "an unsharded apply of it is running"},
 		{"same shard", `SELECT pg_advisory_xact_lock(hashtext($1), $2)`, []any{shardKey, 4<<16 | 1}, "shard 1/4 of it is running"},
-		{"other split", `SELECT pg_advisory_xact_lock(hashtext($1), $2)`, []any{shardKey, 2<<16 | 0}, "shard 0/2 of another split"},
+		{"other split", `SELECT pg_advisory_xact_lock(hashtext($1), $2)`, []any{shardKey, 2 << 16 /* count 2, index 0 */}, "shard 0/2 of another split"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			release := hold(t, c.lock, c.args...)
@@ -257,7 +257,7 @@ func TestShardLocks(t *testing.T) {
 		t.Fatalf("run statuses %v, want 3 skipped shard runs", got)
 	}
 	// The same split's other shards run alongside.
-	release := hold(t, `SELECT pg_advisory_xact_lock(hashtext($1), $2)`, shardKey, 4<<16|0)
+	release := hold(t, `SELECT pg_advisory_xact_lock(hashtext($1), $2)`, shardKey, 4<<16 /* count 4, index 0 */)
 	defer release()
 	o.Shard = jobs.Shard{Index: 1, Count: 4}
 	if _, err := jobs.Apply(ctx, s, facts(s), rs, o); err != nil {
