@@ -63,6 +63,15 @@ type IncrementalReport struct {
 	// whose digests it compared changed (zero: every row), and the
 	// column's latest value, from which the next run with the same column
 	// starts (less the source's change_lookback).
+	// InDatabase is true when the database ran the rules, translated to
+	// SQL, on the customers the marks would have read, and the run left
+	// unread those it found unchanged (no move, no pending downgrade
+	// started or ended, no action, no error) with the asleep ones: Changed
+	// and Waking then count only the customers it read. NotInDatabase
+	// says why it did not, for a run on PostgreSQL that read only who can
+	// have changed (other stores have no translation to run).
+	InDatabase     bool      `json:"in_database"`
+	NotInDatabase  string    `json:"not_in_database,omitempty"`
 	ChangeColumn   string    `json:"change_column,omitempty"`
 	ChangedSince   time.Time `json:"changed_since,omitzero"`
 	ChangedThrough time.Time `json:"changed_through,omitzero"`

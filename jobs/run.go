@@ -54,6 +54,12 @@ type Options struct {
 	// everyone. Where the snapshot can tell (ChangedReader), the others
 	// are not even read.
 	Incremental bool
+	// EngineOnly makes an incremental run read every customer the marks
+	// select, rather than let the database run the rules on them and
+	// leave unread those they leave as they are
+	// (IncrementalReport.InDatabase): the outcome is the same, the reading
+	// is not.
+	EngineOnly bool
 	// FullSchedule, when set, makes a run full (every customer read and
 	// evaluated, the marks checked for drift) when a slot of it came
 	// since the last successful run: at or before the run's as-of and
@@ -269,7 +275,7 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	readsAll := ""
 	if skip {
 		var err error
-		if readsAll, err = readChanged(ctx, snap, rs, opts.AsOf, prev); err != nil {
+		if readsAll, err = readChanged(ctx, snap, rs, opts.AsOf, prev, opts.EngineOnly); err != nil {
 			return nil, nil, err
 		}
 	}

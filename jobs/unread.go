@@ -46,6 +46,9 @@ type ChangedQuery struct {
 	// contacts. Either way Unread says how far the column goes.
 	ChangeColumn string
 	ChangedSince time.Time
+	// EngineOnly leaves the decision of who is read to the marks alone:
+	// the database does not run the rules (IncrementalReport.InDatabase).
+	EngineOnly bool
 }
 
 // Unread is what a run counts of the customers it left unread
@@ -68,6 +71,11 @@ type Unread struct {
 	// (ChangedQuery.ChangeColumn) over the whole source; zero when there
 	// is none, or no value.
 	ChangedThrough time.Time
+	// Decided is true when the database ran the rules on the customers
+	// the marks select and left unread those they leave unchanged too;
+	// NotDecided says why it did not, where it could have.
+	Decided    bool
+	NotDecided string
 }
 
 // UnreadGroup is the number of unread customers with one combination of
@@ -83,7 +91,7 @@ type UnreadGroup struct {
 // and only for rule sets that need nothing of the others but their
 // segments and null counts. Once snap is streamed, unreadOf has the
 // counts of the others.
-func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf time.Time, prev *PreviousRun) (string, error) {
+func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, engineOnly bool) (string, error) {
 	s, ok := snap.(*snapshot)
 	if !ok {
 		if rs.HasDerived() {
@@ -110,7 +118,7 @@ func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf tim
 			return fmt.Sprintf("facts.%s declares value checks (%s), which need every customer's value", f.Name, factCheckNames(&f)), nil
 		}
 	}
-	q := ChangedQuery{AsOf: asOf, Follow: follow, ChangeColumn: s.sources[0].ChangeColumn}
+	q := ChangedQuery{AsOf: asOf, Follow: follow, ChangeColumn: s.sources[0].ChangeColumn, EngineOnly: engineOnly}
 	// The last run's latest change counts only if it is of the same
 	// column: after a switch of column every digest is compared once.
 	if q.ChangeColumn != "" && prev != nil && prev.ChangeColumn == q.ChangeColumn && !prev.ChangedThrough.IsZero() {
@@ -162,6 +170,7 @@ func addUnread(plan *engine.Plan, r *IncrementalReport, u *Unread, q ChangedQuer
 	if q.ChangeColumn != "" {
 		r.ChangeColumn, r.ChangedSince, r.ChangedThrough = q.ChangeColumn, q.ChangedSince, u.ChangedThrough
 	}
+	r.InDatabase, r.NotInDatabase = u.Decided, u.NotDecided
 	n := int(u.Customers)
 	r.Asleep += n
 	r.Skipped += n

@@ -175,6 +175,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	allowChecks := fs.Bool("allow-failed-checks", false, "let this run through although a data-quality check on the facts or their sources fails (it is still reported)")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	full := fs.Bool("full", false, "evaluate every customer, also in rule sets with incremental: true (docs/operations.md#incremental-runs)")
+	engineOnly := fs.Bool("engine-only", false, "in an incremental run, read every customer the marks select rather than let PostgreSQL run the rules on them first (docs/operations.md#decided-in-the-database)")
 	var pf previewFlags
 	detailed, out := new(bool), new(string)
 	if mode == "plan" {
@@ -258,7 +259,7 @@ func (a *app) runPlanOrApply(ctx context.Context, mode, usage string, args []str
 	}
 	for _, set := range sets {
 		opts := runOptions(cfg, set)
-		opts.AsOf, opts.Now, opts.Incremental = asOf, a.now, opts.Incremental && !*full
+		opts.AsOf, opts.Now, opts.Incremental, opts.EngineOnly = asOf, a.now, opts.Incremental && !*full, *engineOnly
 		if !fromFacts {
 			if opts.AsOf, err = a.asOfIn(*asOfFlag, set.rs.Zone()); err != nil {
 				return a.errorf("%s: --as-of: %v", mode, err)

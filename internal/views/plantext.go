@@ -276,6 +276,12 @@ func incrementalText(r *jobs.IncrementalReport) string {
 	case r.ReadsAll != "":
 		text += "; every customer was read: " + r.ReadsAll
 	}
+	switch {
+	case r.InDatabase:
+		text += "; PostgreSQL ran the rules first and left unread those they leave as they are"
+	case r.NotInDatabase != "" && r.ReadsAll == "":
+		text += "; the engine evaluated every customer the marks selected: " + r.NotInDatabase
+	}
 	return text
 }
 

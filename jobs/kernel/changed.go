@@ -154,6 +154,14 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 		args = append(args, d.TimeArg(cq.ChangedSince))
 		n.change, n.unchanged = d.ChangedAfter(change, "$"+strconv.Itoa(len(args)))
 	}
+	if cq.EngineOnly {
+		c.decidedWhy = "the run was asked to decide every customer in the engine"
+	} else {
+		if n.decided, c.decidedWhy, err = decidedSQL(d, j.rs, j.state.lay, j.cols, cq.AsOf); err != nil {
+			return "", err
+		}
+		c.decided = n.decided != ""
+	}
 	j.query = snapshotQuery(d, j.t, j.rs, j.state.lay, j.cols, j.sql, &n)
 	j.args = args
 	j.changed = c
@@ -216,7 +224,8 @@ func (j *Joined) Unread() (*jobs.Unread, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fields := j.rs.Facts.Fields
-	u := &jobs.Unread{Customers: c.rows - c.readRows, Nulls: make([]int64, len(fields)), Newest: c.newest, ChangedThrough: c.through}
+	u := &jobs.Unread{Customers: c.rows - c.readRows, Nulls: make([]int64, len(fields)), Newest: c.newest, ChangedThrough: c.through,
+		Decided: c.decided, NotDecided: c.decidedWhy}
 	for k := range fields {
 		u.Nulls[k] = c.nulls[k] - c.readNulls[k]
 	}
@@ -259,6 +268,10 @@ type changedCounts struct {
 	newest []time.Time
 	state  map[string]int64
 	listed int64
+	// decided is true when the database decided who is unchanged
+	// (decidedSQL); decidedWhy says why not, if the dialect could have.
+	decided    bool
+	decidedWhy string
 	// changeColumn says the source's aggregate ends with the change
 	// column's latest value, through.
 	changeColumn bool

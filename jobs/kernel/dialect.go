@@ -113,6 +113,11 @@ type Dialect struct {
 	// the keys keysSQL selects (never NULL), written so that the database
 	// compares them by hash or index, not row by row.
 	KeysNotIn func(expr, keysSQL string) string
+	// Decide, when set, lets an incremental run leave unread the
+	// customers the marks would read but whom the rules, run in the
+	// database as their exact SQL translation (rules/sqlexpr), leave as
+	// they are (decidedSQL); nil: the marks alone decide who is read.
+	Decide *DecideSQL
 	// Derived computes facts derived from transactions in one aggregate
 	// query on the state database (QuerySource.AggregateDerived); nil
 	// leaves them to the streaming pass.

@@ -33,6 +33,18 @@ func SnapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 // did not ("": every row's digest is compared).
 type narrowing struct {
 	contacts, change, unchanged string
+	// decided, when set, is decidedSQL: the rows it holds for stay
+	// unread whatever their marks say.
+	decided string
+}
+
+// read is the condition that a row the marks select (cond) is read: the
+// database has not decided it is unchanged.
+func (n *narrowing) read(cond string) string {
+	if n.decided == "" {
+		return cond
+	}
+	return "(" + cond + ") AND NOT (" + n.decided + ")"
 }
 
 // snapshotQuery is SnapshotQuery, of only the customers an incremental
@@ -74,7 +86,7 @@ func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 		left, inner = "\nLEFT"+marks+lookUp, "\n"+strings.TrimPrefix(marks, " ")+lookUp
 	}
 	if n.change == "" {
-		return "SELECT " + strings.Join(sel, ", ") + from + left + "\nWHERE " + changedSQL(m, digest, n.contacts) + order
+		return "SELECT " + strings.Join(sel, ", ") + from + left + "\nWHERE " + n.read(changedSQL(m, digest, n.contacts)) + order
 	}
 	sel[0] = d.ByteOrder(key)
 	// The changed rows are few and found by the change column: each looks
@@ -84,8 +96,8 @@ func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 	if d.LookUpState != nil {
 		changed = "\n" + d.LookUpState(t.State, ruleset, key)
 	}
-	return "SELECT " + strings.Join(sel, ", ") + from + changed + "\nWHERE (" + n.change + ") AND (" + changedSQL("st", digest, n.contacts) + ")" +
-		"\nUNION ALL\nSELECT " + strings.Join(sel, ", ") + from + inner + "\nWHERE " + n.unchanged + " AND (" + wakeSQL(m, n.contacts) + ")" +
+	return "SELECT " + strings.Join(sel, ", ") + from + changed + "\nWHERE " + n.read("("+n.change+") AND ("+changedSQL("st", digest, n.contacts)+")") +
+		"\nUNION ALL\nSELECT " + strings.Join(sel, ", ") + from + inner + "\nWHERE " + n.read(n.unchanged+" AND ("+wakeSQL(m, n.contacts)+")") +
 		"\nORDER BY 1"
 }
 

@@ -76,6 +76,9 @@ func BenchmarkApplyRetail(b *testing.B) {
 // whose marks say something can have changed; mode=incremental-plan
 // times the plan of that night; mode=incremental-change-column finds the
 // changed rows by an indexed updated_at column instead of their digests.
+// The modes ending in engine-only set jobs.Options.EngineOnly: the marks
+// alone decide whom the run reads, where the others let PostgreSQL run
+// the rules on those first (jobs.IncrementalReport.InDatabase).
 // The modes ending in 1pct do the same with a 96th of the customers
 // changed instead of a twelfth. The SQL baseline, the reset and the
 // checks are BenchmarkApplyRetail's (a plan's writes are not checked):
@@ -87,12 +90,14 @@ func BenchmarkApplyRetailIncremental(b *testing.B) {
 	if ab.rs.HasCoverage() {
 		b.Fatal("the retail example without coverage targets still has one")
 	}
-	for _, mode := range []string{"full", "incremental", "incremental-plan"} {
+	for _, mode := range []string{"full", "incremental", "incremental-engine-only", "incremental-plan", "incremental-plan-engine-only"} {
 		b.Run(fmt.Sprintf("mode=%s/customers=%d", mode, ab.n), func(b *testing.B) {
-			ab.incremental, ab.plan = mode != "full", mode == "incremental-plan"
+			ab.incremental, ab.plan = mode != "full", strings.HasPrefix(mode, "incremental-plan")
+			ab.engineOnly = strings.HasSuffix(mode, "-engine-only")
 			ab.run(ctx, b, facts(ab.s), mode, 0)
 		})
 	}
+	ab.engineOnly = false
 	// Last, as it widens customer_facts: the changed rows stamped in an
 	// indexed updated_at (jobs.Source.ChangeColumn), and one untimed apply
 	// first, which records the column's latest value for the next.
@@ -118,13 +123,14 @@ func BenchmarkApplyRetailIncremental(b *testing.B) {
 		mode   string
 		src    jobs.FactsSource
 		warmUp bool
-	}{{"incremental-1pct", facts(ab.s), false}, {"incremental-1pct-change-column", stamped, true}} {
+	}{{"incremental-1pct", facts(ab.s), false}, {"incremental-1pct-engine-only", facts(ab.s), false}, {"incremental-1pct-change-column", stamped, true}} {
 		b.Run(fmt.Sprintf("mode=%s/customers=%d", m.mode, ab.n), func(b *testing.B) {
 			ab.incremental, ab.plan, ab.warmUp = true, false, m.warmUp
+			ab.engineOnly = strings.HasSuffix(m.mode, "-engine-only")
 			ab.run(ctx, b, m.src, m.mode, 0)
 		})
 	}
-	ab.incremental, ab.warmUp, ab.movePct = false, false, 5
+	ab.incremental, ab.warmUp, ab.movePct, ab.engineOnly = false, false, 5, false
 }
 
 // BenchmarkApplyRetailSeparateSource is BenchmarkApplyRetail with the
@@ -171,6 +177,9 @@ type applyBench struct {
 	// incremental runs the timed applies with jobs.Options.Incremental;
 	// plan times plans instead, of the same night.
 	incremental, plan bool
+	// engineOnly sets jobs.Options.EngineOnly: the marks alone decide
+	// whom an incremental run reads.
+	engineOnly bool
 	// warmUp runs one untimed apply before the timed ones, for a run
 	// record they read.
 	warmUp bool
@@ -241,7 +250,7 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 		if ab.plan {
 			run = jobs.Plan
 		}
-		out, err := run(ctx, ab.s, src, ab.rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard, Incremental: ab.incremental})
+		out, err := run(ctx, ab.s, src, ab.rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard, Incremental: ab.incremental, EngineOnly: ab.engineOnly})
 		b.StopTimer()
 		applyTime += time.Since(start)
 		cpuTime += processCPU(b) - startCPU
@@ -253,6 +262,9 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 		changed = out.Report.Changed
 		if r := out.Report.Incremental; r != nil {
 			skipped, notRead = r.Skipped, r.NotRead
+			if ab.incremental && r.InDatabase == ab.engineOnly {
+				b.Fatalf("the run decided in the database: %v (%s), want %v", r.InDatabase, r.NotInDatabase, !ab.engineOnly)
+			}
 			if ab.warmUp && r.ChangedSince.IsZero() {
 				b.Fatalf("the apply compared every row's digest, not those changed since the warm-up's: %+v", r)
 			}

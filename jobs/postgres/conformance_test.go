@@ -41,6 +41,7 @@ func TestConformance(t *testing.T) {
 			FactsDDL:     conformanceFactsDDL,
 			Contents:     pgContents,
 			SetUpVersion: pgSetUpVersion,
+			Decides:      true,
 		}
 	})
 }

@@ -52,6 +52,56 @@ var Dialect = &kernel.Dialect{
 	UniqueKey:    uniqueKey,
 	LeftSettings: leftSettings,
 	LookUpState:  lookUpState,
+
+	// Incremental runs' decision in the database of who is unchanged.
+	Decide: &kernel.DecideSQL{Fact: decidedFact, Time: timeLiteral},
+}
+
+// decidedFact is how the database's decision (kernel.DecideSQL) reads
+// fact f from column expr of type col: the value as the engine sees it
+// and the condition that a non-null value converts as factValue would.
+// A value cast in SQL (factExpr) converts unless it is a float8 NaN or
+// infinity, or an infinite time; a string fact's text always does. A
+// numeric column, which factExpr reads as text for Go to parse, is cast
+// here where the cast gives Go's value: numeric to float8 goes through
+// the number's text and strtod, which round correctly as Go's ParseFloat
+// does, so the value is the same within 1e-300..1e300 in magnitude (and
+// 0), where neither refuses it; an integer fact takes a whole numeric
+// within int64. Other values are converted in Go, which SQL cannot
+// foretell.
+func decidedFact(expr string, f rules.Field, col *kernel.Column) (value, valid string, ok bool) {
+	if f.Type == rules.TypeString {
+		return factExpr(expr, f, col), "TRUE", true
+	}
+	if col == nil {
+		return "", "", false
+	}
+	dbType := strings.ToUpper(col.DBType)
+	if dbType == "NUMERIC" {
+		switch f.Type {
+		case rules.TypeNumber:
+			return expr + "::float8", "(" + expr + " = 0 OR abs(" + expr + ") BETWEEN 1e-300 AND 1e300)", true
+		case rules.TypeInteger:
+			return expr + "::int8", "(" + expr + " = trunc(" + expr + ") AND " + expr + " BETWEEN -9223372036854775808 AND 9223372036854775807)", true
+		}
+		return "", "", false
+	}
+	if !castable(dbType, f.Type) {
+		return "", "", false
+	}
+	value = factExpr(expr, f, col)
+	switch {
+	case f.Type == rules.TypeTime:
+		return value, "isfinite(" + value + ")", true
+	case f.Type == rules.TypeNumber && strings.HasPrefix(dbType, "FLOAT"):
+		return value, value + " NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)", true
+	}
+	return value, "TRUE", true
+}
+
+// timeLiteral is t as a timestamptz constant.
+func timeLiteral(t time.Time) string {
+	return kernel.QuoteLiteral(t.UTC().Format("2006-01-02 15:04:05.999999Z07:00")) + "::timestamptz"
 }
 
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC

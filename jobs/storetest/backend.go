@@ -57,6 +57,10 @@ type Backend struct {
 	// SetUpVersion builds tierflow's schema in the empty database as a
 	// migrate of an older release left it, at the given version.
 	SetUpVersion func(t testing.TB, s Store, version int)
+	// Decides is true where the database runs the rules' SQL translation
+	// to decide who is unchanged in an incremental run
+	// (jobs.IncrementalReport.InDatabase): PostgreSQL.
+	Decides bool
 }
 
 // asOf is the evaluation time most cases use.

@@ -27,7 +27,7 @@ func RuleSetScope(rs *rules.RuleSet) Scope {
 		rules.AsOfDateVar: {SQL: "$2::timestamptz", Kind: Time},
 	}
 	for _, f := range rs.Facts.Fields {
-		cols[f.Name] = Column{SQL: "src." + strconv.Quote(f.Name), Kind: factKind(f.Type), Nullable: f.Nullable}
+		cols[f.Name] = Column{SQL: "src." + strconv.Quote(f.Name), Kind: FactKind(f.Type), Nullable: f.Nullable}
 	}
 	for _, s := range rs.Segmentations {
 		v := rules.VarsFor(s.Name)
@@ -42,7 +42,9 @@ func RuleSetScope(rs *rules.RuleSet) Scope {
 	}
 }
 
-func factKind(t rules.Type) Kind {
+// FactKind is the kind of a fact of type t as SQL reads it (a date is
+// the timestamptz of its midnight in UTC).
+func FactKind(t rules.Type) Kind {
 	switch t {
 	case rules.TypeNumber:
 		return Float

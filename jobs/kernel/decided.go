@@ -1,0 +1,107 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tierflow/tierflow/engine"
+	"github.com/tierflow/tierflow/rules"
+	"github.com/tierflow/tierflow/rules/sqlexpr"
+)
+
+// DecideSQL is what a dialect on which rules/sqlexpr's translations run
+// (PostgreSQL) supplies for an incremental read to let the database
+// decide who is unchanged (decidedSQL).
+type DecideSQL struct {
+	// Fact is how the decision reads fact f from the source's column
+	// expr (of type col, nil when not described): the value as the
+	// engine sees it, and the condition that a non-null value converts
+	// without a fact error; false where SQL cannot tell (a value the
+	// engine's conversion may refuse in ways SQL cannot foretell).
+	Fact func(expr string, f rules.Field, col *Column) (value, valid string, ok bool)
+	// Time is t as a constant of the type of the state's times.
+	Time func(t time.Time) string
+}
+
+// decidedSQL is the condition on a source row src joined to its whole state row st and read at as-of
+// $1, that the rules leave the customer exactly as the state row has it
+// (sqlexpr.Unchanged): no move, no pending downgrade started or ended,
+// no action that fires, no rule or fact error. An incremental read that
+// leaves such customers unread, on top of those whose marks say they are
+// asleep, gives the run the same outcome: they are what jobs.Unread says
+// of unread customers. Their marks stay as they are: a mark whose digest
+// differs from the facts, or whose wake-up time has come, makes the next
+// run read the customer again, so nothing is ever trusted that this run
+// did not check. Only rows with a digest in their mark qualify, as only
+// those are counted among the state's (changedCounts), and not those
+// whose mark wakes them on every run: a first run's customers (whose
+// actions it dropped) get their first mark from the engine, after which
+// the marks leave most of them unread on the nights that follow.
+//
+// why says, when cond is "", why the database cannot decide for this
+// rule set: an expression has no exact translation, a fact is converted
+// in Go; it is "" too where the dialect has no translation (SQLite).
+func decidedSQL(d *Dialect, rs *rules.RuleSet, lay *Layout, cols []Column, asOf time.Time) (cond, why string, err error) {
+	if d.Decide == nil {
+		return "", "", nil // the dialect has no exact translation: nothing to say
+	}
+	if rs.HasDerived() {
+		return "", "derived facts are computed in Go", nil
+	}
+	if asOf.Nanosecond()%1000 != 0 {
+		return "", "the as-of time has a fraction of a microsecond, which the database's times do not keep", nil
+	}
+	byName := make(map[string]*Column, len(cols))
+	for i := range cols {
+		byName[cols[i].Name] = &cols[i]
+	}
+	scope := map[string]sqlexpr.Column{
+		rules.AsOfVar:     {SQL: "$1::timestamptz", Kind: sqlexpr.Time},
+		rules.AsOfDateVar: {SQL: d.Decide.Time(rules.DateIn(asOf, rs.Zone())), Kind: sqlexpr.Time},
+	}
+	clean := "st.customer_key IS NOT NULL AND st.facts_digest IS NOT NULL AND (st.wake_at IS NULL OR st.wake_at <> " + d.Decide.Time(engine.EveryRun) + ")"
+	for _, f := range rs.Facts.Fields {
+		col := "src." + QuoteIdent(f.Name)
+		value, valid, ok := d.Decide.Fact(col, f, byName[f.Name])
+		if !ok {
+			return "", fmt.Sprintf("facts.%s is converted in Go, so the database cannot tell whether it converts", f.Name), nil
+		}
+		switch {
+		case f.Nullable && valid == "TRUE":
+		case f.Nullable:
+			clean += " AND (" + col + " IS NULL OR " + valid + ")"
+		case valid == "TRUE":
+			clean += " AND " + col + " IS NOT NULL"
+		default:
+			clean += " AND " + col + " IS NOT NULL AND " + valid
+		}
+		scope[f.Name] = sqlexpr.Column{SQL: "(" + value + ")", Kind: sqlexpr.FactKind(f.Type), Nullable: f.Nullable}
+	}
+	c := sqlexpr.Customer{
+		Facts: func(name string) (sqlexpr.Column, bool) { col, ok := scope[name]; return col, ok },
+		AsOf:  "$1::timestamptz",
+	}
+	for _, s := range rs.Segmentations {
+		p := lay.Segment(s.Name)
+		if p == 0 {
+			return "", "segmentation " + s.Name + " has no state yet", nil
+		}
+		c.State = append(c.State, sqlexpr.Previous{
+			Segment:      d.State.Elem("st.segments", p),
+			Since:        d.State.Elem("st.since", p),
+			PendingSince: d.State.Elem("st.pending_since", p),
+		})
+	}
+	unchanged, err := sqlexpr.Unchanged(rs, c)
+	var u *sqlexpr.Unsupported
+	if errors.As(err, &u) {
+		return "", u.Field + ": " + u.Reason, nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	// CASE, whose order PostgreSQL keeps: the conditions see only the
+	// facts the engine would evaluate.
+	return "CASE WHEN " + clean + " THEN " + unchanged + " ELSE FALSE END", "", nil
+}
