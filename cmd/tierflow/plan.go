@@ -34,7 +34,9 @@ twice fails the plan (exit 1) unless its on_duplicate says first or last.
 Incremental runs: a rule set with incremental: true in tierflow.yaml
 leaves out of the evaluation the customers whose wake-up times and facts
 digests, kept by earlier applies, say nothing can have changed for them;
-when the facts are in the state's database they are not even read. The
+when the facts are in the state's database they are not even read, and
+on PostgreSQL the database runs the rules on the others first and leaves
+unread those they leave unchanged too (--engine-only: not that). The
 report counts them as they are. A run after a rule change, at an earlier
 as-of than the last apply's, of a rule set with coverage targets, after
 a slot of the rule set's full_schedule, or with --full evaluates
@@ -118,8 +120,10 @@ true in the config.
 A rule set with incremental: true in the config evaluates only the
 customers whose facts changed, whose wake-up time has come, or who are
 new, left or followed up; the others keep their state without being
-evaluated (or read, for facts in the state's database). --full evaluates
-everyone, as a run after a rule change or a slot of full_schedule does
+evaluated (or read, for facts in the state's database; on PostgreSQL the
+rules run there first, and those they leave unchanged are not read
+either, unless --engine-only). --full evaluates everyone, as a run after
+a rule change or a slot of full_schedule does
 (docs/operations.md#incremental-runs).
 
 With PLAN_FILE, a plan saved by tierflow plan --out, apply evaluates the
