@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -228,8 +229,12 @@ func (s *Store) finishParent(ctx context.Context, tx *sql.Tx, run jobs.RunInfo, 
 			result, reason = jobs.StatusFlagged, strings.Join(reasons, "; ")
 		}
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE `+s.table("runs")+` SET status = $2, finished_at = $3, customers = $4, changed = $5, actions = $6, errors = $7, error = $8
-		WHERE id = $1`, t.Parent, string(result), finished, t.Customers, t.Changed, t.Actions, t.Errors, nullString(reason))
+	detail, err := s.mergedReport(ctx, tx, t.Parent, result, reason)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE `+s.table("runs")+` SET status = $2, finished_at = $3, customers = $4, changed = $5, actions = $6, errors = $7, error = $8, detail = $9
+		WHERE id = $1`, t.Parent, string(result), finished, t.Customers, t.Changed, t.Actions, t.Errors, nullString(reason), nullString(detail))
 	if err != nil {
 		return fmt.Errorf("complete the parent run: %w", s.redact(err))
 	}
@@ -255,4 +260,46 @@ func (s *Store) ShardParent(ctx context.Context, id int64) (int64, bool, error) 
 		return 0, false, fmt.Errorf("run %d has no parent run: it is not a shard's", id)
 	}
 	return parent, initial.Bool, s.redact(err)
+}
+
+// mergedReport is the report of parent run parent as a whole
+// (jobs.MergeShards), from the latest succeeded run of each of its shards,
+// with the parent's status and guard reason, as JSON for its detail.
+func (s *Store) mergedReport(ctx context.Context, tx *sql.Tx, parent int64, status jobs.Status, reason string) (string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT detail FROM (SELECT DISTINCT ON (shard) shard, detail FROM `+s.table("runs")+`
+		WHERE parent_id = $1 AND status = 'succeeded' ORDER BY shard, id DESC) AS s WHERE detail IS NOT NULL ORDER BY shard`, parent)
+	if err != nil {
+		return "", fmt.Errorf("read the shards' reports: %w", s.redact(err))
+	}
+	defer rows.Close()
+	var reps []*jobs.PlanReport
+	for rows.Next() {
+		var detail []byte
+		if err := rows.Scan(&detail); err != nil {
+			return "", fmt.Errorf("read the shards' reports: %w", s.redact(err))
+		}
+		rep, err := kernel.DecodeReport(detail)
+		if err != nil {
+			return "", fmt.Errorf("read a shard's report: %w", err)
+		}
+		if rep != nil {
+			reps = append(reps, rep)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("read the shards' reports: %w", s.redact(err))
+	}
+	m := jobs.MergeShards(reps)
+	if m == nil {
+		return "", nil
+	}
+	m.Status = string(status)
+	if reason != "" {
+		m.Guard = jobs.GuardReport{Reasons: []string{reason}}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode the sharded run's report: %w", err)
+	}
+	return string(b), nil
 }

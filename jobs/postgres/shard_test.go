@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -156,6 +157,9 @@ func TestShardedApplyEqualsUnsharded(t *testing.T) {
 		if parent.Status != "succeeded" || parent.Customers != customers || parent.Changed != changed || parent.Actions != actions || parent.Shards != 1 {
 			t.Fatalf("night %d: parent run %+v; want one, succeeded, of %d customers, %d changed, %d actions", night, parent, customers, changed, actions)
 		}
+		// The parent holds the whole run's report: what reads the latest
+		// run (tierflow coverage, the metrics) reads the unsharded figures.
+		sameWholeReport(t, night, sharded, want.Report)
 		if got := count(t, sharded, `SELECT count(DISTINCT r.shard) FROM tierflow.runs r JOIN tierflow.runs p ON p.id = r.parent_id
 			WHERE p.as_of = $1 AND r.status = 'succeeded'`, day(night)); got != 4 {
 			t.Fatalf("night %d: %d shards succeeded under the parent, want 4", night, got)
@@ -328,5 +332,44 @@ func TestShardDocsQuery(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) || len(want) < 400 {
 		t.Fatalf("the documented query lists %d customers of shard 2/4, tierflow puts %d there", len(got), len(want))
+	}
+}
+
+// sameWholeReport fails unless the latest succeeded run of retail in s
+// is a sharded run's parent whose stored report has want's figures: the
+// customers, moves, segment sizes, actions, errors and coverage.
+func sameWholeReport(t *testing.T, night int, s *postgres.Store, want *jobs.PlanReport) {
+	t.Helper()
+	ctx := context.Background()
+	last, ok, err := s.LastSucceeded(ctx, "retail")
+	if err != nil || !ok {
+		t.Fatalf("night %d: latest succeeded run: %v, %v", night, ok, err)
+	}
+	run, got, ok, err := s.RunReport(ctx, last.ID)
+	if err != nil || !ok || got == nil {
+		t.Fatalf("night %d: report of run %d: %v, %v, %v", night, last.ID, got, ok, err)
+	}
+	if run.Kind != "sharded" {
+		t.Fatalf("night %d: the latest succeeded run is %d, of kind %q; want the sharded run's parent", night, run.ID, run.Kind)
+	}
+	figures := func(r *jobs.PlanReport) string {
+		b, err := json.Marshal(struct {
+			Customers, Changed, ActionsTotal int
+			Segmentations                    []jobs.SegmentationReport
+			Actions                          []jobs.ActionReport
+			Errors                           int
+			ByRule                           map[string]int
+			Coverage                         []jobs.CoverageReport
+		}{r.Customers, r.Changed, r.ActionsTotal, r.Segmentations, r.Actions, r.Errors.Customers, r.Errors.ByRule, r.Coverage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if g, w := figures(got), figures(want); g != w {
+		t.Fatalf("night %d: the parent's report\n%s\nwant the unsharded run's\n%s", night, g, w)
+	}
+	if len(want.Coverage) == 0 {
+		t.Fatalf("night %d: the rule set has no coverage targets: the test compares none", night)
 	}
 }
