@@ -70,8 +70,16 @@ type IncrementalReport struct {
 	// and Waking then count only the customers it read. NotInDatabase
 	// says why it did not, for a run on PostgreSQL that read only who can
 	// have changed (other stores have no translation to run).
-	InDatabase     bool      `json:"in_database"`
-	NotInDatabase  string    `json:"not_in_database,omitempty"`
+	InDatabase    bool   `json:"in_database"`
+	NotInDatabase string `json:"not_in_database,omitempty"`
+	// Decided counts, in a run the marks did not hold for (Full) but
+	// which the rules' change alone made full, the customers the
+	// database ran the rules on and left unread, unchanged; such a run
+	// reads only the others (Evaluate). StaleMarks is then true: the
+	// marks of those it left unread were made under other rules, so the
+	// next run does not trust them either (see fullReason).
+	Decided        int       `json:"decided,omitempty"`
+	StaleMarks     bool      `json:"stale_marks,omitempty"`
 	ChangeColumn   string    `json:"change_column,omitempty"`
 	ChangedSince   time.Time `json:"changed_since,omitzero"`
 	ChangedThrough time.Time `json:"changed_through,omitzero"`
@@ -160,10 +168,30 @@ func fullReason(rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, initial bo
 		return "no successful run to compare with"
 	case prev.RulesHash != rs.Hash:
 		return fmt.Sprintf("the rules changed since run %d", prev.ID)
+	case prev.StaleMarks:
+		return fmt.Sprintf("run %d left unread customers with marks made under earlier rules", prev.ID)
 	case asOf.Before(prev.AsOf):
 		return fmt.Sprintf("the as-of is before run %d's (%s)", prev.ID, prev.AsOf.UTC().Format(time.RFC3339))
 	}
 	return ""
+}
+
+// decidesAll reports whether a run that fullReason makes full may still
+// leave unread the customers the database finds unchanged
+// (ChangedQuery.DecidedOnly): only when the rules' change made it full,
+// or an earlier such run's stale marks; not a first run, an earlier
+// as-of or a full_schedule slot, which ask the engine to evaluate
+// everyone and check the marks.
+func decidesAll(rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, initial bool, fullEvery Schedule) bool {
+	if initial || prev == nil || asOf.Before(prev.AsOf) {
+		return false
+	}
+	if fullEvery != nil {
+		if slot := fullEvery.Next(prev.AsOf); !slot.IsZero() && !slot.After(asOf) {
+			return false
+		}
+	}
+	return prev.RulesHash != rs.Hash || prev.StaleMarks
 }
 
 // merge adds o's counts to r.
@@ -178,6 +206,7 @@ func (r *IncrementalReport) merge(o *IncrementalReport) {
 	r.Drift += o.Drift
 	r.Skipped += o.Skipped
 	r.NotRead += o.NotRead
+	r.Decided += o.Decided
 	for _, k := range o.DriftSamples {
 		if len(r.DriftSamples) < maxDriftSamples {
 			r.DriftSamples = append(r.DriftSamples, k)

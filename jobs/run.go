@@ -275,7 +275,14 @@ func evaluate(ctx context.Context, snap Snapshot, rs *rules.RuleSet, opts Option
 	readsAll := ""
 	if skip {
 		var err error
-		if readsAll, err = readChanged(ctx, snap, rs, opts.AsOf, prev, opts.EngineOnly); err != nil {
+		if readsAll, err = readChanged(ctx, snap, rs, opts.AsOf, prev, opts.EngineOnly, false); err != nil {
+			return nil, nil, err
+		}
+	} else if opts.Incremental && !opts.EngineOnly && opts.Shard.IsZero() && !rs.HasCoverage() && decidesAll(rs, opts.AsOf, prev, initial, opts.FullSchedule) {
+		// The rules changed: the marks do not hold, but the database can
+		// still find who is unchanged. Where it cannot, everyone is read,
+		// as in any full run, and nothing needs saying.
+		if _, err := readChanged(ctx, snap, rs, opts.AsOf, prev, false, true); err != nil {
 			return nil, nil, err
 		}
 	}

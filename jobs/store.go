@@ -229,6 +229,10 @@ type PreviousRun struct {
 	// Shard is the shard the run evaluated ("2/4", Shard.String); "" for
 	// an unsharded run or a sharded run's parent, which cover everyone.
 	Shard string `json:"shard,omitempty"`
+	// StaleMarks is true when the run left customers unread whose marks
+	// were made under other rules (IncrementalReport.StaleMarks): the
+	// marks do not hold for the run that follows.
+	StaleMarks bool `json:"-"`
 }
 
 // RunRecorder records runs that write no state (blocked, failed, skipped)

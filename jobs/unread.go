@@ -49,6 +49,11 @@ type ChangedQuery struct {
 	// EngineOnly leaves the decision of who is read to the marks alone:
 	// the database does not run the rules (IncrementalReport.InDatabase).
 	EngineOnly bool
+	// DecidedOnly, for a run the marks do not hold for, reads every
+	// customer but those the database, running the rules, finds
+	// unchanged; the marks play no part. A reader that cannot decide
+	// says why, and Stream reads everyone.
+	DecidedOnly bool
 }
 
 // Unread is what a run counts of the customers it left unread
@@ -91,7 +96,7 @@ type UnreadGroup struct {
 // and only for rule sets that need nothing of the others but their
 // segments and null counts. Once snap is streamed, unreadOf has the
 // counts of the others.
-func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, engineOnly bool) (string, error) {
+func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, engineOnly, decidedOnly bool) (string, error) {
 	s, ok := snap.(*snapshot)
 	if !ok {
 		if rs.HasDerived() {
@@ -118,7 +123,10 @@ func readChanged(ctx context.Context, snap Snapshot, rs *rules.RuleSet, asOf tim
 			return fmt.Sprintf("facts.%s declares value checks (%s), which need every customer's value", f.Name, factCheckNames(&f)), nil
 		}
 	}
-	q := ChangedQuery{AsOf: asOf, Follow: follow, ChangeColumn: s.sources[0].ChangeColumn, EngineOnly: engineOnly}
+	q := ChangedQuery{AsOf: asOf, Follow: follow, ChangeColumn: s.sources[0].ChangeColumn, EngineOnly: engineOnly, DecidedOnly: decidedOnly}
+	if decidedOnly {
+		q.ChangeColumn = "" // every row is decided
+	}
 	// The last run's latest change counts only if it is of the same
 	// column: after a switch of column every digest is compared once.
 	if q.ChangeColumn != "" && prev != nil && prev.ChangeColumn == q.ChangeColumn && !prev.ChangedThrough.IsZero() {
@@ -172,9 +180,14 @@ func addUnread(plan *engine.Plan, r *IncrementalReport, u *Unread, q ChangedQuer
 	}
 	r.InDatabase, r.NotInDatabase = u.Decided, u.NotDecided
 	n := int(u.Customers)
+	r.NotRead += n
+	if q.DecidedOnly {
+		r.Decided += n
+		r.StaleMarks = n > 0
+		return
+	}
 	r.Asleep += n
 	r.Skipped += n
-	r.NotRead += n
 }
 
 // addUnread counts the facts of the customers u left unread: they have

@@ -44,6 +44,8 @@ func TestPlanTextIncremental(t *testing.T) {
 			"  incremental: 40 evaluated (40 with new facts), 960 asleep and skipped, 960 of them not read; PostgreSQL ran the rules first and left unread those they leave as they are\n"},
 		{&jobs.IncrementalReport{Enabled: true, Evaluate: 90, Changed: 90, Skipped: 910, Asleep: 910, NotRead: 910, NotInDatabase: "facts.spend is converted in Go"},
 			"  incremental: 90 evaluated (90 with new facts), 910 asleep and skipped, 910 of them not read; the engine evaluated every customer the marks selected: facts.spend is converted in Go\n"},
+		{&jobs.IncrementalReport{Enabled: true, Full: "the rules changed since run 4", Evaluate: 70, InDatabase: true, Decided: 930, NotRead: 930, StaleMarks: true},
+			"  incremental: the rules changed since run 4: PostgreSQL ran the rules on every customer; 70 evaluated, 930 unchanged and not read (their marks are not trusted until a run evaluates everyone)\n"},
 		{&jobs.IncrementalReport{Enabled: true, Full: "the rules changed since run 4", Evaluate: 100},
 			"  incremental: every customer evaluated: the rules changed since run 4\n"},
 		{&jobs.IncrementalReport{Evaluate: 7, Asleep: 93}, ""},

@@ -242,7 +242,11 @@ func writeWarningsText(w io.Writer, q *jobs.QualityReport, st Style) {
 func customersText(r *jobs.PlanReport, em string) string {
 	if inc := r.Incremental; inc != nil && inc.Skipped > 0 {
 		return fmt.Sprintf("%s%s%s customers, %s%s%s of them evaluated (the others asleep)",
-			em, Thousands(r.Customers), em, em, Thousands(r.Customers-inc.Skipped), em)
+			em, Thousands(r.Customers), em, em, Thousands(r.Customers-inc.Skipped-inc.Decided), em)
+	}
+	if inc := r.Incremental; inc != nil && inc.Decided > 0 {
+		return fmt.Sprintf("%s%s%s customers, %s%s%s of them evaluated (the others unchanged, decided in the database)",
+			em, Thousands(r.Customers), em, em, Thousands(r.Customers-inc.Decided), em)
 	}
 	return em + Thousands(r.Customers) + em + " customers evaluated"
 }
@@ -252,6 +256,10 @@ func customersText(r *jobs.PlanReport, em string) string {
 func incrementalText(r *jobs.IncrementalReport) string {
 	if r == nil || !r.Enabled {
 		return ""
+	}
+	if r.Full != "" && r.InDatabase {
+		return r.Full + ": PostgreSQL ran the rules on every customer; " + Thousands(r.Evaluate) + " evaluated, " +
+			Thousands(r.Decided) + " unchanged and not read (their marks are not trusted until a run evaluates everyone)"
 	}
 	if r.Full != "" {
 		return "every customer evaluated: " + r.Full

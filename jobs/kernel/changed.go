@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -161,6 +162,12 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 			return "", err
 		}
 		c.decided = n.decided != ""
+	}
+	if cq.DecidedOnly {
+		if !c.decided {
+			return cmp.Or(c.decidedWhy, d.Name+" does not run the rules"), nil
+		}
+		n, args = narrowing{decided: n.decided, all: true}, args[:1] // the as-of alone
 	}
 	j.query = snapshotQuery(d, j.t, j.rs, j.state.lay, j.cols, j.sql, &n)
 	j.args = args

@@ -31,14 +31,16 @@ func LastSucceeded(ctx context.Context, q Queryer, d *Dialect, runs, ruleset str
 	var asOf any
 	var column, through sql.NullString
 	var shard, shards sql.NullInt64
+	var stale sql.NullString
 	err := q.QueryRowContext(ctx, `SELECT r.id, r.customers, r.detail -> 'quality' -> 'sources', r.rules_hash, r.as_of,
-		r.detail -> 'incremental' ->> 'change_column', r.detail -> 'incremental' ->> 'changed_through', r.shard, r.shards FROM `+runs+` r
+		r.detail -> 'incremental' ->> 'change_column', r.detail -> 'incremental' ->> 'changed_through', r.shard, r.shards,
+		r.detail -> 'incremental' ->> 'stale_marks' FROM `+runs+` r
 		WHERE r.ruleset = $1 AND r.status IN ('succeeded', 'flagged')
 		  AND (r.shard IS NULL OR r.shards <> $2 OR r.shard = $3)
 		  AND (r.parent_id IS NULL OR (r.shards = $2 AND r.shard = $3)
 		       OR NOT EXISTS (SELECT 1 FROM `+runs+` p WHERE p.id = r.parent_id AND p.status IN ('succeeded', 'flagged')))
 		ORDER BY r.started_at DESC, r.id DESC LIMIT 1`, ruleset, sh.Count, sh.Index).Scan(
-		&last.ID, &last.Customers, &sources, &last.RulesHash, &asOf, &column, &through, &shard, &shards)
+		&last.ID, &last.Customers, &sources, &last.RulesHash, &asOf, &column, &through, &shard, &shards, &stale)
 	if errors.Is(err, sql.ErrNoRows) {
 		return jobs.PreviousRun{}, false, nil
 	}
@@ -55,6 +57,7 @@ func LastSucceeded(ctx context.Context, q Queryer, d *Dialect, runs, ruleset str
 		// run compare every row's digest, which is always right.
 		last.ChangedThrough, _ = time.Parse(time.RFC3339Nano, through.String)
 	}
+	last.StaleMarks = stale.Valid && (stale.String == "true" || stale.String == "1") // PostgreSQL's text of a JSON true, SQLite's
 	if shard.Valid && shards.Valid {
 		last.Shard = jobs.Shard{Index: int(shard.Int64), Count: int(shards.Int64)}.String()
 	}

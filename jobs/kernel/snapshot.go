@@ -34,8 +34,10 @@ func SnapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 type narrowing struct {
 	contacts, change, unchanged string
 	// decided, when set, is decidedSQL: the rows it holds for stay
-	// unread whatever their marks say.
+	// unread whatever their marks say; with all, the marks play no part
+	// (jobs.ChangedQuery.DecidedOnly) and every other row is read.
 	decided string
+	all     bool
 }
 
 // read is the condition that a row the marks select (cond) is read: the
@@ -74,6 +76,9 @@ func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 	join := fmt.Sprintf(" JOIN %s st ON st.ruleset = %s AND st.customer_key = %s", t.State, ruleset, key)
 	if n == nil {
 		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + order
+	}
+	if n.all {
+		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + "\nWHERE NOT (" + n.decided + ")" + order
 	}
 	// m is where the conditions read the marks: the state rows joined,
 	// or the marks alone, each selected customer's row looked up after.

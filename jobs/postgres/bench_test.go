@@ -78,7 +78,11 @@ func BenchmarkApplyRetail(b *testing.B) {
 // changed rows by an indexed updated_at column instead of their digests.
 // The modes ending in engine-only set jobs.Options.EngineOnly: the marks
 // alone decide whom the run reads, where the others let PostgreSQL run
-// the rules on those first (jobs.IncrementalReport.InDatabase).
+// the rules on those first (jobs.IncrementalReport.InDatabase);
+// mode=rules-changed applies rules whose hash changed since the last run,
+// so that the marks do not hold, which PostgreSQL decides on every
+// customer (jobs.IncrementalReport.Decided) and the engine-only mode
+// evaluates everyone.
 // The modes ending in 1pct do the same with a 96th of the customers
 // changed instead of a twelfth. The SQL baseline, the reset and the
 // checks are BenchmarkApplyRetail's (a plan's writes are not checked):
@@ -90,14 +94,16 @@ func BenchmarkApplyRetailIncremental(b *testing.B) {
 	if ab.rs.HasCoverage() {
 		b.Fatal("the retail example without coverage targets still has one")
 	}
-	for _, mode := range []string{"full", "incremental", "incremental-engine-only", "incremental-plan", "incremental-plan-engine-only"} {
+	for _, mode := range []string{"full", "incremental", "incremental-engine-only", "incremental-plan", "incremental-plan-engine-only",
+		"rules-changed", "rules-changed-engine-only"} {
 		b.Run(fmt.Sprintf("mode=%s/customers=%d", mode, ab.n), func(b *testing.B) {
 			ab.incremental, ab.plan = mode != "full", strings.HasPrefix(mode, "incremental-plan")
 			ab.engineOnly = strings.HasSuffix(mode, "-engine-only")
+			ab.changeRules = strings.HasPrefix(mode, "rules-changed")
 			ab.run(ctx, b, facts(ab.s), mode, 0)
 		})
 	}
-	ab.engineOnly = false
+	ab.engineOnly, ab.changeRules = false, false
 	// Last, as it widens customer_facts: the changed rows stamped in an
 	// indexed updated_at (jobs.Source.ChangeColumn), and one untimed apply
 	// first, which records the column's latest value for the next.
@@ -178,8 +184,11 @@ type applyBench struct {
 	// plan times plans instead, of the same night.
 	incremental, plan bool
 	// engineOnly sets jobs.Options.EngineOnly: the marks alone decide
-	// whom an incremental run reads.
-	engineOnly bool
+	// whom an incremental run reads. changeRules applies, in each
+	// iteration, the rule set with a comment of its own added: rules
+	// that changed since the last run (a new hash), the same outcome.
+	engineOnly, changeRules bool
+	variants                int
 	// warmUp runs one untimed apply before the timed ones, for a run
 	// record they read.
 	warmUp bool
@@ -250,7 +259,14 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 		if ab.plan {
 			run = jobs.Plan
 		}
-		out, err := run(ctx, ab.s, src, ab.rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard, Incremental: ab.incremental, EngineOnly: ab.engineOnly})
+		rs := ab.rs
+		if ab.changeRules {
+			b.StopTimer()
+			ab.variants++ // b.N=1 runs first: a name of its own for every apply
+			rs = retail(b, append([]string{"ruleset: retail\n", fmt.Sprintf("ruleset: retail\n# variant %d\n", ab.variants)}, storetest.WithoutCoverage...)...)
+			b.StartTimer()
+		}
+		out, err := run(ctx, ab.s, src, rs, jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard, Incremental: ab.incremental, EngineOnly: ab.engineOnly})
 		b.StopTimer()
 		applyTime += time.Since(start)
 		cpuTime += processCPU(b) - startCPU
@@ -264,6 +280,9 @@ func (ab *applyBench) run(ctx context.Context, b *testing.B, src jobs.FactsSourc
 			skipped, notRead = r.Skipped, r.NotRead
 			if ab.incremental && r.InDatabase == ab.engineOnly {
 				b.Fatalf("the run decided in the database: %v (%s), want %v", r.InDatabase, r.NotInDatabase, !ab.engineOnly)
+			}
+			if ab.changeRules && (r.Full == "" || r.StaleMarks == ab.engineOnly) {
+				b.Fatalf("after a rule change: %+v; want a full run, decided in the database unless engine-only", r)
 			}
 			if ab.warmUp && r.ChangedSince.IsZero() {
 				b.Fatalf("the apply compared every row's digest, not those changed since the warm-up's: %+v", r)

@@ -21,6 +21,76 @@ var changedCases = []testCase{
 	{"CDNOW at monthly as-of dates: incremental runs that read only who can have changed end as full runs do", testChangedCDNOW},
 	{"a change column the source does not have fails the incremental run and names it", testChangeColumnMissing},
 	{"a state tally left behind by a hand edit of the state fails the incremental run, and a full run mends it", testStaleTally},
+	{"after a rule change, incremental runs read only whom the database finds changed, until a run of everyone", testDecidedAfterRuleChange},
+}
+
+// After a rule change the marks do not hold, and an incremental run is
+// full; where the database decides (PostgreSQL) it still reads only the
+// customers the new rules change, and says its marks are stale, so the
+// next run is decided the same way; a run of everyone (--full) makes the
+// marks hold again. Each night's report, state, history and queue are
+// those of the same runs with the engine deciding everyone
+// (jobs.Options.EngineOnly); only the marks of the customers left unread
+// differ, and are not trusted.
+func testDecidedAfterRuleChange(t *testing.T, nb func(t *testing.T) Backend) {
+	control, decided := newEnv(t, nb, 300), newEnv(t, nb, 300)
+	before := retailWithoutCoverage(t)
+	after := RetailRuleSet(t, append([]string{"vip_spend: 50000", "vip_spend: 30000"}, WithoutCoverage...)...)
+	if before.Hash == after.Hash {
+		t.Fatal("the param change did not change the rules' hash")
+	}
+	o := nightOptions()
+	o.Guard.MaxErrorRate = 0.1
+	o.Guard.AllowLarge = true
+	o.Incremental = true
+	oc := o
+	oc.EngineOnly = true
+	nights := []struct {
+		rs    *rules.RuleSet
+		full  bool   // a run of everyone (--full)
+		state string // what the decided run's report says of the marks
+	}{
+		{before, false, "first"}, {before, false, "marks"}, {before, false, "marks"},
+		{after, false, "stale"}, {after, false, "stale"}, {after, true, "everyone"}, {after, false, "marks"},
+	}
+	for night, n := range nights {
+		at := day(3 * night)
+		for _, e := range []*env{control, decided} {
+			changedFacts(e, night, at, false)
+		}
+		oc, od := oc, o
+		if n.full {
+			oc.Incremental, od.Incremental = false, false
+		}
+		rc, rd := control.applyAt(n.rs, at, oc).Report, decided.applyAt(n.rs, at, od).Report
+		if f, i := reportFigures(t, rc), reportFigures(t, rd); f != i {
+			t.Fatalf("night %d: the report\n%s\nwant the engine's\n%s", night, i, f)
+		}
+		SameDigests(t, fmt.Sprintf("night %d", night), decided.outcomeDigest(), control.outcomeDigest())
+		checkTally(t, fmt.Sprintf("night %d", night), decided, n.rs)
+		r := rd.Incremental
+		stale := n.state == "stale" && decided.b.Decides
+		if r.StaleMarks != stale || (r.Decided > 0) != stale || stale && (!r.InDatabase || r.Full == "" || r.Decided+r.Evaluate != rd.Customers) {
+			t.Fatalf("night %d (%s): incremental %+v; want stale marks %v", night, n.state, r, stale)
+		}
+		if n.state == "marks" && night > 1 && r.Full != "" {
+			t.Fatalf("night %d: the run was full (%s); want the marks to hold", night, r.Full)
+		}
+		if night == 4 && decided.b.Decides && !strings.Contains(r.Full, "marks made under earlier rules") {
+			t.Fatalf("night 4: full because %q; want the last run's stale marks named", r.Full)
+		}
+		at0 := time.Time{}
+		if r.InDatabase {
+			at0 = at
+		}
+		if stale || night > 0 && nights[night-1].state == "stale" && decided.b.Decides {
+			at0 = time.Unix(1<<40, 0) // marks made under other rules: any may differ
+		}
+		sameStatesAt(t, fmt.Sprintf("night %d", night), at0, snapshotStates(t, control.s, control.f, n.rs), snapshotStates(t, decided.s, decided.f, n.rs))
+		if stale {
+			t.Logf("night %d: %d customers read, %d decided unchanged in the database, %d changed", night, r.Evaluate, r.Decided, rd.Changed)
+		}
+	}
 }
 
 // A state tally that no longer counts the state rows (customer_state
