@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tierflow/tierflow/engine"
@@ -61,6 +62,7 @@ func decidedSQL(d *Dialect, rs *rules.RuleSet, lay *Layout, cols []Column, asOf 
 		rules.AsOfDateVar: {SQL: d.Decide.Time(rules.DateIn(asOf, rs.Zone())), Kind: sqlexpr.Time},
 	}
 	clean := "st.customer_key IS NOT NULL AND st.facts_digest IS NOT NULL AND (st.wake_at IS NULL OR st.wake_at <> " + d.Decide.Time(engine.EveryRun) + ")"
+	var prelude []string
 	for _, f := range rs.Facts.Fields {
 		col := "src." + QuoteIdent(f.Name)
 		value, valid, ok := d.Decide.Fact(col, f, byName[f.Name])
@@ -76,11 +78,16 @@ func decidedSQL(d *Dialect, rs *rules.RuleSet, lay *Layout, cols []Column, asOf 
 		default:
 			clean += " AND " + col + " IS NOT NULL AND " + valid
 		}
-		scope[f.Name] = sqlexpr.Column{SQL: "(" + value + ")", Kind: sqlexpr.FactKind(f.Type), Nullable: f.Nullable}
+		// Read once, in the prelude: a numeric's cast to float8 goes
+		// through its text, and the conditions read a fact many times.
+		alias := "f" + strconv.Itoa(len(prelude))
+		prelude = append(prelude, value+" AS "+alias)
+		scope[f.Name] = sqlexpr.Column{SQL: "tf_f." + alias, Kind: sqlexpr.FactKind(f.Type), Nullable: f.Nullable}
 	}
 	c := sqlexpr.Customer{
-		Facts: func(name string) (sqlexpr.Column, bool) { col, ok := scope[name]; return col, ok },
-		AsOf:  "$1::timestamptz",
+		Facts:   func(name string) (sqlexpr.Column, bool) { col, ok := scope[name]; return col, ok },
+		AsOf:    "$1::timestamptz",
+		Prelude: prelude,
 	}
 	for _, s := range rs.Segmentations {
 		p := lay.Segment(s.Name)

@@ -206,7 +206,7 @@ func setupApplyBench(ctx context.Context, b *testing.B) *applyBench {
 }
 
 // setupApplyBenchOf is setupApplyBench for the rule set ruleSet returns.
-func setupApplyBenchOf(ctx context.Context, b *testing.B, ruleSet func() *rules.RuleSet) *applyBench {
+func setupApplyBenchOf(ctx context.Context, b testing.TB, ruleSet func() *rules.RuleSet) *applyBench {
 	b.Helper()
 	if testing.Short() {
 		b.Skip("builds a large database; not run with -short")
