@@ -40,6 +40,11 @@ type Customer struct {
 	// in the customer's mark (Mark.Digest) to tell whether the facts
 	// changed.
 	FactsDigest uint64
+	// Settled is true when the reader's database ran the rules on the
+	// customer and found it unchanged, and the run reads it all the same,
+	// to check that decision against the engine's (a sample of them; see
+	// jobs.IncrementalReport.Checked). The engine ignores it.
+	Settled bool
 }
 
 // HasFactError reports whether the reader could not use c's value of

@@ -78,11 +78,21 @@ type IncrementalReport struct {
 	// reads only the others (Evaluate). StaleMarks is then true: the
 	// marks of those it left unread were made under other rules, so the
 	// next run does not trust them either (see fullReason).
-	Decided        int       `json:"decided,omitempty"`
-	StaleMarks     bool      `json:"stale_marks,omitempty"`
-	ChangeColumn   string    `json:"change_column,omitempty"`
-	ChangedSince   time.Time `json:"changed_since,omitzero"`
-	ChangedThrough time.Time `json:"changed_through,omitzero"`
+	Decided    int  `json:"decided,omitempty"`
+	StaleMarks bool `json:"stale_marks,omitempty"`
+	// Checked counts the customers the database decided unchanged that
+	// the run read and evaluated all the same (one in 64, another share
+	// each day), to check the database against the engine; Misdecided
+	// those of them whose evaluation changed something (a move, a
+	// pending date, an action, a rule error), which the run applied as
+	// the engine decided. It is 0 unless the SQL translation is wrong, a
+	// bug to report with MisdecidedSamples, up to 10 of their keys.
+	Checked           int       `json:"checked,omitempty"`
+	Misdecided        int       `json:"misdecided,omitempty"`
+	MisdecidedSamples []string  `json:"misdecided_samples,omitempty"`
+	ChangeColumn      string    `json:"change_column,omitempty"`
+	ChangedSince      time.Time `json:"changed_since,omitzero"`
+	ChangedThrough    time.Time `json:"changed_through,omitzero"`
 }
 
 // maxDriftSamples is how many drifting customers a report names.
@@ -149,6 +159,19 @@ func (r *IncrementalReport) count(reason wakeReason, key string, changed bool) {
 	r.Evaluate++
 }
 
+// checked counts a customer the database decided unchanged and the run
+// evaluated all the same; misdecided is true when its evaluation changed
+// something.
+func (r *IncrementalReport) checked(key string, misdecided bool) {
+	r.Checked++
+	if misdecided {
+		r.Misdecided++
+		if len(r.MisdecidedSamples) < maxDriftSamples {
+			r.MisdecidedSamples = append(r.MisdecidedSamples, key)
+		}
+	}
+}
+
 // fullReason says why the marks of rs's customers do not hold for a run
 // at asOf after the last successful run prev (nil: none), "" when they
 // do: marks are made by evaluating the same rules (their hash covers the
@@ -207,6 +230,9 @@ func (r *IncrementalReport) merge(o *IncrementalReport) {
 	r.Skipped += o.Skipped
 	r.NotRead += o.NotRead
 	r.Decided += o.Decided
+	r.Checked += o.Checked
+	r.Misdecided += o.Misdecided
+	r.MisdecidedSamples = appendUpTo(r.MisdecidedSamples, o.MisdecidedSamples, maxDriftSamples)
 	for _, k := range o.DriftSamples {
 		if len(r.DriftSamples) < maxDriftSamples {
 			r.DriftSamples = append(r.DriftSamples, k)

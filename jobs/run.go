@@ -427,6 +427,9 @@ func (w *evaluator) batch(ctx context.Context, b []engine.Customer) ([]Evaluated
 		w.plan.Add(c.Key, &w.scratch)
 		write := needsWrite(c, &w.scratch)
 		w.incr.count(reason, c.Key, write || len(w.scratch.Errors) > 0)
+		if c.Settled {
+			w.incr.checked(c.Key, write || dropped || len(w.scratch.Errors) > 0)
+		}
 		if !w.keep {
 			continue
 		}

@@ -152,6 +152,9 @@ func mergeIncremental(a, b *IncrementalReport) {
 	a.DriftSamples = appendUpTo(a.DriftSamples, b.DriftSamples, maxDriftSamples)
 	a.Skipped += b.Skipped
 	a.NotRead += b.NotRead
+	a.Checked += b.Checked
+	a.Misdecided += b.Misdecided
+	a.MisdecidedSamples = appendUpTo(a.MisdecidedSamples, b.MisdecidedSamples, maxDriftSamples)
 }
 
 // appendUpTo appends b to a while a has fewer than n elements.

@@ -28,6 +28,23 @@ func TestPlanTextWarnsOfDrift(t *testing.T) {
 	}
 }
 
+// A customer the database decided unchanged whose evaluation changed
+// something is named in a warning that says what to do.
+func TestPlanTextMisdecided(t *testing.T) {
+	var b bytes.Buffer
+	writePlanText(&b, &jobs.PlanReport{Mode: "apply", RuleSet: "retail", Incremental: &jobs.IncrementalReport{Enabled: true, InDatabase: true,
+		Checked: 40, Misdecided: 2, MisdecidedSamples: []string{"17", "93"}}}, Style{})
+	if got := b.String(); !strings.Contains(got, "WARNING: 2 of the 40 customers PostgreSQL decided unchanged and this run checked did change (such as 17, 93)") ||
+		!strings.Contains(got, "--engine-only") {
+		t.Errorf("plan text:\n%s\nwant a warning naming 17 and 93 and --engine-only", got)
+	}
+	b.Reset()
+	writePlanText(&b, &jobs.PlanReport{Mode: "apply", RuleSet: "retail", Incremental: &jobs.IncrementalReport{Enabled: true, InDatabase: true, Checked: 40}}, Style{})
+	if strings.Contains(b.String(), "WARNING") {
+		t.Errorf("a run whose checks all agreed warns:\n%s", b.String())
+	}
+}
+
 // An incremental run's plan says whom it evaluated and why, how many it
 // skipped and did not read, or why it evaluated or read everyone; other
 // runs say nothing of it.

@@ -29,6 +29,9 @@ func writePlanText(w io.Writer, r *jobs.PlanReport, st Style) {
 	if d := driftText(r.Incremental); d != "" {
 		fmt.Fprintf(w, "  %s %s\n", st.Warning("WARNING:"), d)
 	}
+	if d := misdecidedText(r.Incremental); d != "" {
+		fmt.Fprintf(w, "  %s %s\n", st.Warning("WARNING:"), d)
+	}
 	if r.Initial {
 		fmt.Fprintln(w, "  initial run: no customer has a segment yet, so everyone is assigned (the max_moved guard does not apply)")
 	}
@@ -291,6 +294,18 @@ func incrementalText(r *jobs.IncrementalReport) string {
 		text += "; the engine evaluated every customer the marks selected: " + r.NotInDatabase
 	}
 	return text
+}
+
+// misdecidedText warns of customers the database decided unchanged
+// whose evaluation changed something (jobs.IncrementalReport.Misdecided);
+// "" when there are none.
+func misdecidedText(r *jobs.IncrementalReport) string {
+	if r == nil || r.Misdecided == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s of the %s customers PostgreSQL decided unchanged and this run checked did change (such as %s): "+
+		"this run applied what the engine decided, but others like them were left unread; run with --engine-only until it is fixed, and please report it with these keys",
+		Thousands(r.Misdecided), Thousands(r.Checked), strings.Join(r.MisdecidedSamples, ", "))
 }
 
 // driftText warns of customers whose marks said they needed no

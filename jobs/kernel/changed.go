@@ -169,6 +169,10 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 		}
 		n, args = narrowing{decided: n.decided, all: true}, args[:1] // the as-of alone
 	}
+	if n.decided != "" {
+		n.sample = d.Decide.Sample(key, cq.AsOf)
+		j.checks = true
+	}
 	j.query = snapshotQuery(d, j.t, j.rs, j.state.lay, j.cols, j.sql, &n)
 	j.args = args
 	j.changed = c

@@ -23,7 +23,17 @@ type DecideSQL struct {
 	Fact func(expr string, f rules.Field, col *Column) (value, valid string, ok bool)
 	// Time is t as a constant of the type of the state's times.
 	Time func(t time.Time) string
+	// Sample is the condition on a customer's key (a text expression)
+	// that it is among the few whose decision a run at asOf checks
+	// against the engine's: about one in SampleOf, another share each
+	// day.
+	Sample func(key string, asOf time.Time) string
 }
+
+// SampleOf is how many customers the database decides unchanged for
+// each one a run reads all the same, to check the decision against the
+// engine's (engine.Customer.Settled).
+const SampleOf = 64
 
 // decidedSQL is the condition on a source row src joined to its whole state row st and read at as-of
 // $1, that the rules leave the customer exactly as the state row has it
@@ -110,5 +120,13 @@ func decidedSQL(d *Dialect, rs *rules.RuleSet, lay *Layout, cols []Column, asOf 
 	}
 	// CASE, whose order PostgreSQL keeps: the conditions see only the
 	// facts the engine would evaluate.
-	return "CASE WHEN " + clean + " THEN " + unchanged + " ELSE FALSE END", "", nil
+	cond = "CASE WHEN " + clean + " THEN " + unchanged + " ELSE FALSE END"
+	if decidedHook != nil {
+		cond = decidedHook(cond)
+	}
+	return cond, "", nil
 }
+
+// decidedHook, when a test sets it (SetDecidedHook), rewrites the
+// decision, to check that a wrong one is caught; nil otherwise.
+var decidedHook func(cond string) string

@@ -28,6 +28,17 @@ type RowScanner struct {
 	lastActions slab[time.Time]
 	// Fact converts a fact value as the driver returns it.
 	Fact func(f rules.Field, v any) (any, error)
+	// settled is true when rows end, after the digest, with whether the
+	// database decided the customer unchanged (engine.Customer.Settled).
+	settled bool
+}
+
+// WithSettled makes sc read rows that end with the database's decision
+// (decidedSQL, as a boolean) after the digest.
+func (sc *RowScanner) WithSettled() *RowScanner {
+	sc.settled = true
+	sc.alloc(len(sc.vals) + 1)
+	return sc
 }
 
 // NewRowScanner prepares a scanner for rs's snapshot rows. tm converts a
@@ -73,6 +84,13 @@ func (sc *RowScanner) Scan(scan func(dest ...any) error) (engine.Customer, error
 	}
 	if len(sc.state.cooling) > 0 {
 		c.State.LastActions = sc.lastActions.take(len(sc.rs.Actions))
+	}
+	if sc.settled {
+		settled, err := boolValue(v[len(v)-1])
+		if err != nil {
+			return c, fmt.Errorf("customer %s: the database's decision: %w", c.Key, err)
+		}
+		c.Settled, v = settled, v[:len(v)-1]
 	}
 	digest, err := int64Value(v[len(v)-1])
 	if err != nil {

@@ -34,19 +34,21 @@ func SnapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 type narrowing struct {
 	contacts, change, unchanged string
 	// decided, when set, is decidedSQL: the rows it holds for stay
-	// unread whatever their marks say; with all, the marks play no part
+	// unread whatever their marks say, but for those sample holds for,
+	// which are read with the decision as their last column, for the
+	// run to check it; with all, the marks play no part
 	// (jobs.ChangedQuery.DecidedOnly) and every other row is read.
-	decided string
-	all     bool
+	decided, sample string
+	all             bool
 }
 
 // read is the condition that a row the marks select (cond) is read: the
-// database has not decided it is unchanged.
+// database has not decided it is unchanged, or it is in the sample.
 func (n *narrowing) read(cond string) string {
 	if n.decided == "" {
 		return cond
 	}
-	return "(" + cond + ") AND NOT (" + n.decided + ")"
+	return "(" + cond + ") AND (" + n.sample + " OR NOT (" + n.decided + "))"
 }
 
 // snapshotQuery is SnapshotQuery, of only the customers an incremental
@@ -77,8 +79,11 @@ func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 	if n == nil {
 		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + order
 	}
+	if n.decided != "" {
+		sel = append(sel, "("+n.decided+")")
+	}
 	if n.all {
-		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + "\nWHERE NOT (" + n.decided + ")" + order
+		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + "\nWHERE " + n.sample + " OR NOT (" + n.decided + ")" + order
 	}
 	// m is where the conditions read the marks: the state rows joined,
 	// or the marks alone, each selected customer's row looked up after.
@@ -122,6 +127,9 @@ type Joined struct {
 	// counts what Unread needs.
 	args    []any
 	changed *changedCounts
+	// checks is true when the query's rows end with the database's
+	// decision (narrowing.sample).
+	checks bool
 	// state is the snapshot's state, read in tx; where the dialect
 	// shares snapshots, its Keys read in a transaction of their own on
 	// tx's snapshot, and loader, which Load uses, is another on it, begun
@@ -240,7 +248,11 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 			return next(b)
 		}
 	}
-	return NewRowScanner(j.rs, j.src.d.Fact, j.src.d.Time).BatchesContext(ctx, rows, batchSize, fn, func(err error) error {
+	sc := NewRowScanner(j.rs, j.src.d.Fact, j.src.d.Time)
+	if j.checks {
+		sc.WithSettled()
+	}
+	return sc.BatchesContext(ctx, rows, batchSize, fn, func(err error) error {
 		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	})
 }

@@ -54,7 +54,7 @@ var Dialect = &kernel.Dialect{
 	LookUpState:  lookUpState,
 
 	// Incremental runs' decision in the database of who is unchanged.
-	Decide: &kernel.DecideSQL{Fact: decidedFact, Time: timeLiteral},
+	Decide: &kernel.DecideSQL{Fact: decidedFact, Time: timeLiteral, Sample: decidedSample},
 }
 
 // decidedFact is how the database's decision (kernel.DecideSQL) reads
@@ -97,6 +97,14 @@ func decidedFact(expr string, f rules.Field, col *kernel.Column) (value, valid s
 		return value, value + " NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)", true
 	}
 	return value, "TRUE", true
+}
+
+// decidedSample is kernel.DecideSQL.Sample: the keys whose hashtext's
+// low six bits are the as-of's day number's, one in 64, another 64th
+// each day.
+func decidedSample(key string, asOf time.Time) string {
+	day := asOf.Unix() / 86400
+	return "(hashtext(" + key + ") & " + strconv.Itoa(kernel.SampleOf-1) + ") = " + strconv.FormatInt(((day%kernel.SampleOf)+kernel.SampleOf)%kernel.SampleOf, 10)
 }
 
 // timeLiteral is t as a timestamptz constant.

@@ -88,7 +88,10 @@ func testDecidedAfterRuleChange(t *testing.T, nb func(t *testing.T) Backend) {
 		}
 		sameStatesAt(t, fmt.Sprintf("night %d", night), at0, snapshotStates(t, control.s, control.f, n.rs), snapshotStates(t, decided.s, decided.f, n.rs))
 		if stale {
-			t.Logf("night %d: %d customers read, %d decided unchanged in the database, %d changed", night, r.Evaluate, r.Decided, rd.Changed)
+			t.Logf("night %d: %d customers read, %d decided unchanged in the database (%d of them checked), %d changed", night, r.Evaluate, r.Decided, r.Checked, rd.Changed)
+		}
+		if r.Misdecided > 0 {
+			t.Errorf("night %d: %d of %d customers the database decided unchanged did change: %v", night, r.Misdecided, r.Checked, r.MisdecidedSamples)
 		}
 	}
 }
@@ -256,7 +259,7 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 	o.Guard.MaxErrorRate = 0.1 // the nights with spend nulled
 	oi := o
 	oi.Incremental = true
-	read, notRead := 0, 0
+	read, notRead, checked, misdecided := 0, 0, 0, 0
 	for night := 0; night < changedNights; night++ {
 		at := day(3 * night)
 		for _, e := range []*env{full, incr} {
@@ -280,6 +283,10 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 			}
 			if night == 1 {
 				t.Logf("the database decides who is unchanged: %v %s", r.InDatabase, r.NotInDatabase)
+			}
+			checked, misdecided = checked+r.Checked, misdecided+r.Misdecided
+			if r.Misdecided > 0 {
+				t.Errorf("night %d: %d of %d customers the database decided unchanged did change: %v", night, r.Misdecided, r.Checked, r.MisdecidedSamples)
 			}
 		}
 		if change && night > 0 {
@@ -305,7 +312,11 @@ func checkChangedOnly(t *testing.T, nb func(t *testing.T) Backend, rs *rules.Rul
 		}
 		sameStatesAt(t, fmt.Sprintf("night %d", night), decidedAt, snapshotStates(t, full.s, full.f, rs), snapshotStates(t, incr.s, incr.f, rs))
 	}
-	t.Logf("customer-nights after the first: %d read, %d left unread; %d nights read by the change column", read, notRead, compared)
+	t.Logf("customer-nights after the first: %d read, %d left unread; %d nights read by the change column; %d decisions of the database checked, %d wrong",
+		read, notRead, compared, checked, misdecided)
+	if incr.b.Decides && checked == 0 {
+		t.Errorf("no decision of the database was checked against the engine's in %d nights", changedNights)
+	}
 	if notRead <= read {
 		t.Errorf("the incremental runs read %d customer-nights and left %d unread: want most unread", read, notRead)
 	}

@@ -1,0 +1,81 @@
+package kernel_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tierflow/tierflow/internal/pgtest"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/kernel"
+	"github.com/tierflow/tierflow/jobs/postgres"
+	"github.com/tierflow/tierflow/jobs/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// retailFactsDDL is customer_facts with the retail example's facts.
+const retailFactsDDL = `CREATE TABLE customer_facts (
+    customer_id    bigint PRIMARY KEY,
+    spend_12m      numeric,
+    spend_prev_12m numeric NOT NULL,
+    orders_12m     integer NOT NULL,
+    first_order_at date NOT NULL,
+    last_order_at  timestamptz,
+    channel        text NOT NULL
+)`
+
+// A database whose decisions were wrong is caught: a run checks a sample
+// of the customers it decided unchanged against the engine, counts those
+// that did change as misdecided, names them, and applies the engine's
+// outcome for them. Here the decision is replaced by one that finds
+// every customer with a state row unchanged.
+func TestMisdecisionsAreCaught(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{URL: pgtest.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CreateFacts(t, s, retailFactsDDL, 2000)
+	rs := storetest.RetailRuleSet(t, storetest.WithoutCoverage...)
+	facts := jobs.FactsByRuleSet{rs.Name: s.Source("customer_facts")}
+	o := storetest.Options()
+	o.Guard.AllowLarge, o.Incremental = true, true
+	asOf := o.AsOf
+	for day := range 2 {
+		o.AsOf = asOf.AddDate(0, 0, day)
+		if _, err := jobs.Apply(ctx, s, facts, rs, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Everyone's spend halves: many fall to a lower tier or at risk.
+	if _, err := s.DB().Exec(`UPDATE customer_facts SET spend_12m = spend_12m / 2`); err != nil {
+		t.Fatal(err)
+	}
+	restore := kernel.SetDecidedHook(func(string) string { return "(st.customer_key IS NOT NULL AND st.facts_digest IS NOT NULL)" })
+	defer restore()
+	o.AsOf = asOf.AddDate(0, 0, 2)
+	out, err := jobs.Apply(ctx, s, facts, rs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := out.Report.Incremental
+	if !r.InDatabase || r.Checked == 0 || r.Misdecided == 0 || r.Misdecided > r.Checked || len(r.MisdecidedSamples) == 0 {
+		t.Fatalf("incremental %+v; want misdecided customers among those checked, named", r)
+	}
+	// The checked customers got the engine's outcome: each one named
+	// had its state written by this run.
+	for _, key := range r.MisdecidedSamples {
+		var n int
+		if err := s.DB().Get(&n, `SELECT count(*) FROM tierflow.customer_state WHERE customer_key = $1 AND $2 = ANY(run_ids)`, key, out.RunID); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Errorf("customer %s, misdecided, was not written by the run", key)
+		}
+	}
+	t.Logf("%d of %d checked customers misdecided (such as %v); %d changed in all", r.Misdecided, r.Checked, r.MisdecidedSamples, out.Report.Changed)
+}
