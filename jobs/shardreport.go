@@ -50,7 +50,7 @@ func MergeShards(reps []*PlanReport) *PlanReport {
 			if m.Incremental == nil {
 				m.Incremental = &IncrementalReport{Enabled: r.Incremental.Enabled, Full: r.Incremental.Full}
 			}
-			mergeIncremental(m.Incremental, r.Incremental)
+			m.Incremental.merge(r.Incremental)
 		}
 	}
 	for i := range m.Coverage {
@@ -137,24 +137,6 @@ func mergeSegmentations(a, b []SegmentationReport) []SegmentationReport {
 		})
 	}
 	return a
-}
-
-// mergeIncremental adds the counts of b to a.
-func mergeIncremental(a, b *IncrementalReport) {
-	a.Evaluate += b.Evaluate
-	a.Left += b.Left
-	a.New += b.New
-	a.Changed += b.Changed
-	a.Waking += b.Waking
-	a.FollowUps += b.FollowUps
-	a.Asleep += b.Asleep
-	a.Drift += b.Drift
-	a.DriftSamples = appendUpTo(a.DriftSamples, b.DriftSamples, maxDriftSamples)
-	a.Skipped += b.Skipped
-	a.NotRead += b.NotRead
-	a.Checked += b.Checked
-	a.Misdecided += b.Misdecided
-	a.MisdecidedSamples = appendUpTo(a.MisdecidedSamples, b.MisdecidedSamples, maxDriftSamples)
 }
 
 // appendUpTo appends b to a while a has fewer than n elements.

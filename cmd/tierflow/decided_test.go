@@ -1,7 +1,6 @@
 package main
 
 import (
-	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -24,14 +23,7 @@ func TestPlanDecidedInDatabase(t *testing.T) {
 	}
 	t.Parallel()
 	url := pgtest.URL(t)
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(shardFacts); err != nil {
-		t.Fatal(err)
-	}
+	db := shardFactsDB(t, url)
 	src, err := os.ReadFile(retailRules)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,21 @@ INSERT INTO customer_facts
            (ARRAY['online', 'store', 'partner'])[1 + g % 3]
     FROM generate_series(1, 4000) AS g`
 
+// shardFactsDB opens the database of url, closed when the test ends,
+// and fills it with shardFacts.
+func shardFactsDB(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(shardFacts); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // shardShift changes the facts so that many customers move and actions
 // are queued on the next night.
 const shardShift = `UPDATE customer_facts SET
@@ -56,15 +71,7 @@ func TestShardProcesses(t *testing.T) {
 	var dbs [2]*sql.DB
 	var configs [2]string
 	for i, url := range urls {
-		db, err := sql.Open("postgres", url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.Exec(shardFacts); err != nil {
-			t.Fatal(err)
-		}
-		dbs[i] = db
+		dbs[i] = shardFactsDB(t, url)
 		dir := t.TempDir()
 		// A slow view of the facts: the kill lands before the commit.
 		writeFiles(t, dir, map[string]string{

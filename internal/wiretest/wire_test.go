@@ -33,16 +33,6 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // batch, so that the keyed join crosses batch boundaries.
 const customers = 1500
 
-const pgFactsDDL = `CREATE TABLE customer_facts (
-    customer_id    bigint PRIMARY KEY,
-    spend_12m      numeric,
-    spend_prev_12m numeric NOT NULL,
-    orders_12m     integer NOT NULL,
-    first_order_at date NOT NULL,
-    last_order_at  timestamptz,
-    channel        text NOT NULL
-)`
-
 const sqliteFactsDDL = `CREATE TABLE customer_facts (
     customer_id    INTEGER PRIMARY KEY,
     spend_12m      REAL,
@@ -129,11 +119,11 @@ func run(t *testing.T, rs *rules.RuleSet, w wiring) string {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		f = &factsDB{db: db, ddl: pgFactsDDL, url: url}
+		f = &factsDB{db: db, ddl: storetest.PostgresFactsDDL, url: url}
 	case "sqlite":
 		f = sqliteFactsDB(t)
 	case "pg-state":
-		f = &factsDB{db: st.(*postgres.Store).DB(), ddl: pgFactsDDL}
+		f = &factsDB{db: st.(*postgres.Store).DB(), ddl: storetest.PostgresFactsDDL}
 	case "sqlite-state":
 		f = &factsDB{db: st.(*sqlite.Store).DB(), ddl: sqliteFactsDDL}
 	}

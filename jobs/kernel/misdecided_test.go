@@ -13,17 +13,6 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// retailFactsDDL is customer_facts with the retail example's facts.
-const retailFactsDDL = `CREATE TABLE customer_facts (
-    customer_id    bigint PRIMARY KEY,
-    spend_12m      numeric,
-    spend_prev_12m numeric NOT NULL,
-    orders_12m     integer NOT NULL,
-    first_order_at date NOT NULL,
-    last_order_at  timestamptz,
-    channel        text NOT NULL
-)`
-
 // A database whose decisions were wrong is caught: a run checks a sample
 // of the customers it decided unchanged against the engine, counts those
 // that did change as misdecided, names them, and applies the engine's
@@ -39,7 +28,7 @@ func TestMisdecisionsAreCaught(t *testing.T) {
 	if _, err := s.Migrate(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	storetest.CreateFacts(t, s, retailFactsDDL, 2000)
+	storetest.CreateFacts(t, s, storetest.PostgresFactsDDL, 2000)
 	rs := storetest.RetailRuleSet(t, storetest.WithoutCoverage...)
 	facts := jobs.FactsByRuleSet{rs.Name: s.Source("customer_facts")}
 	o := storetest.Options()

@@ -9,17 +9,6 @@ import (
 	"github.com/tierflow/tierflow/jobs/storetest"
 )
 
-// conformanceFactsDDL is customer_facts for the conformance suite.
-const conformanceFactsDDL = `CREATE TABLE customer_facts (
-    customer_id    bigint PRIMARY KEY,
-    spend_12m      numeric,
-    spend_prev_12m numeric NOT NULL,
-    orders_12m     integer NOT NULL,
-    first_order_at date NOT NULL,
-    last_order_at  timestamptz,
-    channel        text NOT NULL
-)`
-
 var _ storetest.Store = (*postgres.Store)(nil)
 
 // The PostgreSQL store passes the conformance suite, each case on a new
@@ -38,7 +27,7 @@ func TestConformance(t *testing.T) {
 				t.Cleanup(func() { s.Close() })
 				return s
 			},
-			FactsDDL:     conformanceFactsDDL,
+			FactsDDL:     storetest.PostgresFactsDDL,
 			Contents:     pgContents,
 			SetUpVersion: pgSetUpVersion,
 			Decides:      true,

@@ -10,6 +10,18 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// PostgresFactsDDL is customer_facts on PostgreSQL (Backend.FactsDDL):
+// the key a bigint, money numeric.
+const PostgresFactsDDL = `CREATE TABLE customer_facts (
+    customer_id    bigint PRIMARY KEY,
+    spend_12m      numeric,
+    spend_prev_12m numeric NOT NULL,
+    orders_12m     integer NOT NULL,
+    first_order_at date NOT NULL,
+    last_order_at  timestamptz,
+    channel        text NOT NULL
+)`
+
 // CreateFacts creates customer_facts with ddl and fills it with n
 // generated customers, ids 1 to n.
 func CreateFacts(t testing.TB, s Store, ddl string, n int) {
