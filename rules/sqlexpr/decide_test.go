@@ -48,26 +48,11 @@ func TestDecideAgreesWithTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := factTable("sticky", base, 400, r)
-	facts := len(base.Facts.Fields)
 	// The previous assignment: a segment (or none, or one the rules no
 	// longer have), entered and pending around the thresholds.
-	tb.cols = append(tb.cols[:facts:facts], column{name: "prev_segment", kind: sqlexpr.String},
-		column{name: "prev_since", kind: sqlexpr.Time}, column{name: "prev_pending", kind: sqlexpr.Time, nullable: true})
-	for k := range tb.rows {
-		row := tb.rows[k][:facts:facts]
-		seg := []string{"", "y", "y2", "y3", "z", "gone"}[r.IntN(6)]
-		var since, pending any = nil, nil
-		if seg != "" {
-			since = nearDays(r, 0, 1, 3, 14, 30, 31, 400, -2)
-			if r.IntN(2) == 0 {
-				pending = nearDays(r, 0, 1, 7, 8, 14, 15, -1)
-			}
-		}
-		tb.rows[k] = append(row, seg, since, pending)
-	}
-	tb.create(t, db)
-	prev := sqlexpr.Previous{Segment: `NULLIF(f."prev_segment", '')`, Since: `f."prev_since"`, PendingSince: `f."prev_pending"`}
+	tb, prev := previousTable(t, db, "sticky", base, r, []string{"", "y", "y2", "y3", "z", "gone"},
+		[]int{0, 1, 3, 14, 30, 31, 400, -2}, 2)
+	facts := len(base.Facts.Fields)
 	g := &gen{r: r}
 	compared, kept := 0, 0
 	for n := 0; n < 60; {
@@ -89,14 +74,7 @@ func TestDecideAgreesWithTheEngine(t *testing.T) {
 			if got[k][0] == sqlexpr.Engine {
 				continue
 			}
-			c := &engine.Customer{Key: strconv.Itoa(k), Facts: row[:facts]}
-			if row[facts] != "" {
-				a := engine.Assignment{Segment: row[facts].(string), Since: row[facts+1].(time.Time)}
-				if row[facts+2] != nil {
-					a.PendingSince = row[facts+2].(time.Time)
-				}
-				c.State.Segments = []engine.Assignment{a}
-			}
+			c, _ := previousCustomer(k, row, facts)
 			res := e.Evaluate(asOf, c)
 			dec := res.Segments[0]
 			want := [4]string{dec.Segment, stamp(dec.Since), stamp(dec.PendingSince), dec.Reason.String()}
@@ -114,6 +92,48 @@ func TestDecideAgreesWithTheEngine(t *testing.T) {
 	if kept == 0 {
 		t.Fatal("no customer was kept by min_stay or downgrade_grace: the data misses the thresholds")
 	}
+}
+
+// previousTable is factTable of rs's facts, n = 400 rows, with each
+// row's previous assignment in one segmentation: a segment of segs (""
+// for none), entered a number of days before the as-of (one of
+// sinceDays, a microsecond either side) and, for one row in pendingOneIn,
+// a downgrade pending since around 0, 1, 7, 8, 14 or 15 days; and the
+// columns the SQL reads it from.
+func previousTable(t *testing.T, db *sql.DB, name string, rs *rules.RuleSet, r *rand.Rand, segs []string, sinceDays []int, pendingOneIn int) (*table, sqlexpr.Previous) {
+	tb := factTable(name, rs, 400, r)
+	facts := len(rs.Facts.Fields)
+	tb.cols = append(tb.cols[:facts:facts], column{name: "prev_segment", kind: sqlexpr.String},
+		column{name: "prev_since", kind: sqlexpr.Time}, column{name: "prev_pending", kind: sqlexpr.Time, nullable: true})
+	for k := range tb.rows {
+		row := tb.rows[k][:facts:facts]
+		seg := segs[r.IntN(len(segs))]
+		var since, pending any = nil, nil
+		if seg != "" {
+			since = nearDays(r, sinceDays...)
+			if r.IntN(pendingOneIn) == 0 {
+				pending = nearDays(r, 0, 1, 7, 8, 14, 15, -1)
+			}
+		}
+		tb.rows[k] = append(row, seg, since, pending)
+	}
+	tb.create(t, db)
+	return tb, sqlexpr.Previous{Segment: `NULLIF(f."prev_segment", '')`, Since: `f."prev_since"`, PendingSince: `f."prev_pending"`}
+}
+
+// previousCustomer is row k of a previousTable as the engine's customer,
+// with its previous assignment (zero for none).
+func previousCustomer(k int, row []any, facts int) (*engine.Customer, engine.Assignment) {
+	c := &engine.Customer{Key: strconv.Itoa(k), Facts: row[:facts]}
+	var a engine.Assignment
+	if row[facts] != "" {
+		a = engine.Assignment{Segment: row[facts].(string), Since: row[facts+1].(time.Time)}
+		if row[facts+2] != nil {
+			a.PendingSince = row[facts+2].(time.Time)
+		}
+		c.State.Segments = []engine.Assignment{a}
+	}
+	return c, a
 }
 
 func utc(x string) string {

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/internal/pgtest"
@@ -42,24 +41,9 @@ func TestUnchangedAgreesWithTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := factTable("unchanged", base, 400, r)
+	tb, prev := previousTable(t, db, "unchanged", base, r, []string{"", "y", "y2", "y2", "y3", "z", "z", "gone"},
+		[]int{0, 1, 3, 11, 14, 30, 31, 400, -2}, 3)
 	facts := len(base.Facts.Fields)
-	tb.cols = append(tb.cols[:facts:facts], column{name: "prev_segment", kind: sqlexpr.String},
-		column{name: "prev_since", kind: sqlexpr.Time}, column{name: "prev_pending", kind: sqlexpr.Time, nullable: true})
-	for k := range tb.rows {
-		row := tb.rows[k][:facts:facts]
-		seg := []string{"", "y", "y2", "y2", "y3", "z", "z", "gone"}[r.IntN(8)]
-		var since, pending any = nil, nil
-		if seg != "" {
-			since = nearDays(r, 0, 1, 3, 11, 14, 30, 31, 400, -2)
-			if r.IntN(3) == 0 {
-				pending = nearDays(r, 0, 1, 7, 8, 14, 15, -1)
-			}
-		}
-		tb.rows[k] = append(row, seg, since, pending)
-	}
-	tb.create(t, db)
-	prev := sqlexpr.Previous{Segment: `NULLIF(f."prev_segment", '')`, Since: `f."prev_since"`, PendingSince: `f."prev_pending"`}
 	g := &gen{r: r}
 	var unchanged, missed, changed, errs, fired int
 	for n := 0; n < 60; {
@@ -90,15 +74,7 @@ func TestUnchangedAgreesWithTheEngine(t *testing.T) {
 		}
 		e := engine.New(rs)
 		for k, row := range tb.rows {
-			c := &engine.Customer{Key: strconv.Itoa(k), Facts: row[:facts]}
-			var a engine.Assignment
-			if row[facts] != "" {
-				a = engine.Assignment{Segment: row[facts].(string), Since: row[facts+1].(time.Time)}
-				if row[facts+2] != nil {
-					a.PendingSince = row[facts+2].(time.Time)
-				}
-				c.State.Segments = []engine.Assignment{a}
-			}
+			c, a := previousCustomer(k, row, facts)
 			res := e.Evaluate(asOf, c)
 			d := res.Segments[0]
 			quiet := len(res.Actions) == 0 && len(res.Withheld) == 0 && len(res.Errors) == 0
