@@ -57,9 +57,11 @@ With --explain-sql, check also prints, for each rule set, which of its
 expressions translate exactly to PostgreSQL (their value, the condition
 for the engine's rule error, and the rare rows left to the engine, such
 as a product of numbers beyond 1e150), and for the others the construct and
-why it has no exact translation (docs/rules.md, "Rules in SQL"). The
-exit status does not depend on it: an expression that does not
-translate runs in the engine.
+why it has no exact translation (docs/rules.md, "Rules in SQL"), and
+whether an incremental run on PostgreSQL lets the database decide who is
+unchanged, or which condition stops it (docs/operations.md, "Decided in
+the database"). The exit status does not depend on it: an expression
+that does not translate runs in the engine.
 
 Exit status: 0 when there are no errors, 1 otherwise (or with --strict,
 when there are warnings), whatever the format. With --data: 0 when every

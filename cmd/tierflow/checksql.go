@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +9,33 @@ import (
 	"github.com/tierflow/tierflow/rules"
 	"github.com/tierflow/tierflow/rules/sqlexpr"
 )
+
+// decidedText says whether an incremental run of rs on PostgreSQL lets
+// the database decide who is unchanged (docs/operations.md, "Decided in
+// the database"), as far as the rules alone tell: the facts' columns
+// must be of their own types too, which only a run can see.
+func decidedText(rs *rules.RuleSet) string {
+	switch {
+	case rs.HasCoverage():
+		return "no: the rule set has coverage targets, so every run evaluates every customer"
+	case rs.HasDerived():
+		return "no: derived facts are computed in Go"
+	}
+	scope := sqlexpr.RuleSetScope(rs)
+	c := sqlexpr.Customer{Facts: scope, AsOf: "$1::timestamptz"}
+	for range rs.Segmentations {
+		c.State = append(c.State, sqlexpr.Previous{Segment: "NULL::text", Since: "NULL::timestamptz", PendingSince: "NULL::timestamptz"})
+	}
+	_, err := sqlexpr.Unchanged(rs, c)
+	var u *sqlexpr.Unsupported
+	switch {
+	case errors.As(err, &u):
+		return "no: " + u.Field + ": " + u.Reason
+	case err != nil:
+		return "no: " + err.Error()
+	}
+	return "yes: an incremental run on PostgreSQL runs the segment and action conditions there and reads only the customers they change (where every fact is a column of its own type)"
+}
 
 // printExplainSQL writes, for each rule set, which of its expressions
 // have an exact PostgreSQL translation (with the translation's three
@@ -26,6 +54,7 @@ func printExplainSQL(w io.Writer, sets []*rules.RuleSet) {
 			fmt.Fprintf(w, "; %s%s in the engine only", plural(len(xs)-n, "expression"), verb)
 		}
 		fmt.Fprintln(w)
+		fmt.Fprintf(w, "  in the database: %s\n", decidedText(rs))
 		for _, x := range xs {
 			if x.Err != nil {
 				fmt.Fprintf(w, "  engine  %s\n", strings.ReplaceAll(x.Err.Error(), "\n", "\n          "))

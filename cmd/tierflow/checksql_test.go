@@ -1,8 +1,12 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tierflow/tierflow/jobs/storetest"
 )
 
 func TestCheckExplainSQL(t *testing.T) {
@@ -15,9 +19,34 @@ func TestCheckExplainSQL(t *testing.T) {
 		"  engine  ../../examples/retail/retail.yaml:104:32: actions.winback_call.payload.reason: no exact SQL translation: string() of a number",
 		"           104 | 'Spend fell ' + string(round(",
 		"               |                 ^",
+		"  in the database: no: the rule set has coverage targets, so every run evaluates every customer",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// Without its coverage targets the example is decided in the
+	// database; a condition without a translation says which.
+	src, err := os.ReadFile(retailRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	for i := 0; i+1 < len(storetest.WithoutCoverage); i += 2 {
+		text = strings.Replace(text, storetest.WithoutCoverage[i], storetest.WithoutCoverage[i+1], 1)
+	}
+	dir := t.TempDir()
+	lowered := strings.Replace(text, `when: channel == "online"`, `when: lower(channel) == "online"`, 1)
+	if lowered == text {
+		t.Fatal(`retail.yaml no longer has when: channel == "online"`)
+	}
+	writeFiles(t, dir, map[string]string{"retail.yaml": text, "lowered.yaml": lowered})
+	for file, want := range map[string]string{
+		"retail.yaml":  "  in the database: yes: an incremental run on PostgreSQL runs the segment and action conditions there",
+		"lowered.yaml": "  in the database: no: segmentations.source.segments.online.when: ",
+	} {
+		if r := runCLI(t, nil, "check", "--explain-sql", filepath.Join(dir, file)).want(t, exitOK); !strings.Contains(r.stdout, want) {
+			t.Errorf("%s: stdout lacks %q:\n%s", file, want, r.stdout)
 		}
 	}
 	r = runCLI(t, nil, "check", "--explain-sql", "--format", "json", retailRules).want(t, exitFailure)
