@@ -174,6 +174,16 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 		j.checks = true
 	}
 	j.query = snapshotQuery(d, j.t, j.rs, j.state.lay, j.cols, j.sql, &n)
+	// A decision of every customer is the database's work, not the
+	// engine's: split it across backends, where the dialect can.
+	if n.all && d.Decide.Part != nil && d.Decide.Parts > 1 && j.state.sibling != nil {
+		j.parts = nil
+		for p := range d.Decide.Parts {
+			n.part = d.Decide.Part(key, d.Decide.Parts, p)
+			j.parts = append(j.parts, snapshotQuery(d, j.t, j.rs, j.state.lay, j.cols, j.sql, &n))
+		}
+		j.query = j.parts[0]
+	}
 	j.args = args
 	j.changed = c
 	return "", nil

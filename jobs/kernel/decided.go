@@ -28,6 +28,12 @@ type DecideSQL struct {
 	// against the engine's: about one in SampleOf, another share each
 	// day.
 	Sample func(key string, asOf time.Time) string
+	// Part is the condition on a customer's key that it is in part p of
+	// n; Parts how many parts a read that decides every customer is split
+	// into, each run on a connection of its own (the database evaluates
+	// one query on one core). Nil or under 2: one query.
+	Part  func(key string, n, p int) string
+	Parts int
 }
 
 // SampleOf is how many customers the database decides unchanged for

@@ -1,5 +1,7 @@
 package kernel
 
+import "database/sql"
+
 // SetDecidedHook makes decidedSQL's condition f's rewrite of it, until
 // the returned func is called.
 func SetDecidedHook(f func(cond string) string) (restore func()) {
@@ -7,3 +9,6 @@ func SetDecidedHook(f func(cond string) string) (restore func()) {
 	decidedHook = f
 	return func() { decidedHook = old }
 }
+
+// MergeRows is newMergedRows, for tests.
+func MergeRows(rows []*sql.Rows) (Rows, error) { return newMergedRows(rows) }

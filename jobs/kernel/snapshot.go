@@ -40,6 +40,9 @@ type narrowing struct {
 	// (jobs.ChangedQuery.DecidedOnly) and every other row is read.
 	decided, sample string
 	all             bool
+	// part, when set, narrows the read to one part of the customers
+	// (DecideSQL.Part), which Stream reads on a connection of its own.
+	part string
 }
 
 // read is the condition that a row the marks select (cond) is read: the
@@ -83,7 +86,11 @@ func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 		sel = append(sel, "("+n.decided+")")
 	}
 	if n.all {
-		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + "\nWHERE " + n.sample + " OR NOT (" + n.decided + ")" + order
+		where := n.sample + " OR NOT (" + n.decided + ")"
+		if n.part != "" {
+			where = n.part + " AND (" + where + ")"
+		}
+		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + "\nWHERE " + where + order
 	}
 	// m is where the conditions read the marks: the state rows joined,
 	// or the marks alone, each selected customer's row looked up after.
@@ -128,8 +135,11 @@ type Joined struct {
 	args    []any
 	changed *changedCounts
 	// checks is true when the query's rows end with the database's
-	// decision (narrowing.sample).
+	// decision (narrowing.sample). parts, when set, are the queries of
+	// the parts of a read split across connections (narrowing.part),
+	// query being the first.
 	checks bool
+	parts  []string
 	// state is the snapshot's state, read in tx; where the dialect
 	// shares snapshots, its Keys read in a transaction of their own on
 	// tx's snapshot, and loader, which Load uses, is another on it, begun
@@ -236,11 +246,22 @@ func (j *Joined) Count(ctx context.Context) (int64, error) {
 
 // Stream reads every customer with its state.
 func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
-	rows, err := j.tx.QueryContext(ctx, j.query, j.args...)
-	if err != nil {
-		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+	var rows Rows
+	if len(j.parts) > 1 {
+		merged, done, err := j.queryParts(ctx)
+		defer done()
+		if err != nil {
+			return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+		}
+		rows = merged
+	} else {
+		r, err := j.tx.QueryContext(ctx, j.query, j.args...)
+		if err != nil {
+			return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+		}
+		defer r.Close()
+		rows = r
 	}
-	defer rows.Close()
 	if c := j.changed; c != nil {
 		next := fn
 		fn = func(b []engine.Customer) error {
@@ -255,6 +276,42 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 	return sc.BatchesContext(ctx, rows, batchSize, fn, func(err error) error {
 		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	})
+}
+
+// queryParts runs the parts' queries, the first in the snapshot's
+// transaction and each other in one of its own on the same snapshot, and
+// merges their rows in key order; done closes them.
+func (j *Joined) queryParts(ctx context.Context) (*mergedRows, func(), error) {
+	var open []*sql.Rows
+	var txs []*sql.Tx
+	done := func() {
+		for _, r := range open {
+			r.Close()
+		}
+		for _, tx := range txs {
+			tx.Rollback() //nolint:errcheck // read-only
+		}
+	}
+	for i, q := range j.parts {
+		tx := j.tx
+		if i > 0 {
+			if j.state.sibling == nil {
+				return nil, done, errors.New("the read was split, but the database cannot share its snapshot")
+			}
+			var err error
+			if tx, err = j.state.sibling(ctx); err != nil {
+				return nil, done, err
+			}
+			txs = append(txs, tx)
+		}
+		r, err := tx.QueryContext(ctx, q, j.args...)
+		if err != nil {
+			return nil, done, err
+		}
+		open = append(open, r)
+	}
+	m, err := newMergedRows(open)
+	return m, done, err
 }
 
 // Keys lists the customers with a segment in the rule set, from the

@@ -54,7 +54,7 @@ var Dialect = &kernel.Dialect{
 	LookUpState:  lookUpState,
 
 	// Incremental runs' decision in the database of who is unchanged.
-	Decide: &kernel.DecideSQL{Fact: decidedFact, Time: timeLiteral, Sample: decidedSample},
+	Decide: &kernel.DecideSQL{Fact: decidedFact, Time: timeLiteral, Sample: decidedSample, Part: decidedPart, Parts: 2},
 }
 
 // decidedFact is how the database's decision (kernel.DecideSQL) reads
@@ -105,6 +105,12 @@ func decidedFact(expr string, f rules.Field, col *kernel.Column) (value, valid s
 func decidedSample(key string, asOf time.Time) string {
 	day := asOf.Unix() / 86400
 	return "(hashtext(" + key + ") & " + strconv.Itoa(kernel.SampleOf-1) + ") = " + strconv.FormatInt(((day%kernel.SampleOf)+kernel.SampleOf)%kernel.SampleOf, 10)
+}
+
+// decidedPart is kernel.DecideSQL.Part: the keys whose hashtext is p
+// modulo n (a power of two), by its low bits.
+func decidedPart(key string, n, p int) string {
+	return "(hashtext(" + key + ") & " + strconv.Itoa(n-1) + ") = " + strconv.Itoa(p)
 }
 
 // timeLiteral is t as a timestamptz constant.
