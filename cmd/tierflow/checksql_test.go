@@ -1,12 +1,9 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/tierflow/tierflow/jobs/storetest"
 )
 
 func TestCheckExplainSQL(t *testing.T) {
@@ -27,14 +24,7 @@ func TestCheckExplainSQL(t *testing.T) {
 	}
 	// Without its coverage targets the example is decided in the
 	// database; a condition without a translation says which.
-	src, err := os.ReadFile(retailRules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	for i := 0; i+1 < len(storetest.WithoutCoverage); i += 2 {
-		text = strings.Replace(text, storetest.WithoutCoverage[i], storetest.WithoutCoverage[i+1], 1)
-	}
+	text := retailWithoutCoverage(t)
 	dir := t.TempDir()
 	lowered := strings.Replace(text, `when: channel == "online"`, `when: lower(channel) == "online"`, 1)
 	if lowered == text {

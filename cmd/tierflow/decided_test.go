@@ -2,14 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tierflow/tierflow/internal/pgtest"
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/jobs/storetest"
 )
 
 // On PostgreSQL, an incremental plan of facts in the state database lets
@@ -24,17 +22,9 @@ func TestPlanDecidedInDatabase(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
 	db := shardFactsDB(t, url)
-	src, err := os.ReadFile(retailRules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	for i := 0; i+1 < len(storetest.WithoutCoverage); i += 2 {
-		text = strings.Replace(text, storetest.WithoutCoverage[i], storetest.WithoutCoverage[i+1], 1)
-	}
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
-		"retail.yaml":   text,
+		"retail.yaml":   retailWithoutCoverage(t),
 		"tierflow.yaml": "database: {url_env: TIERFLOW_DATABASE_URL}\nrulesets:\n  - rules: retail.yaml\n    source: customer_facts\n    incremental: true\n",
 	})
 	config := filepath.Join(dir, "tierflow.yaml")

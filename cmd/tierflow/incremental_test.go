@@ -12,6 +12,25 @@ import (
 	"github.com/tierflow/tierflow/jobs/storetest"
 )
 
+// retailWithoutCoverage is the retail example's rule file without its
+// coverage targets (storetest.WithoutCoverage): a rule set whose
+// incremental runs leave customers out.
+func retailWithoutCoverage(t *testing.T) string {
+	t.Helper()
+	src, err := os.ReadFile(retailRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	for i := 0; i+1 < len(storetest.WithoutCoverage); i += 2 {
+		if !strings.Contains(text, storetest.WithoutCoverage[i]) {
+			t.Fatalf("retail.yaml no longer contains %q", storetest.WithoutCoverage[i])
+		}
+		text = strings.Replace(text, storetest.WithoutCoverage[i], storetest.WithoutCoverage[i+1], 1)
+	}
+	return text
+}
+
 // With incremental: true, an apply the day after another leaves out the
 // customers whose marks say nothing changed, and reports the same moves
 // as an apply with --full, which evaluates everyone; a slot of
@@ -24,18 +43,7 @@ func TestApplyIncremental(t *testing.T) {
 		fmt.Fprintf(&rows, "%d,%d,%d,%d,2023-0%d-01,2024-06-%02d,online\n", i, 200*i, 150*i, i%9, 1+i%9, 1+i%28)
 	}
 	dir, write := fileProject(t, "    incremental: true\n", rows.String())
-	src, err := os.ReadFile(retailRules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	for i := 0; i+1 < len(storetest.WithoutCoverage); i += 2 {
-		if !strings.Contains(text, storetest.WithoutCoverage[i]) {
-			t.Fatalf("retail.yaml no longer contains %q", storetest.WithoutCoverage[i])
-		}
-		text = strings.Replace(text, storetest.WithoutCoverage[i], storetest.WithoutCoverage[i+1], 1)
-	}
-	write("rules/retail.yaml", text)
+	write("rules/retail.yaml", retailWithoutCoverage(t))
 	config := filepath.Join(dir, "tierflow.yaml")
 	runCLI(t, nil, "migrate", "--config", config).want(t, exitOK)
 	runCLI(t, nil, "apply", "--as-of", "2024-07-01", "--quiet", "--config", config).want(t, exitOK)
