@@ -2,6 +2,7 @@ package kernel_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/tierflow/tierflow/internal/pgtest"
@@ -67,4 +68,46 @@ func TestMisdecisionsAreCaught(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d checked customers misdecided (such as %v); %d changed in all", r.Misdecided, r.Checked, r.MisdecidedSamples, out.Report.Changed)
+}
+
+// Should the rules' translation raise an error in the database, the run
+// fails saying so and how to run without it (--engine-only), which does.
+func TestDecisionErrorSaysEngineOnly(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{URL: pgtest.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CreateFacts(t, s, storetest.PostgresFactsDDL, 300)
+	rs := storetest.RetailRuleSet(t, storetest.WithoutCoverage...)
+	facts := jobs.FactsByRuleSet{rs.Name: s.Source("customer_facts")}
+	o := storetest.Options()
+	o.Guard.AllowLarge, o.Incremental = true, true
+	asOf := o.AsOf
+	for day := range 2 {
+		o.AsOf = asOf.AddDate(0, 0, day)
+		if _, err := jobs.Apply(ctx, s, facts, rs, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DB().Exec(`UPDATE customer_facts SET spend_12m = spend_12m + 1`); err != nil {
+		t.Fatal(err)
+	}
+	restore := kernel.SetDecidedHook(func(string) string {
+		return "(1 / (length(st.customer_key) - length(st.customer_key)) = 1)" // division by zero, row by row
+	})
+	defer restore()
+	o.AsOf = asOf.AddDate(0, 0, 2)
+	_, err = jobs.Plan(ctx, s, facts, rs, o)
+	if err == nil || !strings.Contains(err.Error(), "division by zero") || !strings.Contains(err.Error(), "--engine-only") {
+		t.Fatalf("plan: %v; want the database's error and --engine-only", err)
+	}
+	o.EngineOnly = true
+	if _, err := jobs.Plan(ctx, s, facts, rs, o); err != nil {
+		t.Fatalf("plan with EngineOnly: %v", err)
+	}
 }

@@ -246,18 +246,27 @@ func (j *Joined) Count(ctx context.Context) (int64, error) {
 
 // Stream reads every customer with its state.
 func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
+	wrap := func(err error) error {
+		err = j.src.secrets.Err(err)
+		if j.checks && ctx.Err() == nil {
+			// The query runs the rules' translation: say how to do without.
+			return fmt.Errorf("read facts of %s: %w (the database was running the rules to decide who is unchanged: "+
+				"rerun with --engine-only, and report this error with the rule file)", j.rs.Name, err)
+		}
+		return fmt.Errorf("read facts of %s: %w", j.rs.Name, err)
+	}
 	var rows Rows
 	if len(j.parts) > 1 {
 		merged, done, err := j.queryParts(ctx)
 		defer done()
 		if err != nil {
-			return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+			return wrap(err)
 		}
 		rows = merged
 	} else {
 		r, err := j.tx.QueryContext(ctx, j.query, j.args...)
 		if err != nil {
-			return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
+			return wrap(err)
 		}
 		defer r.Close()
 		rows = r
@@ -273,9 +282,7 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 	if j.checks {
 		sc.WithSettled()
 	}
-	return sc.BatchesContext(ctx, rows, batchSize, fn, func(err error) error {
-		return fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
-	})
+	return sc.BatchesContext(ctx, rows, batchSize, fn, wrap)
 }
 
 // queryParts runs the parts' queries, the first in the snapshot's
