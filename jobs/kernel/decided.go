@@ -41,10 +41,11 @@ type DecideSQL struct {
 // engine's (engine.Customer.Settled).
 const SampleOf = 64
 
-// decidedSQL is the condition on a source row src joined to its whole state row st and read at as-of
-// $1, that the rules leave the customer exactly as the state row has it
-// (sqlexpr.Unchanged): no move, no pending downgrade started or ended,
-// no action that fires, no rule or fact error. An incremental read that
+// decidedSQL is the condition on a source row src joined to its whole
+// state row st, read at as-of $1, that the rules leave the customer
+// exactly as the state row has it (sqlexpr.Unchanged): no move, no
+// pending downgrade started or ended, no action that fires, no rule or
+// fact error. An incremental read that
 // leaves such customers unread, on top of those whose marks say they are
 // asleep, gives the run the same outcome: they are what jobs.Unread says
 // of unread customers. Their marks stay as they are: a mark whose digest
