@@ -57,12 +57,6 @@ type IncrementalReport struct {
 	// ReadsAll, for a run with Options.Incremental that is not full, says
 	// why it read every customer, even those it skipped.
 	ReadsAll string `json:"reads_all,omitempty"`
-	// ChangeColumn, ChangedSince and ChangedThrough, for a run that read
-	// only who can have changed from a source with a change column
-	// (Source.ChangeColumn): the column, the time after which the rows
-	// whose digests it compared changed (zero: every row), and the
-	// column's latest value, from which the next run with the same column
-	// starts (less the source's change_lookback).
 	// InDatabase is true when the database ran the rules, translated to
 	// SQL, on the customers the marks would have read, and the run left
 	// unread those it found unchanged (no move, no pending downgrade
@@ -87,12 +81,18 @@ type IncrementalReport struct {
 	// pending date, an action, a rule error), which the run applied as
 	// the engine decided. It is 0 unless the SQL translation is wrong, a
 	// bug to report with MisdecidedSamples, up to 10 of their keys.
-	Checked           int       `json:"checked,omitempty"`
-	Misdecided        int       `json:"misdecided,omitempty"`
-	MisdecidedSamples []string  `json:"misdecided_samples,omitempty"`
-	ChangeColumn      string    `json:"change_column,omitempty"`
-	ChangedSince      time.Time `json:"changed_since,omitzero"`
-	ChangedThrough    time.Time `json:"changed_through,omitzero"`
+	Checked           int      `json:"checked,omitempty"`
+	Misdecided        int      `json:"misdecided,omitempty"`
+	MisdecidedSamples []string `json:"misdecided_samples,omitempty"`
+	// ChangeColumn, ChangedSince and ChangedThrough, for a run that read
+	// only who can have changed from a source with a change column
+	// (Source.ChangeColumn): the column, the time after which the rows
+	// whose digests it compared changed (zero: every row), and the
+	// column's latest value, from which the next run with the same column
+	// starts (less the source's change_lookback).
+	ChangeColumn   string    `json:"change_column,omitempty"`
+	ChangedSince   time.Time `json:"changed_since,omitzero"`
+	ChangedThrough time.Time `json:"changed_through,omitzero"`
 }
 
 // maxDriftSamples is how many drifting customers a report names.
@@ -179,8 +179,8 @@ func (r *IncrementalReport) checked(key string, misdecided bool) {
 // schedule of full runs (Options.FullSchedule), a run is full when one of
 // its slots came since prev.
 func fullReason(rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, initial bool, fullEvery Schedule) string {
-	if prev != nil && fullEvery != nil && !initial && prev.RulesHash == rs.Hash && !asOf.Before(prev.AsOf) {
-		if slot := fullEvery.Next(prev.AsOf); !slot.IsZero() && !slot.After(asOf) {
+	if !initial && prev != nil && prev.RulesHash == rs.Hash && !asOf.Before(prev.AsOf) {
+		if slot := slotSince(prev, asOf, fullEvery); !slot.IsZero() {
 			return fmt.Sprintf("the full_schedule slot %s came since run %d", slot.Format(time.RFC3339), prev.ID)
 		}
 	}
@@ -206,15 +206,22 @@ func fullReason(rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, initial bo
 // as-of or a full_schedule slot, which ask the engine to evaluate
 // everyone and check the marks.
 func decidesAll(rs *rules.RuleSet, asOf time.Time, prev *PreviousRun, initial bool, fullEvery Schedule) bool {
-	if initial || prev == nil || asOf.Before(prev.AsOf) {
+	if initial || prev == nil || asOf.Before(prev.AsOf) || !slotSince(prev, asOf, fullEvery).IsZero() {
 		return false
 	}
-	if fullEvery != nil {
-		if slot := fullEvery.Next(prev.AsOf); !slot.IsZero() && !slot.After(asOf) {
-			return false
-		}
-	}
 	return prev.RulesHash != rs.Hash || prev.StaleMarks
+}
+
+// slotSince is the first slot of fullEvery after run prev's as-of, when
+// it is not after asOf: a full run is due. Zero for none, or no schedule.
+func slotSince(prev *PreviousRun, asOf time.Time, fullEvery Schedule) time.Time {
+	if fullEvery == nil {
+		return time.Time{}
+	}
+	if slot := fullEvery.Next(prev.AsOf); !slot.IsZero() && !slot.After(asOf) {
+		return slot
+	}
+	return time.Time{}
 }
 
 // merge adds o's counts to r.

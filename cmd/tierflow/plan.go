@@ -36,7 +36,7 @@ leaves out of the evaluation the customers whose wake-up times and facts
 digests, kept by earlier applies, say nothing can have changed for them;
 when the facts are in the state's database they are not even read, and
 on PostgreSQL the database runs the rules on the others first and leaves
-unread those they leave unchanged too (--engine-only: not that). The
+unread those they leave unchanged too (--engine-only turns that off). The
 report counts them as they are. A run after a rule change, at an earlier
 as-of than the last apply's, of a rule set with coverage targets, after
 a slot of the rule set's full_schedule, or with --full evaluates

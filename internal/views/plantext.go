@@ -245,7 +245,7 @@ func writeWarningsText(w io.Writer, q *jobs.QualityReport, st Style) {
 func customersText(r *jobs.PlanReport, em string) string {
 	if inc := r.Incremental; inc != nil && inc.Skipped > 0 {
 		return fmt.Sprintf("%s%s%s customers, %s%s%s of them evaluated (the others asleep)",
-			em, Thousands(r.Customers), em, em, Thousands(r.Customers-inc.Skipped-inc.Decided), em)
+			em, Thousands(r.Customers), em, em, Thousands(r.Customers-inc.Skipped), em)
 	}
 	if inc := r.Incremental; inc != nil && inc.Decided > 0 {
 		return fmt.Sprintf("%s%s%s customers, %s%s%s of them evaluated (the others unchanged, decided in the database)",

@@ -34,6 +34,10 @@ type DecideSQL struct {
 	// one query on one core). Nil or under 2: one query.
 	Part  func(key string, n, p int) string
 	Parts int
+	// Fault reports whether err is the database refusing the statement
+	// itself (a data exception, a syntax error): what a wrong translation
+	// would raise, as a lost connection would not.
+	Fault func(err error) bool
 }
 
 // SampleOf is how many customers the database decides unchanged for

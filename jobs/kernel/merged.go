@@ -14,9 +14,10 @@ type mergedRows struct {
 	rows []*sql.Rows
 	// row holds each part's next row, nil once the part is read to its
 	// end; cur is the part whose row Next chose, -1 before the first.
-	row [][]any
-	cur int
-	err error
+	row  [][]any
+	dest [][]any // pointers to row's elements, for Scan
+	cur  int
+	err  error
 }
 
 func newMergedRows(rows []*sql.Rows) (*mergedRows, error) {
@@ -24,9 +25,13 @@ func newMergedRows(rows []*sql.Rows) (*mergedRows, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &mergedRows{rows: rows, row: make([][]any, len(rows)), cur: -1}
+	m := &mergedRows{rows: rows, row: make([][]any, len(rows)), dest: make([][]any, len(rows)), cur: -1}
 	for i := range rows {
-		m.row[i] = make([]any, len(cols))
+		vals, dest := make([]any, len(cols)), make([]any, len(cols))
+		for k := range vals {
+			dest[k] = &vals[k]
+		}
+		m.row[i], m.dest[i] = vals, dest
 		m.advance(i)
 	}
 	return m, m.err
@@ -42,11 +47,7 @@ func (m *mergedRows) advance(i int) {
 		m.row[i] = nil
 		return
 	}
-	dest := make([]any, len(m.row[i]))
-	for k := range dest {
-		dest[k] = &m.row[i][k]
-	}
-	if err := r.Scan(dest...); err != nil && m.err == nil {
+	if err := r.Scan(m.dest[i]...); err != nil && m.err == nil {
 		m.err = err
 		m.row[i] = nil
 	}

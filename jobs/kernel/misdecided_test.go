@@ -10,9 +10,40 @@ import (
 	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/jobs/storetest"
+	"github.com/tierflow/tierflow/rules"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// twoNights is a PostgreSQL store of n retail customers (without coverage
+// targets) applied incrementally on two days, the marks of the second
+// holding; o is the options of the second apply.
+func twoNights(t *testing.T, n int) (*postgres.Store, *rules.RuleSet, jobs.FactsSource, jobs.Options) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{URL: pgtest.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CreateFacts(t, s, storetest.PostgresFactsDDL, n)
+	rs := storetest.RetailRuleSet(t, storetest.WithoutCoverage...)
+	facts := jobs.FactsByRuleSet{rs.Name: s.Source("customer_facts")}
+	o := storetest.Options()
+	o.Guard.AllowLarge, o.Incremental = true, true
+	for day := range 2 {
+		if day > 0 {
+			o.AsOf = o.AsOf.AddDate(0, 0, 1)
+		}
+		if _, err := jobs.Apply(ctx, s, facts, rs, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, rs, facts, o
+}
 
 // A database whose decisions were wrong is caught: a run checks a sample
 // of the customers it decided unchanged against the engine, counts those
@@ -21,33 +52,14 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // every customer with a state row unchanged.
 func TestMisdecisionsAreCaught(t *testing.T) {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, postgres.Config{URL: pgtest.URL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	storetest.CreateFacts(t, s, storetest.PostgresFactsDDL, 2000)
-	rs := storetest.RetailRuleSet(t, storetest.WithoutCoverage...)
-	facts := jobs.FactsByRuleSet{rs.Name: s.Source("customer_facts")}
-	o := storetest.Options()
-	o.Guard.AllowLarge, o.Incremental = true, true
-	asOf := o.AsOf
-	for day := range 2 {
-		o.AsOf = asOf.AddDate(0, 0, day)
-		if _, err := jobs.Apply(ctx, s, facts, rs, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, rs, facts, o := twoNights(t, 2000)
 	// Everyone's spend halves: many fall to a lower tier or at risk.
 	if _, err := s.DB().Exec(`UPDATE customer_facts SET spend_12m = spend_12m / 2`); err != nil {
 		t.Fatal(err)
 	}
 	restore := kernel.SetDecidedHook(func(string) string { return "(st.customer_key IS NOT NULL AND st.facts_digest IS NOT NULL)" })
 	defer restore()
-	o.AsOf = asOf.AddDate(0, 0, 2)
+	o.AsOf = o.AsOf.AddDate(0, 0, 1)
 	out, err := jobs.Apply(ctx, s, facts, rs, o)
 	if err != nil {
 		t.Fatal(err)
@@ -74,26 +86,7 @@ func TestMisdecisionsAreCaught(t *testing.T) {
 // fails saying so and how to run without it (--engine-only), which does.
 func TestDecisionErrorSaysEngineOnly(t *testing.T) {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, postgres.Config{URL: pgtest.URL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	storetest.CreateFacts(t, s, storetest.PostgresFactsDDL, 300)
-	rs := storetest.RetailRuleSet(t, storetest.WithoutCoverage...)
-	facts := jobs.FactsByRuleSet{rs.Name: s.Source("customer_facts")}
-	o := storetest.Options()
-	o.Guard.AllowLarge, o.Incremental = true, true
-	asOf := o.AsOf
-	for day := range 2 {
-		o.AsOf = asOf.AddDate(0, 0, day)
-		if _, err := jobs.Apply(ctx, s, facts, rs, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, rs, facts, o := twoNights(t, 300)
 	if _, err := s.DB().Exec(`UPDATE customer_facts SET spend_12m = spend_12m + 1`); err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +94,8 @@ func TestDecisionErrorSaysEngineOnly(t *testing.T) {
 		return "(1 / (length(st.customer_key) - length(st.customer_key)) = 1)" // division by zero, row by row
 	})
 	defer restore()
-	o.AsOf = asOf.AddDate(0, 0, 2)
-	_, err = jobs.Plan(ctx, s, facts, rs, o)
+	o.AsOf = o.AsOf.AddDate(0, 0, 1)
+	_, err := jobs.Plan(ctx, s, facts, rs, o)
 	if err == nil || !strings.Contains(err.Error(), "division by zero") || !strings.Contains(err.Error(), "--engine-only") {
 		t.Fatalf("plan: %v; want the database's error and --engine-only", err)
 	}

@@ -247,8 +247,9 @@ func (j *Joined) Count(ctx context.Context) (int64, error) {
 // Stream reads every customer with its state.
 func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Customer) error) error {
 	wrap := func(err error) error {
+		fault := j.checks && j.src.d.Decide.Fault != nil && j.src.d.Decide.Fault(err)
 		err = j.src.secrets.Err(err)
-		if j.checks && ctx.Err() == nil {
+		if fault {
 			// The query runs the rules' translation: say how to do without.
 			return fmt.Errorf("read facts of %s: %w (the database was running the rules to decide who is unchanged: "+
 				"rerun with --engine-only, and report this error with the rule file)", j.rs.Name, err)

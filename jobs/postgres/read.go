@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -54,7 +55,7 @@ var Dialect = &kernel.Dialect{
 	LookUpState:  lookUpState,
 
 	// Incremental runs' decision in the database of who is unchanged.
-	Decide: &kernel.DecideSQL{Fact: decidedFact, Time: timeLiteral, Sample: decidedSample, Part: decidedPart, Parts: 2},
+	Decide: &kernel.DecideSQL{Fact: decidedFact, Time: timeLiteral, Sample: decidedSample, Part: decidedPart, Parts: 2, Fault: statementFault},
 }
 
 // decidedFact is how the database's decision (kernel.DecideSQL) reads
@@ -111,6 +112,18 @@ func decidedSample(key string, asOf time.Time) string {
 // modulo n (a power of two), by its low bits.
 func decidedPart(key string, n, p int) string {
 	return "(hashtext(" + key + ") & " + strconv.Itoa(n-1) + ") = " + strconv.Itoa(p)
+}
+
+// statementFault is kernel.DecideSQL.Fault: an error of class 22 (data
+// exception: a division by zero, a value out of range) or 42 (syntax
+// error or access rule violation).
+func statementFault(err error) bool {
+	var pe *pq.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	class := pe.Code.Class()
+	return class == "22" || class == "42"
 }
 
 // timeLiteral is t as a timestamptz constant.
