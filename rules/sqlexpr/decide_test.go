@@ -51,7 +51,7 @@ func TestDecideAgreesWithTheEngine(t *testing.T) {
 	// The previous assignment: a segment (or none, or one the rules no
 	// longer have), entered and pending around the thresholds.
 	tb, prev := previousTable(t, db, "sticky", base, r, []string{"", "y", "y2", "y3", "z", "gone"},
-		[]int{0, 1, 3, 14, 30, 31, 400, -2}, 2)
+		[]int{0, 1, 3, 14, 30, 31, 400, -2}, 2, 0)
 	facts := len(base.Facts.Fields)
 	g := &gen{r: r}
 	compared, kept := 0, 0
@@ -99,8 +99,10 @@ func TestDecideAgreesWithTheEngine(t *testing.T) {
 // for none), entered a number of days before the as-of (one of
 // sinceDays, a microsecond either side) and, for one row in pendingOneIn,
 // a downgrade pending since around 0, 1, 7, 8, 14 or 15 days; and the
-// columns the SQL reads it from.
-func previousTable(t *testing.T, db *sql.DB, name string, rs *rules.RuleSet, r *rand.Rand, segs []string, sinceDays []int, pendingOneIn int) (*table, sqlexpr.Previous) {
+// columns the SQL reads it from. With lastActions > 0 each row also has
+// that many last-action times (columns last_0...), none for one row in
+// three, the others around 0, 1, 7 or 30 days before the as-of.
+func previousTable(t *testing.T, db *sql.DB, name string, rs *rules.RuleSet, r *rand.Rand, segs []string, sinceDays []int, pendingOneIn, lastActions int) (*table, sqlexpr.Previous) {
 	tb := factTable(name, rs, 400, r)
 	facts := len(rs.Facts.Fields)
 	tb.cols = append(tb.cols[:facts:facts], column{name: "prev_segment", kind: sqlexpr.String},
@@ -115,14 +117,25 @@ func previousTable(t *testing.T, db *sql.DB, name string, rs *rules.RuleSet, r *
 				pending = nearDays(r, 0, 1, 7, 8, 14, 15, -1)
 			}
 		}
-		tb.rows[k] = append(row, seg, since, pending)
+		row = append(row, seg, since, pending)
+		for range lastActions {
+			var last any
+			if r.IntN(3) > 0 {
+				last = nearDays(r, 0, 1, 6, 7, 8, 29, 30, 31, 400, -1)
+			}
+			row = append(row, last)
+		}
+		tb.rows[k] = row
+	}
+	for a := range lastActions {
+		tb.cols = append(tb.cols, column{name: "last_" + strconv.Itoa(a), kind: sqlexpr.Time, nullable: true})
 	}
 	tb.create(t, db)
 	return tb, sqlexpr.Previous{Segment: `NULLIF(f."prev_segment", '')`, Since: `f."prev_since"`, PendingSince: `f."prev_pending"`}
 }
 
 // previousCustomer is row k of a previousTable as the engine's customer,
-// with its previous assignment (zero for none).
+// with its previous assignment (zero for none) and last-action times.
 func previousCustomer(k int, row []any, facts int) (*engine.Customer, engine.Assignment) {
 	c := &engine.Customer{Key: strconv.Itoa(k), Facts: row[:facts]}
 	var a engine.Assignment
@@ -132,6 +145,13 @@ func previousCustomer(k int, row []any, facts int) (*engine.Customer, engine.Ass
 			a.PendingSince = row[facts+2].(time.Time)
 		}
 		c.State.Segments = []engine.Assignment{a}
+	}
+	for _, last := range row[facts+3:] {
+		var at time.Time
+		if last != nil {
+			at = last.(time.Time)
+		}
+		c.State.LastActions = append(c.State.LastActions, at)
 	}
 	return c, a
 }

@@ -24,6 +24,10 @@ type Customer struct {
 	AsOf    string
 	State   []Previous
 	Prelude []string
+	// LastAction, which NextOf reads, is for each action of the rule set,
+	// in order, when it last started its cooldown (a timestamptz
+	// expression, NULL for never; "" where the state has no such time).
+	LastAction []string
 }
 
 // Unchanged is the condition that the engine, evaluating the customer c

@@ -42,7 +42,7 @@ func TestUnchangedAgreesWithTheEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb, prev := previousTable(t, db, "unchanged", base, r, []string{"", "y", "y2", "y2", "y3", "z", "z", "gone"},
-		[]int{0, 1, 3, 11, 14, 30, 31, 400, -2}, 3)
+		[]int{0, 1, 3, 11, 14, 30, 31, 400, -2}, 3, 0)
 	facts := len(base.Facts.Fields)
 	g := &gen{r: r}
 	var unchanged, missed, changed, errs, fired int
