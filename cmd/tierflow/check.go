@@ -60,7 +60,9 @@ as a product of numbers beyond 1e150), and for the others the construct and
 why it has no exact translation (docs/rules.md, "Rules in SQL"), and
 whether an incremental run on PostgreSQL lets the database decide who is
 unchanged, or which condition stops it (docs/operations.md, "Decided in
-the database"). The exit status does not depend on it: an expression
+the database"), and whether the whole evaluation of a customer (every
+decision, action, cooldown and payload) translates, which a set-based
+run in the database will need, or the first part that does not. The exit status does not depend on it: an expression
 that does not translate runs in the engine.
 
 Exit status: 0 when there are no errors, 1 otherwise (or with --strict,

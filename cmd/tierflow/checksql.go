@@ -37,6 +37,31 @@ func decidedText(rs *rules.RuleSet) string {
 	return "yes: an incremental run on PostgreSQL runs the segment and action conditions there and reads only the customers they change (where every fact is a column of its own type)"
 }
 
+// wholeText says whether every part of rs's evaluation of a customer
+// (sqlexpr.NextOf: decisions, actions with their cooldowns and payloads)
+// has an exact translation, which a set-based run in the database needs.
+func wholeText(rs *rules.RuleSet) string {
+	if rs.HasDerived() {
+		return "no: derived facts are computed in Go"
+	}
+	c := sqlexpr.Customer{Facts: sqlexpr.RuleSetScope(rs), AsOf: "$1::timestamptz"}
+	for range rs.Segmentations {
+		c.State = append(c.State, sqlexpr.Previous{Segment: "NULL::text", Since: "NULL::timestamptz", PendingSince: "NULL::timestamptz"})
+	}
+	for range rs.Actions {
+		c.LastAction = append(c.LastAction, "NULL::timestamptz")
+	}
+	_, err := sqlexpr.NextOf(rs, c)
+	var u *sqlexpr.Unsupported
+	switch {
+	case errors.As(err, &u):
+		return "no: " + u.Field + ": " + u.Reason
+	case err != nil:
+		return "no: " + err.Error()
+	}
+	return "yes: every decision, action, cooldown and payload translates (runs still evaluate in the engine; see \"Rules in SQL\" in docs/rules.md)"
+}
+
 // printExplainSQL writes, for each rule set, which of its expressions
 // have an exact PostgreSQL translation (with the translation's three
 // parts), and for the others the construct and the reason they run in
@@ -55,6 +80,7 @@ func printExplainSQL(w io.Writer, sets []*rules.RuleSet) {
 		}
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "  in the database: %s\n", decidedText(rs))
+		fmt.Fprintf(w, "  whole evaluation in SQL: %s\n", wholeText(rs))
 		for _, x := range xs {
 			if x.Err != nil {
 				fmt.Fprintf(w, "  engine  %s\n", strings.ReplaceAll(x.Err.Error(), "\n", "\n          "))

@@ -17,6 +17,7 @@ func TestCheckExplainSQL(t *testing.T) {
 		"           104 | 'Spend fell ' + string(round(",
 		"               |                 ^",
 		"  in the database: no: the rule set has coverage targets, so every run evaluates every customer",
+		"  whole evaluation in SQL: no: limits: contact limits count the customer's queued actions",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
@@ -38,6 +39,11 @@ func TestCheckExplainSQL(t *testing.T) {
 		if r := runCLI(t, nil, "check", "--explain-sql", filepath.Join(dir, file)).want(t, exitOK); !strings.Contains(r.stdout, want) {
 			t.Errorf("%s: stdout lacks %q:\n%s", file, want, r.stdout)
 		}
+	}
+	// Every part of churn_signals' evaluation translates.
+	r = runCLI(t, nil, "check", "--explain-sql", filepath.Join("..", "..", "examples", "b2b", "churn_signals.yaml")).want(t, exitOK)
+	if want := "  whole evaluation in SQL: yes: every decision, action, cooldown and payload translates"; !strings.Contains(r.stdout, want) {
+		t.Errorf("churn_signals: stdout lacks %q:\n%s", want, r.stdout)
 	}
 	r = runCLI(t, nil, "check", "--explain-sql", "--format", "json", retailRules).want(t, exitFailure)
 	if !strings.Contains(r.stderr, "--explain-sql prints text") {
