@@ -21,20 +21,8 @@ func decidedText(rs *rules.RuleSet) string {
 	case rs.HasDerived():
 		return "no: derived facts are computed in Go"
 	}
-	scope := sqlexpr.RuleSetScope(rs)
-	c := sqlexpr.Customer{Facts: scope, AsOf: "$1::timestamptz"}
-	for range rs.Segmentations {
-		c.State = append(c.State, sqlexpr.Previous{Segment: "NULL::text", Since: "NULL::timestamptz", PendingSince: "NULL::timestamptz"})
-	}
-	_, err := sqlexpr.Unchanged(rs, c)
-	var u *sqlexpr.Unsupported
-	switch {
-	case errors.As(err, &u):
-		return "no: " + u.Field + ": " + u.Reason
-	case err != nil:
-		return "no: " + err.Error()
-	}
-	return "yes: an incremental run on PostgreSQL runs the segment and action conditions there and reads only the customers they change (where every fact is a column of its own type)"
+	_, err := sqlexpr.Unchanged(rs, explainCustomer(rs))
+	return translatesText(err, "yes: an incremental run on PostgreSQL runs the segment and action conditions there and reads only the customers they change (where every fact is a column of its own type)")
 }
 
 // wholeText says whether every part of rs's evaluation of a customer
@@ -44,6 +32,13 @@ func wholeText(rs *rules.RuleSet) string {
 	if rs.HasDerived() {
 		return "no: derived facts are computed in Go"
 	}
+	_, err := sqlexpr.NextOf(rs, explainCustomer(rs))
+	return translatesText(err, "yes: every decision, action, cooldown and payload translates (runs still evaluate in the engine; see \"Rules in SQL\" in docs/rules.md)")
+}
+
+// explainCustomer is a customer of rs whose facts are the source row's
+// columns, with no previous assignment and no action before.
+func explainCustomer(rs *rules.RuleSet) sqlexpr.Customer {
 	c := sqlexpr.Customer{Facts: sqlexpr.RuleSetScope(rs), AsOf: "$1::timestamptz"}
 	for range rs.Segmentations {
 		c.State = append(c.State, sqlexpr.Previous{Segment: "NULL::text", Since: "NULL::timestamptz", PendingSince: "NULL::timestamptz"})
@@ -51,7 +46,12 @@ func wholeText(rs *rules.RuleSet) string {
 	for range rs.Actions {
 		c.LastAction = append(c.LastAction, "NULL::timestamptz")
 	}
-	_, err := sqlexpr.NextOf(rs, c)
+	return c
+}
+
+// translatesText is yes where a translation succeeded, or "no: " and
+// what stops it.
+func translatesText(err error, yes string) string {
 	var u *sqlexpr.Unsupported
 	switch {
 	case errors.As(err, &u):
@@ -59,7 +59,7 @@ func wholeText(rs *rules.RuleSet) string {
 	case err != nil:
 		return "no: " + err.Error()
 	}
-	return "yes: every decision, action, cooldown and payload translates (runs still evaluate in the engine; see \"Rules in SQL\" in docs/rules.md)"
+	return yes
 }
 
 // printExplainSQL writes, for each rule set, which of its expressions
