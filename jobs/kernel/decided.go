@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tierflow/tierflow/engine"
@@ -65,14 +66,49 @@ const SampleOf = 64
 // rule set: an expression has no exact translation, a fact is converted
 // in Go; it is "" too where the dialect has no translation (SQLite).
 func decidedSQL(d *Dialect, rs *rules.RuleSet, lay *Layout, cols []Column, asOf time.Time) (cond, why string, err error) {
+	c, converts, why := ruleCustomer(d, rs, lay, cols, asOf, true)
+	if c == nil {
+		return "", why, nil
+	}
+	unchanged, err := sqlexpr.Unchanged(rs, *c)
+	var u *sqlexpr.Unsupported
+	if errors.As(err, &u) {
+		return "", u.Field + ": " + u.Reason, nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	clean := "st.customer_key IS NOT NULL AND st.facts_digest IS NOT NULL AND (st.wake_at IS NULL OR st.wake_at <> " + d.Decide.Time(engine.EveryRun) + ")" +
+		" AND " + converts
+	// CASE, whose order PostgreSQL keeps: the conditions see only the
+	// facts the engine would evaluate.
+	cond = "CASE WHEN " + clean + " THEN " + unchanged + " ELSE FALSE END"
+	if decidedHook != nil {
+		cond = decidedHook(cond)
+	}
+	return cond, "", nil
+}
+
+// ruleCustomer is how a statement on a source row src joined to its
+// state row st, at as-of $1, reads a customer of rs (sqlexpr.Customer):
+// its facts read once each, in a prelude, its previous assignments and
+// its last-action times from the state row; and converts, the condition
+// that every fact converts as the engine would have it (no NULL in a
+// non-nullable fact, a value of the fact's type). c is nil, and why says
+// why, where the rule set or the source rules a translation out; why is
+// "" too where the dialect has none (SQLite). A segmentation the layout
+// has no position for yet (no run has assigned it) rules it out where
+// needState is set, and otherwise leaves everyone without a previous
+// segment there, as on a first run.
+func ruleCustomer(d *Dialect, rs *rules.RuleSet, lay *Layout, cols []Column, asOf time.Time, needState bool) (c *sqlexpr.Customer, converts, why string) {
 	if d.Decide == nil {
-		return "", "", nil // the dialect has no exact translation: nothing to say
+		return nil, "", "" // the dialect has no exact translation: nothing to say
 	}
 	if rs.HasDerived() {
-		return "", "derived facts are computed in Go", nil
+		return nil, "", "derived facts are computed in Go"
 	}
 	if asOf.Nanosecond()%1000 != 0 {
-		return "", "the as-of time has a fraction of a microsecond, which the database's times do not keep", nil
+		return nil, "", "the as-of time has a fraction of a microsecond, which the database's times do not keep"
 	}
 	byName := make(map[string]*Column, len(cols))
 	for i := range cols {
@@ -82,22 +118,22 @@ func decidedSQL(d *Dialect, rs *rules.RuleSet, lay *Layout, cols []Column, asOf 
 		rules.AsOfVar:     {SQL: "$1::timestamptz", Kind: sqlexpr.Time},
 		rules.AsOfDateVar: {SQL: d.Decide.Time(rules.DateIn(asOf, rs.Zone())), Kind: sqlexpr.Time},
 	}
-	clean := "st.customer_key IS NOT NULL AND st.facts_digest IS NOT NULL AND (st.wake_at IS NULL OR st.wake_at <> " + d.Decide.Time(engine.EveryRun) + ")"
+	conds := []string{"TRUE"}
 	var prelude []string
 	for _, f := range rs.Facts.Fields {
 		col := "src." + QuoteIdent(f.Name)
 		value, valid, ok := d.Decide.Fact(col, f, byName[f.Name])
 		if !ok {
-			return "", fmt.Sprintf("facts.%s is converted in Go, so the database cannot tell whether it converts", f.Name), nil
+			return nil, "", fmt.Sprintf("facts.%s is converted in Go, so the database cannot tell whether it converts", f.Name)
 		}
 		switch {
 		case f.Nullable && valid == "TRUE":
 		case f.Nullable:
-			clean += " AND (" + col + " IS NULL OR " + valid + ")"
+			conds = append(conds, "("+col+" IS NULL OR "+valid+")")
 		case valid == "TRUE":
-			clean += " AND " + col + " IS NOT NULL"
+			conds = append(conds, col+" IS NOT NULL")
 		default:
-			clean += " AND " + col + " IS NOT NULL AND " + valid
+			conds = append(conds, col+" IS NOT NULL AND "+valid)
 		}
 		// Read once, in the prelude: a numeric's cast to float8 goes
 		// through its text, and the conditions read a fact many times.
@@ -105,15 +141,19 @@ func decidedSQL(d *Dialect, rs *rules.RuleSet, lay *Layout, cols []Column, asOf 
 		prelude = append(prelude, value+" AS "+alias)
 		scope[f.Name] = sqlexpr.Column{SQL: "tf_f." + alias, Kind: sqlexpr.FactKind(f.Type), Nullable: f.Nullable}
 	}
-	c := sqlexpr.Customer{
+	c = &sqlexpr.Customer{
 		Facts:   func(name string) (sqlexpr.Column, bool) { col, ok := scope[name]; return col, ok },
 		AsOf:    "$1::timestamptz",
 		Prelude: prelude,
 	}
 	for _, s := range rs.Segmentations {
 		p := lay.Segment(s.Name)
+		if p == 0 && needState {
+			return nil, "", "segmentation " + s.Name + " has no state yet"
+		}
 		if p == 0 {
-			return "", "segmentation " + s.Name + " has no state yet", nil
+			c.State = append(c.State, sqlexpr.Previous{Segment: "NULL::text", Since: "NULL::timestamptz", PendingSince: "NULL::timestamptz"})
+			continue
 		}
 		c.State = append(c.State, sqlexpr.Previous{
 			Segment:      d.State.Elem("st.segments", p),
@@ -121,21 +161,17 @@ func decidedSQL(d *Dialect, rs *rules.RuleSet, lay *Layout, cols []Column, asOf 
 			PendingSince: d.State.Elem("st.pending_since", p),
 		})
 	}
-	unchanged, err := sqlexpr.Unchanged(rs, c)
-	var u *sqlexpr.Unsupported
-	if errors.As(err, &u) {
-		return "", u.Field + ": " + u.Reason, nil
+	for _, a := range rs.Actions {
+		last := "NULL::timestamptz"
+		if p := lay.LastAction(a.Name); p > 0 {
+			last = d.State.Elem("st.action_at", p)
+		}
+		c.LastAction = append(c.LastAction, last)
 	}
-	if err != nil {
-		return "", "", err
+	if len(conds) > 1 {
+		conds = conds[1:]
 	}
-	// CASE, whose order PostgreSQL keeps: the conditions see only the
-	// facts the engine would evaluate.
-	cond = "CASE WHEN " + clean + " THEN " + unchanged + " ELSE FALSE END"
-	if decidedHook != nil {
-		cond = decidedHook(cond)
-	}
-	return cond, "", nil
+	return c, strings.Join(conds, " AND "), ""
 }
 
 // decidedHook, when a test sets it (SetDecidedHook), rewrites the

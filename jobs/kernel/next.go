@@ -1,0 +1,63 @@
+package kernel
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tierflow/tierflow/rules"
+	"github.com/tierflow/tierflow/rules/sqlexpr"
+)
+
+// nextStatement is the statement of every customer's whole evaluation of
+// rs (sqlexpr.NextOf) at as-of $1, over the source query src joined to
+// the customers' state rows as the snapshot joins them: what a set-based
+// run reads instead of streaming customers through the engine. Per
+// customer, in key order: the key; whether the customer is for the
+// engine (a fact that does not convert, or NextOf's Bad); per
+// segmentation of rs its segment, since and pending-since after the run;
+// per action whether it is queued and its payload (jsonb, NULL where it
+// is not queued). The other columns mean nothing for a customer that is
+// for the engine. What a run decides beyond the customer is the run's to
+// apply, as it does to the engine's results: a first run queues no
+// actions, whatever the column says.
+//
+// why says, where the statement is "", what rules it out: the dialect
+// (SQLite), derived facts, a fact converted in Go, or what NextOf
+// refuses (contact limits, coverage, holdouts, an expression without an
+// exact translation).
+func nextStatement(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, src string, asOf time.Time) (stmt, why string, err error) {
+	cols, err := readColumns(ctx, q, d, src)
+	if err != nil {
+		return "", "", err
+	}
+	lay, err := ReadLayout(ctx, q, t, rs.Name)
+	if err != nil {
+		return "", "", err
+	}
+	c, converts, why := ruleCustomer(d, rs, lay, cols, asOf, false)
+	if c == nil {
+		return "", cmp.Or(why, d.Name+" has no exact translation of the rules"), nil
+	}
+	next, err := sqlexpr.NextOf(rs, *c)
+	var u *sqlexpr.Unsupported
+	if errors.As(err, &u) {
+		return "", u.Field + ": " + u.Reason, nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	key, _ := factExprs(d, rs, cols)
+	sel := []string{key, "CASE WHEN " + converts + " THEN " + next.Bad + " ELSE TRUE END"}
+	for _, s := range next.Segmentations {
+		sel = append(sel, s.Segment, s.Since, s.PendingSince)
+	}
+	for _, a := range next.Actions {
+		sel = append(sel, a.Fires, a.Payload)
+	}
+	join := fmt.Sprintf("LEFT JOIN %s st ON st.ruleset = %s AND st.customer_key = %s", t.State, QuoteLiteral(rs.Name), key)
+	return "SELECT " + strings.Join(sel, ", ") + fmt.Sprintf("\nFROM (%s) AS src\n", src) + join + next.From + "\nORDER BY " + d.ByteOrder(key), "", nil
+}
