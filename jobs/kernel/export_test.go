@@ -12,6 +12,3 @@ func SetDecidedHook(f func(cond string) string) (restore func()) {
 
 // MergeRows is newMergedRows, for tests.
 func MergeRows(rows []*sql.Rows) (Rows, error) { return newMergedRows(rows) }
-
-// NextStatement is nextStatement, for tests.
-var NextStatement = nextStatement

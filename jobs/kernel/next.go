@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,15 +13,17 @@ import (
 	"github.com/tierflow/tierflow/rules/sqlexpr"
 )
 
-// nextStatement is the statement of every customer's whole evaluation of
+// NextStatement is the statement of every customer's whole evaluation of
 // rs (sqlexpr.NextOf) at as-of $1, over the source query src joined to
 // the customers' state rows as the snapshot joins them: what a set-based
-// run reads instead of streaming customers through the engine. Per
-// customer, in key order: the key; whether the customer is for the
-// engine (a fact that does not convert, or NextOf's Bad); per
-// segmentation of rs its segment, since and pending-since after the run;
-// per action whether it is queued and its payload (jsonb, NULL where it
-// is not queued). The other columns mean nothing for a customer that is
+// run will read instead of streaming customers through the engine (runs
+// do not read it yet: its test checks it against the engine's apply, and
+// BenchmarkApplyRetailIncremental times it). Per customer, in no order:
+// its key; engine, whether the customer is for the engine (a fact that
+// does not convert, or NextOf's Bad); per segmentation i of rs its
+// segment, since and pending-since after the run (s{i}_segment,
+// s{i}_since, s{i}_pending); per action k whether it is queued and its
+// payload, jsonb, NULL where it is not (a{k}_fires, a{k}_payload). The other columns mean nothing for a customer that is
 // for the engine. What a run decides beyond the customer is the run's to
 // apply, as it does to the engine's results: a first run queues no
 // actions, whatever the column says.
@@ -29,7 +32,7 @@ import (
 // (SQLite), derived facts, a fact converted in Go, or what NextOf
 // refuses (contact limits, coverage, holdouts, an expression without an
 // exact translation).
-func nextStatement(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, src string, asOf time.Time) (stmt, why string, err error) {
+func NextStatement(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, src string, asOf time.Time) (stmt, why string, err error) {
 	cols, err := readColumns(ctx, q, d, src)
 	if err != nil {
 		return "", "", err
@@ -51,13 +54,15 @@ func nextStatement(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rul
 		return "", "", err
 	}
 	key, _ := factExprs(d, rs, cols)
-	sel := []string{key, "CASE WHEN " + converts + " THEN " + next.Bad + " ELSE TRUE END"}
-	for _, s := range next.Segmentations {
-		sel = append(sel, s.Segment, s.Since, s.PendingSince)
+	sel := []string{key + " AS key", "CASE WHEN " + converts + " THEN " + next.Bad + " ELSE TRUE END AS engine"}
+	for i, s := range next.Segmentations {
+		p := "s" + strconv.Itoa(i)
+		sel = append(sel, s.Segment+" AS "+p+"_segment", s.Since+" AS "+p+"_since", s.PendingSince+" AS "+p+"_pending")
 	}
-	for _, a := range next.Actions {
-		sel = append(sel, a.Fires, a.Payload)
+	for k, a := range next.Actions {
+		p := "a" + strconv.Itoa(k)
+		sel = append(sel, a.Fires+" AS "+p+"_fires", a.Payload+" AS "+p+"_payload")
 	}
 	join := fmt.Sprintf("LEFT JOIN %s st ON st.ruleset = %s AND st.customer_key = %s", t.State, QuoteLiteral(rs.Name), key)
-	return "SELECT " + strings.Join(sel, ", ") + fmt.Sprintf("\nFROM (%s) AS src\n", src) + join + next.From + "\nORDER BY " + d.ByteOrder(key), "", nil
+	return "SELECT " + strings.Join(sel, ", ") + fmt.Sprintf("\nFROM (%s) AS src\n", src) + join + next.From, "", nil
 }

@@ -26,7 +26,7 @@ var wholeRetail = []string{
 	"string(round(-pct_change(spend_prev_12m, spend_12m)))", "string(int(round(-pct_change(spend_prev_12m, spend_12m))))",
 }
 
-// The whole evaluation in one statement (nextStatement) comes out as the
+// The whole evaluation in one statement (kernel.NextStatement) comes out as the
 // engine's apply of the same night writes it: for every customer it
 // does not leave to the engine, the state row's segments with their
 // since and pending-since times, and the actions the run queued with

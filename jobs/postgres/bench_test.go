@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -83,6 +84,8 @@ func BenchmarkApplyRetail(b *testing.B) {
 // so that the marks do not hold, which PostgreSQL decides on every
 // customer (jobs.IncrementalReport.Decided) and the engine-only mode
 // evaluates everyone.
+// mode=statement-plan-1 and -2 time kernel.NextStatement, the whole night
+// as one statement, grouped as a plan counts it (runStatement).
 // The modes ending in 1pct do the same with a 96th of the customers
 // changed instead of a twelfth. The SQL baseline, the reset and the
 // checks are BenchmarkApplyRetail's (a plan's writes are not checked):
@@ -104,6 +107,13 @@ func BenchmarkApplyRetailIncremental(b *testing.B) {
 		})
 	}
 	ab.engineOnly, ab.changeRules = false, false
+	// The whole night in one statement (kernel.NextStatement), grouped as a
+	// plan would count it, on one connection and split in two.
+	for _, parts := range []int{1, 2} {
+		b.Run(fmt.Sprintf("mode=statement-plan-%d/customers=%d", parts, ab.n), func(b *testing.B) {
+			ab.runStatement(ctx, b, parts)
+		})
+	}
 	// Last, as it widens customer_facts: the changed rows stamped in an
 	// indexed updated_at (jobs.Source.ChangeColumn), and one untimed apply
 	// first, which records the column's latest value for the next.
@@ -759,4 +769,96 @@ func retailSQL(b testing.TB, rs *rules.RuleSet) string {
             FROM customer_facts OFFSET 0) AS f
         WHERE a.ruleset = 'retail' AND a.customer_key = f.customer_key
           AND (a.segment, a.pending_since) IS DISTINCT FROM (` + newSegment + `, ` + newPending + `)`)
+}
+
+// wholeRetail is the edit that, on top of storetest.WithoutCoverage,
+// makes the retail example translate whole (retail already drops its
+// limits and holdouts): string() of an integer in winback_call's payload.
+var wholeRetail = []string{
+	"string(round(-pct_change(spend_prev_12m, spend_12m)))", "string(int(round(-pct_change(spend_prev_12m, spend_12m))))",
+}
+
+// runStatement times kernel.NextStatement for the retail example made to
+// translate whole (wholeRetail), grouped by whether a customer is for
+// the engine, its segments and the actions queued, as an in-database
+// plan would count them; with parts > 1 the customers are split by
+// hashtext of the key across that many connections at once. Each
+// iteration first puts the saved state back and times the SQL baseline;
+// x-sql is the statement's time over the baseline's.
+func (ab *applyBench) runStatement(ctx context.Context, b *testing.B, parts int) {
+	whole := retail(b, append(append([]string{}, storetest.WithoutCoverage...), wholeRetail...)...)
+	src, err := ab.s.Source("customer_facts").SQL()
+	if err != nil {
+		b.Fatal(err)
+	}
+	tables := kernel.Tables{State: "tierflow.customer_state", Layout: "tierflow.state_layout"}
+	var sqlTime, stmtTime time.Duration
+	var engine int
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		resetBenchState(b, ab.s, ab.baseRun)
+		sqlTime += timeSQLBaseline(b, ab.s, ab.rs)
+		start := time.Now()
+		b.StartTimer()
+		stmt, why, err := kernel.NextStatement(ctx, ab.s.DB(), postgres.Dialect, tables, whole, src, asOf)
+		if err != nil || stmt == "" {
+			b.Fatalf("%v %s", err, why)
+		}
+		group := []string{"engine"}
+		for k := range whole.Segmentations {
+			group = append(group, fmt.Sprintf("s%d_segment", k))
+		}
+		for k := range whole.Actions {
+			group = append(group, fmt.Sprintf("a%d_fires", k))
+		}
+		g := strings.Join(group, ", ")
+		errs := make([]error, parts)
+		counts := make([]int, parts)
+		var wg sync.WaitGroup
+		for p := range parts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				q := "SELECT " + g + ", count(*) FROM (" + stmt + ") AS n"
+				if parts > 1 {
+					q += fmt.Sprintf(" WHERE hashtext(key) & %d = %d", parts-1, p)
+				}
+				rows, err := ab.s.DB().QueryContext(ctx, q+" GROUP BY "+g, asOf)
+				if err != nil {
+					errs[p] = err
+					return
+				}
+				defer rows.Close()
+				for rows.Next() {
+					vals := make([]any, len(group)+1)
+					var isEngine bool
+					var n int
+					vals[0] = &isEngine
+					for k := 1; k < len(group); k++ {
+						vals[k] = new(any)
+					}
+					vals[len(group)] = &n
+					if errs[p] = rows.Scan(vals...); errs[p] != nil {
+						return
+					}
+					if isEngine {
+						counts[p] += n
+					}
+				}
+				errs[p] = rows.Err()
+			}()
+		}
+		wg.Wait()
+		b.StopTimer()
+		stmtTime += time.Since(start)
+		for p := range parts {
+			if errs[p] != nil {
+				b.Fatal(errs[p])
+			}
+			engine += counts[p]
+		}
+	}
+	b.ReportMetric(float64(sqlTime.Nanoseconds())/float64(b.N), "sql-ns/op")
+	b.ReportMetric(float64(stmtTime)/float64(sqlTime), "x-sql")
+	b.ReportMetric(100*float64(engine)/float64(b.N*ab.n), "engine-%")
 }
