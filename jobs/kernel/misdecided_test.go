@@ -15,21 +15,29 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// factsStore is a migrated PostgreSQL store on a fresh database, with n
+// generated retail customers in customer_facts.
+func factsStore(t *testing.T, n int) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CreateFacts(t, s, storetest.PostgresFactsDDL, n)
+	return s
+}
+
 // twoNights is a PostgreSQL store of n retail customers (without coverage
 // targets) applied incrementally on two days, the marks of the second
 // holding; o is the options of the second apply.
 func twoNights(t *testing.T, n int) (*postgres.Store, *rules.RuleSet, jobs.FactsSource, jobs.Options) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, postgres.Config{URL: pgtest.URL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	storetest.CreateFacts(t, s, storetest.PostgresFactsDDL, n)
+	s := factsStore(t, n)
 	rs := storetest.RetailRuleSet(t, storetest.WithoutCoverage...)
 	facts := jobs.FactsByRuleSet{rs.Name: s.Source("customer_facts")}
 	o := storetest.Options()

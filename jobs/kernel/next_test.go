@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tierflow/tierflow/internal/pgtest"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/jobs/postgres"
@@ -34,15 +33,7 @@ var wholeRetail = []string{
 // downgrade graces and reach the cooldowns of earlier actions.
 func TestNextStatementIsTheApply(t *testing.T) {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, postgres.Config{URL: pgtest.URL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	storetest.CreateFacts(t, s, storetest.PostgresFactsDDL, 3000)
+	s := factsStore(t, 3000)
 	rs := storetest.RetailRuleSet(t, append(append([]string{}, storetest.WithoutCoverage...), wholeRetail...)...)
 	facts := jobs.FactsByRuleSet{rs.Name: s.Source("customer_facts")}
 	src, err := s.Source("customer_facts").SQL()
