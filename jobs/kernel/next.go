@@ -26,7 +26,8 @@ import (
 // payload, jsonb, NULL where it is not (a{k}_fires, a{k}_payload). The other columns mean nothing for a customer that is
 // for the engine. What a run decides beyond the customer is the run's to
 // apply, as it does to the engine's results: a first run queues no
-// actions, whatever the column says.
+// actions, whatever the column says. Run it in a transaction set up with
+// sqlexpr.NextSettings.
 //
 // why says, where the statement is "", what rules it out: the dialect
 // (SQLite), derived facts, a fact converted in Go, or what NextOf

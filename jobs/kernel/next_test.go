@@ -15,6 +15,7 @@ import (
 	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/jobs/storetest"
 	"github.com/tierflow/tierflow/rules"
+	"github.com/tierflow/tierflow/rules/sqlexpr"
 )
 
 // wholeRetail is the replacement that, with storetest.WithoutCoverage,
@@ -129,7 +130,17 @@ func sameJSON(a, b string) bool {
 
 func readNext(t *testing.T, db *sql.DB, stmt string, asOf time.Time, segs, acts int) map[string]customerNext {
 	t.Helper()
-	rows, err := db.Query(stmt, asOf)
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	for _, s := range sqlexpr.NextSettings {
+		if _, err := tx.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := tx.Query(stmt, asOf)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stmt)
 	}

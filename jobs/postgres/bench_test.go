@@ -26,6 +26,7 @@ import (
 	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/jobs/storetest"
 	"github.com/tierflow/tierflow/rules"
+	"github.com/tierflow/tierflow/rules/sqlexpr"
 )
 
 // Environment variables that configure the apply benchmarks: the number
@@ -823,7 +824,18 @@ func (ab *applyBench) runStatement(ctx context.Context, b *testing.B, parts int)
 				if parts > 1 {
 					q += fmt.Sprintf(" WHERE hashtext(key) & %d = %d", parts-1, p)
 				}
-				rows, err := ab.s.DB().QueryContext(ctx, q+" GROUP BY "+g, asOf)
+				tx, err := ab.s.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+				if err != nil {
+					errs[p] = err
+					return
+				}
+				defer tx.Rollback() //nolint:errcheck
+				for _, s := range append([]string{"SET LOCAL jit = off"}, sqlexpr.NextSettings...) {
+					if _, errs[p] = tx.ExecContext(ctx, s); errs[p] != nil {
+						return
+					}
+				}
+				rows, err := tx.QueryContext(ctx, q+" GROUP BY "+g, asOf)
 				if err != nil {
 					errs[p] = err
 					return
