@@ -136,7 +136,7 @@ func readNext(t *testing.T, db *sql.DB, stmt string, asOf time.Time, segs, acts 
 	}
 	defer tx.Rollback() //nolint:errcheck
 	for _, s := range sqlexpr.NextSettings {
-		if _, err := tx.Exec(s); err != nil {
+		if _, err := tx.Exec("SET LOCAL " + s); err != nil {
 			t.Fatal(err)
 		}
 	}

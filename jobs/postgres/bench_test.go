@@ -830,8 +830,8 @@ func (ab *applyBench) runStatement(ctx context.Context, b *testing.B, parts int)
 					return
 				}
 				defer tx.Rollback() //nolint:errcheck
-				for _, s := range append([]string{"SET LOCAL jit = off"}, sqlexpr.NextSettings...) {
-					if _, errs[p] = tx.ExecContext(ctx, s); errs[p] != nil {
+				for _, s := range append([]string{"jit = off"}, sqlexpr.NextSettings...) {
+					if _, errs[p] = tx.ExecContext(ctx, "SET LOCAL "+s); errs[p] != nil {
 						return
 					}
 				}

@@ -37,13 +37,14 @@ type Next struct {
 	Bad string
 }
 
-// NextSettings set up a transaction to run a statement that reads Next's
-// From: PostgreSQL 15 otherwise caches each LATERAL step in a Memoize
+// NextSettings are the settings (parameter = value, for SET LOCAL) of the
+// transaction that runs a statement reading Next's From: PostgreSQL 15
+// otherwise caches each LATERAL step in a Memoize
 // node keyed by every column the step reads, which nearly every customer
 // misses (98% of 100,000), and the cache's upkeep tripled the
 // statement's time (4.8 s against 1.7 s at 300,000 customers of the
 // retail example).
-var NextSettings = []string{"SET LOCAL enable_memoize = off"}
+var NextSettings = []string{"enable_memoize = off"}
 
 // NextSegmentation is one segmentation's decision: Decision's parts and
 // the segment the conditions matched.

@@ -63,8 +63,10 @@ func BenchmarkNextOf(b *testing.B) {
 	}
 	db := pgtest.DB(b)
 	db.SetMaxOpenConns(2)
-	if _, err := db.Exec("ALTER DATABASE " + pq.QuoteIdentifier(dbName(b, db)) + " SET jit = off"); err != nil {
-		b.Fatal(err)
+	for _, s := range append([]string{"jit = off"}, sqlexpr.NextSettings...) {
+		if _, err := db.Exec("ALTER DATABASE " + pq.QuoteIdentifier(dbName(b, db)) + " SET " + s); err != nil {
+			b.Fatal(err)
+		}
 	}
 	db.SetMaxIdleConns(0) // new connections, which read the setting
 	db.SetMaxIdleConns(2)

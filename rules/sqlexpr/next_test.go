@@ -279,3 +279,48 @@ func TestNextOfRefusesWhatAStatementCannotRead(t *testing.T) {
 		}
 	}
 }
+
+// NextOf gives segmentations that read no decision of the run one match
+// step and one decision step between them, and a segmentation that
+// reads another's new segment steps of its own after those: every step
+// is a plan node each customer passes through.
+func TestNextOfSharesSteps(t *testing.T) {
+	scope := func(name string) (sqlexpr.Column, bool) {
+		switch name {
+		case "m":
+			return sqlexpr.Column{SQL: `f."m"`, Kind: sqlexpr.Float}, true
+		case "c":
+			return sqlexpr.Column{SQL: `f."c"`, Kind: sqlexpr.Bool}, true
+		}
+		return sqlexpr.Column{}, false
+	}
+	prev := sqlexpr.Previous{Segment: "NULL::text", Since: "NULL::timestamptz", PendingSince: "NULL::timestamptz"}
+	for _, tc := range []struct {
+		second string
+		steps  int
+	}{
+		{`c`, 2}, // independent: x and v share both steps
+		{`segment.x == "y" && c`, 4},
+		{`days_in("x") > 3`, 4},
+		{`previous.x == "y"`, 2}, // the state, not this run's decision
+	} {
+		text := fmt.Sprintf(stickySchema, `m > 10`, `m > 1`, "c") + fmt.Sprintf(`  - name: v
+    segments:
+      - name: top
+        when: %s
+      - name: rest
+        fallback: true
+`, strconv.Quote(tc.second))
+		rs, err := rules.Compile("steps.yaml", []byte(text), rules.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := sqlexpr.NextOf(rs, sqlexpr.Customer{Facts: scope, AsOf: literal(asOf), State: []sqlexpr.Previous{prev, prev}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.second, err)
+		}
+		if got := strings.Count(next.From, "LATERAL"); got != tc.steps {
+			t.Errorf("v when %s: %d LATERAL steps, want %d:\n%s", tc.second, got, tc.steps, next.From)
+		}
+	}
+}
