@@ -41,9 +41,9 @@ type Next struct {
 // ALTER DATABASE ... SET) of the transaction that runs a statement
 // reading Next's From: PostgreSQL 15 otherwise caches each LATERAL step
 // in a Memoize node keyed by every column the step reads, which nearly
-// every customer misses (98% of 100,000), and the cache's upkeep tripled
-// the statement's time (4.8 s against 1.7 s at 300,000 customers of the
-// retail example).
+// every customer misses (98% of 100,000), and the cache's upkeep more
+// than doubled the statement's time (3.9-4.2 s against 1.75-1.78 s at
+// 300,000 customers of the retail example, grouped as a plan counts).
 var NextSettings = []string{"enable_memoize = off"}
 
 // NextSegmentation is one segmentation's decision: Decision's parts and
