@@ -16,6 +16,7 @@ import (
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
+	"github.com/tierflow/tierflow/rules/sqlexpr"
 )
 
 // applyTx is an apply's write transaction on one connection. Changes are
@@ -111,11 +112,85 @@ func (s *Store) BeginApply(ctx context.Context, rs *rules.RuleSet, run jobs.RunI
 		a.Rollback()
 		return nil, s.redact(err)
 	}
-	if a.copy, err = tx.PrepareContext(ctx, copySQL); err != nil {
-		a.Rollback()
-		return nil, s.redact(err)
-	}
 	return a, nil
+}
+
+// copyIn is the COPY into the staging table, begun on the first batch
+// staged: while it is open the transaction runs nothing else, and
+// StageNext's statements run before it.
+func (a *applyTx) copyIn(ctx context.Context) (*sql.Stmt, error) {
+	if a.copy == nil {
+		c, err := a.tx.PrepareContext(ctx, copySQL)
+		if err != nil {
+			return nil, lostDuringApply(a.s.redact(err))
+		}
+		a.copy = c
+	}
+	return a.copy, nil
+}
+
+// StageNext evaluates in the database every customer of the source
+// query src on the store's database, and stages what it decides for
+// those who are not for the engine (kernel.NextApply); it returns the
+// keys of those who are, for the engine to evaluate and Stage. With
+// noActions (a first run that queues none), nothing is queued. where
+// the rule set has no whole translation, it stages nothing and says why.
+// It must come before the first Stage.
+func (a *applyTx) StageNext(ctx context.Context, src string, noActions bool) (keys []string, why string, err error) {
+	if a.copy != nil {
+		return nil, "", errors.New("postgres: StageNext after Stage: the database's decisions are staged first")
+	}
+	n, why, err := kernel.NextApplyOf(ctx, a.tx, Dialect, a.s.tables(), a.rs, src, a.lay, a.run, "tierflow_stage", noActions)
+	if err != nil || n == nil {
+		return nil, why, lostDuringApply(a.s.redact(err))
+	}
+	keys, err = a.stageNext(ctx, n)
+	return keys, "", err
+}
+
+func (a *applyTx) stageNext(ctx context.Context, n *kernel.NextApply) ([]string, error) {
+	// The facts convert as the snapshot converts them, in UTC.
+	if _, err := a.tx.ExecContext(ctx, utcSQL); err != nil {
+		return nil, lostDuringApply(a.s.redact(err))
+	}
+	for _, set := range sqlexpr.NextSettings {
+		if _, err := a.tx.ExecContext(ctx, "SET LOCAL "+set); err != nil {
+			return nil, lostDuringApply(a.s.redact(err))
+		}
+	}
+	for _, st := range []struct {
+		what string
+		kernel.Statement
+	}{{"evaluate in the database", n.Create}, {"stage moves", n.Moves}, {"stage actions", n.Queue}, {"stage state rows", n.States}} {
+		if st.SQL == "" {
+			continue
+		}
+		res, err := a.tx.ExecContext(ctx, st.SQL, st.Args...)
+		if err != nil {
+			return nil, lostDuringApply(fmt.Errorf("%s: %w", st.what, a.s.redact(err)))
+		}
+		if st.SQL == n.States.SQL {
+			rows, err := res.RowsAffected()
+			if err != nil {
+				return nil, err
+			}
+			a.states += int(rows)
+		}
+	}
+	rows, err := a.tx.QueryContext(ctx, n.Engine)
+	if err != nil {
+		return nil, lostDuringApply(a.s.redact(err))
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, lostDuringApply(a.s.redact(err))
+		}
+		keys = append(keys, k)
+	}
+	return keys, lostDuringApply(a.s.redact(rows.Err()))
 }
 
 // lockRuleSet takes the rule set's lock for an unsharded apply, and
@@ -178,6 +253,10 @@ func nullJSON(b []byte) any {
 }
 
 func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
+	cp, err := a.copyIn(ctx)
+	if err != nil {
+		return err
+	}
 	return lostDuringApply(kernel.StateChanges(a.rs, a.run, a.lay, batch, func(c *kernel.Assignment) error {
 		if c.Previous == c.Segment {
 			return nil // not a move: only the state row changes
@@ -186,17 +265,17 @@ func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 		if c.Leaves() {
 			kind, a.left = "l", true // segment '': history records the move to no segment
 		}
-		_, err := a.copy.ExecContext(ctx, kind, c.Segmentation, c.Customer, c.Segment, c.Matched, c.Reason, nullString(c.Previous),
+		_, err := cp.ExecContext(ctx, kind, c.Segmentation, c.Customer, c.Segment, c.Matched, c.Reason, nullString(c.Previous),
 			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
 		return a.s.redact(err)
 	}, func(q *kernel.Queued) error {
-		_, err := a.copy.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey, nullString(q.Destination),
+		_, err := cp.ExecContext(ctx, "q", q.Action, q.Customer, nil, nil, nil, nil, string(q.Payload), q.Priority, q.Due, q.IdempotencyKey, nullString(q.Destination),
 			nullString(q.Status), nullString(q.Note), nullJSON(q.Segments), nil, nil, nil, nil, nil, nil, nil, nil)
 		return a.s.redact(err)
 	}, func(c *kernel.StateChange) error {
 		a.states++
 		st := stateArrays(c, a.run.ID)
-		_, err := a.copy.ExecContext(ctx, "s", "", c.Customer, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+		_, err := cp.ExecContext(ctx, "s", "", c.Customer, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
 			st[0], st[1], st[2], st[3], st[4], st[5], nullTime(c.Mark.Wake), kernel.NullDigest(c.Mark.Digest))
 		return a.s.redact(err)
 	}))
@@ -205,11 +284,13 @@ func (a *applyTx) Stage(ctx context.Context, batch []jobs.Evaluated) error {
 // Commit merges the staged changes into the state tables and commits. An
 // error before the commit itself leaves nothing written.
 func (a *applyTx) Commit(ctx context.Context, sum jobs.RunSummary) error {
-	if _, err := a.copy.ExecContext(ctx); err != nil {
-		return lostDuringApply(fmt.Errorf("stage: %w", a.s.redact(err)))
-	}
-	if err := a.copy.Close(); err != nil {
-		return lostDuringApply(a.s.redact(err))
+	if a.copy != nil {
+		if _, err := a.copy.ExecContext(ctx); err != nil {
+			return lostDuringApply(fmt.Errorf("stage: %w", a.s.redact(err)))
+		}
+		if err := a.copy.Close(); err != nil {
+			return lostDuringApply(a.s.redact(err))
+		}
 	}
 	detail, err := json.Marshal(sum.Detail)
 	if err != nil {
