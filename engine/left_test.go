@@ -234,3 +234,68 @@ func TestPlanAddUnchanged(t *testing.T) {
 			bulk.Customers, bulk.Changed, bulk.Segmentations[0], one.Customers, one.Segmentations[0])
 	}
 }
+
+// AddGroup counts customers as Add counts each of them: sizes, moves,
+// churn by the previous segment, changed customers and queued actions.
+func TestPlanAddGroup(t *testing.T) {
+	rs := loadRetail(t)
+	if rs.Churn == nil || len(rs.Segmentations) < 2 || len(rs.Actions) < 2 {
+		t.Fatal("the retail example has no churn segment, or too few segmentations and actions")
+	}
+	churn, _ := rs.Segmentation(rs.Churn.Segmentation)
+	other := rs.Segmentations[0]
+	if other == churn {
+		other = rs.Segmentations[1]
+	}
+	groups := []struct {
+		prev, segs map[string]string
+		queued     []bool
+		n          int
+	}{
+		{map[string]string{churn.Name: churn.Segments[1].Name, other.Name: other.Segments[0].Name},
+			map[string]string{churn.Name: rs.Churn.Segment, other.Name: other.Segments[1].Name}, []bool{true, false}, 3},
+		{map[string]string{churn.Name: rs.Churn.Segment, other.Name: ""},
+			map[string]string{churn.Name: rs.Churn.Segment, other.Name: other.Segments[0].Name}, []bool{false, true}, 2},
+		{map[string]string{churn.Name: churn.Segments[0].Name}, map[string]string{churn.Name: churn.Segments[0].Name}, nil, 4},
+	}
+	one, bulk := engine.NewPlan(rs), engine.NewPlan(rs)
+	for _, g := range groups {
+		prev, segs := make([]string, len(rs.Segmentations)), make([]string, len(rs.Segmentations))
+		res := engine.Result{Segments: make([]engine.Decision, len(rs.Segmentations))}
+		for i, s := range rs.Segmentations {
+			prev[i], segs[i] = g.prev[s.Name], g.segs[s.Name]
+			res.Segments[i] = engine.Decision{Assignment: engine.Assignment{Segment: segs[i]}, Previous: prev[i]}
+		}
+		queued := make([]bool, len(rs.Actions))
+		for k, q := range g.queued {
+			queued[k] = q
+			if q {
+				res.Actions = append(res.Actions, engine.QueuedAction{Name: rs.Actions[k].Name})
+			}
+		}
+		for range g.n {
+			one.Add("k", &res)
+		}
+		bulk.AddGroup(prev, segs, queued, g.n)
+	}
+	churned := 0
+	for _, n := range one.Segmentations[0].Churned {
+		churned += n
+	}
+	if one.Changed != 5 || one.TotalActions() != 5 || churned != 3 {
+		t.Fatalf("Add: %d changed, %d actions, %d churned; the groups have 5, 5 and 3", one.Changed, one.TotalActions(), churned)
+	}
+	if !reflect.DeepEqual(one.Segmentations, bulk.Segmentations) || one.Customers != bulk.Customers || one.Changed != bulk.Changed ||
+		!reflect.DeepEqual(one.Actions, bulk.Actions) || len(bulk.Samples) != 0 {
+		t.Errorf("AddGroup: customers %d, changed %d, actions %v, %+v\nAdd: customers %d, changed %d, actions %v, %+v",
+			bulk.Customers, bulk.Changed, bulk.Actions, bulk.Segmentations, one.Customers, one.Changed, one.Actions, one.Segmentations)
+	}
+	for _, name := range []string{"matched", "fallback", "min_stay", "downgrade_grace", "error", "left", ""} {
+		if r, ok := engine.ParseReason(name); !ok || r.String() != name {
+			t.Errorf("ParseReason(%q) = %v, %v", name, r, ok)
+		}
+	}
+	if _, ok := engine.ParseReason("sticky"); ok {
+		t.Error(`ParseReason("sticky") found a reason`)
+	}
+}

@@ -213,6 +213,52 @@ func (p *Plan) AddUnchanged(segments []string, n int) {
 	}
 }
 
+// AddGroup counts n customers alike, as Add counts each of them:
+// previous[i] and segments[i] are their segments in the i-th
+// segmentation before and after the run ("" for none), queued[k] says
+// whether the k-th action of the rule set is queued for them. They have
+// no error, coverage or withheld action: what a run decided in the
+// database counts. It adds no sample; AddSample does.
+func (p *Plan) AddGroup(previous, segments []string, queued []bool, n int) {
+	p.Customers += n
+	changed, churns := false, false
+	for i, s := range p.RuleSet.Segmentations {
+		sp := p.Segmentations[i]
+		from, to := sp.index(s, previous[i]), sp.index(s, segments[i])
+		sp.Before[from] += n
+		sp.After[to] += n
+		if from != to {
+			sp.Moves[from][to] += n
+			changed = true
+		}
+		if i == p.churnSeg {
+			seg := p.RuleSet.Churn.Segment
+			churns = segments[i] == seg && previous[i] != seg
+		}
+	}
+	if changed {
+		p.Changed += n
+	}
+	if churns {
+		for i, s := range p.RuleSet.Segmentations {
+			sp := p.Segmentations[i]
+			sp.Churned[sp.index(s, previous[i])] += n
+		}
+	}
+	for k, q := range queued {
+		if q {
+			p.Actions[k] += n
+		}
+	}
+}
+
+// AddSample adds s to the plan's samples, if it has room for one more.
+func (p *Plan) AddSample(s Sample) {
+	if len(p.Samples) < MaxSamples {
+		p.Samples = append(p.Samples, s)
+	}
+}
+
 // Merge adds the counts of o, a plan of the same rule set, into p.
 func (p *Plan) Merge(o *Plan) {
 	p.Customers += o.Customers

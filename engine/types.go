@@ -199,6 +199,17 @@ func (r Reason) String() string {
 	return fmt.Sprintf("Reason(%d)", r)
 }
 
+// ParseReason is the reason named s (Reason.String; "" is the zero
+// Reason), and whether there is one.
+func ParseReason(s string) (Reason, bool) {
+	for i, n := range reasonNames {
+		if n == s {
+			return Reason(i), true
+		}
+	}
+	return 0, false
+}
+
 // Decision is the outcome of one segmentation for one customer.
 type Decision struct {
 	Assignment

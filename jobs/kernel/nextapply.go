@@ -48,6 +48,9 @@ type NextApply struct {
 	Create               Statement
 	Moves, Queue, States Statement
 	Engine               string
+	rs                   *rules.RuleSet
+	noActions            bool
+	byteOrder            string // the key in byte order
 }
 
 // NextApplyOf is the NextApply of rule set rs over the source query src,
@@ -94,6 +97,7 @@ func NextApplyOf(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules
 		Create: Statement{SQL: "CREATE TEMP TABLE " + NextTable + " ON COMMIT DROP AS\nSELECT " + strings.Join(sel, ", ") +
 			fmt.Sprintf("\nFROM (%s) AS src\n", src) + join + next.From, Args: []any{d.TimeArg(asOf)}},
 		Engine: "SELECT key FROM " + NextTable + " WHERE engine",
+		rs:     rs, noActions: noActions, byteOrder: d.ByteOrder("key"),
 	}
 	n.stage(d, rs, lay, run, stage, noActions)
 	return n, "", nil
@@ -190,4 +194,98 @@ func (n *NextApply) stage(d *Dialect, rs *rules.RuleSet, lay *Layout, run jobs.R
 		"SELECT 's', '', key, " + strings.Join([]string{arr(TextElems, segs), arr(TimeElems, since), arr(TimeElems, pending), arr(TextElems, reasons),
 		arr(IntElems, runs), arr(TimeElems, acts)}, ", ") + ", " + d.Decide.Time(engine.EveryRun) + ", digest FROM " + NextTable +
 		"\nWHERE NOT engine AND (" + strings.Join(dirty, " OR ") + ")", Args: []any{asOf, run.ID}}
+}
+
+// Count adds to plan what the run decided in the database, once Create
+// has run in the transaction q: the customers who are not for the
+// engine, counted by their segments before and after and the actions
+// queued for them (engine.Plan.AddGroup), and, while the plan has room
+// for samples, the first of them to move in key order.
+func (n *NextApply) Count(ctx context.Context, q Queryer, plan *engine.Plan) error {
+	var group []string
+	for i := range n.rs.Segmentations {
+		p := "s" + strconv.Itoa(i)
+		group = append(group, "COALESCE("+p+"_prev, '')", "COALESCE("+p+"_segment, '')")
+	}
+	acts := 0
+	if !n.noActions {
+		for k := range n.rs.Actions {
+			group = append(group, "a"+strconv.Itoa(k)+"_fires")
+		}
+		acts = len(n.rs.Actions)
+	}
+	sel := append(append([]string{}, group...), "count(*)")
+	query := "SELECT " + strings.Join(sel, ", ") + " FROM " + NextTable + " WHERE NOT engine"
+	if len(group) > 0 {
+		query += " GROUP BY " + strings.Join(group, ", ")
+	}
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	segs := len(n.rs.Segmentations)
+	prev, next, fires := make([]string, segs), make([]string, segs), make([]bool, acts)
+	var count int
+	dest := make([]any, 0, len(sel))
+	for i := range segs {
+		dest = append(dest, &prev[i], &next[i])
+	}
+	for k := range fires {
+		dest = append(dest, &fires[k])
+	}
+	dest = append(dest, &count)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		plan.AddGroup(prev, next, fires, count)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if room := engine.MaxSamples - len(plan.Samples); room > 0 && segs > 0 {
+		return n.samples(ctx, q, plan, room)
+	}
+	return nil
+}
+
+// samples adds to plan the moves of the first customers who move, in
+// key order, up to room of them, as Add samples a customer's moves.
+func (n *NextApply) samples(ctx context.Context, q Queryer, plan *engine.Plan, room int) error {
+	var moved, cols []string
+	for i := range n.rs.Segmentations {
+		p := "s" + strconv.Itoa(i)
+		moved = append(moved, "COALESCE("+p+"_segment, '') <> COALESCE("+p+"_prev, '')")
+		cols = append(cols, "COALESCE("+p+"_prev, '')", "COALESCE("+p+"_segment, '')", "COALESCE("+p+"_reason, '')")
+	}
+	rows, err := q.QueryContext(ctx, "SELECT key, "+strings.Join(cols, ", ")+" FROM "+NextTable+" WHERE NOT engine AND ("+strings.Join(moved, " OR ")+
+		") ORDER BY "+n.byteOrder+" LIMIT "+strconv.Itoa(room))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var key string
+	vals := make([]string, len(cols))
+	dest := []any{&key}
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		for i, s := range n.rs.Segmentations {
+			from, to, why := vals[3*i], vals[3*i+1], vals[3*i+2]
+			if from == to {
+				continue
+			}
+			reason, ok := engine.ParseReason(why)
+			if !ok {
+				return fmt.Errorf("customer %s: segmentation %s: the database's reason %q is not one the engine gives", key, s.Name, why)
+			}
+			plan.AddSample(engine.Sample{Key: key, Segmentation: s.Name, From: from, To: to, Reason: reason})
+		}
+	}
+	return rows.Err()
 }

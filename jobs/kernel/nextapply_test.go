@@ -3,11 +3,13 @@ package kernel_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/postgres"
 	"github.com/tierflow/tierflow/jobs/storetest"
@@ -16,7 +18,7 @@ import (
 // nextStager is the apply transaction of the PostgreSQL store, which can
 // stage what the database decides (kernel.NextApply).
 type nextStager interface {
-	StageNext(ctx context.Context, src string, noActions bool) (keys []string, why string, err error)
+	StageNext(ctx context.Context, src string, noActions bool, plan *engine.Plan) (keys []string, why string, err error)
 }
 
 // An apply that stages in the database what the whole-evaluation
@@ -25,7 +27,8 @@ type nextStager interface {
 // the other staged in SQL and committed, have after every night the same
 // state rows (segments, since and pending-since dates, reasons, run ids,
 // action times), the same history and the same queued actions (payload,
-// priority, due time, idempotency key, destination, segments). The
+// priority, due time, idempotency key, destination, segments), and the
+// run's counts (segment sizes, moves, actions) are the engine's. The
 // marks differ by design: the statement does not compute wake-up times.
 func TestNextApplyIsTheApply(t *testing.T) {
 	ctx := context.Background()
@@ -40,7 +43,7 @@ func TestNextApplyIsTheApply(t *testing.T) {
 	o.Guard.AllowLarge = true
 	o.Guard.MaxErrorRate = 1
 	start := o.AsOf
-	var moves, queued, marked int
+	var moves, queued, marked, samples int
 	before := map[string]string{}
 	for n, day := range []int{0, 3, 17, 40, 95, 110, 130, 400} {
 		o.AsOf = start.AddDate(0, 0, day)
@@ -65,7 +68,8 @@ func TestNextApplyIsTheApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys, why, err := tx.(nextStager).StageNext(ctx, src, n == 0)
+		plan := engine.NewPlan(rs)
+		keys, why, err := tx.(nextStager).StageNext(ctx, src, n == 0, plan)
 		if err != nil || why != "" {
 			t.Fatalf("night %d: %v %s", n, err, why)
 		}
@@ -76,6 +80,28 @@ func TestNextApplyIsTheApply(t *testing.T) {
 			t.Fatal(err)
 		}
 		night := fmt.Sprintf("night %d (%s)", n, o.AsOf.Format(time.DateOnly))
+		// Its counts are the engine's: sizes, moves, actions.
+		rep := jobs.NewPlanReport(plan, "apply", o.AsOf, n == 0)
+		for _, c := range []struct {
+			what      string
+			got, want any
+		}{{"customers", rep.Customers, out.Report.Customers}, {"changed", rep.Changed, out.Report.Changed}, {"actions", rep.ActionsTotal, out.Report.ActionsTotal},
+			{"segmentations", rep.Segmentations, out.Report.Segmentations}, {"actions by name", rep.Actions, out.Report.Actions}} {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Fatalf("%s: %s counted in SQL %+v, by the engine %+v", night, c.what, c.got, c.want)
+			}
+		}
+		// Its samples are moves the run made.
+		if len(rep.Samples) != len(out.Report.Samples) {
+			t.Fatalf("%s: %d samples, the engine's run %d", night, len(rep.Samples), len(out.Report.Samples))
+		}
+		for _, s := range plan.Samples {
+			if count(t, sqlDB, `SELECT count(*) FROM tierflow.history WHERE run_id = $1 AND segmentation = $2 AND customer_key = $3
+				AND from_segment IS NOT DISTINCT FROM nullif($4, '') AND to_segment = $5 AND reason = $6`, info.ID, s.Segmentation, s.Key, s.From, s.To, s.Reason.String()) != 1 {
+				t.Fatalf("%s: sample %+v is not a move of the run", night, s)
+			}
+		}
+		samples += len(plan.Samples)
 		sameRows(t, night+": state", engineDB, sqlDB, `SELECT customer_key, segments::text, since::text, pending_since::text, reasons::text, run_ids::text, action_at::text
 			FROM tierflow.customer_state WHERE ruleset = $1`, rs.Name)
 		moves = sameRows(t, night+": history", engineDB, sqlDB, `SELECT segmentation, customer_key, from_segment, to_segment, matched, reason, as_of::text, run_id
@@ -104,7 +130,7 @@ func TestNextApplyIsTheApply(t *testing.T) {
 		}
 		before = now
 	}
-	t.Logf("8 nights alike: after them %d history rows and %d queued actions, and %d staged digests compared", moves, queued, marked)
+	t.Logf("8 nights alike: after them %d history rows and %d queued actions; %d staged digests and %d samples checked", moves, queued, marked, samples)
 	if moves == 0 || queued == 0 || marked == 0 {
 		t.Fatal("the nights moved nobody, queued nothing or compared no digest")
 	}
@@ -177,4 +203,13 @@ func rowsOf(t *testing.T, s *postgres.Store, query string, args ...any) []string
 	}
 	slices.Sort(out)
 	return out
+}
+
+func count(t *testing.T, s *postgres.Store, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.DB().QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatalf("%v\n%s", err, query)
+	}
+	return n
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/kernel"
 	"github.com/tierflow/tierflow/rules"
@@ -130,13 +131,13 @@ func (a *applyTx) copyIn(ctx context.Context) (*sql.Stmt, error) {
 }
 
 // StageNext evaluates in the database every customer of the source
-// query src on the store's database, and stages what it decides for
-// those who are not for the engine (kernel.NextApply); it returns the
-// keys of those who are, for the engine to evaluate and Stage. With
-// noActions (a first run that queues none), nothing is queued. where
-// the rule set has no whole translation, it stages nothing and says why.
-// It must come before the first Stage.
-func (a *applyTx) StageNext(ctx context.Context, src string, noActions bool) (keys []string, why string, err error) {
+// query src on the store's database, stages what it decides for those
+// who are not for the engine (kernel.NextApply) and counts them into
+// plan; it returns the keys of the others, for the engine to evaluate
+// and Stage. With noActions (a first run that queues none), nothing is
+// queued. Where the rule set has no whole translation, it stages nothing
+// and says why. It must come before the first Stage.
+func (a *applyTx) StageNext(ctx context.Context, src string, noActions bool, plan *engine.Plan) (keys []string, why string, err error) {
 	if a.copy != nil {
 		return nil, "", errors.New("postgres: StageNext after Stage: the database's decisions are staged first")
 	}
@@ -144,8 +145,13 @@ func (a *applyTx) StageNext(ctx context.Context, src string, noActions bool) (ke
 	if err != nil || n == nil {
 		return nil, why, lostDuringApply(a.s.redact(err))
 	}
-	keys, err = a.stageNext(ctx, n)
-	return keys, "", err
+	if keys, err = a.stageNext(ctx, n); err != nil {
+		return nil, "", err
+	}
+	if err := n.Count(ctx, a.tx, plan); err != nil {
+		return nil, "", lostDuringApply(fmt.Errorf("count the database's decisions: %w", a.s.redact(err)))
+	}
+	return keys, "", nil
 }
 
 func (a *applyTx) stageNext(ctx context.Context, n *kernel.NextApply) ([]string, error) {
