@@ -34,27 +34,16 @@ import (
 // refuses (contact limits, coverage, holdouts, an expression without an
 // exact translation).
 func NextStatement(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, src string, asOf time.Time) (stmt, why string, err error) {
-	cols, err := readColumns(ctx, q, d, src)
-	if err != nil {
-		return "", "", err
-	}
 	lay, err := ReadLayout(ctx, q, t, rs.Name)
 	if err != nil {
 		return "", "", err
 	}
-	c, converts, why := ruleCustomer(d, rs, lay, cols, asOf, false)
-	if c == nil {
-		return "", cmp.Or(why, d.Name+" has no exact translation of the rules"), nil
+	w, why, err := wholeOf(ctx, q, d, rs, lay, src, asOf)
+	if w == nil {
+		return "", why, err
 	}
-	next, err := sqlexpr.NextOf(rs, *c)
-	var u *sqlexpr.Unsupported
-	if errors.As(err, &u) {
-		return "", u.Field + ": " + u.Reason, nil
-	}
-	if err != nil {
-		return "", "", err
-	}
-	key, _ := factExprs(d, rs, cols)
+	next, converts := w.next, w.converts
+	key, _ := factExprs(d, rs, w.cols)
 	sel := []string{key + " AS key", "CASE WHEN " + converts + " THEN " + next.Bad + " ELSE TRUE END AS engine"}
 	for i, s := range next.Segmentations {
 		p := "s" + strconv.Itoa(i)
@@ -66,4 +55,37 @@ func NextStatement(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rul
 	}
 	join := fmt.Sprintf("LEFT JOIN %s st ON st.ruleset = %s AND st.customer_key = %s", t.State, QuoteLiteral(rs.Name), key)
 	return "SELECT " + strings.Join(sel, ", ") + fmt.Sprintf("\nFROM (%s) AS src\n", src) + join + next.From, "", nil
+}
+
+// whole is a rule set's whole evaluation over a source query: its
+// columns, the customer as the statement reads it, the condition that
+// every fact converts, and NextOf's translation.
+type whole struct {
+	cols     []Column
+	c        *sqlexpr.Customer
+	converts string
+	next     *sqlexpr.Next
+}
+
+// wholeOf is the whole evaluation of rs over the source query src at
+// asOf, the state read as lay lays it out; nil, and why, where the
+// rules or the source rule it out (ruleCustomer, NextOf's Unsupported).
+func wholeOf(ctx context.Context, q Queryer, d *Dialect, rs *rules.RuleSet, lay *Layout, src string, asOf time.Time) (*whole, string, error) {
+	cols, err := readColumns(ctx, q, d, src)
+	if err != nil {
+		return nil, "", err
+	}
+	c, converts, why := ruleCustomer(d, rs, lay, cols, asOf, false)
+	if c == nil {
+		return nil, cmp.Or(why, d.Name+" has no exact translation of the rules"), nil
+	}
+	next, err := sqlexpr.NextOf(rs, *c)
+	var u *sqlexpr.Unsupported
+	if errors.As(err, &u) {
+		return nil, u.Field + ": " + u.Reason, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return &whole{cols: cols, c: c, converts: converts, next: next}, "", nil
 }

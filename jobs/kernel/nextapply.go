@@ -1,9 +1,7 @@
 package kernel
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,7 +10,6 @@ import (
 	"github.com/tierflow/tierflow/engine"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/rules"
-	"github.com/tierflow/tierflow/rules/sqlexpr"
 )
 
 // NextTable is the temporary table NextApply.Create makes: a row per
@@ -62,24 +59,13 @@ type NextApply struct {
 // are not in the statement, and the run finds them as it always does
 // (StateKeys).
 func NextApplyOf(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules.RuleSet, src string, lay *Layout, run jobs.RunInfo, stage string, noActions bool) (*NextApply, string, error) {
-	cols, err := readColumns(ctx, q, d, src)
-	if err != nil {
-		return nil, "", err
-	}
 	asOf := run.AsOf
-	c, converts, why := ruleCustomer(d, rs, lay, cols, asOf, false)
-	if c == nil {
-		return nil, cmp.Or(why, d.Name+" has no exact translation of the rules"), nil
+	w, why, err := wholeOf(ctx, q, d, rs, lay, src, asOf)
+	if w == nil {
+		return nil, why, err
 	}
-	next, err := sqlexpr.NextOf(rs, *c)
-	var u *sqlexpr.Unsupported
-	if errors.As(err, &u) {
-		return nil, u.Field + ": " + u.Reason, nil
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	key, facts := factExprs(d, rs, cols)
+	c, converts, next := w.c, w.converts, w.next
+	key, facts := factExprs(d, rs, w.cols)
 	sel := []string{key + " AS key", "CASE WHEN " + converts + " THEN " + next.Bad + " ELSE TRUE END AS engine",
 		"st.customer_key IS NOT NULL AS known", digestExpr(d, facts) + " AS digest"}
 	for i, s := range next.Segmentations {
