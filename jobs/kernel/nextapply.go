@@ -85,7 +85,7 @@ func NextApplyOf(ctx context.Context, q Queryer, d *Dialect, t Tables, rs *rules
 		Engine: "SELECT key FROM " + NextTable + " WHERE engine",
 		rs:     rs, noActions: noActions, byteOrder: d.ByteOrder("key"),
 	}
-	n.stage(d, rs, lay, run, stage, noActions)
+	n.stage(d, lay, run, stage)
 	return n, "", nil
 }
 
@@ -98,7 +98,8 @@ func changes(i int) string {
 		p + "_since IS DISTINCT FROM " + p + "_prev_since OR " + p + "_pending IS DISTINCT FROM " + p + "_prev_pending))"
 }
 
-func (n *NextApply) stage(d *Dialect, rs *rules.RuleSet, lay *Layout, run jobs.RunInfo, stage string, noActions bool) {
+func (n *NextApply) stage(d *Dialect, lay *Layout, run jobs.RunInfo, stage string) {
+	rs, noActions := n.rs, n.noActions
 	var moves []string
 	for i, s := range rs.Segmentations {
 		p := "s" + strconv.Itoa(i)
@@ -109,9 +110,12 @@ func (n *NextApply) stage(d *Dialect, rs *rules.RuleSet, lay *Layout, run jobs.R
 		n.Moves.SQL = "INSERT INTO " + stage + " (kind, name, customer_key, segment, matched, reason, prev_segment)\n" + strings.Join(moves, "\nUNION ALL\n")
 	}
 	asOf := d.TimeArg(run.AsOf)
-	dirty := []string{"NOT known"}
+	// set{i}: segmentation i's assignment changes, computed once per
+	// row for the state rows' arrays and the choice of rows.
+	dirty, sets := []string{"NOT known"}, []string{"*"}
 	for i := range rs.Segmentations {
-		dirty = append(dirty, changes(i))
+		set := "set" + strconv.Itoa(i)
+		dirty, sets = append(dirty, set), append(sets, changes(i)+" AS "+set)
 	}
 	if !noActions && len(rs.Actions) > 0 {
 		var segs []string
@@ -152,7 +156,7 @@ func (n *NextApply) stage(d *Dialect, rs *rules.RuleSet, lay *Layout, run jobs.R
 			reasons, runs = append(reasons, "NULL"), append(runs, "NULL")
 			continue
 		}
-		s, set := "s"+strconv.Itoa(i), "WHEN "+changes(i)+" THEN "
+		s, set := "s"+strconv.Itoa(i), "WHEN set"+strconv.Itoa(i)+" THEN "
 		segs = append(segs, "CASE "+set+s+"_segment END")
 		since = append(since, "CASE "+set+"COALESCE("+s+"_since, $1::timestamptz) END")
 		pending = append(pending, "CASE "+set+s+"_pending END")
@@ -178,8 +182,9 @@ func (n *NextApply) stage(d *Dialect, rs *rules.RuleSet, lay *Layout, run jobs.R
 	arr := d.State.Array
 	n.States = Statement{SQL: "INSERT INTO " + stage + " (kind, name, customer_key, st_segments, st_since, st_pending_since, st_reasons, st_run_ids, st_action_at, st_wake_at, st_facts_digest)\n" +
 		"SELECT 's', '', key, " + strings.Join([]string{arr(TextElems, segs), arr(TimeElems, since), arr(TimeElems, pending), arr(TextElems, reasons),
-		arr(IntElems, runs), arr(TimeElems, acts)}, ", ") + ", " + d.Decide.Time(engine.EveryRun) + ", digest FROM " + NextTable +
-		"\nWHERE NOT engine AND (" + strings.Join(dirty, " OR ") + ")", Args: []any{asOf, run.ID}}
+		arr(IntElems, runs), arr(TimeElems, acts)}, ", ") + ", " + d.Decide.Time(engine.EveryRun) + ", digest\n" +
+		"FROM (SELECT " + strings.Join(sets, ", ") + " FROM " + NextTable + " WHERE NOT engine) AS n\nWHERE " + strings.Join(dirty, " OR "),
+		Args: []any{asOf, run.ID}}
 }
 
 // Count adds to plan what the run decided in the database, once Create

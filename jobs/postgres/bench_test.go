@@ -793,11 +793,7 @@ var wholeRetail = []string{
 // iteration first puts the saved state back and times the SQL baseline;
 // x-sql is the statement's time over the baseline's.
 func (ab *applyBench) runStatement(ctx context.Context, b *testing.B, parts int) {
-	whole := retail(b, append(append([]string{}, storetest.WithoutCoverage...), wholeRetail...)...)
-	src, err := ab.s.Source("customer_facts").SQL()
-	if err != nil {
-		b.Fatal(err)
-	}
+	whole, src := ab.whole(b)
 	tables := kernel.Tables{State: "tierflow.customer_state", Layout: "tierflow.state_layout"}
 	var sqlTime, stmtTime time.Duration
 	var engine int
@@ -887,11 +883,7 @@ func (ab *applyBench) runStatement(ctx context.Context, b *testing.B, parts int)
 // merges, with no customer streamed (the whole retail example leaves
 // none to the engine on the benchmark's data, which it checks).
 func (ab *applyBench) runStatementApply(ctx context.Context, b *testing.B) {
-	whole := retail(b, append(append([]string{}, storetest.WithoutCoverage...), wholeRetail...)...)
-	src, err := ab.s.Source("customer_facts").SQL()
-	if err != nil {
-		b.Fatal(err)
-	}
+	whole, src := ab.whole(b)
 	var sqlTime, applyTime time.Duration
 	var moved int
 	for i := 0; i < b.N; i++ {
@@ -901,6 +893,7 @@ func (ab *applyBench) runStatementApply(ctx context.Context, b *testing.B) {
 		start := time.Now()
 		b.StartTimer()
 		info := jobs.RunInfo{RuleSet: whole.Name, RulesHash: whole.Hash, AsOf: asOf, Started: time.Now()}
+		var err error
 		if info.ID, err = ab.s.StartRun(ctx, info, "apply"); err != nil {
 			b.Fatal(err)
 		}
@@ -930,4 +923,16 @@ func (ab *applyBench) runStatementApply(ctx context.Context, b *testing.B) {
 	b.ReportMetric(float64(sqlTime.Nanoseconds())/float64(b.N), "sql-ns/op")
 	b.ReportMetric(float64(applyTime)/float64(sqlTime), "x-sql")
 	b.ReportMetric(100*float64(moved)/float64(ab.n), "changed-%")
+}
+
+// whole is the retail example edited to translate whole (wholeRetail),
+// without its coverage targets, and the source query of the benchmark's
+// facts: what the statement modes run.
+func (ab *applyBench) whole(b *testing.B) (*rules.RuleSet, string) {
+	rs := retail(b, append(append([]string{}, storetest.WithoutCoverage...), wholeRetail...)...)
+	src, err := ab.s.Source("customer_facts").SQL()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rs, src
 }

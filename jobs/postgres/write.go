@@ -167,7 +167,8 @@ func (a *applyTx) stageNext(ctx context.Context, n *kernel.NextApply) ([]string,
 	for _, st := range []struct {
 		what string
 		kernel.Statement
-	}{{"evaluate in the database", n.Create}, {"stage moves", n.Moves}, {"stage actions", n.Queue}, {"stage state rows", n.States}} {
+		states bool // its rows are state rows, which the tally counts
+	}{{"evaluate in the database", n.Create, false}, {"stage moves", n.Moves, false}, {"stage actions", n.Queue, false}, {"stage state rows", n.States, true}} {
 		if st.SQL == "" {
 			continue
 		}
@@ -175,7 +176,7 @@ func (a *applyTx) stageNext(ctx context.Context, n *kernel.NextApply) ([]string,
 		if err != nil {
 			return nil, lostDuringApply(fmt.Errorf("%s: %w", st.what, a.s.redact(err)))
 		}
-		if st.SQL == n.States.SQL {
+		if st.states {
 			rows, err := res.RowsAffected()
 			if err != nil {
 				return nil, err
