@@ -179,7 +179,7 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 	if n.all && d.Decide.Part != nil && d.Decide.Parts > 1 && j.state.sibling != nil {
 		j.parts = nil
 		for p := range d.Decide.Parts {
-			n.part, n.statePart = d.Decide.Part(key, d.Decide.Parts, p), d.Decide.Part("st.customer_key", d.Decide.Parts, p)
+			n.part = d.Decide.Part(key, d.Decide.Parts, p)
 			j.parts = append(j.parts, snapshotQuery(d, j.t, j.rs, j.state.lay, j.cols, j.sql, &n))
 		}
 		j.query = j.parts[0]

@@ -32,9 +32,7 @@ type DecideSQL struct {
 	// Part is the condition on a customer's key that it is in part p of
 	// n; Parts how many parts a read that decides every customer is split
 	// into, each run on a connection of its own (the database evaluates
-	// one query on one core). Nil or under 2: one query. The part's
-	// condition is put on the state rows' key too, so that each part's
-	// query joins only its own customers' state rows.
+	// one query on one core). Nil or under 2: one query.
 	Part  func(key string, n, p int) string
 	Parts int
 	// Fault reports whether err is the database refusing the statement

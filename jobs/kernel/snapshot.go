@@ -41,10 +41,8 @@ type narrowing struct {
 	decided, sample string
 	all             bool
 	// part, when set, narrows the read to one part of the customers
-	// (DecideSQL.Part), which Stream reads on a connection of its own;
-	// statePart is the same condition on the state row's key, which
-	// leaves the others' state rows out of the join.
-	part, statePart string
+	// (DecideSQL.Part), which Stream reads on a connection of its own.
+	part string
 }
 
 // read is the condition that a row the marks select (cond) is read: the
@@ -91,7 +89,6 @@ func snapshotQuery(d *Dialect, t Tables, rs *rules.RuleSet, lay *Layout, cols []
 		where := n.sample + " OR NOT (" + n.decided + ")"
 		if n.part != "" {
 			where = n.part + " AND (" + where + ")"
-			join += " AND " + n.statePart
 		}
 		return "SELECT " + strings.Join(sel, ", ") + from + "\nLEFT" + join + "\nWHERE " + where + order
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -109,27 +108,10 @@ func decidedSample(key string, asOf time.Time) string {
 	return "(hashtext(" + key + ") & " + strconv.Itoa(kernel.SampleOf-1) + ") = " + strconv.FormatInt(((day%kernel.SampleOf)+kernel.SampleOf)%kernel.SampleOf, 10)
 }
 
-// decidedPart is kernel.DecideSQL.Part: the keys whose hashtext is in
-// the p-th of n equal ranges of int4. A range, not the low bits: the
-// planner estimates an inequality on an expression at a third of the
-// rows, and an equality at 0.5%, for which it joined the state by a
-// nested loop of index lookups (150,000 of them, 2 us each, in a part of
-// 300,000 customers) instead of hashing the part's state rows, which
-// took the decision of every customer from 0.9-1.1 s to 0.55-0.65 s a
-// part (docs/benchmarks.md).
+// decidedPart is kernel.DecideSQL.Part: the keys whose hashtext is p
+// modulo n (a power of two), by its low bits.
 func decidedPart(key string, n, p int) string {
-	width := (int64(1) << 32) / int64(n)
-	lo := int64(math.MinInt32) + int64(p)*width
-	h := "hashtext(" + key + ")"
-	switch {
-	case n <= 1:
-		return "TRUE"
-	case p == 0:
-		return h + " < " + strconv.FormatInt(lo+width, 10)
-	case p == n-1:
-		return h + " >= " + strconv.FormatInt(lo, 10)
-	}
-	return "(" + h + " >= " + strconv.FormatInt(lo, 10) + " AND " + h + " < " + strconv.FormatInt(lo+width, 10) + ")"
+	return "(hashtext(" + key + ") & " + strconv.Itoa(n-1) + ") = " + strconv.Itoa(p)
 }
 
 // statementFault is kernel.DecideSQL.Fault: an error of class 22 (data
