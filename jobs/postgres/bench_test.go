@@ -85,7 +85,8 @@ func BenchmarkApplyRetail(b *testing.B) {
 // mode=rules-changed applies rules whose hash changed since the last run,
 // so that the marks do not hold, which PostgreSQL decides on every
 // customer (jobs.IncrementalReport.Decided) and the engine-only mode
-// evaluates everyone.
+// evaluates everyone; mode=rules-changed-plan is the plan of that night,
+// what a CI preview of a rule change runs.
 // mode=statement-plan-1 and -2 time kernel.NextStatement, the whole night
 // as one statement, grouped as a plan counts it (runStatement);
 // mode=statement-apply the apply that statement stages in SQL
@@ -102,9 +103,9 @@ func BenchmarkApplyRetailIncremental(b *testing.B) {
 		b.Fatal("the retail example without coverage targets still has one")
 	}
 	for _, mode := range []string{"full", "incremental", "incremental-engine-only", "incremental-plan", "incremental-plan-engine-only",
-		"rules-changed", "rules-changed-engine-only"} {
+		"rules-changed", "rules-changed-engine-only", "rules-changed-plan"} {
 		b.Run(fmt.Sprintf("mode=%s/customers=%d", mode, ab.n), func(b *testing.B) {
-			ab.incremental, ab.plan = mode != "full", strings.HasPrefix(mode, "incremental-plan")
+			ab.incremental, ab.plan = mode != "full", strings.HasPrefix(mode, "incremental-plan") || mode == "rules-changed-plan"
 			ab.engineOnly = strings.HasSuffix(mode, "-engine-only")
 			ab.changeRules = strings.HasPrefix(mode, "rules-changed")
 			ab.run(ctx, b, facts(ab.s), mode, 0)
