@@ -200,31 +200,23 @@ func (p *Plan) Add(key string, res *Result) {
 // them, for customers a run did not need to read (an incremental run's
 // asleep customers).
 func (p *Plan) AddUnchanged(segments []string, n int) {
-	p.Customers += n
-	for i, s := range p.RuleSet.Segmentations {
-		seg := ""
-		if i < len(segments) {
-			seg = segments[i]
-		}
-		sp := p.Segmentations[i]
-		at := sp.index(s, seg)
-		sp.Before[at] += n
-		sp.After[at] += n
-	}
+	p.AddGroup(segments, segments, nil, n)
 }
 
 // AddGroup counts n customers alike, as Add counts each of them:
 // previous[i] and segments[i] are their segments in the i-th
 // segmentation before and after the run ("" for none), queued[k] says
-// whether the k-th action of the rule set is queued for them. They have
-// no error, coverage or withheld action: what a run decided in the
-// database counts. It adds no sample; AddSample does.
+// whether the k-th action of the rule set is queued for them (segments
+// and actions past the slices' ends: none). They have no error,
+// coverage or withheld action: what a run decided in the database
+// counts. It adds no sample; AddSample does.
 func (p *Plan) AddGroup(previous, segments []string, queued []bool, n int) {
 	p.Customers += n
 	changed, churns := false, false
 	for i, s := range p.RuleSet.Segmentations {
 		sp := p.Segmentations[i]
-		from, to := sp.index(s, previous[i]), sp.index(s, segments[i])
+		prev, seg := elem(previous, i), elem(segments, i)
+		from, to := sp.index(s, prev), sp.index(s, seg)
 		sp.Before[from] += n
 		sp.After[to] += n
 		if from != to {
@@ -232,8 +224,8 @@ func (p *Plan) AddGroup(previous, segments []string, queued []bool, n int) {
 			changed = true
 		}
 		if i == p.churnSeg {
-			seg := p.RuleSet.Churn.Segment
-			churns = segments[i] == seg && previous[i] != seg
+			churn := p.RuleSet.Churn.Segment
+			churns = seg == churn && prev != churn
 		}
 	}
 	if changed {
@@ -242,7 +234,7 @@ func (p *Plan) AddGroup(previous, segments []string, queued []bool, n int) {
 	if churns {
 		for i, s := range p.RuleSet.Segmentations {
 			sp := p.Segmentations[i]
-			sp.Churned[sp.index(s, previous[i])] += n
+			sp.Churned[sp.index(s, elem(previous, i))] += n
 		}
 	}
 	for k, q := range queued {
@@ -250,6 +242,14 @@ func (p *Plan) AddGroup(previous, segments []string, queued []bool, n int) {
 			p.Actions[k] += n
 		}
 	}
+}
+
+// elem is s[i], or "" past its end.
+func elem(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
 }
 
 // AddSample adds s to the plan's samples, if it has room for one more.
