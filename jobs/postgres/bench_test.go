@@ -682,6 +682,18 @@ func readPeakRSS(b testing.TB) int64 {
 	return 0
 }
 
+// nextIteration begins an iteration of a benchmark on ab: the saved
+// state put back and the SQL baseline timed, untimed, then the timer
+// started. It returns the baseline's time and when the iteration began.
+func (ab *applyBench) nextIteration(b *testing.B) (baseline time.Duration, start time.Time) {
+	b.StopTimer()
+	resetBenchState(b, ab.s, ab.baseRun)
+	baseline = timeSQLBaseline(b, ab.s, ab.rs)
+	start = time.Now()
+	b.StartTimer()
+	return baseline, start
+}
+
 // timeSQLBaseline runs the hand-written reclassification on bench_sql
 // and returns how long it took.
 func timeSQLBaseline(b testing.TB, s *postgres.Store, rs *rules.RuleSet) time.Duration {
@@ -799,11 +811,8 @@ func (ab *applyBench) runStatement(ctx context.Context, b *testing.B, parts int)
 	var sqlTime, stmtTime time.Duration
 	var engine int
 	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		resetBenchState(b, ab.s, ab.baseRun)
-		sqlTime += timeSQLBaseline(b, ab.s, ab.rs)
-		start := time.Now()
-		b.StartTimer()
+		base, start := ab.nextIteration(b)
+		sqlTime += base
 		stmt, why, err := kernel.NextStatement(ctx, ab.s.DB(), postgres.Dialect, tables, whole, src, asOf)
 		if err != nil || stmt == "" {
 			b.Fatalf("%v %s", err, why)
@@ -888,11 +897,8 @@ func (ab *applyBench) runStatementApply(ctx context.Context, b *testing.B) {
 	var sqlTime, applyTime time.Duration
 	var moved int
 	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		resetBenchState(b, ab.s, ab.baseRun)
-		sqlTime += timeSQLBaseline(b, ab.s, ab.rs)
-		start := time.Now()
-		b.StartTimer()
+		base, start := ab.nextIteration(b)
+		sqlTime += base
 		info := jobs.RunInfo{RuleSet: whole.Name, RulesHash: whole.Hash, AsOf: asOf, Started: time.Now()}
 		var err error
 		if info.ID, err = ab.s.StartRun(ctx, info, "apply"); err != nil {
