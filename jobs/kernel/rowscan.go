@@ -41,11 +41,11 @@ func (sc *RowScanner) WithSettled() *RowScanner {
 	return sc
 }
 
-// NewRowScanner prepares a scanner for rs's snapshot rows. tm converts a
-// stored state time (nil means none).
-func NewRowScanner(rs *rules.RuleSet, fact func(rules.Field, any) (any, error), tm func(any) (time.Time, error)) *RowScanner {
-	sc := &RowScanner{rs: rs, Fact: fact, state: newStateValues(rs, tm)}
-	sc.alloc(1 + len(rs.Facts.Fields) + stateColumnCount(rs) + 1)
+// NewRowScanner prepares a scanner for rs's snapshot rows, as dialect d
+// reads them.
+func NewRowScanner(rs *rules.RuleSet, d *Dialect) *RowScanner {
+	sc := &RowScanner{rs: rs, Fact: d.Fact, state: newStateValues(rs, d)}
+	sc.alloc(1 + len(rs.Facts.Fields) + stateColumnCount(d, rs) + 1)
 	return sc
 }
 

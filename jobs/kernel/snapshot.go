@@ -279,7 +279,7 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 			return next(b)
 		}
 	}
-	sc := NewRowScanner(j.rs, j.src.d.Fact, j.src.d.Time)
+	sc := NewRowScanner(j.rs, j.src.d)
 	if j.checks {
 		sc.WithSettled()
 	}

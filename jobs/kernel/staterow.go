@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tierflow/tierflow/rules"
 )
@@ -50,6 +51,18 @@ type StateSQL struct {
 	// Later is the later of times a and b, either of which may be NULL
 	// (NULL when both are).
 	Later func(a, b string) string
+
+	// Pack, where set, is one text value holding the values of elems
+	// (SQL expressions of any type, NULLs kept), in which a snapshot reads
+	// a customer's state columns, and Unpack splits its text back into
+	// dst, in order, "" for each NULL. One column where there were a
+	// dozen: the driver allocates for every column it decodes, and the
+	// state's were some 15 of a full apply's 39 allocations per customer
+	// (docs/benchmarks.md). ParseTime converts a time element, as read by
+	// Dialect.TimeText.
+	Pack      func(elems []string) string
+	Unpack    func(dst []string, packed string) ([]string, error)
+	ParseTime func(s string) (time.Time, error)
 }
 
 // Layout is a rule set's map of segmentation and action names to their

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,96 @@ var stateSQL = &kernel.StateSQL{
 		return "ARRAY[" + strings.Join(elems, ", ") + "]::" + cast
 	},
 	Later: func(a, b string) string { return "greatest(" + a + ", " + b + ")" }, // greatest ignores NULLs
+
+	// A snapshot reads a customer's state as the text of one text[]
+	// (packState), where lib/pq would make a string and its box of every
+	// column.
+	Pack:      packState,
+	Unpack:    unpackState,
+	ParseTime: parseTimestamptz,
+}
+
+// packState is the text of the array of elems, each cast to text.
+func packState(elems []string) string {
+	var b strings.Builder
+	b.WriteString("ARRAY[")
+	for i, e := range elems {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(e)
+		b.WriteString("::text")
+	}
+	b.WriteString("]::text")
+	return b.String()
+}
+
+// unpackState appends to dst the elements of s, the output of a
+// one-dimensional text[] (packState), "" for each NULL. PostgreSQL
+// writes an element in double quotes, its quotes and backslashes
+// escaped by a backslash, when it is empty, holds a quote, backslash,
+// brace, comma or white space, or reads NULL in any case; a NULL element
+// as NULL, unquoted and in capitals. The elements are parts of s, but for escaped ones.
+func unpackState(dst []string, s string) ([]string, error) {
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return dst, fmt.Errorf("%.40q is not the text of an array", s)
+	}
+	body := s[1 : len(s)-1]
+	if body == "" {
+		return dst, nil
+	}
+	for i := 0; ; {
+		var elem string
+		if body[i] == '"' {
+			j, escaped := i+1, false
+			for ; j < len(body) && body[j] != '"'; j++ {
+				if body[j] == '\\' {
+					escaped = true
+					j++
+				}
+			}
+			if j >= len(body) {
+				return dst, fmt.Errorf("%.40q: a quoted element does not end", s)
+			}
+			if elem = body[i+1 : j]; escaped {
+				elem = unescapeElem(elem)
+			}
+			i = j + 1
+		} else {
+			j := strings.IndexByte(body[i:], ',')
+			if j < 0 {
+				j = len(body) - i
+			}
+			if elem = body[i : i+j]; elem == "NULL" {
+				elem = ""
+			}
+			i += j
+		}
+		dst = append(dst, elem)
+		if i == len(body) {
+			return dst, nil
+		}
+		if body[i] != ',' {
+			return dst, fmt.Errorf("%.40q: %q after an element, where a comma was expected", s, body[i])
+		}
+		i++
+		if i == len(body) {
+			return dst, fmt.Errorf("%.40q: the text ends after a comma", s)
+		}
+	}
+}
+
+// unescapeElem removes the backslashes of a quoted array element.
+func unescapeElem(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // arrayTypes are the array types of the state rows' elements.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"database/sql"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -69,5 +70,51 @@ func TestServerError(t *testing.T) {
 		if err := serverError(num, "x"); err != nil {
 			t.Errorf("%d: %v", num, err)
 		}
+	}
+}
+
+// A snapshot's packed state (packState) splits back into the values it
+// packed, NULL as "": text that PostgreSQL quotes (empty, quotes,
+// backslashes, braces, commas, white space, NULL in any case) and text
+// it does not, a time's text and a digest's.
+func TestPackedStateRoundTrip(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	vals := []any{"gold", "", "NULL", "null", "NuLl", "NULLS", "a,b", `"q"`, `back\slash`, `x\`, `\"`, "{br}", " lead", "tab\there",
+		"new\nline", "重要客户", "2024-07-01 11:34:56.123456+00", nil, "-9223372036854775808", nil}
+	var elems []string
+	var args []any
+	for _, v := range vals {
+		if v == nil {
+			elems = append(elems, "NULL")
+			continue
+		}
+		args = append(args, v)
+		elems = append(elems, "$"+strconv.Itoa(len(args)))
+	}
+	var packed string
+	if err := db.QueryRow("SELECT "+packState(elems), args...).Scan(&packed); err != nil {
+		t.Fatal(err)
+	}
+	got, err := unpackState(make([]string, 0, 4), packed)
+	if err != nil {
+		t.Fatalf("%s: %v", packed, err)
+	}
+	var want []string
+	for _, v := range vals {
+		s, _ := v.(string)
+		want = append(want, s)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("unpackState(%s)\n got %q\nwant %q", packed, got, want)
+	}
+
+	for _, bad := range []string{"", "{", "gold", `{"gold}`, `{"a"b}`, "{a,}", `{"a\"}`} {
+		if got, err := unpackState(nil, bad); err == nil {
+			t.Errorf("unpackState(%q) = %q, want an error", bad, got)
+		}
+	}
+	if got, err := unpackState(nil, "{}"); err != nil || len(got) != 0 {
+		t.Errorf("unpackState({}) = %q, %v; want no elements", got, err)
 	}
 }
