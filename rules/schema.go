@@ -297,6 +297,9 @@ func coerce(t Type, v any) (any, error) {
 	case TypeTime:
 		switch x := v.(type) {
 		case time.Time:
+			if x.Location() == time.UTC {
+				return v, nil // as it is: boxing x.UTC() again would allocate
+			}
 			return x.UTC(), nil
 		case string:
 			return ParseTime(x)

@@ -297,3 +297,19 @@ func TestParseTimeExportFormats(t *testing.T) {
 		}
 	}
 }
+
+// A time fact is in UTC whatever zone the driver gave it, and one
+// already in UTC is passed on as it is, without boxing it again (two
+// allocations per customer in a full apply on PostgreSQL).
+func TestCoerceTimeToUTC(t *testing.T) {
+	f := rules.Field{Name: "at", Type: rules.TypeTime}
+	at := time.Date(2024, 6, 30, 23, 30, 0, 0, time.FixedZone("+08", 8*3600))
+	got, err := f.Coerce(at)
+	if err != nil || got != any(at.UTC()) || got.(time.Time).Location() != time.UTC {
+		t.Errorf("Coerce(%v) = %v, %v; want %v in UTC", at, got, err, at.UTC())
+	}
+	var v any = at.UTC()
+	if allocs := testing.AllocsPerRun(100, func() { got, err = f.Coerce(v) }); allocs != 0 || err != nil || got != v {
+		t.Errorf("Coerce of a UTC time = %v, %v, %v allocations; want it as it is, none", got, err, allocs)
+	}
+}
