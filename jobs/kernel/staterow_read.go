@@ -101,10 +101,12 @@ type stateValues struct {
 	time    func(any) (time.Time, error)
 	cooling []int // indexes of the actions with a cooldown
 	// packed is the dialect's packing of the columns in one (StateSQL.Pack),
-	// nil for none; elems is the buffer Unpack fills, and names has each
-	// segmentation's segment names, so that reading one allocates nothing.
+	// nil for none; elems is the buffer Unpack fills with the n values,
+	// and names has each segmentation's segment names, so that reading
+	// one allocates nothing.
 	packed *StateSQL
 	elems  []string
+	n      int
 	names  []map[string]string
 }
 
@@ -117,7 +119,8 @@ func newStateValues(rs *rules.RuleSet, d *Dialect) *stateValues {
 	}
 	if d.State.Pack != nil {
 		v.packed = d.State
-		v.elems = make([]string, 0, stateElemCount(rs))
+		v.n = stateElemCount(rs)
+		v.elems = make([]string, 0, v.n)
 		for _, s := range rs.Segmentations {
 			m := make(map[string]string, len(s.Segments))
 			for _, seg := range s.Segments {
@@ -176,8 +179,8 @@ func (v *stateValues) setPacked(c *engine.Customer, packed any) error {
 		return nil // c's state is as made: empty
 	}
 	elems, err := v.packed.Unpack(v.elems[:0], textValue(packed))
-	if err == nil && len(elems) != cap(v.elems) {
-		err = fmt.Errorf("%d values where %d were read", len(elems), cap(v.elems))
+	if err == nil && len(elems) != v.n {
+		err = fmt.Errorf("%d values where %d were read", len(elems), v.n)
 	}
 	if err != nil {
 		return fmt.Errorf("customer %s: state row: %w", c.Key, err)

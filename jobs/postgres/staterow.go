@@ -13,14 +13,8 @@ import (
 // bigint[]), 1-based as the layout's positions are: an element past an
 // array's end reads as NULL.
 var stateSQL = &kernel.StateSQL{
-	Elem: func(expr string, pos int) string { return expr + "[" + strconv.Itoa(pos) + "]" },
-	Array: func(typ kernel.ElemType, elems []string) string {
-		cast := arrayTypes[typ]
-		if len(elems) == 0 {
-			return "'{}'::" + cast
-		}
-		return "ARRAY[" + strings.Join(elems, ", ") + "]::" + cast
-	},
+	Elem:  func(expr string, pos int) string { return expr + "[" + strconv.Itoa(pos) + "]" },
+	Array: stateArray,
 	Later: func(a, b string) string { return "greatest(" + a + ", " + b + ")" }, // greatest ignores NULLs
 
 	// A snapshot reads a customer's state as the text of one text[]
@@ -31,19 +25,22 @@ var stateSQL = &kernel.StateSQL{
 	ParseTime: parseTimestamptz,
 }
 
-// packState is the text of the array of elems, each cast to text.
-func packState(elems []string) string {
-	var b strings.Builder
-	b.WriteString("ARRAY[")
-	for i, e := range elems {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(e)
-		b.WriteString("::text")
+// stateArray is kernel.StateSQL.Array: an array of type typ of elems.
+func stateArray(typ kernel.ElemType, elems []string) string {
+	cast := arrayTypes[typ]
+	if len(elems) == 0 {
+		return "'{}'::" + cast
 	}
-	b.WriteString("]::text")
-	return b.String()
+	return "ARRAY[" + strings.Join(elems, ", ") + "]::" + cast
+}
+
+// packState is the text of the text[] of elems, each cast to text.
+func packState(elems []string) string {
+	texts := make([]string, len(elems))
+	for i, e := range elems {
+		texts[i] = e + "::text"
+	}
+	return stateArray(kernel.TextElems, texts) + "::text"
 }
 
 // unpackState appends to dst the elements of s, the output of a
@@ -51,7 +48,8 @@ func packState(elems []string) string {
 // writes an element in double quotes, its quotes and backslashes
 // escaped by a backslash, when it is empty, holds a quote, backslash,
 // brace, comma or white space, or reads NULL in any case; a NULL element
-// as NULL, unquoted and in capitals. The elements are parts of s, but for escaped ones.
+// as NULL, unquoted and in capitals. The elements are parts of s, but
+// for escaped ones.
 func unpackState(dst []string, s string) ([]string, error) {
 	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
 		return dst, fmt.Errorf("%.40q is not the text of an array", s)
