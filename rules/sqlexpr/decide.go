@@ -93,5 +93,5 @@ func segmentIndex(s *rules.Segmentation, x string) string {
 // numeric nanoseconds (Go's saturation at 292 years changes no comparison
 // with a duration shorter than that).
 func within(asOf, since string, d time.Duration) string {
-	return "(extract(epoch FROM " + asOf + ") - extract(epoch FROM " + since + ")) * 1000000000 < " + strconv.FormatInt(d.Nanoseconds(), 10)
+	return "(" + epoch(asOf) + " - " + epoch(since) + ") * 1000000000 < " + strconv.FormatInt(d.Nanoseconds(), 10)
 }

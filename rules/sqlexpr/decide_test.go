@@ -66,6 +66,7 @@ func TestDecideAgreesWithTheEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := sqlexpr.Decide(rs.Segmentations[0], "f.match_outcome", literal(asOf), prev)
+		immutable(t, db, tb, "the decision of "+rs.Segmentations[0].Name, []string{"match_outcome"}, d.Segment, d.Since, d.PendingSince, d.Reason)
 		q := "SELECT COALESCE(" + d.Segment + ", ''), " + utc(d.Since) + ", " + utc(d.PendingSince) + ", COALESCE(" + d.Reason + ", '')" +
 			" FROM (SELECT f.*, " + m.Outcome + " AS match_outcome FROM " + tb.name + " f) f ORDER BY k"
 		got := decisions(t, db, q)

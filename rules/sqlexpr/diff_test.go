@@ -274,6 +274,7 @@ func compare(t *testing.T, db *sql.DB, tb *table, rs *rules.RuleSet, exprs []*ru
 			st.reasons[u.Reason]++
 			continue
 		}
+		immutable(t, db, tb, e.Source, nil, tr.Value, tr.Error, tr.Inexact)
 		value := "(" + tr.Value + ")::text"
 		if tr.Kind == sqlexpr.Time {
 			value = "to_char((" + tr.Value + `) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`

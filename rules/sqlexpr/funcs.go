@@ -244,9 +244,27 @@ func errs(args []val) []string {
 // a, which saturates at about 292 years, divided by 24 hours and
 // truncated toward zero. extract(epoch) is exact numeric seconds.
 func days(a, b string) string {
-	d := "(extract(epoch FROM " + b + ") - extract(epoch FROM " + a + "))"
+	d := "(" + epoch(b) + " - " + epoch(a) + ")"
 	clamped := "LEAST(GREATEST(" + d + ", -9223372036.854775808), 9223372036.854775807)"
 	return "trunc(" + clamped + " / 86400)::bigint"
+}
+
+// The time arithmetic below is written with immutable functions only,
+// so that Citus can push a statement's subqueries without FROM (the
+// decided read's per-customer steps) down to its workers: it refuses
+// those with a stable function. On timestamptz, extract and the
+// subtraction of an interval are stable (they read the session's time
+// zone, for fields and for days across a change of offset); on a
+// timestamp they are immutable, and timezone('UTC', x) converts between
+// the two exactly (UTC has no offset changes). The results are the
+// same instants and seconds in any session's time zone.
+
+// epoch is the seconds since 1970 of the timestamptz t, exact numeric.
+func epoch(t string) string { return "extract(epoch FROM timezone('UTC', " + t + "))" }
+
+// minusSeconds is the timestamptz t less secs seconds.
+func minusSeconds(t string, secs int) string {
+	return "timezone('UTC', timezone('UTC', " + t + ") - make_interval(secs => " + strconv.Itoa(secs) + "))"
 }
 
 // maxDayBound is the largest constant a day count is compared with by
@@ -282,9 +300,9 @@ func daysCompared(from, to, op string, n int) (string, bool) {
 	}
 	var cmp string
 	if n >= 0 {
-		cmp = from + " <= " + to + " - make_interval(secs => " + strconv.Itoa((n+1)*86400) + ")"
+		cmp = from + " <= " + minusSeconds(to, (n+1)*86400)
 	} else {
-		cmp = from + " < " + to + " - make_interval(secs => " + strconv.Itoa(n*86400) + ")"
+		cmp = from + " < " + minusSeconds(to, n*86400)
 	}
 	if negate {
 		return "NOT (" + cmp + ")", true
