@@ -69,9 +69,14 @@ var Dialect = &kernel.Dialect{
 // does, so the value is the same within 1e-300..1e300 in magnitude (and
 // 0), where neither refuses it; an integer fact takes a whole numeric
 // within int64. Other values are converted in Go, which SQL cannot
-// foretell.
+// foretell, and so is a string fact from a column whose text depends on
+// the session (textReadsSession). Every expression is immutable
+// (utcTime).
 func decidedFact(expr string, f rules.Field, col *kernel.Column) (value, valid string, ok bool) {
 	if f.Type == rules.TypeString {
+		if col != nil && textReadsSession(col.DBType) {
+			return "", "", false
+		}
 		return factExpr(expr, f, col), "TRUE", true
 	}
 	if col == nil {
@@ -93,11 +98,40 @@ func decidedFact(expr string, f rules.Field, col *kernel.Column) (value, valid s
 	value = factExpr(expr, f, col)
 	switch {
 	case f.Type == rules.TypeTime:
+		value = utcTime(expr, dbType)
 		return value, "isfinite(" + value + ")", true
 	case f.Type == rules.TypeNumber && strings.HasPrefix(dbType, "FLOAT"):
 		return value, value + " NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)", true
 	}
 	return value, "TRUE", true
+}
+
+// textReadsSession reports whether the text of a column of type dbType
+// depends on the session's settings (DateStyle, TimeZone, IntervalStyle,
+// lc_monetary): its cast to text is stable, not immutable, so Citus
+// would not push a decision that reads it down to its workers.
+func textReadsSession(dbType string) bool {
+	switch strings.ToUpper(dbType) {
+	case "DATE", "TIME", "TIMETZ", "TIMESTAMP", "TIMESTAMPTZ", "INTERVAL", "MONEY":
+		return true
+	}
+	return false
+}
+
+// utcTime is the time column expr of type dbType (DATE, TIMESTAMP or
+// TIMESTAMPTZ) as the engine reads it, a timestamptz (a date at its
+// midnight in UTC, a timestamp in UTC), with immutable functions only:
+// the casts to timestamptz are stable, as they read the session's time
+// zone, and Citus pushes the decision's steps down to its workers only
+// when they call no stable function (sqlexpr's epoch).
+func utcTime(expr, dbType string) string {
+	switch dbType {
+	case "DATE":
+		return "timezone('UTC', " + expr + "::timestamp)"
+	case "TIMESTAMP":
+		return "timezone('UTC', " + expr + ")"
+	}
+	return expr + "::timestamptz"
 }
 
 // decidedSample is kernel.DecideSQL.Sample: the keys whose hashtext's
@@ -134,8 +168,12 @@ func timeLiteral(t time.Time) string {
 // utcSQL makes casts of date and timestamp facts to timestamptz use UTC
 // for the rest of the transaction, and the text of floats that facts are
 // read as exact whatever the role's extra_float_digits. It also turns
-// JIT compilation off (noJIT).
-const utcSQL = `SET LOCAL TIME ZONE 'UTC'; SET LOCAL extra_float_digits = 3; ` + noJIT
+// JIT compilation off (noJIT). On Citus, SET LOCAL stays on the
+// coordinator unless citus.propagate_set_commands is 'local', and a
+// worker would then read a date in its own time zone: so that comes
+// first. PostgreSQL without Citus keeps it as a placeholder setting that
+// nothing reads.
+const utcSQL = `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL TIME ZONE 'UTC'; SET LOCAL extra_float_digits = 3; ` + noJIT
 
 // noJIT turns JIT compilation off for the rest of a transaction. The
 // planner prices a read or a merge of a million customers far above
