@@ -156,15 +156,24 @@ func (s *Store) checkShardEncoding(ctx context.Context, tx *sql.Tx) error {
 
 // settleInitial records in the parent of the shard run whether the rule
 // set has no state yet (a first run), as long as no shard of the parent
-// has committed, in one statement: each shard that begins before the
-// first commit sees what it saw, and those after keep it. It runs under
-// the shard's locks, so no unsharded apply writes meanwhile.
+// has committed: each shard that begins before the first commit sees
+// what it saw, and those after keep it. It runs under the shard's locks,
+// so no unsharded apply writes meanwhile, and a shard's state and its
+// succeeded record commit together: a shard that commits between the
+// read of the state and the update leaves the update nothing to do. The
+// two are separate statements because Citus refuses an update of a
+// local table whose subquery reads a distributed one (customer_state)
+// by another column than its distribution column.
 func (s *Store) settleInitial(ctx context.Context, run jobs.RunInfo) error {
 	t := s.tables()
-	_, err := s.db.ExecContext(ctx, `UPDATE `+s.table("runs")+` p
-		SET initial = NOT EXISTS (SELECT 1 FROM `+t.State+` WHERE ruleset = p.ruleset) AND NOT EXISTS (SELECT 1 FROM `+t.History+` WHERE ruleset = p.ruleset)
+	var initial bool
+	if err := s.db.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+t.State+` WHERE ruleset = $1)
+		AND NOT EXISTS (SELECT 1 FROM `+t.History+` WHERE ruleset = $1)`, run.RuleSet).Scan(&initial); err != nil {
+		return s.redact(err)
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE `+s.table("runs")+` p SET initial = $2
 		WHERE p.id = (SELECT parent_id FROM `+s.table("runs")+` WHERE id = $1)
-		  AND NOT EXISTS (SELECT 1 FROM `+s.table("runs")+` r WHERE r.parent_id = p.id AND r.status = 'succeeded')`, run.ID)
+		  AND NOT EXISTS (SELECT 1 FROM `+s.table("runs")+` r WHERE r.parent_id = p.id AND r.status = 'succeeded')`, run.ID, initial)
 	return s.redact(err)
 }
 
