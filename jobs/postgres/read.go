@@ -34,6 +34,7 @@ var Dialect = &kernel.Dialect{
 	InKeys: func(expr string, n int, keys []string) (string, any) {
 		return expr + " = ANY($" + strconv.Itoa(n) + ")", pq.StringArray(keys)
 	},
+	Advice:        citusAdvice,
 	BeginRead:     beginRead,
 	ShareSnapshot: shareSnapshot,
 
@@ -158,6 +159,19 @@ func statementFault(err error) bool {
 	}
 	class := pe.Code.Class()
 	return class == "22" || class == "42"
+}
+
+// citusAdvice is kernel.Dialect.Advice: Citus refuses a join of
+// distributed tables that are not co-located on the joined columns
+// (feature not supported, 0A000), which is what a facts table
+// distributed by another column or type than tierflow's customer_state
+// gets.
+func citusAdvice(err error) string {
+	var pe *pq.Error
+	if !errors.As(err, &pe) || pe.Code != "0A000" || !strings.Contains(pe.Message, "co-located") {
+		return ""
+	}
+	return "on Citus, distribute the facts by their customer key, a text column, co-located with tierflow's customer_state: docs/operations.md#citus"
 }
 
 // timeLiteral is t as a timestamptz constant.
