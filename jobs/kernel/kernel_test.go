@@ -53,6 +53,12 @@ func TestSecrets(t *testing.T) {
 	if s.Err(nil) != nil || Secrets(nil).Text("x") != "x" {
 		t.Error("nil error or no secrets changed something")
 	}
+	// A user name without a password is no secret: a message naming a
+	// path with it in keeps it.
+	msg = `could not load library "/usr/lib/postgresql/15/lib/plpgsql.so"`
+	if got := SecretsOf("postgres://postgres@127.0.0.1/tf").Text(msg); got != msg {
+		t.Errorf("the user name was taken out: %s", got)
+	}
 }
 
 // leakPassword is the password of the connection strings the secrets

@@ -86,12 +86,14 @@ func (c *secretSet) addPassword(p string) {
 	}
 }
 
-// fromURL adds the raw userinfo of a URL and its password, as written
-// and decoded, and the password settings of its query.
+// fromURL adds the raw userinfo of a URL with a password, and the
+// password, as written and decoded, and the password settings of its
+// query. A user name alone is not a secret, and redacting it would cut
+// up messages: the user postgres out of /usr/lib/postgresql.
 func (c *secretSet) fromURL(dsn, rest string) {
 	if info, ok := rawUserinfo(rest); ok {
-		c.add(info)
 		if _, raw, ok := strings.Cut(info, ":"); ok {
+			c.add(info)
 			c.addPassword(raw)
 			if p, err := url.PathUnescape(raw); err == nil {
 				c.addPassword(p)
