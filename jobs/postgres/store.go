@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq" // the PostgreSQL driver, and its errors
@@ -56,6 +57,31 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// inUTC is the connection string dsn with the session's time zone set
+// to UTC at connection start, unless dsn sets one itself. lib/pq returns
+// timestamptz values in the session's zone, and the server's default is
+// whatever it was set up with: on a server in America/New_York, history
+// and queue times came back the evening before, and a run's as-of of
+// 2024-07-01 showed as 2024-06-30. The reads that compute with times set
+// UTC for their own transaction regardless (utcSQL). The setting is
+// appended to the text as written, so that the secrets found in it are
+// the same.
+func inUTC(dsn string) string {
+	if strings.Contains(strings.ToLower(dsn), "timezone") {
+		return dsn
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if strings.Contains(dsn, "#") {
+			return dsn
+		}
+		if strings.Contains(dsn, "?") {
+			return dsn + "&timezone=UTC"
+		}
+		return dsn + "?timezone=UTC"
+	}
+	return dsn + " timezone=UTC"
+}
+
 func connect(ctx context.Context, url string) (*sqlx.DB, kernel.Secrets, error) {
 	if url == "" {
 		return nil, nil, errors.New("no database URL")
@@ -66,7 +92,7 @@ func connect(ctx context.Context, url string) (*sqlx.DB, kernel.Secrets, error) 
 		return nil, nil, err
 	}
 	secrets := kernel.SecretsOf(url)
-	db, err := sqlx.Open("postgres", url)
+	db, err := sqlx.Open("postgres", inUTC(url))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open database: %w", secrets.Err(err))
 	}
