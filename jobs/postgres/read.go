@@ -99,8 +99,13 @@ func decidedFact(expr string, f rules.Field, col *kernel.Column) (value, valid s
 	value = factExpr(expr, f, col)
 	switch {
 	case f.Type == rules.TypeTime:
-		value = utcTime(expr, dbType)
-		return value, "isfinite(" + value + ")", true
+		// isfinite of the column as it is: the same answer, without
+		// converting it a second time for each customer.
+		finite := "isfinite(" + expr + ")"
+		if dbType == "TIMESTAMPTZ" {
+			finite = "isfinite(" + expr + "::timestamptz)"
+		}
+		return utcTime(expr, dbType), finite, true
 	case f.Type == rules.TypeNumber && strings.HasPrefix(dbType, "FLOAT"):
 		return value, value + " NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)", true
 	}
