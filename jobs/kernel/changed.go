@@ -124,9 +124,6 @@ func (j *Joined) ReadChanged(ctx context.Context, cq jobs.ChangedQuery) (string,
 	}
 	dups, err := j.duplicates(ctx, key)
 	if err != nil {
-		if a := d.advice(err); a != "" {
-			return "", fmt.Errorf("read facts of %s: %w (%s)", j.rs.Name, j.src.secrets.Err(err), a)
-		}
 		return "", fmt.Errorf("read facts of %s: %w", j.rs.Name, j.src.secrets.Err(err))
 	}
 	if dups > 0 {

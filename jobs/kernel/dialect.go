@@ -35,10 +35,10 @@ type Dialect struct {
 	// is false when the name says nothing (an expression, JSON), and the
 	// column's values decide.
 	ColumnType func(dbType string) (t rules.Type, mappable, declared bool)
-	// Advice, where set, is what to do about err, an error of a query
-	// that joins the facts to the state, when the database says why it
-	// cannot run it (Citus, when the tables are not co-located); "" for
-	// other errors.
+	// Advice, where set, is what to do about err, an error of the
+	// snapshot's query, which joins the facts to the state, when the
+	// database says why it cannot run it (Citus, when the tables are not
+	// co-located); "" for other errors.
 	Advice func(err error) string
 	// LooseTypes is true where a column may hold values of any type
 	// (SQLite): source checks then read sample values.
@@ -175,10 +175,14 @@ func ShardCond(d *Dialect, key string, sh jobs.Shard) string {
 	return "abs((" + d.ShardOf(key, sh.Count) + ") - " + strconv.Itoa(sh.Index) + ") < 1"
 }
 
-// advice is d.Advice of err, or "" where d has none.
+// advice is d.Advice of err in parentheses, to end its message with, or
+// "" where there is none.
 func (d *Dialect) advice(err error) string {
 	if d.Advice == nil || err == nil {
 		return ""
 	}
-	return d.Advice(err)
+	if a := d.Advice(err); a != "" {
+		return " (" + a + ")"
+	}
+	return ""
 }

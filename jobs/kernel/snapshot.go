@@ -254,10 +254,7 @@ func (j *Joined) Stream(ctx context.Context, batchSize int, fn func([]engine.Cus
 			return fmt.Errorf("read facts of %s: %w (the database was running the rules to decide who is unchanged: "+
 				"rerun with --engine-only, and report this error with the rule file)", j.rs.Name, err)
 		}
-		if a := j.src.d.advice(err); a != "" {
-			return fmt.Errorf("read facts of %s: %w (%s)", j.rs.Name, err, a)
-		}
-		return fmt.Errorf("read facts of %s: %w", j.rs.Name, err)
+		return fmt.Errorf("read facts of %s: %w%s", j.rs.Name, err, j.src.d.advice(err))
 	}
 	var rows Rows
 	if len(j.parts) > 1 {

@@ -52,9 +52,7 @@ func TestStatementsJoinStateByCustomerKey(t *testing.T) {
 	}
 	// The facts keyed by text, as Citus needs them to co-locate with the
 	// state (an integer key is joined by its text, which Citus cannot).
-	mustExecDB(t, db, `CREATE TABLE customer_facts (customer_id text PRIMARY KEY, spend_12m numeric NOT NULL,
-		spend_prev_12m numeric NOT NULL, orders_12m integer NOT NULL, first_order_at date NOT NULL,
-		last_order_at timestamptz, channel text NOT NULL)`)
+	mustExecDB(t, db, textFactsDDL)
 	mustExecDB(t, db, `SELECT setseed(0.17)`)
 	mustExecDB(t, db, `INSERT INTO customer_facts SELECT g::text, round((random() ^ 3 * 80000)::numeric, 2),
 		round((random() ^ 3 * 80000)::numeric, 2), (random() * 12)::int, date '2024-07-01' - (random() * 2000)::int,
@@ -121,6 +119,11 @@ func TestStatementsJoinStateByCustomerKey(t *testing.T) {
 		t.Fatalf("only %d statements and %d joins checked: the recording missed the runs' reads", checked, joins)
 	}
 }
+
+// textFactsDDL is the retail example's facts table with a text key.
+const textFactsDDL = `CREATE TABLE customer_facts (customer_id text PRIMARY KEY, spend_12m numeric NOT NULL,
+	spend_prev_12m numeric NOT NULL, orders_12m integer NOT NULL, first_order_at date NOT NULL,
+	last_order_at timestamptz, channel text NOT NULL)`
 
 func mustExecDB(t *testing.T, db *sqlx.DB, q string, args ...any) {
 	t.Helper()

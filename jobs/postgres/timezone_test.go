@@ -38,9 +38,7 @@ func TestTimesReadBackInUTC(t *testing.T) {
 	if _, err := s.Migrate(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	mustExecDB(t, s.db, `CREATE TABLE customer_facts (customer_id text PRIMARY KEY, spend_12m numeric NOT NULL,
-		spend_prev_12m numeric NOT NULL, orders_12m integer NOT NULL, first_order_at date NOT NULL,
-		last_order_at timestamptz, channel text NOT NULL)`)
+	mustExecDB(t, s.db, textFactsDDL)
 	mustExecDB(t, s.db, `INSERT INTO customer_facts VALUES ('1', 500, 100, 2, '2024-01-05', '2024-06-20', 'online')`)
 	asOf := time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := jobs.Apply(ctx, s, jobs.FactsByRuleSet{"retail": s.Source("customer_facts")}, storetest.RetailRuleSet(t), jobs.Options{AsOf: asOf, Guard: jobs.DefaultGuard}); err != nil {
